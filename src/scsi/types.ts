@@ -78,6 +78,16 @@ export interface LogicalUnitConfig {
   readonly revision?: string; // 4 chars
   readonly prStore?: PrStore;
   readonly readOnly?: boolean;
+  /**
+   * Physical block size reported in READ CAPACITY(16) (LBPPBE) and used as the
+   * optimal transfer and unmap granularity; default the logical block size.
+   */
+  readonly physicalBlockSize?: number;
+  /**
+   * Pace of SANITIZE passes in bytes per second, so a sanitize cannot starve the
+   * other volumes of the pool; default unpaced.
+   */
+  readonly sanitizeBytesPerSecond?: number;
 }
 
 /**

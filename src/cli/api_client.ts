@@ -1,0 +1,55 @@
+import { BerthError } from '../util/errors.ts';
+
+/** An error the engine API answered with, or a failure to reach it. */
+export class ApiError extends BerthError {
+  readonly status: number;
+  constructor(code: string, message: string, status = 0) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+/** Thin client of the engine's HTTP/JSON API: JSON in, JSON out, {error} bodies thrown. */
+export class ApiClient {
+  readonly base: string;
+
+  constructor(base: string) {
+    this.base = base.replace(/\/+$/, '');
+  }
+
+  get<T>(path: string): Promise<T> { return this.request<T>('GET', path); }
+  post<T>(path: string, body: unknown): Promise<T> { return this.request<T>('POST', path, body); }
+  patch<T>(path: string, body: unknown): Promise<T> { return this.request<T>('PATCH', path, body); }
+  delete(path: string): Promise<void> { return this.request<void>('DELETE', path); }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new ApiError('API_UNREACHABLE', `cannot reach the engine API at ${this.base} (${cause})`);
+    }
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch {
+      data = undefined;
+    }
+    if (!res.ok) {
+      const e = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new ApiError(e?.code ?? `HTTP_${res.status}`, e?.message ?? (res.statusText || 'request failed'), res.status);
+    }
+    return data as T;
+  }
+}
+
+/** `pool/volume` → its URL path segments, encoded. */
+export function volumePath(ref: { pool: string; volume: string }): string {
+  return `${encodeURIComponent(ref.pool)}/${encodeURIComponent(ref.volume)}`;
+}

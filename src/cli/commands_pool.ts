@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import type { CliContext } from './cli_context.ts';
+import { formatBytes, parseSize } from './sizes.ts';
+import { printObject, printRows } from './cli_output.ts';
+
+export interface PoolDoc {
+  name: string; path: string; state: string; reason?: string; uuid?: string; formatVersion?: number;
+  extentSize?: number; capacityBytes?: number; usedBytes?: number; freeBytes?: number; volumeCount?: number;
+  thinProvisionedBytes?: number;
+}
+
+const sz = (n: number | undefined): string => (n === undefined ? '-' : formatBytes(n));
+
+export function registerPoolCommands(program: Command, ctx: CliContext): void {
+  const pool = program.command('pool').description('create, import, inspect and destroy pools');
+
+  pool.command('create <name>')
+    .description('create a pool on a file (sparse, created when missing) or a block device')
+    .option('--path <path>', 'pool file or device (default: DATA_DIR/pools/NAME.pool on the engine)')
+    .option('--size <size>', 'size of a new pool file, e.g. 16G')
+    .option('--extent-size <size>', 'allocation unit, e.g. 4M')
+    .action(ctx.run(async (name: string, o: { path?: string; size?: string; extentSize?: string }) => {
+      const body = {
+        name,
+        ...(o.path ? { path: o.path } : {}),
+        ...(o.size ? { sizeBytes: parseSize(o.size) } : {}),
+        ...(o.extentSize ? { extentSize: parseSize(o.extentSize) } : {}),
+      };
+      describe(ctx, await ctx.api().post<PoolDoc>('/v1/pools', body));
+    }));
+
+  pool.command('import <path>')
+    .description('import an existing pool file or device')
+    .action(ctx.run(async (path: string) => describe(ctx, await ctx.api().post<PoolDoc>('/v1/pools/import', { path }))));
+
+  pool.command('list').alias('ls')
+    .description('list pools')
+    .action(ctx.run(async () => {
+      const doc = await ctx.api().get<{ pools: PoolDoc[] }>('/v1/pools');
+      printRows(ctx.format(), doc, doc.pools, [
+        { header: 'NAME', value: (p) => p.name },
+        { header: 'STATE', value: (p) => p.state },
+        { header: 'CAPACITY', value: (p) => sz(p.capacityBytes) },
+        { header: 'USED', value: (p) => sz(p.usedBytes) },
+        { header: 'FREE', value: (p) => sz(p.freeBytes) },
+        { header: 'VOLUMES', value: (p) => p.volumeCount ?? '-' },
+        { header: 'PATH', value: (p) => p.path },
+      ]);
+    }));
+
+  pool.command('describe <name>')
+    .description('show one pool')
+    .action(ctx.run(async (name: string) => describe(ctx, await ctx.api().get<PoolDoc>(`/v1/pools/${encodeURIComponent(name)}`))));
+
+  pool.command('destroy <name>')
+    .description('destroy a pool and its data (refused while it has volumes); a faulted pool is only forgotten')
+    .action(ctx.run(async (name: string) => {
+      await ctx.api().delete(`/v1/pools/${encodeURIComponent(name)}`);
+      ctx.done(`pool ${name} destroyed`);
+    }));
+}
+
+function describe(ctx: CliContext, p: PoolDoc): void {
+  const fields: [string, string | number][] = [['name', p.name], ['state', p.state], ['path', p.path]];
+  if (p.reason) fields.push(['reason', p.reason]);
+  if (p.state === 'online') {
+    fields.push(
+      ['uuid', p.uuid ?? '-'], ['format version', p.formatVersion ?? '-'], ['extent size', sz(p.extentSize)],
+      ['capacity', sz(p.capacityBytes)], ['used', sz(p.usedBytes)], ['free', sz(p.freeBytes)],
+      ['volumes', p.volumeCount ?? '-'], ['thin provisioned', sz(p.thinProvisionedBytes)],
+    );
+  }
+  printObject(ctx.format(), p, fields);
+}

@@ -1,0 +1,58 @@
+import { Command } from 'commander';
+import { ApiClient } from './api_client.ts';
+import { parseOutputFormat, printJson, type OutputFormat } from './cli_output.ts';
+import { reportError, type CliContext } from './cli_context.ts';
+import { registerPoolCommands } from './commands_pool.ts';
+import { registerVolumeCommands } from './commands_volume.ts';
+import { registerExportCommands, rewriteExportShorthand } from './commands_export.ts';
+
+/** `berth`: the operator's CLI, a client of the engine's HTTP/JSON API only. */
+export function buildProgram(): Command {
+  const program = new Command('berth')
+    .description('Berth storage: pools, volumes and iSCSI exports')
+    .option('--api <url>', 'engine API URL', process.env.BERTH_API ?? 'http://127.0.0.1:9500')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .showHelpAfterError()
+    .exitOverride();
+  const opts = (): { api: string; output: string } => program.opts();
+  const ctx: CliContext = {
+    api: () => new ApiClient(opts().api),
+    format: (): OutputFormat => parseOutputFormat(opts().output),
+    run: (fn) => async (...args) => {
+      ctx.format();
+      await fn(...args);
+    },
+    done: (message) => {
+      if (ctx.format() === 'json') printJson({});
+      else process.stdout.write(message + '\n');
+    },
+  };
+  program.command('status')
+    .description('engine health summary')
+    .action(ctx.run(async () => printJson(await ctx.api().get('/v1/health'))));
+  registerPoolCommands(program, ctx);
+  registerVolumeCommands(program, ctx);
+  registerExportCommands(program, ctx);
+  // Subcommands exit through the same path as the program so errors print one way.
+  for (const c of program.commands) {
+    c.exitOverride();
+    for (const s of c.commands) s.exitOverride();
+  }
+  return program;
+}
+
+async function main(): Promise<void> {
+  const argv = rewriteExportShorthand(process.argv.slice(2));
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
+      process.exitCode = 0;
+      return;
+    }
+    process.exitCode = reportError(err);
+  }
+}
+
+await main();

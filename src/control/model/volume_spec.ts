@@ -1,0 +1,44 @@
+import type { SpecLifecycle } from './spec_common.ts';
+
+/** Failure domain replicas spread over (see docs/placement.md). */
+export interface VolumeSpread {
+  readonly domain: 'zone' | 'storageGroup' | 'node';
+  /** StorageClass `spreadStrict`: refuse rather than share the domain. */
+  readonly strict: boolean;
+}
+
+/** A volume: what a PVC (or an operator) asked for. */
+export interface VolumeSpec {
+  readonly id: string;
+  /** The CSI name: the same name with the same parameters is the same volume. */
+  readonly name: string;
+  readonly sizeBytes: number;
+  /** Wanted replica count, 1–5. */
+  readonly replicas: number;
+  readonly thin: boolean;
+  readonly media?: 'hdd' | 'ssd';
+  readonly requiredTags: readonly string[];
+  readonly excludedTags: readonly string[];
+  readonly storageGroup?: string;
+  readonly spread: VolumeSpread;
+  readonly encrypted: boolean;
+  readonly qos?: { readonly maxIops?: number; readonly maxBandwidthBytes?: number };
+  /** The snapshot a clone was made from. */
+  readonly sourceSnapshotId?: string;
+  /** Node the volume is published to (where its nexus should run), if any. */
+  readonly publishedNodeId?: string;
+  readonly lifecycle: SpecLifecycle;
+}
+
+/** A volume's health, derived from its nexus and replicas. */
+export const VolumeStatus = {
+  /** Not yet serving: replicas or nexus still being created. */
+  Pending: 'pending',
+  /** Every wanted replica is healthy. */
+  Online: 'online',
+  /** Serving with fewer healthy replicas than wanted (one may be rebuilding). */
+  Degraded: 'degraded',
+  /** No healthy replica: data unavailable until one returns. */
+  Faulted: 'faulted',
+} as const;
+export type VolumeStatus = (typeof VolumeStatus)[keyof typeof VolumeStatus];

@@ -1,0 +1,61 @@
+import type { Engine } from '../engine.ts';
+import type { MetricFamily } from './prometheus_text.ts';
+
+/** Counts API requests by method and status class; the only state metrics keep. */
+export class RequestCounter {
+  readonly #counts = new Map<string, number>();
+
+  observe(method: string, status: number): void {
+    const key = `${method} ${status}`;
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+  }
+
+  family(): MetricFamily {
+    return {
+      name: 'berth_api_requests_total',
+      help: 'Engine API requests answered, by method and HTTP status.',
+      type: 'counter',
+      samples: [...this.#counts].map(([k, value]) => {
+        const [method, status] = k.split(' ');
+        return { labels: { method, status }, value };
+      }),
+    };
+  }
+}
+
+/** Gauges read from the engine at scrape time: pools, volumes, exports, sessions. */
+export async function collectEngineMetrics(engine: Engine, requests: RequestCounter): Promise<MetricFamily[]> {
+  const gauge = (name: string, help: string): MetricFamily => ({ name, help, type: 'gauge', samples: [] });
+  const up = gauge('berth_pool_online', '1 when the pool is imported, 0 when faulted.');
+  const cap = gauge('berth_pool_capacity_bytes', 'Bytes the pool can hold.');
+  const used = gauge('berth_pool_used_bytes', 'Bytes of the pool allocated to volumes.');
+  const free = gauge('berth_pool_free_bytes', 'Bytes of the pool still free.');
+  const thinProv = gauge('berth_pool_thin_provisioned_bytes', 'Sum of the sizes of thin volumes in the pool.');
+  const vols = gauge('berth_pool_volumes', 'Volumes in the pool.');
+  const vsize = gauge('berth_volume_size_bytes', 'Size of the volume.');
+  const valloc = gauge('berth_volume_allocated_bytes', 'Bytes of the volume backed by pool space.');
+  for (const p of engine.listPools()) {
+    const labels = { pool: p.name };
+    up.samples.push({ labels, value: p.state === 'online' ? 1 : 0 });
+    if (p.state !== 'online') continue;
+    cap.samples.push({ labels, value: p.capacityBytes });
+    used.samples.push({ labels, value: p.usedBytes });
+    free.samples.push({ labels, value: p.freeBytes });
+    thinProv.samples.push({ labels, value: p.thinProvisionedBytes });
+    vols.samples.push({ labels, value: p.volumeCount });
+    for (const v of await engine.listVolumes(p.name)) {
+      const vl = { pool: p.name, volume: v.name };
+      vsize.samples.push({ labels: vl, value: v.sizeBytes });
+      valloc.samples.push({ labels: vl, value: v.allocatedBytes });
+    }
+  }
+  const exportsG = gauge('berth_exports', 'Volumes exported over iSCSI.');
+  exportsG.samples.push({ value: engine.exportCount() });
+  const sessions = gauge('berth_iscsi_sessions', 'Logged-in iSCSI sessions, by target.');
+  const byTarget = new Map<string, number>();
+  for (const s of engine.sessions()) byTarget.set(s.targetIqn, (byTarget.get(s.targetIqn) ?? 0) + 1);
+  for (const t of engine.listTargets()) sessions.samples.push({ labels: { target: t.iqn }, value: byTarget.get(t.iqn) ?? 0 });
+  const mem = gauge('berth_process_resident_memory_bytes', 'Resident set size of the engine process.');
+  mem.samples.push({ value: process.memoryUsage.rss() });
+  return [up, cap, used, free, thinProv, vols, vsize, valloc, exportsG, sessions, mem, requests.family()];
+}

@@ -1,0 +1,283 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Logger } from '../util/log.ts';
+import { Pool } from '../pool/index.ts';
+import { IscsiServer } from '../iscsi/index.ts';
+import { loadEngineState, saveEngineState, ENGINE_STATE_VERSION, type PoolRecord } from './engine_state.ts';
+import { ExportRegistry } from './export_registry.ts';
+import { EngineClosedError, PoolExistsError, PoolFaultedError, PoolNotFoundError, VolumeExportedError } from './errors.ts';
+import type { ExportRequest, ExportView, PoolView, SessionView, TargetView, VolumeInfo } from './engine_types.ts';
+
+export interface EngineOptions {
+  dataDir: string;
+  iscsi: { host: string; port: number };
+  logger: Logger;
+}
+
+interface PoolEntry {
+  record: PoolRecord;
+  pool?: Pool;
+  fault?: string;
+}
+
+/**
+ * One storage node's engine: the pools it has imported, their volumes, and the iSCSI
+ * exports of those volumes. Plain methods, no HTTP, so the API server and a control
+ * plane in the same process can both drive it. Every mutation runs under one lock and
+ * ends by saving the engine state, so what the API acknowledged survives a restart.
+ */
+export class Engine {
+  readonly dataDir: string;
+  readonly #log: Logger;
+  readonly #pools = new Map<string, PoolEntry>();
+  readonly #server: IscsiServer;
+  #exports!: ExportRegistry;
+  #portal = { host: '', port: 0 };
+  #lock: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  private constructor(opts: EngineOptions) {
+    this.dataDir = resolve(opts.dataDir);
+    this.#log = opts.logger;
+    this.#server = new IscsiServer({ ...opts.iscsi, logger: opts.logger });
+  }
+
+  /** Loads the state, imports every registered pool, starts iSCSI and re-exports. */
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const engine = new Engine(opts);
+    try {
+      await engine.#start();
+    } catch (err) {
+      // Pools imported before the failure must be closed cleanly, not left open.
+      await engine.close();
+      throw err;
+    }
+    return engine;
+  }
+
+  get portal(): { host: string; port: number } {
+    return { ...this.#portal };
+  }
+
+  async #start(): Promise<void> {
+    await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    await mkdir(join(this.dataDir, 'pools'), { recursive: true, mode: 0o700 });
+    await mkdir(join(this.dataDir, 'pr'), { recursive: true, mode: 0o700 });
+    const state = await loadEngineState(this.dataDir);
+    for (const record of state.pools) {
+      const entry: PoolEntry = { record: { ...record } };
+      this.#pools.set(record.name, entry);
+      try {
+        entry.pool = await Pool.import(record.path, { logger: this.#log });
+      } catch (err) {
+        entry.fault = (err as Error).message;
+        this.#log.error({ pool: record.name, path: record.path, reason: entry.fault }, 'pool faulted at import');
+      }
+    }
+    this.#portal = await this.#server.listen();
+    this.#exports = new ExportRegistry({
+      server: this.#server,
+      logger: this.#log,
+      prDir: join(this.dataDir, 'pr'),
+      portal: this.#portal,
+    });
+    await this.#exports.restore(state.targets, (p, v) => this.#openVolume(p, v));
+  }
+
+  // ---- pools ----
+
+  listPools(): PoolView[] {
+    return [...this.#pools.values()].map((e) => this.#poolView(e)).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  describePool(name: string): PoolView {
+    return this.#poolView(this.#entry(name));
+  }
+
+  createPool(req: { name: string; path?: string; sizeBytes?: number; extentSize?: number }): Promise<PoolView> {
+    return this.#mutate(async () => {
+      const path = resolve(req.path ?? join(this.dataDir, 'pools', `${req.name}.pool`));
+      this.#checkNewPool(req.name, path);
+      const pool = await Pool.create(path, {
+        name: req.name,
+        ...(req.sizeBytes !== undefined ? { sizeBytes: req.sizeBytes } : {}),
+        ...(req.extentSize !== undefined ? { extentSize: req.extentSize } : {}),
+        logger: this.#log,
+      });
+      const entry: PoolEntry = { record: { name: req.name, path }, pool };
+      this.#pools.set(req.name, entry);
+      return this.#poolView(entry);
+    });
+  }
+
+  importPool(req: { path: string }): Promise<PoolView> {
+    return this.#mutate(async () => {
+      const path = resolve(req.path);
+      for (const e of this.#pools.values()) {
+        if (e.record.path === path) throw new PoolExistsError(`pool file ${path} is already registered as '${e.record.name}'`);
+      }
+      const pool = await Pool.import(path, { logger: this.#log });
+      const name = pool.info().name;
+      if (this.#pools.has(name)) {
+        await pool.close();
+        throw new PoolExistsError(`a pool named '${name}' is already registered`);
+      }
+      const entry: PoolEntry = { record: { name, path }, pool };
+      this.#pools.set(name, entry);
+      this.#log.info({ pool: name, path }, 'pool imported');
+      return this.#poolView(entry);
+    });
+  }
+
+  /** Destroys the pool's on-disk data; a faulted pool is only forgotten, its file left alone. */
+  destroyPool(name: string): Promise<void> {
+    return this.#mutate(async () => {
+      const entry = this.#entry(name);
+      const exported = this.#exports.isPoolReferenced(name);
+      if (exported !== undefined) throw new VolumeExportedError(name, exported);
+      if (entry.pool) {
+        await entry.pool.destroy();
+        // A file the engine made in its own pools directory goes too; one the user named stays.
+        if (dirname(entry.record.path) === join(this.dataDir, 'pools')) await rm(entry.record.path, { force: true });
+      }
+      this.#pools.delete(name);
+      this.#log.info({ pool: name }, entry.pool ? 'pool destroyed' : 'faulted pool forgotten');
+    });
+  }
+
+  // ---- volumes ----
+
+  async listVolumes(pool: string): Promise<VolumeInfo[]> {
+    return [...await this.#pool(pool).listVolumes()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async describeVolume(pool: string, volume: string): Promise<VolumeInfo> {
+    return this.#pool(pool).volumeInfo(volume);
+  }
+
+  createVolume(pool: string, req: { name: string; sizeBytes: number; blockSize?: 512 | 4096; thin?: boolean }): Promise<VolumeInfo> {
+    return this.#mutate(async () => {
+      return this.#pool(pool).createVolume(req);
+    }, false);
+  }
+
+  resizeVolume(pool: string, volume: string, sizeBytes: number): Promise<VolumeInfo> {
+    return this.#mutate(async () => {
+      const p = this.#pool(pool);
+      await p.resizeVolume(volume, sizeBytes);
+      this.#exports.capacityChanged(pool, volume);
+      this.#log.info({ pool, volume, sizeBytes }, 'volume resized');
+      return p.volumeInfo(volume);
+    }, false);
+  }
+
+  deleteVolume(pool: string, volume: string): Promise<void> {
+    return this.#mutate(async () => {
+      const p = this.#pool(pool);
+      if (this.#exports.find(pool, volume)) throw new VolumeExportedError(pool, volume);
+      const info = await p.volumeInfo(volume);
+      await p.deleteVolume(volume);
+      this.#exports.prStoreFor(info.uuid).removeSync();
+      this.#log.info({ pool, volume }, 'volume deleted');
+    }, false);
+  }
+
+  // ---- exports ----
+
+  listExports(): ExportView[] {
+    return this.#exports.exports();
+  }
+
+  describeExport(pool: string, volume: string): ExportView {
+    return this.#exports.exportOf(pool, volume);
+  }
+
+  createExport(req: ExportRequest): Promise<ExportView> {
+    return this.#mutate(() => this.#exports.export(req, (p, v) => this.#openVolume(p, v)));
+  }
+
+  deleteExport(pool: string, volume: string): Promise<void> {
+    return this.#mutate(() => this.#exports.unexport(pool, volume));
+  }
+
+  listTargets(): TargetView[] {
+    return this.#exports.targets();
+  }
+
+  sessions(): SessionView[] {
+    return this.#exports.sessions();
+  }
+
+  exportCount(): number {
+    return this.#exports.exportCount();
+  }
+
+  /** Stops serving: sessions end, volumes close, pools flush and close. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#lock.catch(() => undefined);
+    await this.#server.close();
+    this.#exports?.closeAll();
+    for (const e of this.#pools.values()) {
+      if (!e.pool) continue;
+      try {
+        await e.pool.close();
+      } catch (err) {
+        this.#log.error({ pool: e.record.name, err }, 'pool close failed');
+      }
+    }
+    this.#log.info('engine closed');
+  }
+
+  // ---- internals ----
+
+  /** Runs `fn` alone; afterwards saves the state when `persist` (volume ops live in the pool). */
+  #mutate<T>(fn: () => Promise<T>, persist = true): Promise<T> {
+    const run = async (): Promise<T> => {
+      if (this.#closed) throw new EngineClosedError();
+      const result = await fn();
+      if (persist) await this.#save();
+      return result;
+    };
+    const next = this.#lock.then(run, run);
+    this.#lock = next.catch(() => undefined);
+    return next;
+  }
+
+  async #save(): Promise<void> {
+    await saveEngineState(this.dataDir, {
+      version: ENGINE_STATE_VERSION,
+      pools: [...this.#pools.values()].map((e) => e.record),
+      targets: this.#exports.records(),
+    });
+  }
+
+  async #openVolume(pool: string, volume: string) {
+    return this.#pool(pool).openVolume(volume);
+  }
+
+  #checkNewPool(name: string, path: string): void {
+    if (this.#pools.has(name)) throw new PoolExistsError(`a pool named '${name}' is already registered`);
+    for (const e of this.#pools.values()) {
+      if (e.record.path === path) throw new PoolExistsError(`pool file ${path} is already registered as '${e.record.name}'`);
+    }
+  }
+
+  #entry(name: string): PoolEntry {
+    const e = this.#pools.get(name);
+    if (!e) throw new PoolNotFoundError(name);
+    return e;
+  }
+
+  #pool(name: string): Pool {
+    const e = this.#entry(name);
+    if (!e.pool) throw new PoolFaultedError(name, e.fault ?? 'not imported');
+    return e.pool;
+  }
+
+  #poolView(e: PoolEntry): PoolView {
+    if (!e.pool) return { name: e.record.name, path: e.record.path, state: 'faulted', reason: e.fault ?? 'not imported' };
+    return { ...e.pool.info(), state: 'online' };
+  }
+}

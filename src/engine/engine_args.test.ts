@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseEngineArgs, parseHostPort, formatHostPort } from './engine_args.ts';
+
+test('defaults come from the environment, then built-ins', () => {
+  const a = parseEngineArgs([], {});
+  assert.equal(a.dataDir, './data');
+  assert.deepEqual(a.apiListen, { host: '127.0.0.1', port: 9500 });
+  assert.deepEqual(a.iscsiListen, { host: '127.0.0.1', port: 3260 });
+  assert.equal(parseEngineArgs([], { BERTH_DATA_DIR: '/d' }).dataDir, '/d');
+});
+
+test('flags override', () => {
+  const a = parseEngineArgs(['--data-dir', '/x', '--api-listen', '0.0.0.0:0', '--iscsi-listen', '[::1]:3261', '--log-level', 'warn'], {});
+  assert.equal(a.dataDir, '/x');
+  assert.deepEqual(a.apiListen, { host: '0.0.0.0', port: 0 });
+  assert.deepEqual(a.iscsiListen, { host: '::1', port: 3261 });
+  assert.equal(formatHostPort(a.iscsiListen), '[::1]:3261');
+  assert.equal(a.logLevel, 'warn');
+});
+
+test('bad values are INVALID_ARGUMENT, unknown flags throw', () => {
+  assert.throws(() => parseHostPort('nohost', '--x'), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => parseHostPort('h:70000', '--x'), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => parseEngineArgs(['--log-level', 'loud'], {}), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => parseEngineArgs(['--bogus'], {}));
+});

@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '../util/log.ts';
+import { Engine } from './engine.ts';
+import { buildApiServer } from './api/api_server.ts';
+import { formatHostPort, type EngineArgs } from './engine_args.ts';
+
+export interface RunningEngine {
+  engine: Engine;
+  api: FastifyInstance;
+  /** http://host:port of the API. */
+  apiUrl: string;
+  /** host:port of the iSCSI portal. */
+  iscsi: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts an engine and its API in this process, and logs the "engine ready" line that
+ * scripts and tests wait for. Shared by `src/engine/main.ts` and the quick start.
+ */
+export async function startEngineProcess(args: EngineArgs, logger: Logger): Promise<RunningEngine> {
+  const engine = await Engine.open({ dataDir: args.dataDir, iscsi: args.iscsiListen, logger });
+  let api: FastifyInstance;
+  try {
+    api = await buildApiServer(engine, logger.child({ component: 'api' }));
+    await api.listen({ host: args.apiListen.host, port: args.apiListen.port });
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  const addr = api.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : args.apiListen.port;
+  const apiUrl = `http://${formatHostPort({ host: args.apiListen.host, port })}`;
+  const iscsi = formatHostPort(engine.portal);
+  logger.info({ api: apiUrl, iscsi, dataDir: engine.dataDir, pid: process.pid }, 'engine ready');
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= (async () => {
+    await api.close();
+    await engine.close();
+  })());
+  return { engine, api, apiUrl, iscsi, stop };
+}
+
+/** SIGINT/SIGTERM stop the engine cleanly and exit 0; a second signal exits at once. */
+export function stopOnSignals(running: RunningEngine, logger: Logger): void {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal: exiting without a clean shutdown');
+      process.exit(1);
+    }
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

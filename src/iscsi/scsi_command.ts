@@ -1,0 +1,255 @@
+import { DataInFlag, RejectReason, RESERVED_TAG, ScsiResponseFlag, ScsiServiceResponse } from './constants.ts';
+import { decodeDataOut, decodeScsiCommand, encodeDataIn, encodeR2T, encodeScsiResponse, LUN_UNSUPPORTED } from './pdu.ts';
+import type { RawPdu } from './framer.ts';
+import type { Session } from './session.ts';
+import type { ScsiResponse, ScsiTask } from '../scsi/types.ts';
+
+/**
+ * SCSI Command, Data-Out, R2T, Data-In and SCSI Response (RFC 7143 §11.3–11.8):
+ * collect write data (immediate, unsolicited, solicited by R2T), hand the task to the
+ * ScsiTarget, and return data and status with as few PDUs as the limits allow.
+ */
+
+/** What the data path needs from the connection. */
+export interface DataPathConnection {
+  send(bhs: Buffer, data?: Buffer): void;
+  /** Returns the StatSN for a status-bearing PDU and advances it. */
+  takeStatSN(): number;
+  /** The StatSN for PDUs that do not carry status (R2T, Data-In without S). */
+  peekStatSN(): number;
+  reject(pdu: RawPdu, reason: number): void;
+  destroy(reason: string): void;
+}
+
+/** Writes larger than this are refused; it bounds what one command can make us allocate. */
+export const MAX_WRITE_LENGTH = 64 * 1024 * 1024;
+
+export interface R2tState {
+  task: Task;
+  ttt: number;
+  offset: number;
+  length: number;
+  received: number;
+  nextDataSN: number;
+}
+
+export interface Task {
+  itt: number;
+  lun: number;
+  read: boolean;
+  write: boolean;
+  attribute: number;
+  edtl: number;
+  cdb: Buffer;
+  /** Write data being gathered; undefined for reads and for writes complete at arrival. */
+  buffer: Buffer | undefined;
+  received: number;
+  /** Unsolicited Data-Out still expected (F=0 on the command), and where it must end. */
+  unsolicitedOpen: boolean;
+  unsolicitedEnd: number;
+  unsolicitedDataSN: number;
+  unsolicitedOffset: number;
+  nextR2tOffset: number;
+  r2tSN: number;
+  openR2ts: number[];
+  dataSN: number;
+  aborted: boolean;
+}
+
+function extendedCdb(pdu: RawPdu, cdb: Buffer): Buffer | undefined {
+  // RFC 7143 §11.2.1.4: AHS type 1 carries CDB bytes beyond the first 16.
+  const ahs = pdu.ahs;
+  if (ahs === undefined) return cdb;
+  let off = 0;
+  while (off + 4 <= ahs.length) {
+    const len = ahs.readUInt16BE(off);
+    const type = ahs[off + 2];
+    if (off + 3 + len > ahs.length) return undefined;
+    if (type === 1) return Buffer.concat([cdb, ahs.subarray(off + 4, off + 3 + len)]);
+    off += (3 + len + 3) & ~3;
+  }
+  return cdb;
+}
+
+export function handleScsiCommand(s: Session, c: DataPathConnection, pdu: RawPdu): void {
+  if (s.discovery) return c.reject(pdu, RejectReason.PROTOCOL_ERROR);
+  const cmd = decodeScsiCommand(pdu.bhs);
+  if (s.tasks.has(cmd.itt)) return c.reject(pdu, RejectReason.TASK_IN_PROGRESS);
+  if (cmd.read && cmd.write) return c.reject(pdu, RejectReason.COMMAND_NOT_SUPPORTED);
+  const cdb = extendedCdb(pdu, cmd.cdb);
+  if (cdb === undefined) return c.reject(pdu, RejectReason.INVALID_PDU_FIELD);
+  const imm = pdu.data.length;
+  const p = s.params;
+  if (imm > 0 && (!cmd.write || !p.immediateData || imm > cmd.expectedDataTransferLength || imm > p.firstBurstLength)) {
+    return c.reject(pdu, RejectReason.PROTOCOL_ERROR);
+  }
+  if (!cmd.final && (!cmd.write || p.initialR2T)) return c.reject(pdu, RejectReason.PROTOCOL_ERROR);
+  const edtl = cmd.write || cmd.read ? cmd.expectedDataTransferLength : 0;
+  const task: Task = {
+    itt: cmd.itt, lun: cmd.lun, read: cmd.read, write: cmd.write, attribute: cmd.attribute, edtl, cdb,
+    buffer: undefined, received: imm, unsolicitedOpen: false, unsolicitedEnd: 0, unsolicitedDataSN: 0,
+    unsolicitedOffset: imm, nextR2tOffset: edtl, r2tSN: 0, openR2ts: [], dataSN: 0, aborted: false,
+  };
+  s.tasks.set(task.itt, task);
+  if (!cmd.write || imm === edtl) {
+    execute(s, c, task, cmd.write && imm > 0 ? pdu.data : undefined);
+    return;
+  }
+  if (edtl > MAX_WRITE_LENGTH) {
+    s.tasks.delete(task.itt);
+    s.recentlyAborted.add(task.itt);
+    sendStatus(s, c, task, { status: 0 }, ScsiServiceResponse.TARGET_FAILURE);
+    return;
+  }
+  task.buffer = Buffer.allocUnsafe(edtl);
+  if (imm > 0) pdu.data.copy(task.buffer, 0);
+  if (!cmd.final) {
+    task.unsolicitedOpen = true;
+    task.unsolicitedEnd = Math.min(p.firstBurstLength, edtl);
+  }
+  task.nextR2tOffset = task.unsolicitedOpen ? task.unsolicitedEnd : imm;
+  issueR2ts(s, c, task);
+}
+
+function issueR2ts(s: Session, c: DataPathConnection, task: Task): void {
+  const p = s.params;
+  while (task.openR2ts.length < p.maxOutstandingR2T && task.nextR2tOffset < task.edtl) {
+    const length = Math.min(p.maxBurstLength, task.edtl - task.nextR2tOffset);
+    const ttt = s.allocateTtt();
+    const r2t: R2tState = { task, ttt, offset: task.nextR2tOffset, length, received: 0, nextDataSN: 0 };
+    s.r2ts.set(ttt, r2t);
+    task.openR2ts.push(ttt);
+    c.send(encodeR2T(task.lun, task.itt, ttt, c.peekStatSN(), s, task.r2tSN++, r2t.offset, length));
+    task.nextR2tOffset += length;
+  }
+}
+
+export function handleDataOut(s: Session, c: DataPathConnection, pdu: RawPdu): void {
+  if (s.discovery) return c.reject(pdu, RejectReason.PROTOCOL_ERROR);
+  const d = decodeDataOut(pdu.bhs);
+  const task = s.tasks.get(d.itt);
+  if (task === undefined || task.buffer === undefined) {
+    if (s.recentlyAborted.has(d.itt)) return;
+    return c.reject(pdu, RejectReason.INVALID_PDU_FIELD);
+  }
+  const len = pdu.data.length;
+  if (d.ttt === RESERVED_TAG) {
+    if (!task.unsolicitedOpen || d.dataSN !== task.unsolicitedDataSN || d.bufferOffset !== task.unsolicitedOffset || d.bufferOffset + len > task.unsolicitedEnd) {
+      return c.destroy('unsolicited Data-Out out of sequence (DataSN, offset or length)');
+    }
+    pdu.data.copy(task.buffer, d.bufferOffset);
+    task.unsolicitedDataSN++;
+    task.unsolicitedOffset += len;
+    task.received += len;
+    if (d.final) task.unsolicitedOpen = false;
+  } else {
+    const r2t = s.r2ts.get(d.ttt);
+    if (r2t === undefined || r2t.task !== task) return c.reject(pdu, RejectReason.INVALID_PDU_FIELD);
+    if (d.dataSN !== r2t.nextDataSN || d.bufferOffset !== r2t.offset + r2t.received || r2t.received + len > r2t.length) {
+      return c.destroy('solicited Data-Out out of sequence (DataSN, offset or length)');
+    }
+    pdu.data.copy(task.buffer, d.bufferOffset);
+    r2t.nextDataSN++;
+    r2t.received += len;
+    task.received += len;
+    if (d.final) {
+      if (r2t.received !== r2t.length) return c.destroy('R2T sequence ended short');
+      s.r2ts.delete(r2t.ttt);
+      task.openR2ts.splice(task.openR2ts.indexOf(r2t.ttt), 1);
+      issueR2ts(s, c, task);
+    }
+  }
+  if (task.received === task.edtl && task.openR2ts.length === 0 && !task.unsolicitedOpen) {
+    const data = task.buffer;
+    task.buffer = undefined;
+    execute(s, c, task, data);
+  }
+}
+
+function execute(s: Session, c: DataPathConnection, task: Task, dataOut: Buffer | undefined): void {
+  const st: ScsiTask = {
+    nexus: s.nexus!,
+    lun: task.lun === LUN_UNSUPPORTED ? 0xffff : task.lun,
+    cdb: task.cdb,
+    expectedLength: task.edtl,
+    dataOut,
+    attribute: task.attribute,
+  };
+  let p: Promise<ScsiResponse>;
+  try {
+    p = s.target!.scsi.execute(st);
+  } catch (err) {
+    p = Promise.reject(err);
+  }
+  p.then(
+    (res) => complete(s, c, task, res),
+    (err: unknown) => {
+      if (task.aborted || s.ended) return;
+      s.log.error({ err, itt: task.itt }, 'SCSI target failed a task');
+      s.tasks.delete(task.itt);
+      sendStatus(s, c, task, { status: 0 }, ScsiServiceResponse.TARGET_FAILURE);
+    },
+  );
+}
+
+function complete(s: Session, c: DataPathConnection, task: Task, res: ScsiResponse): void {
+  // An aborted task, or one whose connection is gone, sends nothing (RFC 7143 §4.2.3).
+  if (task.aborted || s.ended || s.conn !== (c as unknown)) return;
+  s.tasks.delete(task.itt);
+  const data = task.read ? res.data : undefined;
+  if (data === undefined || data.length === 0 || task.edtl === 0) {
+    sendStatus(s, c, task, res, ScsiServiceResponse.COMMAND_COMPLETED, data?.length ?? 0);
+    return;
+  }
+  const total = Math.min(data.length, task.edtl);
+  const seg = s.params.initiatorMaxRecvDataSegmentLength;
+  const withStatus = res.sense === undefined || res.sense.length === 0;
+  let residualFlags = 0;
+  let residual = 0;
+  if (data.length < task.edtl) {
+    residualFlags = DataInFlag.UNDERFLOW;
+    residual = task.edtl - data.length;
+  } else if (data.length > task.edtl) {
+    residualFlags = DataInFlag.OVERFLOW;
+    residual = data.length - task.edtl;
+  }
+  for (let off = 0; off < total; off += seg) {
+    const n = Math.min(seg, total - off);
+    const last = off + n >= total;
+    const chunk = n === data.length ? data : data.subarray(off, off + n);
+    if (last && withStatus) {
+      const flags = DataInFlag.FINAL | DataInFlag.STATUS | residualFlags;
+      s.updateWindow();
+      c.send(encodeDataIn(flags, res.status, task.lun, task.itt, c.takeStatSN(), s, task.dataSN++, off, residual, n), chunk);
+    } else {
+      const flags = last ? DataInFlag.FINAL : 0;
+      c.send(encodeDataIn(flags, 0, task.lun, task.itt, c.peekStatSN(), s, task.dataSN++, off, 0, n), chunk);
+    }
+  }
+  if (!withStatus) sendStatus(s, c, task, res, ScsiServiceResponse.COMMAND_COMPLETED, data.length);
+}
+
+function sendStatus(s: Session, c: DataPathConnection, task: Task, res: ScsiResponse, response: number, dataInLength = 0): void {
+  let flags = 0;
+  let residual = 0;
+  if (response === ScsiServiceResponse.COMMAND_COMPLETED) {
+    const actual = task.read ? dataInLength : task.write ? (res.dataOutLength ?? task.edtl) : 0;
+    if (actual < task.edtl) {
+      flags = ScsiResponseFlag.UNDERFLOW;
+      residual = task.edtl - actual;
+    } else if (actual > task.edtl) {
+      flags = ScsiResponseFlag.OVERFLOW;
+      residual = actual - task.edtl;
+    }
+  }
+  let senseData: Buffer | undefined;
+  if (res.sense !== undefined && res.sense.length > 0) {
+    // RFC 7143 §11.4.7.2: SenseLength (2 bytes) then the sense data.
+    senseData = Buffer.allocUnsafe(2 + res.sense.length);
+    senseData.writeUInt16BE(res.sense.length, 0);
+    res.sense.copy(senseData, 2);
+  }
+  s.updateWindow();
+  const bhs = encodeScsiResponse(flags, response, res.status, task.itt, c.takeStatSN(), s, task.dataSN + task.r2tSN, residual, senseData?.length ?? 0);
+  c.send(bhs, senseData);
+}

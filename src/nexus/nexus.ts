@@ -1,0 +1,444 @@
+import type { BlockDevice } from '../block/block_device.ts';
+import { DeviceGoneError, OutOfRangeError } from '../block/errors.ts';
+import { errorCode } from '../util/errors.ts';
+import { silentLogger, type Logger } from '../util/log.ts';
+import {
+  NEXUS_MAX_CHILDREN, NEXUS_OP_TIMEOUT_MS_DEFAULT, NEXUS_REGION_BYTES_DEFAULT,
+  type AddChildOptions, type NexusEvent, type NexusOptions, type RebuildOutcome,
+} from './nexus_options.ts';
+import { ChildState, NexusChild, NexusState, type ChildInfo, type ChildStateName, type NexusChildSpec, type NexusStateName } from './nexus_child.ts';
+import { MirrorKind, MirrorOp, ReadKind, ReadOp, type MirrorKindCode, type NexusIoHost } from './nexus_io.ts';
+import { NexusIoGate } from './nexus_io_gate.ts';
+import { ChildInvalidError, ChildNotFoundError, NexusFaultedError, NexusFencedError, RebuildTargetError } from './nexus_errors.ts';
+import { WriteIntentMap } from './write_intent_map.ts';
+import { RebuildMap } from './rebuild_map.ts';
+import { RebuildJob } from './rebuild_job.ts';
+
+/**
+ * The volume's front end: an n-way mirror over local and remote replicas, itself a
+ * BlockDevice. Writes, unmaps and flushes go to every online and rebuilding child and
+ * succeed once every one has answered (or been retired) and at least one online child
+ * acknowledged. Reads go to the least busy online child and move to another on error.
+ * A child that fails or stays silent for `opTimeoutMs` is retired (faulted) without the
+ * caller seeing an error while another online child remains. A stale-generation answer
+ * from any child fences the nexus: it then fails every I/O rather than diverge.
+ */
+export class Nexus implements BlockDevice, NexusIoHost {
+  readonly name: string;
+  readonly generation: number;
+  readonly blockSize: number;
+  readonly blockCount: number;
+  readonly thin: boolean;
+  readonly opTimeoutMs: number;
+  private readonly regionBlocks: number;
+  private readonly log: Logger;
+  private members: readonly NexusChild[] = [];
+  /** What each not-in-sync child (by name, removed ones included) is missing. */
+  private readonly intents = new Map<string, WriteIntentMap>();
+  private readonly gate = new NexusIoGate();
+  private readonly inflight = new Set<MirrorOp | ReadOp>();
+  private readonly listeners = new Set<(e: NexusEvent) => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private fenced: NexusFencedError | undefined;
+  private closed = false;
+  private lastState: NexusStateName = NexusState.ONLINE;
+  private rr = 0;
+  private throttle: number;
+  private readonly parallel: number;
+
+  private constructor(opts: NexusOptions) {
+    const specs = opts.children;
+    if (specs.length < 1 || specs.length > NEXUS_MAX_CHILDREN) throw new ChildInvalidError(`a nexus has 1..${NEXUS_MAX_CHILDREN} children`);
+    if (new Set(specs.map((s) => s.name)).size !== specs.length) throw new ChildInvalidError('child names must be unique');
+    this.name = opts.name;
+    this.generation = opts.generation;
+    this.blockSize = specs[0].device.blockSize;
+    if (specs.some((s) => s.device.blockSize !== this.blockSize)) throw new ChildInvalidError('children differ in block size');
+    this.blockCount = Math.min(...specs.map((s) => s.device.blockCount));
+    this.thin = specs.every((s) => s.device.thin);
+    this.opTimeoutMs = opts.opTimeoutMs ?? NEXUS_OP_TIMEOUT_MS_DEFAULT;
+    this.regionBlocks = Math.max(1, Math.floor((opts.regionBytes ?? NEXUS_REGION_BYTES_DEFAULT) / this.blockSize));
+    this.throttle = opts.rebuildThrottleBytesPerSec ?? 0;
+    this.parallel = opts.rebuildParallel ?? 2;
+    this.log = (opts.log ?? silentLogger()).child({ component: 'nexus', nexus: opts.name });
+    for (const spec of specs) {
+      const child = new NexusChild(spec, spec.state ?? ChildState.ONLINE);
+      if (child.state === ChildState.STALE) {
+        const map = spec.intents ?? this.fullMap();
+        if (map.blockCount !== this.blockCount || map.regionBlocks !== this.regionBlocks) throw new ChildInvalidError(`intent map of ${spec.name} has another geometry`);
+        this.intents.set(spec.name, map);
+      }
+      this.watch(child);
+      this.members = [...this.members, child];
+    }
+    this.lastState = this.computeState();
+  }
+
+  /** Creates a nexus and fences every child that supports it to this generation. */
+  static async create(opts: NexusOptions): Promise<Nexus> {
+    const nexus = new Nexus(opts);
+    await Promise.all(nexus.members.map((c) => nexus.fenceChild(c).catch((err) => nexus.childFailed(c, err))));
+    if (nexus.fenced) {
+      nexus.close();
+      throw nexus.fenced;
+    }
+    return nexus;
+  }
+
+  get state(): NexusStateName { return this.computeState(); }
+
+  /** Subscribes to state changes (for the engine to persist membership); returns unsubscribe. */
+  on(listener: (e: NexusEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  children(): ChildInfo[] {
+    return this.members.map((c) => ({
+      name: c.name,
+      state: c.state,
+      reason: c.reason,
+      missingBytes: (this.intents.get(c.name)?.dirtyBlocks() ?? 0) * this.blockSize,
+      rebuild: c.rebuild?.progress(),
+    }));
+  }
+
+  /** The regions a child (present or removed) is known to miss, for persistence. */
+  intentMap(name: string): WriteIntentMap | undefined { return this.intents.get(name); }
+
+  read(lba: number, count: number): Promise<Buffer> {
+    const bad = this.refuse(lba, count);
+    if (bad) return Promise.reject(bad);
+    const op = new ReadOp(this, ReadKind.READ, lba, count);
+    op.start();
+    return op.promise as Promise<Buffer>;
+  }
+
+  mapStatus(lba: number, count: number): Promise<{ mapped: boolean; count: number }> {
+    const bad = this.refuse(lba, count);
+    if (bad) return Promise.reject(bad);
+    const op = new ReadOp(this, ReadKind.MAP_STATUS, lba, count);
+    op.start();
+    return op.promise as Promise<{ mapped: boolean; count: number }>;
+  }
+
+  write(lba: number, data: Buffer, fua: boolean): Promise<void> {
+    const count = data.length / this.blockSize;
+    const bad = this.refuse(lba, count);
+    if (bad) return Promise.reject(bad);
+    return this.mirror(MirrorKind.WRITE, lba, count, data, fua);
+  }
+
+  unmap(lba: number, count: number): Promise<void> {
+    const bad = this.refuse(lba, count);
+    if (bad) return Promise.reject(bad);
+    return this.mirror(MirrorKind.UNMAP, lba, count, undefined, false);
+  }
+
+  flush(): Promise<void> {
+    const bad = this.refuse(0, 0);
+    if (bad) return Promise.reject(bad);
+    return this.mirror(MirrorKind.FLUSH, 0, 0, undefined, false);
+  }
+
+  /**
+   * Brings a new or returning replica into the nexus and starts its rebuild. A child
+   * that returns under a name the nexus tracked (faulted, stale or removed with its
+   * intents kept) is resynced only for the regions it missed, unless `full`.
+   * Resolves once the child receives writes; `done` tells how the rebuild ended.
+   */
+  async addChild(spec: NexusChildSpec, opts: AddChildOptions = {}): Promise<{ job: RebuildJob; done: Promise<RebuildOutcome> }> {
+    const bad = this.refuse(0, 0);
+    if (bad) throw bad;
+    const existing = this.members.find((c) => c.name === spec.name);
+    if (existing && (existing.state === ChildState.ONLINE || existing.state === ChildState.REBUILDING)) {
+      throw new ChildInvalidError(`replica ${spec.name} is already ${existing.state}`);
+    }
+    if (!existing && this.members.length >= NEXUS_MAX_CHILDREN) throw new ChildInvalidError(`a nexus has at most ${NEXUS_MAX_CHILDREN} children`);
+    if (spec.device.blockSize !== this.blockSize || spec.device.blockCount < this.blockCount) {
+      throw new ChildInvalidError(`replica ${spec.name} does not fit: block size ${spec.device.blockSize}, ${spec.device.blockCount} blocks`);
+    }
+    const child = new NexusChild(spec, ChildState.REBUILDING);
+    try {
+      await this.fenceChild(child);
+    } catch (err) {
+      if (errorCode(err) === 'STALE_GENERATION') this.fenceOff(err);
+      throw err;
+    }
+    if (opts.full || !this.intents.has(spec.name)) this.intents.set(spec.name, this.fullMap());
+    if (existing) existing.letGo();
+    this.members = existing ? this.members.map((c) => (c === existing ? child : c)) : [...this.members, child];
+    this.watch(child);
+    this.emitChild(child, existing?.state ?? 'absent', ChildState.REBUILDING);
+    return this.startRebuild(child, opts);
+  }
+
+  /** Starts a rebuild of a stale child that is still attached. */
+  async rebuildChild(name: string, opts: AddChildOptions = {}): Promise<{ job: RebuildJob; done: Promise<RebuildOutcome> }> {
+    const child = this.find(name);
+    if (child.state !== ChildState.STALE) throw new ChildInvalidError(`replica ${name} is ${child.state}, not stale`);
+    if (opts.full) this.intents.set(name, this.fullMap());
+    this.setState(child, ChildState.REBUILDING);
+    return this.startRebuild(child, opts);
+  }
+
+  /** Stops a running rebuild; the child stays attached as stale (rebuildChild resumes it). */
+  cancelRebuild(name: string): void {
+    const child = this.find(name);
+    if (child.state !== ChildState.REBUILDING) throw new ChildInvalidError(`replica ${name} is not rebuilding`);
+    child.rebuild?.cancel();
+  }
+
+  /** Retires a child on the operator's word. */
+  faultChild(name: string, reason = 'faulted by operator'): void {
+    this.retire(this.find(name), new Error(reason));
+  }
+
+  /**
+   * Takes a child out. With `keepIntents` the nexus keeps tracking what it misses so it
+   * can return by name with a delta resync. The last online child cannot be removed.
+   */
+  removeChild(name: string, opts: { keepIntents?: boolean } = {}): void {
+    const child = this.find(name);
+    if (child.state === ChildState.ONLINE && this.members.filter((c) => c.state === ChildState.ONLINE).length === 1) {
+      throw new ChildInvalidError(`replica ${name} is the last in-sync replica`);
+    }
+    child.rebuild?.cancel();
+    if (opts.keepIntents) {
+      if (!this.intents.has(name)) this.intents.set(name, new WriteIntentMap(this.blockCount, this.regionBlocks));
+    } else {
+      this.intents.delete(name);
+    }
+    this.members = this.members.filter((c) => c !== child);
+    const from = child.state;
+    child.state = ChildState.FAULTED;
+    child.letGo();
+    this.emit({ type: 'child-state', child: name, from, to: 'removed' });
+    this.checkNexusState();
+  }
+
+  setRebuildThrottle(bytesPerSec: number): void {
+    this.throttle = bytesPerSec;
+    for (const c of this.members) c.rebuild?.setThrottle(bytesPerSec);
+  }
+
+  /** Stops serving; rebuilds are cancelled and every child device is let go. */
+  close(): void {
+    if (this.closed) return;
+    const from = this.computeState();
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const c of this.members) {
+      c.rebuild?.cancel();
+      c.letGo();
+    }
+    this.emit({ type: 'nexus-state', from, to: NexusState.CLOSED });
+  }
+
+  // ---- NexusIoHost: called by ops in flight ----
+
+  childFailed(child: NexusChild, err: unknown): void {
+    if (errorCode(err) === 'STALE_GENERATION') this.fenceOff(err);
+    else this.retire(child, err);
+  }
+
+  mirrorDone(op: MirrorOp): void {
+    this.inflight.delete(op);
+    if (op.kind === MirrorKind.FLUSH) return;
+    this.gate.leave(op.epoch);
+    if (this.intents.size === 0) return;
+    for (const [name, map] of this.intents) {
+      const i = op.members.findIndex((c) => c.name === name);
+      if (i < 0 || (op.ackMask & (1 << i)) === 0) map.mark(op.lba, op.count);
+    }
+  }
+
+  readDone(op: ReadOp): void { this.inflight.delete(op); }
+
+  track(op: MirrorOp | ReadOp): void {
+    op.deadline = Date.now() + this.opTimeoutMs;
+    this.inflight.delete(op);
+    this.inflight.add(op);
+    if (!this.closed) this.timer ??= setTimeout(() => this.checkDeadlines(), this.opTimeoutMs);
+  }
+
+  pickReadChild(): NexusChild | undefined {
+    const m = this.members;
+    const n = m.length;
+    if (n === 0) return undefined;
+    const start = (this.rr = (this.rr + 1) % n);
+    let best: NexusChild | undefined;
+    for (let k = 0; k < n; k++) {
+      const c = m[(start + k) % n];
+      if (c.state === ChildState.ONLINE && (!best || c.outstanding < best.outstanding)) best = c;
+    }
+    return best;
+  }
+
+  fencedError(): Error | undefined { return this.fenced; }
+
+  // ---- internals ----
+
+  /** Fast path (no rebuild locking the range): no await, no extra promise hop. */
+  private mirror(kind: MirrorKindCode, lba: number, count: number, data: Buffer | undefined, fua: boolean): Promise<void> {
+    if (kind !== MirrorKind.FLUSH && this.gate.locked && this.gate.blocker(lba, count)) return this.mirrorLater(kind, lba, count, data, fua);
+    const members = this.members;
+    let mask = 0;
+    let online = false;
+    for (let i = 0; i < members.length; i++) {
+      const s = members[i].state;
+      if (s === ChildState.ONLINE) online = true;
+      if (s === ChildState.ONLINE || s === ChildState.REBUILDING) mask |= 1 << i;
+    }
+    if (!online) return Promise.reject(new NexusFaultedError());
+    const epoch = kind === MirrorKind.FLUSH ? -1 : this.gate.enter();
+    const op = new MirrorOp(this, kind, members, mask, lba, count, epoch);
+    this.track(op);
+    op.dispatch(data, fua);
+    return op.promise;
+  }
+
+  /** The range is being copied by a rebuild: wait for it, then go. */
+  private async mirrorLater(kind: MirrorKindCode, lba: number, count: number, data: Buffer | undefined, fua: boolean): Promise<void> {
+    for (let b = this.gate.blocker(lba, count); b; b = this.gate.blocker(lba, count)) await b;
+    const bad = this.refuse(lba, count);
+    if (bad) throw bad;
+    return this.mirror(kind, lba, count, data, fua);
+  }
+
+  private refuse(lba: number, count: number): Error | undefined {
+    if (this.closed) return new DeviceGoneError(`nexus ${this.name} is closed`);
+    if (this.fenced) return this.fenced;
+    if (!Number.isInteger(count) || lba < 0 || count < 0 || lba + count > this.blockCount) {
+      return new OutOfRangeError(`I/O of ${count} blocks at ${lba} is outside the volume`);
+    }
+    return undefined;
+  }
+
+  private checkDeadlines(): void {
+    this.timer = undefined;
+    const now = Date.now();
+    for (const op of this.inflight) {
+      if (op.deadline > now) {
+        this.timer = setTimeout(() => this.checkDeadlines(), op.deadline - now);
+        return;
+      }
+      this.inflight.delete(op);
+      op.expire();
+    }
+  }
+
+  private async fenceChild(child: NexusChild): Promise<void> {
+    if (typeof child.device.fence === 'function') await child.device.fence(this.generation);
+  }
+
+  private watch(child: NexusChild): void {
+    child.device.onFailed?.((err) => {
+      if (this.members.includes(child)) this.childFailed(child, err);
+    });
+  }
+
+  private async startRebuild(child: NexusChild, opts: AddChildOptions): Promise<{ job: RebuildJob; done: Promise<RebuildOutcome> }> {
+    const map = this.intents.get(child.name) as WriteIntentMap;
+    const job = new RebuildJob({
+      source: this, target: child.device, map: new RebuildMap(map), gate: this.gate,
+      blankTarget: opts.blankTarget, throttleBytesPerSec: opts.throttleBytesPerSec ?? this.throttle, parallel: this.parallel,
+    });
+    child.rebuild = job;
+    // Writes sent before the child joined did not reach it: let them finish (marking the map) first.
+    await this.gate.drain();
+    const done = job.run().then(() => this.rebuildSucceeded(child), (err: unknown) => this.rebuildFailed(child, err));
+    return { job, done };
+  }
+
+  private rebuildSucceeded(child: NexusChild): RebuildOutcome {
+    if (!this.members.includes(child)) return 'removed';
+    if (child.state !== ChildState.REBUILDING) return child.state;
+    child.rebuild = undefined;
+    const map = this.intents.get(child.name);
+    if (map && map.dirtyRegions > 0) {
+      // Cannot happen while every write reaches the target; if it does, stay honest.
+      this.setState(child, ChildState.STALE, 'regions were dirtied during the rebuild');
+      return ChildState.STALE;
+    }
+    this.intents.delete(child.name);
+    this.setState(child, ChildState.ONLINE);
+    return ChildState.ONLINE;
+  }
+
+  private rebuildFailed(child: NexusChild, err: unknown): RebuildOutcome {
+    if (!this.members.includes(child)) return 'removed';
+    child.rebuild = undefined;
+    if (err instanceof RebuildTargetError) this.childFailed(child, err.cause);
+    else if (child.state === ChildState.REBUILDING) this.setState(child, ChildState.STALE, `rebuild stopped: ${(err as Error).message}`);
+    return child.state;
+  }
+
+  private retire(child: NexusChild, err: unknown): void {
+    if (child.state === ChildState.FAULTED || !this.members.includes(child)) return;
+    if (!this.intents.has(child.name)) this.intents.set(child.name, new WriteIntentMap(this.blockCount, this.regionBlocks));
+    const reason = (err as Error)?.message ?? String(err);
+    this.log.warn({ child: child.name, reason }, 'replica retired');
+    this.setState(child, ChildState.FAULTED, reason);
+    child.rebuild?.cancel();
+    child.letGo();
+  }
+
+  private fenceOff(err: unknown): void {
+    if (this.fenced) return;
+    const from = this.computeState();
+    this.fenced = new NexusFencedError(`nexus ${this.name} generation ${this.generation} is fenced: ${(err as Error)?.message ?? err}`);
+    this.log.warn({ generation: this.generation }, 'nexus fenced by a newer generation');
+    for (const c of this.members) c.rebuild?.cancel(this.fenced);
+    this.lastState = NexusState.FENCED;
+    this.emit({ type: 'nexus-state', from, to: NexusState.FENCED, reason: this.fenced.message });
+  }
+
+  private setState(child: NexusChild, to: ChildStateName, reason?: string): void {
+    const from = child.state;
+    child.state = to;
+    child.reason = reason;
+    this.emitChild(child, from, to, reason);
+  }
+
+  private emitChild(child: NexusChild, from: ChildStateName | 'absent', to: ChildStateName, reason?: string): void {
+    this.emit({ type: 'child-state', child: child.name, from, to, reason });
+    this.checkNexusState();
+  }
+
+  private checkNexusState(): void {
+    const to = this.computeState();
+    if (to === this.lastState) return;
+    const from = this.lastState;
+    this.lastState = to;
+    this.emit({ type: 'nexus-state', from, to });
+  }
+
+  private computeState(): NexusStateName {
+    if (this.closed) return NexusState.CLOSED;
+    if (this.fenced) return NexusState.FENCED;
+    let online = 0;
+    for (const c of this.members) if (c.state === ChildState.ONLINE) online++;
+    if (online === 0) return NexusState.FAULTED;
+    return online === this.members.length ? NexusState.ONLINE : NexusState.DEGRADED;
+  }
+
+  private emit(e: NexusEvent): void {
+    for (const l of this.listeners) {
+      try { l(e); } catch (err) { this.log.error({ err }, 'nexus event listener threw'); }
+    }
+  }
+
+  private find(name: string): NexusChild {
+    const c = this.members.find((m) => m.name === name);
+    if (!c) throw new ChildNotFoundError(name);
+    return c;
+  }
+
+  private fullMap(): WriteIntentMap {
+    const m = new WriteIntentMap(this.blockCount, this.regionBlocks);
+    m.markAll();
+    return m;
+  }
+}

@@ -1,0 +1,97 @@
+import type { BlockDevice } from '../block/block_device.ts';
+import type { WriteIntentMap } from './write_intent_map.ts';
+import type { RebuildJob, RebuildProgress } from './rebuild_job.ts';
+
+/**
+ * The state of one child (replica) of a nexus.
+ * - online: in sync; receives every write, unmap and flush, and serves reads.
+ * - rebuilding: being brought in sync by a rebuild job; receives every write, unmap and
+ *   flush (all regions, copied or not: the copy runs under a region lock, so the two
+ *   never race), but serves no reads. Its acks do not count toward a write's success.
+ * - stale: attached but known to be missing writes (e.g. it came back after an absence
+ *   and no rebuild is running yet, or a rebuild stopped because the source failed);
+ *   receives no I/O; its write-intent map keeps growing until a rebuild starts.
+ * - faulted: retired after an I/O error, a timeout or a lost connection; receives no
+ *   I/O. Writes it misses are tracked so that it can return with a delta resync.
+ * "Degraded" is a state of the nexus (see NexusState), not of a child.
+ */
+export const ChildState = {
+  ONLINE: 'online',
+  REBUILDING: 'rebuilding',
+  STALE: 'stale',
+  FAULTED: 'faulted',
+} as const;
+export type ChildStateName = (typeof ChildState)[keyof typeof ChildState];
+
+/**
+ * The state of a nexus as a whole.
+ * - online: every child online.
+ * - degraded: at least one child online, some not (rebuilding, stale or faulted).
+ * - faulted: no child online; I/O fails until one is brought back.
+ * - fenced: a replica reported a newer generation; this nexus serves no more I/O and
+ *   must be destroyed (a newer incarnation owns the volume).
+ * - closed: closed by its owner.
+ */
+export const NexusState = {
+  ONLINE: 'online',
+  DEGRADED: 'degraded',
+  FAULTED: 'faulted',
+  FENCED: 'fenced',
+  CLOSED: 'closed',
+} as const;
+export type NexusStateName = (typeof NexusState)[keyof typeof NexusState];
+
+/** Extras a child device may offer; the nexus uses them when present. */
+export interface ChildDeviceExtras {
+  /** Raises the replica's fence generation (RemoteReplica). */
+  fence?(generation: number): Promise<void>;
+  /** Reports a broken connection before any I/O notices (RemoteReplica). */
+  onFailed?(listener: (err: Error) => void): void;
+}
+
+export interface NexusChildSpec {
+  /** Stable identity of the replica: a returning child is matched by name. */
+  name: string;
+  device: BlockDevice & ChildDeviceExtras;
+  /** Initial state; default online. A stale child joins with `intents` or a full map. */
+  state?: typeof ChildState.ONLINE | typeof ChildState.STALE;
+  /** For a stale child: the regions it misses (e.g. persisted by the engine). */
+  intents?: WriteIntentMap;
+  /** Called once when the nexus lets go of the device (retired, removed, closed). */
+  release?: () => void;
+}
+
+export interface ChildInfo {
+  name: string;
+  state: ChildStateName;
+  reason?: string;
+  /** Bytes of regions this child is known to miss (0 when online). */
+  missingBytes: number;
+  rebuild?: RebuildProgress;
+}
+
+export class NexusChild {
+  readonly name: string;
+  readonly device: BlockDevice & ChildDeviceExtras;
+  readonly release: (() => void) | undefined;
+  state: ChildStateName;
+  reason: string | undefined;
+  /** Reads and map queries in flight: the read balancer picks the least busy child. */
+  outstanding = 0;
+  rebuild: RebuildJob | undefined;
+  private released = false;
+
+  constructor(spec: NexusChildSpec, state: ChildStateName) {
+    this.name = spec.name;
+    this.device = spec.device;
+    this.release = spec.release;
+    this.state = state;
+  }
+
+  /** Lets go of the device once. */
+  letGo(): void {
+    if (this.released) return;
+    this.released = true;
+    this.release?.();
+  }
+}

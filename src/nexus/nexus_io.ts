@@ -1,0 +1,179 @@
+import { ChildState, type NexusChild } from './nexus_child.ts';
+import { ChildTimeoutError, NexusFaultedError } from './nexus_errors.ts';
+
+/** What an I/O in flight needs from its nexus. */
+export interface NexusIoHost {
+  readonly opTimeoutMs: number;
+  /** Retires the child (or fences the nexus for a stale-generation error). */
+  childFailed(child: NexusChild, err: unknown): void;
+  /** The op settled: stop tracking it, release its gate slot, mark missed regions. */
+  mirrorDone(op: MirrorOp): void;
+  readDone(op: ReadOp): void;
+  /** Starts (or restarts) tracking an op's deadline. */
+  track(op: MirrorOp | ReadOp): void;
+  pickReadChild(): NexusChild | undefined;
+  /** The error every op must fail with once the nexus is fenced. */
+  fencedError(): Error | undefined;
+}
+
+export const MirrorKind = { WRITE: 0, UNMAP: 1, FLUSH: 2 } as const;
+export type MirrorKindCode = (typeof MirrorKind)[keyof typeof MirrorKind];
+
+/**
+ * One write, unmap or flush fanned out to every healthy child. It settles when every
+ * child it was sent to has answered or been retired (the timeout retires the slow
+ * ones), and succeeds if at least one child that is still online acknowledged it.
+ * Children are addressed by their index in the membership snapshot taken at dispatch
+ * (the nexus replaces its child array on change, never mutates it).
+ */
+export class MirrorOp {
+  readonly kind: MirrorKindCode;
+  readonly members: readonly NexusChild[];
+  readonly lba: number;
+  readonly count: number;
+  readonly epoch: number;
+  deadline = 0;
+  /** Children that acknowledged. */
+  ackMask = 0;
+  private pendingMask: number;
+  private settled = false;
+  private lastError: unknown;
+  private readonly host: NexusIoHost;
+  private resolve!: () => void;
+  private reject!: (err: Error) => void;
+  readonly promise: Promise<void>;
+
+  constructor(host: NexusIoHost, kind: MirrorKindCode, members: readonly NexusChild[], mask: number, lba: number, count: number, epoch: number) {
+    this.host = host;
+    this.kind = kind;
+    this.members = members;
+    this.pendingMask = mask;
+    this.lba = lba;
+    this.count = count;
+    this.epoch = epoch;
+    this.promise = new Promise<void>((resolve, reject) => { this.resolve = resolve; this.reject = reject; });
+  }
+
+  dispatch(data: Buffer | undefined, fua: boolean): void {
+    const mask = this.pendingMask;
+    for (let i = 0; i < this.members.length; i++) {
+      if ((mask & (1 << i)) === 0) continue;
+      const dev = this.members[i].device;
+      const p = this.kind === MirrorKind.WRITE ? dev.write(this.lba, data as Buffer, fua)
+        : this.kind === MirrorKind.UNMAP ? dev.unmap(this.lba, this.count) : dev.flush();
+      p.then(() => this.childDone(i, undefined), (err: unknown) => this.childDone(i, err ?? new Error('rejected')));
+    }
+  }
+
+  /** Past the deadline: every child still silent is retired, and the op settles. */
+  expire(): void {
+    if (this.settled) return;
+    const silent = this.pendingMask;
+    this.pendingMask = 0;
+    for (let i = 0; i < this.members.length; i++) {
+      if ((silent & (1 << i)) !== 0) {
+        this.lastError = new ChildTimeoutError(this.members[i].name, this.host.opTimeoutMs);
+        this.host.childFailed(this.members[i], this.lastError);
+      }
+    }
+    this.finish();
+  }
+
+  private childDone(i: number, err: unknown): void {
+    const bit = 1 << i;
+    if (this.settled || (this.pendingMask & bit) === 0) return;
+    this.pendingMask &= ~bit;
+    if (err === undefined) {
+      this.ackMask |= bit;
+    } else {
+      this.lastError = err;
+      this.host.childFailed(this.members[i], err);
+    }
+    if (this.pendingMask === 0) this.finish();
+  }
+
+  private finish(): void {
+    this.settled = true;
+    this.host.mirrorDone(this);
+    const fenced = this.host.fencedError();
+    if (fenced) return this.reject(fenced);
+    for (let i = 0; i < this.members.length; i++) {
+      if ((this.ackMask & (1 << i)) !== 0 && this.members[i].state === ChildState.ONLINE) return this.resolve();
+    }
+    this.reject(new NexusFaultedError('no in-sync replica acknowledged the I/O', { cause: this.lastError }));
+  }
+}
+
+export const ReadKind = { READ: 0, MAP_STATUS: 1 } as const;
+export type ReadKindCode = (typeof ReadKind)[keyof typeof ReadKind];
+
+/**
+ * A read (or map query) served by one in-sync child; on an error or timeout that child
+ * is retired and the op is retried on another, so the caller sees an error only when
+ * no in-sync child is left.
+ */
+export class ReadOp {
+  readonly kind: ReadKindCode;
+  readonly lba: number;
+  readonly count: number;
+  deadline = 0;
+  private readonly host: NexusIoHost;
+  private attempt = 0;
+  private child: NexusChild | undefined;
+  private settled = false;
+  private lastError: unknown;
+  private resolve!: (v: unknown) => void;
+  private reject!: (err: Error) => void;
+  readonly promise: Promise<unknown>;
+
+  constructor(host: NexusIoHost, kind: ReadKindCode, lba: number, count: number) {
+    this.host = host;
+    this.kind = kind;
+    this.lba = lba;
+    this.count = count;
+    this.promise = new Promise((resolve, reject) => { this.resolve = resolve; this.reject = reject; });
+  }
+
+  start(): void {
+    const fenced = this.host.fencedError();
+    const child = fenced ? undefined : this.host.pickReadChild();
+    if (!child) {
+      this.settled = true;
+      this.host.readDone(this);
+      this.reject(fenced ?? new NexusFaultedError('no in-sync replica to read from', { cause: this.lastError }));
+      return;
+    }
+    const attempt = ++this.attempt;
+    this.child = child;
+    child.outstanding++;
+    this.host.track(this);
+    const dev = child.device;
+    const p: Promise<unknown> = this.kind === ReadKind.READ ? dev.read(this.lba, this.count) : dev.mapStatus(this.lba, this.count);
+    p.then((v) => this.done(child, attempt, undefined, v), (err: unknown) => this.done(child, attempt, err ?? new Error('rejected'), undefined));
+  }
+
+  expire(): void {
+    if (this.settled || !this.child) return;
+    const child = this.child;
+    this.attempt++; // a late answer from the retired child is ignored
+    this.lastError = new ChildTimeoutError(child.name, this.host.opTimeoutMs);
+    this.host.childFailed(child, this.lastError);
+    this.start();
+  }
+
+  private done(child: NexusChild, attempt: number, err: unknown, value: unknown): void {
+    child.outstanding--;
+    if (this.settled || attempt !== this.attempt) return;
+    if (err !== undefined) {
+      this.lastError = err;
+      this.host.childFailed(child, err);
+      this.start();
+      return;
+    }
+    this.settled = true;
+    this.host.readDone(this);
+    const fenced = this.host.fencedError();
+    if (fenced) this.reject(fenced);
+    else this.resolve(value);
+  }
+}

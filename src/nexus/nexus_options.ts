@@ -1,0 +1,36 @@
+import type { Logger } from '../util/log.ts';
+import type { ChildStateName, NexusChildSpec, NexusStateName } from './nexus_child.ts';
+
+/** Replicas per volume: the StorageClass allows 1–5. */
+export const NEXUS_MAX_CHILDREN = 5;
+/** A child silent this long is retired: the bound on how long a failure stalls the initiator. */
+export const NEXUS_OP_TIMEOUT_MS_DEFAULT = 5000;
+/** Granularity of the write-intent map and of rebuild copies. */
+export const NEXUS_REGION_BYTES_DEFAULT = 1024 * 1024;
+
+export interface NexusOptions {
+  name: string;
+  /** This incarnation's generation: higher than every earlier nexus of the volume. */
+  generation: number;
+  children: NexusChildSpec[];
+  opTimeoutMs?: number;
+  regionBytes?: number;
+  rebuildThrottleBytesPerSec?: number;
+  rebuildParallel?: number;
+  log?: Logger;
+}
+
+export interface AddChildOptions {
+  /** Copy every region even if the nexus tracked what this child missed. */
+  full?: boolean;
+  /** The device reads zeros everywhere (a new thin replica): skip unmapping holes. */
+  blankTarget?: boolean;
+  throttleBytesPerSec?: number;
+}
+
+export type NexusEvent =
+  | { type: 'child-state'; child: string; from: ChildStateName | 'absent'; to: ChildStateName | 'removed'; reason?: string }
+  | { type: 'nexus-state'; from: NexusStateName; to: NexusStateName; reason?: string };
+
+/** How a rebuild ended: the child's state afterwards. */
+export type RebuildOutcome = ChildStateName | 'removed';

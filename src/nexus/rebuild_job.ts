@@ -1,0 +1,153 @@
+import type { BlockDevice } from '../block/block_device.ts';
+import type { RebuildMap } from './rebuild_map.ts';
+import type { NexusIoGate } from './nexus_io_gate.ts';
+import { RebuildCancelledError, RebuildTargetError } from './nexus_errors.ts';
+
+export interface RebuildProgress {
+  /** Bytes of the plan processed (copied, or found unmapped and skipped). */
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes actually read from the source and written to the target. */
+  bytesCopied: number;
+  /** bytesDone per second since the start. */
+  rate: number;
+  /** Seconds left at the current rate; undefined before there is a rate. */
+  etaSeconds: number | undefined;
+}
+
+export interface RebuildJobOptions {
+  /** Reads in-sync data: the nexus itself, which reads only from online children. */
+  source: BlockDevice;
+  target: BlockDevice;
+  map: RebuildMap;
+  gate: NexusIoGate;
+  /** The target reads zeros everywhere (a new thin replica): unmapped runs need no unmap. */
+  blankTarget?: boolean;
+  /** Bytes per second of copied data; 0 or undefined for no limit. */
+  throttleBytesPerSec?: number;
+  /** Regions copied at once. */
+  parallel?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Copies the regions a rebuild map names from the in-sync source to a target that is
+ * already receiving every foreground write. Each region is copied under the I/O gate's
+ * lock, so no write to it is in flight while it is read and written. Thin sources are
+ * copied by mapped runs only (mapStatus); unmapped runs are unmapped on the target so
+ * it reads zeros there too. Errors of the target are wrapped in RebuildTargetError so
+ * the nexus knows whom to retire.
+ */
+export class RebuildJob {
+  private readonly opts: RebuildJobOptions;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly blockSize: number;
+  private throttle: number;
+  private started = 0;
+  private copiedBytes = 0;
+  private cancelled: Error | undefined;
+  private result: Promise<void> | undefined;
+
+  constructor(opts: RebuildJobOptions) {
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+    this.sleep = opts.sleep ?? defaultSleep;
+    this.blockSize = opts.source.blockSize;
+    this.throttle = opts.throttleBytesPerSec ?? 0;
+  }
+
+  /** Runs the copy once; resolves when the map is empty and the target flushed. */
+  run(): Promise<void> {
+    this.result ??= this.copyAll();
+    return this.result;
+  }
+
+  /** Stops after the regions in flight; `run` rejects with `reason`. */
+  cancel(reason: Error = new RebuildCancelledError()): void {
+    this.cancelled ??= reason;
+  }
+
+  setThrottle(bytesPerSec: number): void { this.throttle = bytesPerSec; }
+
+  progress(): RebuildProgress {
+    const bs = this.blockSize;
+    const bytesDone = this.opts.map.blocksDone * bs;
+    const bytesTotal = this.opts.map.blocksTotal * bs;
+    const seconds = this.started ? (this.now() - this.started) / 1000 : 0;
+    const rate = seconds > 0 ? bytesDone / seconds : 0;
+    return {
+      bytesDone, bytesTotal, bytesCopied: this.copiedBytes, rate,
+      etaSeconds: rate > 0 ? (bytesTotal - bytesDone) / rate : undefined,
+    };
+  }
+
+  private async copyAll(): Promise<void> {
+    this.started = this.now();
+    const workers: Array<Promise<void>> = [];
+    for (let i = 0; i < Math.max(1, this.opts.parallel ?? 2); i++) workers.push(this.worker());
+    const outcomes = await Promise.allSettled(workers);
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (this.cancelled) throw this.cancelled;
+    try {
+      await this.opts.target.flush();
+    } catch (err) {
+      throw new RebuildTargetError(err);
+    }
+  }
+
+  private async worker(): Promise<void> {
+    const map = this.opts.map;
+    for (let r = map.claim(); r >= 0; r = map.claim()) {
+      if (this.cancelled) {
+        map.abandoned(r);
+        throw this.cancelled;
+      }
+      try {
+        await this.copyRegion(r);
+      } catch (err) {
+        map.abandoned(r);
+        this.cancel(err as Error);
+        throw err;
+      }
+      map.finished(r);
+      await this.pace();
+    }
+  }
+
+  private async copyRegion(r: number): Promise<void> {
+    const { source, target, gate, map } = this.opts;
+    const lba = map.intents.regionStart(r);
+    const end = lba + map.intents.regionLength(r);
+    await gate.lock(lba, end - lba);
+    try {
+      for (let at = lba; at < end;) {
+        if (this.cancelled) throw this.cancelled;
+        const run = source.thin ? await source.mapStatus(at, end - at) : { mapped: true, count: end - at };
+        const n = Math.min(Math.max(1, run.count), end - at);
+        if (run.mapped) {
+          const data = await source.read(at, n);
+          await target.write(at, data, false).catch((err) => { throw new RebuildTargetError(err); });
+          this.copiedBytes += data.length;
+        } else if (!this.opts.blankTarget) {
+          await target.unmap(at, n).catch((err) => { throw new RebuildTargetError(err); });
+        }
+        at += n;
+      }
+    } finally {
+      gate.unlock(lba);
+    }
+  }
+
+  /** Sleeps as long as needed to keep copied bytes under the throttle. */
+  private async pace(): Promise<void> {
+    if (this.throttle <= 0) return;
+    const dueMs = (this.copiedBytes / this.throttle) * 1000;
+    const elapsed = this.now() - this.started;
+    if (dueMs > elapsed) await this.sleep(dueMs - elapsed);
+  }
+}

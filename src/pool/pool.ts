@@ -1,0 +1,471 @@
+import fs from 'node:fs';
+import { randomInt, randomUUID } from 'node:crypto';
+import type { Logger } from '../util/log.ts';
+import { silentLogger } from '../util/log.ts';
+import { NoSpaceError } from '../block/errors.ts';
+import { PoolFile } from './pool_file.ts';
+import { PoolAllocator, toRuns } from './pool_allocator.ts';
+import { PoolModel, type VolumeMeta } from './pool_model.ts';
+import { PoolJournal, JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
+import { RecordType, encodeRecord, type JournalRecord } from './pool_journal_record.ts';
+import { encodeCheckpoint } from './pool_checkpoint.ts';
+import { encodeSuperblock, SB_FLAG_DEVICE_NOT_ZEROED, type Superblock } from './pool_superblock.ts';
+import { computeLayout, DEFAULT_EXTENT_SIZE, validateExtentSize, META_BLOCK_BYTES, POOL_FORMAT_VERSION, reserveWindow, SUPERBLOCK_BYTES } from './pool_layout.ts';
+import { loadPool } from './pool_import.ts';
+import { openCreateTarget } from './pool_create.ts';
+import { isValidName, uuidToBytes } from './pool_bytes.ts';
+import { verifyPool, type PoolCheckReport } from './pool_verify.ts';
+import { Volume, type VolumeHost } from './pool_volume.ts';
+import {
+  InvalidNameError, InvalidSizeError, PoolClosedError, PoolCorruptError, PoolNotEmptyError, PoolNotFoundError, ShrinkNotSupportedError,
+  TooManyVolumesError, VolumeExistsError, VolumeNotFoundError,
+} from './pool_errors.ts';
+
+export interface PoolInfo {
+  name: string; uuid: string; path: string; formatVersion: number; extentSize: number;
+  capacityBytes: number; usedBytes: number; freeBytes: number; volumeCount: number;
+  /** Sum of volume sizes. */
+  thinProvisionedBytes: number;
+}
+
+export interface VolumeInfo {
+  name: string; uuid: string; sizeBytes: number; blockSize: 512 | 4096; thin: boolean;
+  allocatedBytes: number; createdAt: string; state: 'online' | 'deleting';
+}
+
+export interface PoolCreateOptions {
+  name: string;
+  /** For a file: created or extended sparse to this size; for a block device: at most its size. */
+  sizeBytes?: number;
+  /** Power of two from 64 KiB to 64 MiB; default 1 MiB. */
+  extentSize?: number;
+  /** Journal region size (multiple of 4 KiB); default about 1/512 of the pool. */
+  journalBytes?: number;
+  logger?: Logger;
+}
+
+/** Volumes are capped at 1 PiB and 2^32 - 1 extents (logical extents are 32-bit on disk). */
+const MAX_VOLUME_BYTES = 2 ** 50;
+const ERASE_PARALLEL = 8;
+
+/**
+ * A storage pool on a file or block device: volumes carved from fixed-size extents,
+ * metadata in two checkpoint slots plus a journal (docs/pool-format.md).
+ */
+export class Pool implements VolumeHost {
+  readonly path: string;
+  readonly file: PoolFile;
+  readonly dataOffset: number;
+  readonly extentSize: number;
+  private readonly sb: Superblock;
+  private readonly model: PoolModel;
+  private readonly allocator: PoolAllocator;
+  private readonly journal: PoolJournal;
+  private readonly log: Logger;
+  private readonly window: number;
+  private readonly volumes = new Map<number, Volume>();
+  private readonly pendingNames = new Set<string>();
+  private readonly deletions = new Map<string, Promise<void>>();
+  /** Reserved extents ready for thin allocation (journaled durably as RESERVE). */
+  private ready: number[] = [];
+  private readyHead = 0;
+  private refilling: Promise<void> | null = null;
+  /** Serializes whatever takes free extents and may raise the zeroed high-water mark. */
+  private allocChain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(path: string, file: PoolFile, sb: Superblock, model: PoolModel, allocator: PoolAllocator,
+    generation: number, logger: Logger) {
+    this.path = path;
+    this.file = file;
+    this.sb = sb;
+    this.model = model;
+    this.allocator = allocator;
+    this.dataOffset = sb.layout.dataOffset;
+    this.extentSize = sb.layout.extentSize;
+    this.window = reserveWindow(this.extentSize);
+    this.log = logger.child({ component: 'pool', pool: sb.name });
+    this.journal = new PoolJournal({
+      file, layout: sb.layout, uuid: uuidToBytes(sb.uuid), generation, nonce: 0,
+      makeCheckpoint: (gen, nonce) => encodeCheckpoint(this.model, this.sb.uuid, gen, nonce),
+    });
+  }
+
+  static async create(path: string, opts: PoolCreateOptions): Promise<Pool> {
+    if (!isValidName(opts.name)) throw new InvalidNameError();
+    validateExtentSize(opts.extentSize ?? DEFAULT_EXTENT_SIZE);
+    const target = await openCreateTarget(path, opts.sizeBytes);
+    try {
+      const l = computeLayout(target.poolBytes, opts.extentSize ?? DEFAULT_EXTENT_SIZE, opts.journalBytes);
+      const sb: Superblock = {
+        formatVersion: POOL_FORMAT_VERSION, uuid: randomUUID(), name: opts.name, createdAtMs: Date.now(),
+        flags: target.zeroed ? 0 : SB_FLAG_DEVICE_NOT_ZEROED, layout: l,
+      };
+      const model = new PoolModel(l.extentCount, l.extentSize);
+      model.hwm = target.zeroed ? l.extentCount : 0;
+      // Checkpoint 1 goes to slot B; slot A is wiped so stale contents cannot win.
+      const image = encodeCheckpoint(model, sb.uuid, 1, randomInt(0, 0xffff_ffff));
+      await target.file.write(Buffer.alloc(META_BLOCK_BYTES), 0, META_BLOCK_BYTES, l.slotAOffset);
+      await target.file.write(image, 0, image.length, l.slotBOffset);
+      await target.file.sync();
+      // The superblock goes last: a crash before this leaves no pool rather than half of one.
+      const sbBuf = encodeSuperblock(sb);
+      await target.file.write(sbBuf, 0, SUPERBLOCK_BYTES, 0);
+      await target.file.write(sbBuf, 0, SUPERBLOCK_BYTES, SUPERBLOCK_BYTES);
+      await target.file.sync();
+      const pool = new Pool(path, target.file, sb, model, new PoolAllocator(l.extentCount), 1, opts.logger ?? silentLogger());
+      // Start a fresh epoch so the journal's first block is never ambiguous.
+      await pool.journal.checkpoint();
+      pool.log.info({ extentSize: l.extentSize, extents: l.extentCount, zeroed: target.zeroed }, 'pool created');
+      return pool;
+    } catch (err) {
+      await target.file.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  static async import(path: string, opts: { logger?: Logger } = {}): Promise<Pool> {
+    let file: PoolFile;
+    try {
+      file = await PoolFile.open(path, fs.constants.O_RDWR);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new PoolNotFoundError();
+      throw err;
+    }
+    try {
+      const loaded = await loadPool(file);
+      const { sb, model } = loaded;
+      const allocator = new PoolAllocator(sb.layout.extentCount);
+      for (const v of model.volumes.values()) {
+        v.map.forEachMapped(0, model.extentsFor(v.sizeBytes), (_l, p) => {
+          if (p >= model.hwm) throw new PoolCorruptError(`extent ${p} is owned but above the zeroed mark`);
+          if (!allocator.markUsed(p)) throw new PoolCorruptError(`extent ${p} is owned twice`);
+        });
+      }
+      const pool = new Pool(path, file, sb, model, allocator, loaded.generation, opts.logger ?? silentLogger());
+      await pool.recover(loaded.replayedBlocks);
+      return pool;
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  info(): PoolInfo {
+    let owned = 0;
+    let provisioned = 0;
+    for (const v of this.model.volumes.values()) { owned += v.map.size; provisioned += v.sizeBytes; }
+    const capacity = this.sb.layout.extentCount * this.extentSize;
+    return {
+      name: this.sb.name, uuid: this.sb.uuid, path: this.path, formatVersion: this.sb.formatVersion,
+      extentSize: this.extentSize, capacityBytes: capacity, usedBytes: owned * this.extentSize,
+      freeBytes: capacity - owned * this.extentSize, volumeCount: this.model.volumes.size, thinProvisionedBytes: provisioned,
+    };
+  }
+
+  listVolumes(): VolumeInfo[] {
+    return [...this.model.volumes.values()].map((v) => this.describe(v));
+  }
+
+  volumeInfo(name: string): VolumeInfo {
+    return this.describe(this.lookup(name));
+  }
+
+  openVolume(name: string): Volume {
+    this.checkOpen();
+    const meta = this.lookup(name);
+    if (meta.deleting) throw new VolumeNotFoundError(name);
+    let vol = this.volumes.get(meta.id);
+    if (vol === undefined) {
+      vol = new Volume(meta, this);
+      this.volumes.set(meta.id, vol);
+    }
+    return vol;
+  }
+
+  async createVolume(opts: { name: string; sizeBytes: number; blockSize?: 512 | 4096; thin?: boolean }): Promise<VolumeInfo> {
+    this.checkOpen();
+    if (!isValidName(opts.name)) throw new InvalidNameError();
+    const blockSize = opts.blockSize ?? 512;
+    if (blockSize !== 512 && blockSize !== 4096) throw new InvalidSizeError('block size must be 512 or 4096');
+    this.checkVolumeSize(opts.sizeBytes, blockSize);
+    if (this.model.byName.has(opts.name) || this.pendingNames.has(opts.name)) throw new VolumeExistsError(opts.name);
+    if (this.model.volumes.size + this.pendingNames.size >= this.sb.layout.maxVolumes) {
+      throw new TooManyVolumesError(this.sb.layout.maxVolumes);
+    }
+    this.pendingNames.add(opts.name);
+    try {
+      const thin = opts.thin ?? true;
+      const fields = {
+        id: this.model.nextVolumeId++, uuid: randomUUID(), name: opts.name, sizeBytes: opts.sizeBytes,
+        blockSize, thin, createdAtMs: Date.now(),
+      };
+      const create: JournalRecord = { type: RecordType.VOL_CREATE, volume: fields };
+      if (thin) {
+        await this.commit([create], JOURNAL_DURABLE);
+      } else {
+        await this.provisionThick(this.model.extentsFor(opts.sizeBytes), (ps) => [create, ...mapRuns(fields.id, 0, ps)]);
+      }
+      this.log.info({ volume: opts.name, sizeBytes: opts.sizeBytes, thin }, 'volume created');
+      return this.volumeInfo(opts.name);
+    } finally {
+      this.pendingNames.delete(opts.name);
+    }
+  }
+
+  async resizeVolume(name: string, sizeBytes: number): Promise<VolumeInfo> {
+    this.checkOpen();
+    const meta = this.lookup(name);
+    if (meta.deleting) throw new VolumeNotFoundError(name);
+    this.checkVolumeSize(sizeBytes, meta.blockSize);
+    if (sizeBytes < meta.sizeBytes) throw new ShrinkNotSupportedError();
+    if (sizeBytes > meta.sizeBytes) {
+      const resize: JournalRecord = { type: RecordType.VOL_RESIZE, vol: meta.id, sizeBytes };
+      if (meta.thin) {
+        await this.commit([resize], JOURNAL_DURABLE);
+      } else {
+        const from = this.model.extentsFor(meta.sizeBytes);
+        await this.provisionThick(this.model.extentsFor(sizeBytes) - from, (ps) => [resize, ...mapRuns(meta.id, from, ps)]);
+      }
+      this.volumes.get(meta.id)?.grow(sizeBytes / meta.blockSize);
+    }
+    return this.describe(meta);
+  }
+
+  deleteVolume(name: string): Promise<void> {
+    const running = this.deletions.get(name);
+    if (running !== undefined) return running;
+    let meta: VolumeMeta;
+    try {
+      this.checkOpen();
+      meta = this.lookup(name);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const job = this.eraseAndDelete(meta).finally(() => this.deletions.delete(name));
+    this.deletions.set(name, job);
+    return job;
+  }
+
+  /** Flushes, writes a checkpoint and closes the file; open volumes become DeviceGone. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown().then(() => this.file.close());
+    return this.closing;
+  }
+
+  /** Wipes the superblocks and checkpoint headers so the path no longer holds a pool. */
+  async destroy(): Promise<void> {
+    this.checkOpen();
+    if (this.model.volumes.size > 0 || this.pendingNames.size > 0) throw new PoolNotEmptyError();
+    this.closing = this.shutdown();
+    await this.closing;
+    const l = this.sb.layout;
+    const zeros = Buffer.alloc(META_BLOCK_BYTES);
+    for (const at of [0, SUPERBLOCK_BYTES, l.slotAOffset, l.slotBOffset]) await this.file.write(zeros, 0, zeros.length, at);
+    await this.file.sync();
+    await this.file.close();
+    this.log.info('pool destroyed');
+  }
+
+  /** Read-only consistency check (fsck); with `checkFreeZeroed`, also reads every free extent. */
+  verify(opts: { checkFreeZeroed?: boolean } = {}): Promise<PoolCheckReport> {
+    return verifyPool(this.model, this.allocator, this.file, this.dataOffset, opts.checkFreeZeroed ?? false);
+  }
+
+  // ---- VolumeHost ----
+
+  commit(records: JournalRecord[], flags: number): Promise<void> {
+    for (const r of records) this.model.apply(r);
+    return this.journal.append(records.map(encodeRecord), flags);
+  }
+
+  acquireExtent(): Promise<number> {
+    if (this.readyHead < this.ready.length) {
+      const p = this.ready[this.readyHead++];
+      if (this.ready.length - this.readyHead < this.window / 2) void this.refill().catch(() => undefined);
+      return Promise.resolve(p);
+    }
+    return this.acquireSlow();
+  }
+
+  releaseExtents(extents: number[]): void {
+    for (const p of extents) this.allocator.free(p);
+  }
+
+  // ---- internals ----
+
+  private async acquireSlow(): Promise<number> {
+    while (true) {
+      if (this.closed) throw new PoolClosedError();
+      if (this.readyHead < this.ready.length) return this.ready[this.readyHead++];
+      if (this.refilling === null && this.allocator.freeCount === 0) throw new NoSpaceError();
+      await this.refill();
+    }
+  }
+
+  private refill(): Promise<void> {
+    this.refilling ??= this.serialAlloc(() => this.doRefill()).finally(() => { this.refilling = null; });
+    return this.refilling;
+  }
+
+  private async doRefill(): Promise<void> {
+    if (this.readyHead === this.ready.length) { this.ready = []; this.readyHead = 0; }
+    const want = this.window - (this.ready.length - this.readyHead);
+    if (want <= 0 || this.closed) return;
+    const ps = this.allocator.take(want);
+    if (ps.length === 0) return;
+    try {
+      const records = await this.zeroAboveMark(ps);
+      for (const [start, count] of toRuns(ps)) records.push({ type: RecordType.RESERVE, start, count });
+      // Durable before use: data may land in these extents before their MAP record does,
+      // and import can only clean up extents it knows were reserved.
+      await this.commit(records, JOURNAL_DURABLE);
+    } catch (err) {
+      this.releaseExtents(ps);
+      throw err;
+    }
+    this.ready.push(...ps);
+  }
+
+  /** Zeroes extents above the high-water mark and returns the record that raises it. */
+  private async zeroAboveMark(ps: number[]): Promise<JournalRecord[]> {
+    const hwm = this.model.hwm;
+    const fresh = ps.filter((p) => p >= hwm);
+    if (fresh.length === 0) return [];
+    for (let i = 0; i < fresh.length; i += ERASE_PARALLEL) {
+      await Promise.all(fresh.slice(i, i + ERASE_PARALLEL).map((p) => this.file.zero(this.dataOffset + p * this.extentSize, this.extentSize)));
+    }
+    let top = hwm;
+    for (const p of fresh) if (p >= top) top = p + 1;
+    return [{ type: RecordType.HWM, hwm: top }];
+  }
+
+  private serialAlloc<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.allocChain.then(fn, fn);
+    this.allocChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Takes `count` extents for a thick volume, zeroes fresh ones and commits durably. */
+  private provisionThick(count: number, records: (ps: number[]) => JournalRecord[]): Promise<void> {
+    return this.serialAlloc(async () => {
+      if (this.allocator.freeCount < count) {
+        // Extents waiting in the reserve are pristine: give them back before failing.
+        for (let i = this.readyHead; i < this.ready.length; i++) {
+          this.model.reserved.delete(this.ready[i]);
+          this.allocator.free(this.ready[i]);
+        }
+        this.ready = [];
+        this.readyHead = 0;
+      }
+      if (this.allocator.freeCount < count) throw new NoSpaceError('pool lacks room for a thick volume');
+      const ps = this.allocator.take(count);
+      try {
+        const head = await this.zeroAboveMark(ps);
+        await this.commit([...head, ...records(ps)], JOURNAL_DURABLE);
+      } catch (err) {
+        this.releaseExtents(ps);
+        throw err;
+      }
+    });
+  }
+
+  private async eraseAndDelete(meta: VolumeMeta): Promise<void> {
+    const vol = this.volumes.get(meta.id);
+    vol?.markGone();
+    if (!meta.deleting) await this.commit([{ type: RecordType.VOL_DELETING, vol: meta.id }], JOURNAL_DURABLE);
+    if (vol !== undefined) await vol.drain();
+    const freed = await this.eraseExtents(meta);
+    await this.commit([{ type: RecordType.VOL_DELETE, vol: meta.id }], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
+    this.releaseExtents(freed);
+    this.volumes.delete(meta.id);
+    this.log.info({ volume: meta.name }, 'volume deleted');
+  }
+
+  /** Secure erase: zero every extent a volume owns; returns them. */
+  private async eraseExtents(meta: VolumeMeta): Promise<number[]> {
+    const ps: number[] = [];
+    meta.map.forEachMapped(0, this.model.extentsFor(meta.sizeBytes), (_l, p) => ps.push(p));
+    for (let i = 0; i < ps.length; i += ERASE_PARALLEL) {
+      await Promise.all(ps.slice(i, i + ERASE_PARALLEL).map((p) => this.file.zero(this.dataOffset + p * this.extentSize, this.extentSize)));
+    }
+    return ps;
+  }
+
+  /**
+   * After replay: zero reserved extents nothing mapped (a write may have reached them
+   * before the process died), finish interrupted deletes, then checkpoint into a new epoch.
+   */
+  private async recover(replayedBlocks: number): Promise<void> {
+    const reserved = [...this.model.reserved].filter((p) => !this.allocator.isUsed(p));
+    this.model.reserved.clear();
+    for (let i = 0; i < reserved.length; i += ERASE_PARALLEL) {
+      await Promise.all(reserved.slice(i, i + ERASE_PARALLEL).map((p) => this.file.zero(this.dataOffset + p * this.extentSize, this.extentSize)));
+    }
+    for (const meta of [...this.model.volumes.values()]) {
+      if (!meta.deleting) continue;
+      const freed = await this.eraseExtents(meta);
+      this.model.apply({ type: RecordType.VOL_DELETE, vol: meta.id });
+      this.releaseExtents(freed);
+    }
+    await this.journal.checkpoint();
+    this.log.info({ replayedBlocks, zeroedReserved: reserved.length, volumes: this.model.volumes.size }, 'pool imported');
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    for (const v of this.volumes.values()) v.markGone();
+    await Promise.all([...this.volumes.values()].map((v) => v.drain()));
+    await Promise.allSettled([...this.deletions.values()]);
+    await this.allocChain;
+    // Reserved extents never handed out are still zero: the checkpoint can drop them.
+    for (let i = this.readyHead; i < this.ready.length; i++) {
+      this.model.reserved.delete(this.ready[i]);
+      this.allocator.free(this.ready[i]);
+    }
+    this.ready = [];
+    this.readyHead = 0;
+    await this.journal.checkpoint();
+    this.journal.shut();
+    this.volumes.clear();
+  }
+
+  private lookup(name: string): VolumeMeta {
+    const meta = this.model.byName.get(name);
+    if (meta === undefined) throw new VolumeNotFoundError(name);
+    return meta;
+  }
+
+  private describe(v: VolumeMeta): VolumeInfo {
+    return {
+      name: v.name, uuid: v.uuid, sizeBytes: v.sizeBytes, blockSize: v.blockSize as 512 | 4096, thin: v.thin,
+      allocatedBytes: v.map.size * this.extentSize, createdAt: new Date(v.createdAtMs).toISOString(),
+      state: v.deleting ? 'deleting' : 'online',
+    };
+  }
+
+  private checkVolumeSize(sizeBytes: number, blockSize: number): void {
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % blockSize !== 0) {
+      throw new InvalidSizeError('volume size must be a positive multiple of the block size');
+    }
+    if (sizeBytes > MAX_VOLUME_BYTES || this.model.extentsFor(sizeBytes) > 0xffff_ffff) {
+      throw new InvalidSizeError('volume size is too large');
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new PoolClosedError();
+  }
+}
+
+/** MAP records for logical extents from `l0` onto `ps`, one per contiguous run. */
+function mapRuns(vol: number, l0: number, ps: number[]): JournalRecord[] {
+  const out: JournalRecord[] = [];
+  let l = l0;
+  for (const [p, count] of toRuns(ps)) {
+    out.push({ type: RecordType.MAP, vol, l, p, count });
+    l += count;
+  }
+  return out;
+}

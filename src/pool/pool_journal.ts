@@ -1,0 +1,134 @@
+import { randomInt } from 'node:crypto';
+import { META_BLOCK_BYTES, type PoolLayout } from './pool_layout.ts';
+import { encodeJournalBlock, packRecords, type JournalEpoch } from './pool_journal_block.ts';
+import { PoolClosedError } from './pool_errors.ts';
+import type { PoolFile } from './pool_file.ts';
+
+/** fdatasync before the batch is written (zeroing it depends on must be durable first). */
+export const JOURNAL_SYNC_BEFORE = 1;
+/** fdatasync after the batch is written, before its callers resume. */
+export const JOURNAL_DURABLE = 2;
+
+interface Pending {
+  records: Buffer[];
+  flags: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export interface JournalOptions {
+  file: PoolFile;
+  layout: PoolLayout;
+  uuid: Buffer;
+  generation: number;
+  nonce: number;
+  /** Serializes the metadata state (which already includes every queued record). */
+  makeCheckpoint: (generation: number, nonce: number) => Buffer;
+}
+
+/**
+ * The single writer of pool metadata. Callers apply a change to the in-memory model and
+ * append its records here; while one journal write is in flight, later appends gather
+ * and go out together in the next write (group commit). When a batch would not fit in
+ * the rest of the journal, the writer writes a checkpoint of the whole state to the other
+ * slot instead, fsyncs it, and starts a new epoch at block 0.
+ */
+export class PoolJournal {
+  private readonly opts: JournalOptions;
+  private readonly blockCount: number;
+  private epoch: JournalEpoch;
+  private head = 0;
+  private queue: Pending[] = [];
+  private checkpointWaiters: Pending[] = [];
+  private running = false;
+  private failure: unknown = null;
+
+  constructor(opts: JournalOptions) {
+    this.opts = opts;
+    this.blockCount = opts.layout.journalBytes / META_BLOCK_BYTES;
+    this.epoch = { uuid: opts.uuid, generation: opts.generation, nonce: opts.nonce };
+  }
+
+  get generation(): number { return this.epoch.generation; }
+
+  /** Resolves once the records are in the journal (or in a checkpoint) per `flags`. */
+  append(records: Buffer[], flags = 0): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ records, flags, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Writes a checkpoint of the current state and starts a new epoch. */
+  checkpoint(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.checkpointWaiters.push({ records: [], flags: 0, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Makes later appends fail; used when the pool closes. */
+  shut(): void {
+    this.failure ??= new PoolClosedError();
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (this.queue.length > 0 || this.checkpointWaiters.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      const waiters = this.checkpointWaiters;
+      this.checkpointWaiters = [];
+      try {
+        const blocks = packRecords(batch.flatMap((p) => p.records));
+        if (waiters.length > 0 || this.head + blocks.length > this.blockCount) {
+          await this.writeCheckpoint();
+        } else {
+          await this.writeBlocks(batch, blocks);
+        }
+        for (const p of batch) p.resolve();
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        this.failure = err;
+        for (const p of [...batch, ...waiters, ...this.queue, ...this.checkpointWaiters]) p.reject(err);
+        this.queue = [];
+        this.checkpointWaiters = [];
+      }
+    }
+    this.running = false;
+  }
+
+  private async writeBlocks(batch: Pending[], blocks: Buffer[][]): Promise<void> {
+    let flags = 0;
+    for (const p of batch) flags |= p.flags;
+    if (flags & JOURNAL_SYNC_BEFORE) await this.opts.file.sync();
+    const buf = Buffer.allocUnsafe(blocks.length * META_BLOCK_BYTES);
+    for (let i = 0; i < blocks.length; i++) encodeJournalBlock(buf, i * META_BLOCK_BYTES, this.epoch, this.head + i, blocks[i]);
+    const at = this.opts.layout.journalOffset + this.head * META_BLOCK_BYTES;
+    this.head += blocks.length;
+    await this.opts.file.write(buf, 0, buf.length, at);
+    if (flags & JOURNAL_DURABLE) await this.opts.file.sync();
+  }
+
+  private async writeCheckpoint(): Promise<void> {
+    const generation = this.epoch.generation + 1;
+    const nonce = randomInt(0, 0xffff_ffff);
+    // Serialize first, synchronously: the image then holds exactly the records queued so
+    // far, and anything appended from here on belongs to the new epoch.
+    const image = this.opts.makeCheckpoint(generation, nonce);
+    const l = this.opts.layout;
+    if (image.length > l.slotBytes) throw new Error('checkpoint larger than its slot');
+    await this.opts.file.sync();
+    await this.opts.file.write(image, 0, image.length, generation % 2 === 0 ? l.slotAOffset : l.slotBOffset);
+    await this.opts.file.sync();
+    this.epoch = { uuid: this.epoch.uuid, generation, nonce };
+    this.head = 0;
+  }
+}

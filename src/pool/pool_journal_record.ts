@@ -1,0 +1,126 @@
+import { bytesToUuid, readU64, uuidToBytes, writeU64 } from './pool_bytes.ts';
+import { PoolCorruptError } from './pool_errors.ts';
+
+/**
+ * Metadata journal records: one type byte, then a fixed layout per type. Every change
+ * to pool metadata is one of these; the checkpoint is their accumulated result.
+ */
+export const RecordType = {
+  /** Extents below `hwm` are known to hold zeros unless owned. */
+  HWM: 1,
+  /** Pool extents [start, start+count) are reserved for thin allocation. */
+  RESERVE: 2,
+  /** Volume extents [l, l+count) now map to pool extents [p, p+count). */
+  MAP: 3,
+  /** Volume extents [l, l+count) are unmapped; their pool extents were zeroed and are free. */
+  UNMAP: 4,
+  VOL_CREATE: 5,
+  VOL_RESIZE: 6,
+  /** Delete started: the volume is erased next, then VOL_DELETE frees it. */
+  VOL_DELETING: 7,
+  VOL_DELETE: 8,
+} as const;
+
+export interface VolumeRecordFields {
+  id: number;
+  uuid: string;
+  name: string;
+  sizeBytes: number;
+  blockSize: number;
+  thin: boolean;
+  createdAtMs: number;
+}
+
+export type JournalRecord =
+  | { type: typeof RecordType.HWM; hwm: number }
+  | { type: typeof RecordType.RESERVE; start: number; count: number }
+  | { type: typeof RecordType.MAP; vol: number; l: number; p: number; count: number }
+  | { type: typeof RecordType.UNMAP; vol: number; l: number; count: number }
+  | { type: typeof RecordType.VOL_CREATE; volume: VolumeRecordFields }
+  | { type: typeof RecordType.VOL_RESIZE; vol: number; sizeBytes: number }
+  | { type: typeof RecordType.VOL_DELETING; vol: number }
+  | { type: typeof RecordType.VOL_DELETE; vol: number };
+
+/** Largest encoded record (VOL_CREATE with a 64-byte name). */
+export const RECORD_MAX_BYTES = 1 + 4 + 16 + 8 + 4 + 1 + 8 + 1 + 64;
+
+export function encodeRecord(rec: JournalRecord): Buffer {
+  let b: Buffer;
+  switch (rec.type) {
+    case RecordType.HWM:
+      b = Buffer.allocUnsafe(5); b.writeUInt32LE(rec.hwm, 1); break;
+    case RecordType.RESERVE:
+      b = Buffer.allocUnsafe(9); b.writeUInt32LE(rec.start, 1); b.writeUInt32LE(rec.count, 5); break;
+    case RecordType.MAP:
+      b = Buffer.allocUnsafe(17);
+      b.writeUInt32LE(rec.vol, 1); b.writeUInt32LE(rec.l, 5); b.writeUInt32LE(rec.p, 9); b.writeUInt32LE(rec.count, 13);
+      break;
+    case RecordType.UNMAP:
+      b = Buffer.allocUnsafe(13); b.writeUInt32LE(rec.vol, 1); b.writeUInt32LE(rec.l, 5); b.writeUInt32LE(rec.count, 9); break;
+    case RecordType.VOL_CREATE: {
+      const v = rec.volume;
+      const name = Buffer.from(v.name, 'latin1');
+      b = Buffer.allocUnsafe(43 + name.length);
+      b.writeUInt32LE(v.id, 1);
+      uuidToBytes(v.uuid).copy(b, 5);
+      writeU64(b, 21, v.sizeBytes);
+      b.writeUInt32LE(v.blockSize, 29);
+      b.writeUInt8(v.thin ? 1 : 0, 33);
+      writeU64(b, 34, v.createdAtMs);
+      b.writeUInt8(name.length, 42);
+      name.copy(b, 43);
+      break;
+    }
+    case RecordType.VOL_RESIZE:
+      b = Buffer.allocUnsafe(13); b.writeUInt32LE(rec.vol, 1); writeU64(b, 5, rec.sizeBytes); break;
+    case RecordType.VOL_DELETING:
+    case RecordType.VOL_DELETE:
+      b = Buffer.allocUnsafe(5); b.writeUInt32LE(rec.vol, 1); break;
+  }
+  b.writeUInt8(rec.type, 0);
+  return b;
+}
+
+/** Decodes the records packed in `buf[start, end)`; a record cut short is corruption. */
+export function decodeRecords(buf: Buffer, start: number, end: number): JournalRecord[] {
+  const out: JournalRecord[] = [];
+  let o = start;
+  const need = (n: number): void => {
+    if (o + n > end) throw new PoolCorruptError('journal record truncated');
+  };
+  while (o < end) {
+    const type = buf.readUInt8(o);
+    switch (type) {
+      case RecordType.HWM: need(5); out.push({ type, hwm: buf.readUInt32LE(o + 1) }); o += 5; break;
+      case RecordType.RESERVE:
+        need(9); out.push({ type, start: buf.readUInt32LE(o + 1), count: buf.readUInt32LE(o + 5) }); o += 9; break;
+      case RecordType.MAP:
+        need(17);
+        out.push({ type, vol: buf.readUInt32LE(o + 1), l: buf.readUInt32LE(o + 5), p: buf.readUInt32LE(o + 9), count: buf.readUInt32LE(o + 13) });
+        o += 17;
+        break;
+      case RecordType.UNMAP:
+        need(13); out.push({ type, vol: buf.readUInt32LE(o + 1), l: buf.readUInt32LE(o + 5), count: buf.readUInt32LE(o + 9) }); o += 13; break;
+      case RecordType.VOL_CREATE: {
+        need(43);
+        const nameLen = buf.readUInt8(o + 42);
+        need(43 + nameLen);
+        out.push({ type, volume: {
+          id: buf.readUInt32LE(o + 1), uuid: bytesToUuid(buf, o + 5), sizeBytes: readU64(buf, o + 21),
+          blockSize: buf.readUInt32LE(o + 29), thin: buf.readUInt8(o + 33) === 1, createdAtMs: readU64(buf, o + 34),
+          name: buf.toString('latin1', o + 43, o + 43 + nameLen),
+        } });
+        o += 43 + nameLen;
+        break;
+      }
+      case RecordType.VOL_RESIZE:
+        need(13); out.push({ type, vol: buf.readUInt32LE(o + 1), sizeBytes: readU64(buf, o + 5) }); o += 13; break;
+      case RecordType.VOL_DELETING:
+      case RecordType.VOL_DELETE:
+        need(5); out.push({ type, vol: buf.readUInt32LE(o + 1) }); o += 5; break;
+      default:
+        throw new PoolCorruptError(`unknown journal record type ${type}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,20 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A temp dir on tmpfs when there is one; removed by the returned cleanup. */
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  const dir = fs.mkdtempSync(path.join(base, 'berth-pool-'));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const KiB = 1024;
+export const MiB = 1024 * 1024;
+
+/** A block-sized buffer whose every byte says which tag wrote it. */
+export function pattern(len: number, tag: number): Buffer {
+  const b = Buffer.alloc(len, tag & 0xff);
+  for (let o = 0; o + 4 <= len; o += 512) b.writeUInt32LE(tag, o);
+  return b;
+}

@@ -1,0 +1,349 @@
+import fs from 'node:fs';
+import type { BlockDevice } from '../block/block_device.ts';
+import { DeviceGoneError, MediumError, OutOfRangeError } from '../block/errors.ts';
+import { RecordType, type JournalRecord } from './pool_journal_record.ts';
+import { JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
+import { zeroBuffer, type PoolFile } from './pool_file.ts';
+import type { VolumeMeta } from './pool_model.ts';
+
+/** What a Volume needs from its pool. */
+export interface VolumeHost {
+  readonly file: PoolFile;
+  readonly dataOffset: number;
+  readonly extentSize: number;
+  /** A reserved, zeroed pool extent; rejects with NoSpaceError. */
+  acquireExtent(): Promise<number>;
+  /** Applies records to the model now and resolves when they are journaled. */
+  commit(records: JournalRecord[], flags: number): Promise<void>;
+  /** Returns erased extents to the free list once their UNMAP is journaled. */
+  releaseExtents(extents: number[]): void;
+}
+
+/** Counts I/O in flight so an unmap or delete can wait for what started before it. */
+class IoGate {
+  n = 0;
+  prev: Promise<void> = Promise.resolve();
+  private waiters: (() => void)[] = [];
+  leave(): void {
+    if (--this.n === 0 && this.waiters.length > 0) for (const w of this.waiters.splice(0)) w();
+  }
+  drained(): Promise<void> {
+    if (this.n === 0) return this.prev;
+    return Promise.all([this.prev, new Promise<void>((r) => this.waiters.push(r))]).then(() => undefined);
+  }
+}
+
+const MAP_STATUS_SCAN_EXTENTS = 65536;
+const ERASE_PARALLEL = 8;
+
+/**
+ * A logical volume: a BlockDevice over a pool. The hot path is one map lookup and one
+ * positional read or write on the pool's fd per extent touched; metadata is written only
+ * when a thin write lands on an extent for the first time.
+ */
+export class Volume implements BlockDevice {
+  readonly name: string;
+  readonly uuid: string;
+  readonly blockSize: number;
+  readonly thin: boolean;
+  blockCount: number;
+  private readonly meta: VolumeMeta;
+  private readonly host: VolumeHost;
+  private readonly fd: number;
+  private readonly es: number;
+  private readonly dataOffset: number;
+  /** First writes in flight: resolve to the pool extent once its MAP is journaled. */
+  private readonly allocating = new Map<number, Promise<number>>();
+  /** Extents being erased and unmapped; I/O to them waits. */
+  private readonly locks = new Map<number, Promise<void>>();
+  private gate = new IoGate();
+  private gone = false;
+
+  constructor(meta: VolumeMeta, host: VolumeHost) {
+    this.meta = meta;
+    this.host = host;
+    this.name = meta.name;
+    this.uuid = meta.uuid;
+    this.blockSize = meta.blockSize;
+    this.thin = meta.thin;
+    this.blockCount = meta.sizeBytes / meta.blockSize;
+    this.fd = host.file.fd;
+    this.es = host.extentSize;
+    this.dataOffset = host.dataOffset;
+  }
+
+  read(lba: number, count: number): Promise<Buffer> {
+    if (this.gone) return Promise.reject(new DeviceGoneError());
+    if (!this.inRange(lba, count)) return Promise.reject(new OutOfRangeError());
+    const pos = lba * this.blockSize;
+    const len = count * this.blockSize;
+    const l = Math.floor(pos / this.es);
+    const off = pos - l * this.es;
+    if (off + len <= this.es && this.locks.size === 0) {
+      const p = this.meta.map.get(l);
+      if (p < 0) return Promise.resolve(Buffer.alloc(len));
+      return this.readAt(Buffer.allocUnsafe(len), 0, len, this.dataOffset + p * this.es + off);
+    }
+    return this.readSlow(pos, len);
+  }
+
+  write(lba: number, data: Buffer, fua: boolean): Promise<void> {
+    if (this.gone) return Promise.reject(new DeviceGoneError());
+    const count = data.length / this.blockSize;
+    if (!this.inRange(lba, count)) return Promise.reject(new OutOfRangeError());
+    const pos = lba * this.blockSize;
+    const len = data.length;
+    const l = Math.floor(pos / this.es);
+    const off = pos - l * this.es;
+    if (off + len <= this.es && this.locks.size === 0 && (this.allocating.size === 0 || !this.allocating.has(l))) {
+      const p = this.meta.map.get(l);
+      if (p >= 0) {
+        const w = this.writeAt(data, 0, len, this.dataOffset + p * this.es + off);
+        return fua ? w.then(() => this.host.file.sync()) : w;
+      }
+    }
+    return this.writeSlow(pos, data, fua);
+  }
+
+  flush(): Promise<void> {
+    if (this.gone) return Promise.reject(new DeviceGoneError());
+    return this.host.file.sync();
+  }
+
+  async unmap(lba: number, count: number): Promise<void> {
+    if (this.gone) throw new DeviceGoneError();
+    if (!this.inRange(lba, count)) throw new OutOfRangeError();
+    const pos = lba * this.blockSize;
+    const end = pos + count * this.blockSize;
+    const volumeEnd = this.blockCount * this.blockSize;
+    const es = this.es;
+    // Whole extents go back to the pool; a partial extent at either end is zeroed in place.
+    let firstFull = Math.ceil(pos / es);
+    let endFull = end === volumeEnd ? Math.ceil(end / es) : Math.floor(end / es);
+    if (!this.thin || endFull <= firstFull) { firstFull = 0; endFull = 0; }
+    const partial: Promise<void>[] = [];
+    if (endFull > firstFull) {
+      if (pos < firstFull * es) partial.push(this.zeroRange(pos, firstFull * es));
+      if (end > endFull * es) partial.push(this.zeroRange(endFull * es, end));
+    } else {
+      partial.push(this.zeroRange(pos, end));
+    }
+    await Promise.all(partial);
+    if (endFull > firstFull) await this.freeExtents(firstFull, endFull);
+  }
+
+  mapStatus(lba: number, count: number): Promise<{ mapped: boolean; count: number }> {
+    if (this.gone) return Promise.reject(new DeviceGoneError());
+    if (!this.inRange(lba, count) || count === 0) return Promise.reject(new OutOfRangeError());
+    const pos = lba * this.blockSize;
+    const end = pos + count * this.blockSize;
+    const l = Math.floor(pos / this.es);
+    const run = this.meta.map.runLength(l, Math.ceil(end / this.es), MAP_STATUS_SCAN_EXTENTS);
+    const runEnd = Math.min(end, (l + run.count) * this.es);
+    return Promise.resolve({ mapped: run.mapped, count: (runEnd - pos) / this.blockSize });
+  }
+
+  /** The pool grew the volume: I/O may address the new blocks from now on. */
+  grow(blockCount: number): void {
+    this.blockCount = blockCount;
+  }
+
+  /** Deleted or pool closed: every later call rejects with DeviceGoneError. */
+  markGone(): void {
+    this.gone = true;
+  }
+
+  /** Resolves when every I/O that started before this call has finished. */
+  drain(): Promise<void> {
+    const old = this.gate;
+    this.gate = new IoGate();
+    this.gate.prev = old.drained();
+    return this.gate.prev;
+  }
+
+  private inRange(lba: number, count: number): boolean {
+    return Number.isInteger(lba) && Number.isInteger(count) && lba >= 0 && count >= 0 && lba + count <= this.blockCount;
+  }
+
+  private readAt(buf: Buffer, bo: number, len: number, at: number): Promise<Buffer> {
+    const gate = this.gate;
+    gate.n++;
+    return new Promise((resolve, reject) => {
+      fs.read(this.fd, buf, bo, len, at, (err, n) => {
+        gate.leave();
+        if (err) return reject(new MediumError(`read failed: ${err.code ?? err.message}`, { cause: err }));
+        if (n < len) buf.fill(0, bo + n, bo + len);
+        resolve(buf);
+      });
+    });
+  }
+
+  private writeAt(data: Buffer, bo: number, len: number, at: number): Promise<void> {
+    const gate = this.gate;
+    gate.n++;
+    return new Promise((resolve, reject) => {
+      const step = (done: number): void => {
+        fs.write(this.fd, data, bo + done, len - done, at + done, (err, n) => {
+          if (err) {
+            gate.leave();
+            return reject(new MediumError(`write failed: ${err.code ?? err.message}`, { cause: err }));
+          }
+          if (done + n < len) return step(done + n);
+          gate.leave();
+          resolve();
+        });
+      };
+      step(0);
+    });
+  }
+
+  private async readSlow(pos: number, len: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(len);
+    const ops: Promise<Buffer>[] = [];
+    for (let done = 0; done < len;) {
+      const at = pos + done;
+      const l = Math.floor(at / this.es);
+      const off = at - l * this.es;
+      const n = Math.min(this.es - off, len - done);
+      const lock = this.locks.get(l);
+      if (lock !== undefined) {
+        await lock;
+        if (this.gone) throw new DeviceGoneError();
+        continue;
+      }
+      const p = this.meta.map.get(l);
+      if (p < 0) buf.fill(0, done, done + n);
+      else ops.push(this.readAt(buf, done, n, this.dataOffset + p * this.es + off));
+      done += n;
+    }
+    await Promise.all(ops);
+    return buf;
+  }
+
+  private async writeSlow(pos: number, data: Buffer, fua: boolean): Promise<void> {
+    const ops: Promise<void>[] = [];
+    const len = data.length;
+    for (let done = 0; done < len;) {
+      const at = pos + done;
+      const l = Math.floor(at / this.es);
+      const off = at - l * this.es;
+      const n = Math.min(this.es - off, len - done);
+      const lock = this.locks.get(l);
+      if (lock !== undefined) {
+        await lock;
+        if (this.gone) throw new DeviceGoneError();
+        continue;
+      }
+      ops.push(this.writeSegment(l, off, data, done, n));
+      done += n;
+    }
+    await Promise.all(ops);
+    if (fua) await this.host.file.sync();
+  }
+
+  private writeSegment(l: number, off: number, data: Buffer, bo: number, n: number): Promise<void> {
+    const pending = this.allocating.size === 0 ? undefined : this.allocating.get(l);
+    if (pending !== undefined) return this.writeAfterAllocation(pending, off, data, bo, n);
+    const p = this.meta.map.get(l);
+    if (p >= 0) return this.writeAt(data, bo, n, this.dataOffset + p * this.es + off);
+    return this.allocateAndWrite(l, off, data, bo, n);
+  }
+
+  /** Another write is allocating this extent: wait for its MAP, then write into it. */
+  private async writeAfterAllocation(pending: Promise<number>, off: number, data: Buffer, bo: number, n: number): Promise<void> {
+    const gate = this.gate;
+    gate.n++;
+    try {
+      const p = await pending;
+      await this.writeAt(data, bo, n, this.dataOffset + p * this.es + off);
+    } finally {
+      gate.leave();
+    }
+  }
+
+  /**
+   * First write to an extent. The extent comes from the pool's durable reserve (zeroed),
+   * so the data write and the MAP record can go out together: if the process dies with
+   * only the data written, import finds the extent reserved but unmapped and zeroes it.
+   */
+  private async allocateAndWrite(l: number, off: number, data: Buffer, bo: number, n: number): Promise<void> {
+    const gate = this.gate;
+    gate.n++;
+    let settle!: (p: number) => void;
+    let fail!: (err: unknown) => void;
+    const entry = new Promise<number>((res, rej) => { settle = res; fail = rej; });
+    entry.catch(() => undefined);
+    this.allocating.set(l, entry);
+    try {
+      const p = await this.host.acquireExtent();
+      const committed = this.host.commit([{ type: RecordType.MAP, vol: this.meta.id, l, p, count: 1 }], 0);
+      const written = this.writeAt(data, bo, n, this.dataOffset + p * this.es + off);
+      committed.then(() => {
+        this.allocating.delete(l);
+        settle(p);
+      }, () => undefined);
+      await Promise.all([committed, written]);
+    } catch (err) {
+      if (this.allocating.get(l) === entry) this.allocating.delete(l);
+      fail(err);
+      throw err;
+    } finally {
+      gate.leave();
+    }
+  }
+
+  /** Writes zeros over a byte range inside mapped extents (unmapped ones already read as zeros). */
+  private async zeroRange(from: number, to: number): Promise<void> {
+    const z = zeroBuffer();
+    const ops: Promise<void>[] = [];
+    for (let at = from; at < to;) {
+      const l = Math.floor(at / this.es);
+      const n = Math.min(to - at, (l + 1) * this.es - at, z.length);
+      if (this.meta.map.get(l) >= 0 || this.allocating.has(l)) {
+        ops.push(this.writeSlow(at, n === z.length ? z : z.subarray(0, n), false));
+      }
+      at += n;
+    }
+    await Promise.all(ops);
+  }
+
+  /**
+   * Returns whole extents [first, end) to the pool: lock them, wait for I/O already
+   * issued, erase, then journal the UNMAP after an fdatasync so the zeros are durable
+   * before the extent can be handed to anyone else.
+   */
+  private async freeExtents(first: number, end: number): Promise<void> {
+    const targets: number[] = [];
+    this.meta.map.forEachMapped(first, end, (l) => targets.push(l));
+    for (const l of this.allocating.keys()) if (l >= first && l < end && !targets.includes(l)) targets.push(l);
+    if (targets.length === 0) return;
+    targets.sort((a, b) => a - b);
+    const unlocks: (() => void)[] = [];
+    for (const l of targets) {
+      for (let held = this.locks.get(l); held !== undefined; held = this.locks.get(l)) await held;
+      this.locks.set(l, new Promise<void>((r) => unlocks.push(() => { this.locks.delete(l); r(); })));
+    }
+    let committed: Promise<void> = Promise.resolve();
+    const freed: number[] = [];
+    try {
+      await this.drain();
+      const mapped = targets.filter((l) => this.meta.map.get(l) >= 0);
+      for (let i = 0; i < mapped.length; i += ERASE_PARALLEL) {
+        await Promise.all(mapped.slice(i, i + ERASE_PARALLEL).map((l) =>
+          this.host.file.zero(this.dataOffset + this.meta.map.get(l) * this.es, this.es)));
+      }
+      const records: JournalRecord[] = [];
+      for (const l of mapped) {
+        freed.push(this.meta.map.get(l));
+        const last = records[records.length - 1];
+        if (last !== undefined && last.type === RecordType.UNMAP && last.l + last.count === l) last.count++;
+        else records.push({ type: RecordType.UNMAP, vol: this.meta.id, l, count: 1 });
+      }
+      if (records.length > 0) committed = this.host.commit(records, JOURNAL_SYNC_BEFORE);
+    } finally {
+      for (const u of unlocks) u();
+    }
+    await committed;
+    this.host.releaseExtents(freed);
+  }
+}

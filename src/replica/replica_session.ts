@@ -1,0 +1,190 @@
+import type { Socket } from 'node:net';
+import type { Logger } from '../util/log.ts';
+import type { BlockDevice } from '../block/block_device.ts';
+import { BerthError } from '../util/errors.ts';
+import { ReplicaFramer } from './replica_framer.ts';
+import { decodeRequest, encodeErrorReply, encodeReply, isReply, type ReplicaRequest } from './replica_codec.ts';
+import { REPLICA_PROTOCOL_VERSION, ReplicaFlag, ReplicaOp, ReplicaStatus, type FrameHeader } from './replica_protocol.ts';
+import {
+  ReplicaNotFoundError, ReplicaProtocolError, ReplicaVersionMismatchError, StaleGenerationError, statusForError,
+} from './replica_errors.ts';
+import type { GenerationRegistry } from './replica_generations.ts';
+
+export type ReplicaResolver = (volume: string) => BlockDevice | undefined;
+
+/** Requests served at once per connection; past it the socket stops being read (backpressure). */
+export const REPLICA_SESSION_MAX_INFLIGHT = 256;
+
+/**
+ * One client connection to a replica server. Requests run concurrently and are
+ * answered as they finish (out of order, matched by request id). The connection is
+ * bound to one volume and one generation by HELLO; every I/O is refused once a newer
+ * generation has fenced the volume, even if it arrives on an older connection.
+ */
+export class ReplicaSession {
+  private readonly socket: Socket;
+  private readonly resolve: ReplicaResolver;
+  private readonly generations: GenerationRegistry;
+  private readonly log: Logger;
+  private readonly maxPayload: number;
+  private readonly framer: ReplicaFramer;
+  private volume: string | undefined;
+  private device: BlockDevice | undefined;
+  private generation = 0;
+  private corked = false;
+  private inflight = 0;
+  private refused = false;
+
+  constructor(socket: Socket, resolve: ReplicaResolver, generations: GenerationRegistry, maxPayload: number, log: Logger) {
+    this.socket = socket;
+    this.resolve = resolve;
+    this.generations = generations;
+    this.maxPayload = maxPayload;
+    this.log = log;
+    this.framer = new ReplicaFramer((h, p) => this.onFrame(h, p), maxPayload);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'replica connection error'));
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.framer.push(chunk);
+    } catch (err) {
+      this.refuseStream(err);
+    }
+  }
+
+  private onEnd(): void {
+    try {
+      this.framer.end();
+    } catch (err) {
+      this.log.warn({ code: (err as BerthError).code }, 'replica client vanished mid-frame');
+    }
+  }
+
+  /** A broken stream cannot be resynchronised: say why once (request id 0), then close. */
+  private refuseStream(err: unknown): void {
+    const detail = err instanceof ReplicaVersionMismatchError ? REPLICA_PROTOCOL_VERSION : 0;
+    const status = err instanceof BerthError ? statusForError(err) : ReplicaStatus.INTERNAL;
+    this.refused = true;
+    this.log.warn({ code: (err as BerthError).code, msg: (err as Error).message }, 'replica stream refused');
+    if (this.socket.writable) this.socket.end(Buffer.concat(encodeErrorReply(ReplicaOp.HELLO, 0, status, (err as Error).message, detail)));
+    this.socket.pause();
+  }
+
+  private onFrame(h: FrameHeader, payload: Buffer): void {
+    if (isReply(h)) throw new ReplicaProtocolError('a reply arrived at the server');
+    let req: ReplicaRequest;
+    try {
+      req = decodeRequest(h, payload);
+    } catch (err) {
+      this.sendError(h.op, h.requestId, err);
+      return;
+    }
+    if (++this.inflight === REPLICA_SESSION_MAX_INFLIGHT) this.socket.pause();
+    this.dispatch(req).then(this.settled, (err: unknown) => {
+      this.sendError(req.op, req.id, err);
+      this.settled();
+    });
+  }
+
+  private readonly settled = (): void => {
+    if (this.inflight-- === REPLICA_SESSION_MAX_INFLIGHT && !this.refused) this.socket.resume();
+  };
+
+  private async dispatch(req: ReplicaRequest): Promise<void> {
+    switch (req.op) {
+      case ReplicaOp.PING:
+        return this.send(encodeReply(req.op, req.id, 0, 0, 0, 0));
+      case ReplicaOp.HELLO:
+        return this.hello(req.id, req.version, req.volume, req.generation);
+      case ReplicaOp.FENCE: {
+        const volume = this.bound(req.op);
+        if (req.generation < this.generations.get(volume)) throw new StaleGenerationError(this.generations.get(volume));
+        await this.generations.raise(volume, req.generation);
+        this.generation = req.generation;
+        return this.send(encodeReply(req.op, req.id, 0, req.generation, 0, 0));
+      }
+      default:
+        break;
+    }
+    const dev = this.ioDevice(req.op);
+    switch (req.op) {
+      case ReplicaOp.READ: {
+        if (req.count * dev.blockSize > this.maxPayload) throw new ReplicaProtocolError(`READ of ${req.count} blocks exceeds the frame limit`);
+        const data = await dev.read(req.lba, req.count);
+        return this.send(encodeReply(req.op, req.id, 0, 0, req.count, data.length), data);
+      }
+      case ReplicaOp.WRITE:
+        if (req.count * dev.blockSize !== req.data.length) throw new ReplicaProtocolError(`WRITE of ${req.count} blocks carries ${req.data.length} bytes`);
+        await dev.write(req.lba, req.data, req.fua);
+        return this.send(encodeReply(req.op, req.id, 0, 0, 0, 0));
+      case ReplicaOp.FLUSH:
+        await dev.flush();
+        return this.send(encodeReply(req.op, req.id, 0, 0, 0, 0));
+      case ReplicaOp.UNMAP:
+        await dev.unmap(req.lba, req.count);
+        return this.send(encodeReply(req.op, req.id, 0, 0, 0, 0));
+      case ReplicaOp.MAP_STATUS: {
+        const st = await dev.mapStatus(req.lba, req.count);
+        return this.send(encodeReply(req.op, req.id, st.mapped ? ReplicaFlag.MAPPED : 0, 0, st.count, 0));
+      }
+    }
+  }
+
+  private hello(id: number, version: number, volume: string, generation: number): void {
+    if (version !== REPLICA_PROTOCOL_VERSION) {
+      return this.send(...encodeErrorReply(ReplicaOp.HELLO, id, ReplicaStatus.VERSION_MISMATCH,
+        `server speaks replica protocol version ${REPLICA_PROTOCOL_VERSION}`, REPLICA_PROTOCOL_VERSION));
+    }
+    if (this.volume !== undefined) throw new ReplicaProtocolError('HELLO sent twice on one connection');
+    const dev = this.resolve(volume);
+    if (!dev) throw new ReplicaNotFoundError(`no replica named ${JSON.stringify(volume)}`);
+    const current = this.generations.get(volume);
+    if (generation < current) throw new StaleGenerationError(current);
+    this.volume = volume;
+    this.device = dev;
+    this.generation = generation;
+    const gen = Buffer.allocUnsafe(8);
+    gen.writeUInt32BE(Math.floor(current / 0x1_0000_0000), 0);
+    gen.writeUInt32BE(current >>> 0, 4);
+    this.send(encodeReply(ReplicaOp.HELLO, id, dev.thin ? ReplicaFlag.THIN : 0, dev.blockCount, dev.blockSize, 8), gen);
+  }
+
+  private bound(op: number): string {
+    if (this.volume === undefined) throw new ReplicaProtocolError(`op 0x${op.toString(16)} before HELLO`);
+    return this.volume;
+  }
+
+  /** The device for an I/O, after the fence check that makes a stale nexus harmless. */
+  private ioDevice(op: number): BlockDevice {
+    const volume = this.bound(op);
+    const current = this.generations.get(volume);
+    if (this.generation < current) throw new StaleGenerationError(current);
+    return this.device as BlockDevice;
+  }
+
+  private sendError(op: number, id: number, err: unknown): void {
+    const status = statusForError(err);
+    const detail = err instanceof StaleGenerationError ? err.currentGeneration : 0;
+    // Only our own errors have messages fit for the wire; anything else could leak internals.
+    const message = err instanceof BerthError ? err.message : 'internal error';
+    if (!(err instanceof BerthError)) this.log.error({ err }, 'replica request failed unexpectedly');
+    this.send(...encodeErrorReply(op, id, status, message, detail));
+  }
+
+  /** Replies finishing in the same tick leave in one write: cork now, uncork next tick. */
+  private send(header: Buffer, payload?: Buffer): void {
+    const s = this.socket;
+    if (!s.writable) return;
+    if (!this.corked) {
+      this.corked = true;
+      s.cork();
+      process.nextTick(() => { this.corked = false; s.uncork(); });
+    }
+    s.write(header);
+    if (payload && payload.length > 0) s.write(payload);
+  }
+}
