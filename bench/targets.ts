@@ -80,8 +80,9 @@ async function startTgtTarget(o: TargetOptions): Promise<RunningTarget> {
   const file = join(dir, 'lun.img');
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   try {
-    // A thick volume is backed by allocated blocks, as a thick Berth volume is.
-    await run(o.thin ? 'truncate' : 'fallocate', o.thin ? ['-s', String(o.sizeBytes), file] : ['-l', String(o.sizeBytes), file]);
+    // Sparse, like the file under Berth's pool: both targets allocate on first write,
+    // and the bench pre-fills both before it reads.
+    await run('truncate', ['-s', String(o.sizeBytes), file]);
     const t = await startTgt({ backingFile: file, blockSize: o.blockSize, thin: o.thin });
     return {
       kind: TargetKind.tgt,

@@ -31,7 +31,8 @@ export class ApiClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      const c = (err as { cause?: { code?: string; message?: string } }).cause;
+      const cause = c?.code ?? c?.message ?? (err as Error).message;
       throw new ApiError('API_UNREACHABLE', `cannot reach the engine API at ${this.base} (${cause})`);
     }
     const text = await res.text();

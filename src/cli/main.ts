@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     await buildProgram().parseAsync(argv, { from: 'user' });
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') {
       process.exitCode = 0;
       return;
     }

@@ -74,3 +74,27 @@ test('a corrupt state file stops the engine from starting rather than forgetting
   await writeFile(join(dataDir, 'engine.json'), '{"version": 99, "pools": [], "targets": []}');
   await assert.rejects(open(), { code: 'STATE_CORRUPT' });
 }));
+
+test('access rules belong to the target: a later export may change or keep them', () => withEngine(async (_dataDir, open) => {
+  const engine = await open();
+  await engine.createPool({ name: 'p', sizeBytes: 64 * MiB });
+  for (const n of ['a', 'b', 'c']) await engine.createVolume('p', { name: n, sizeBytes: 4 * MiB });
+  const iqn = 'iqn.2026-11.io.berth:rules';
+  const first = await engine.createExport({
+    pool: 'p', volume: 'a', targetIqn: iqn, allowedInitiators: ['iqn.2026-11.io.berth.test:one'],
+    chap: { user: 'u', secret: 'first-secret-123' },
+  });
+  assert.deepEqual(first.chap, { user: 'u' });
+  const kept = await engine.createExport({ pool: 'p', volume: 'b', targetIqn: iqn });
+  assert.deepEqual([kept.allowedInitiators, kept.chap], [['iqn.2026-11.io.berth.test:one'], { user: 'u' }]);
+  const changed = await engine.createExport({ pool: 'p', volume: 'c', targetIqn: iqn, allowedInitiators: null, chap: null });
+  assert.deepEqual([changed.allowedInitiators, changed.chap], [null, null]);
+  assert.deepEqual(engine.listExports().map((e) => e.chap), [null, null, null]);
+  await assert.rejects(engine.createExport({ pool: 'p', volume: 'a' }), { code: 'EXPORT_EXISTS' });
+  await engine.createVolume('p', { name: 'd', sizeBytes: 4 * MiB });
+  await assert.rejects(engine.createExport({
+    pool: 'p', volume: 'd', chap: { user: 'u', secret: 'same-secret-123', mutualUser: 't', mutualSecret: 'same-secret-123' },
+  }), { code: 'INVALID_ARGUMENT' });
+  await assert.rejects(engine.createExport({ pool: 'p', volume: 'd', targetIqn: iqn, lun: 0 }), { code: 'LUN_EXISTS' });
+  assert.equal(engine.listExports().length, 3, 'refused exports leave nothing behind');
+}));

@@ -185,7 +185,7 @@ export class ExportRegistry {
   }
 
   async #createTarget(iqn: string, acl: string[] | null, chap: ChapConfig | undefined): Promise<LiveTarget> {
-    const scsi = new ScsiTargetDevice({ logger: this.#log.child({ component: 'scsi', iqn }) });
+    const scsi = new ScsiTargetDevice({ logger: this.#log.child({ iqn }) });
     const record: TargetRecord = { iqn, allowedInitiators: acl, ...(chap ? { chap: { ...chap } } : {}), luns: [] };
     await this.#server.addTarget({ iqn, allowedInitiators: acl ?? undefined, chap: record.chap, scsi });
     const target: LiveTarget = { record, scsi, luns: new Map() };

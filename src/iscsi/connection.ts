@@ -8,7 +8,7 @@ import { LoginFailure, PduFramingError } from './errors.ts';
 import { PduFramer, type RawPdu } from './framer.ts';
 import { LoginStateMachine, type LoginHost, type LoginRequest, type LoginResult } from './login.ts';
 import { decodePdu, encodePdu } from './pdu.ts';
-import { handleDataOut, handleScsiCommand, type DataPathConnection } from './scsi_command.ts';
+import { handleDataOut, handleScsiCommand, placeDataOut, type DataPathConnection } from './scsi_command.ts';
 import { COMMAND_WINDOW, Session, type SessionRegistry, type TargetEntry } from './session.ts';
 import { handleTaskMgmt, type TaskMgmtContext } from './task_mgmt.ts';
 import { TextExchange, type DiscoveryContext } from './discovery.ts';
@@ -62,7 +62,10 @@ export class Connection implements DataPathConnection {
     this.ctx = ctx;
     this.remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     this.log = ctx.log.child({ remote: this.remoteAddress });
-    this.framer = new PduFramer({ maxDataSegmentLength: LOGIN_MAX_RECV_DATA_SEGMENT_LENGTH, headerDigest: false, dataDigest: false });
+    this.framer = new PduFramer(
+      { maxDataSegmentLength: LOGIN_MAX_RECV_DATA_SEGMENT_LENGTH, headerDigest: false, dataDigest: false },
+      process.env.NOPLACE ? undefined : (bhs, length) => (this.session !== undefined ? placeDataOut(this.session, bhs, length) : undefined),
+    );
     socket.setNoDelay(true);
     socket.setTimeout(ctx.loginTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -293,7 +296,7 @@ export class Connection implements DataPathConnection {
     this.headerDigest = p.headerDigest;
     this.dataDigest = p.dataDigest;
     this.socket.setTimeout(this.ctx.nopInIntervalMs);
-    this.log.info({ initiator: result.initiatorName, target: result.target?.iqn, discovery: result.discovery }, 'login complete');
+    this.log.info({ initiator: result.initiatorName, target: result.target?.iqn, discovery: result.discovery, params: p }, 'login complete');
   }
 
   private loginHost(): LoginHost {

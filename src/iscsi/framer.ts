@@ -29,7 +29,14 @@ export interface FramerSettings {
   dataDigest: boolean;
 }
 
-const State = { BHS: 0, HEADER_REST: 1, DATA: 2 } as const;
+/**
+ * Chooses where a PDU's data segment goes: a buffer of exactly `dataLength` bytes
+ * (e.g. the write buffer of the task a Data-Out belongs to), saving a copy; or
+ * undefined for a buffer of the framer's own.
+ */
+export type DataPlacement = (bhs: Buffer, dataLength: number) => Buffer | undefined;
+
+const State = { BHS: 0, HEADER_REST: 1, DATA: 2, DATA_PLACED: 3, DATA_TAIL: 4 } as const;
 type State = (typeof State)[keyof typeof State];
 
 const EMPTY = Buffer.alloc(0);
@@ -47,8 +54,12 @@ export class PduFramer {
   private dataLength = 0;
   private ahs: Buffer | undefined;
 
-  constructor(settings: FramerSettings) {
+  private readonly place: DataPlacement | undefined;
+  private placed: Buffer | undefined;
+
+  constructor(settings: FramerSettings, place?: DataPlacement) {
     this.settings = { ...settings };
+    this.place = place;
   }
 
   /** Stops delivering PDUs from the chunk being pushed (the connection is going away). */
@@ -67,7 +78,7 @@ export class PduFramer {
     const len = chunk.length;
     while (!this.stopped) {
       let section: Buffer;
-      if (this.fill === 0 && len - off >= this.need) {
+      if (this.fill === 0 && this.partial === undefined && len - off >= this.need) {
         section = chunk.subarray(off, off + this.need);
         off += this.need;
       } else {
@@ -78,6 +89,14 @@ export class PduFramer {
         this.fill += n;
         off += n;
         if (this.fill < this.need) return;
+        if (this.state === State.DATA_PLACED) {
+          // `partial` was the placement target, which is now full.
+          this.partial = undefined;
+          this.fill = 0;
+          const pdu = this.consume(this.placed!);
+          if (pdu !== undefined) onPdu(pdu);
+          continue;
+        }
         section = this.partial;
         this.partial = undefined;
         this.fill = 0;
@@ -111,13 +130,39 @@ export class PduFramer {
       return this.afterHeader();
     }
     const padded = (this.dataLength + 3) & ~3;
+    if (this.state === State.DATA_PLACED) {
+      const tail = padded - this.dataLength + (s.dataDigest ? DIGEST_LENGTH : 0);
+      if (tail > 0) return this.expect(State.DATA_TAIL, tail);
+      return this.finishPlaced(true);
+    }
+    if (this.state === State.DATA_TAIL) {
+      let ok = true;
+      if (s.dataDigest) {
+        const pad = padded - this.dataLength;
+        ok = crc32cUpdate(crc32cUpdate(0, this.placed!), section, 0, pad) === section.readUInt32LE(pad);
+      }
+      return this.finishPlaced(ok);
+    }
     let ok = true;
     if (s.dataDigest) ok = crc32cUpdate(0, section, 0, padded) === section.readUInt32LE(padded);
     return this.finish(section.subarray(0, this.dataLength), ok);
   }
 
+  private finishPlaced(ok: boolean): RawPdu {
+    const data = this.placed!;
+    this.placed = undefined;
+    return this.finish(data, ok);
+  }
+
   private afterHeader(): RawPdu | undefined {
     if (this.dataLength === 0) return this.finish(EMPTY, true);
+    const dest = this.place?.(this.bhs, this.dataLength);
+    if (dest !== undefined && dest.length === this.dataLength) {
+      this.placed = dest;
+      this.partial = dest;
+      this.fill = 0;
+      return this.expect(State.DATA_PLACED, this.dataLength);
+    }
     const padded = (this.dataLength + 3) & ~3;
     return this.expect(State.DATA, padded + (this.settings.dataDigest ? DIGEST_LENGTH : 0));
   }

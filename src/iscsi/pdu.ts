@@ -169,7 +169,6 @@ function header(opcode: number, flags: number, dataLength: number): Buffer {
 }
 
 export interface SnState {
-  statSN: number;
   expCmdSN: number;
   maxCmdSN: number;
 }

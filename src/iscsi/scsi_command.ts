@@ -1,4 +1,4 @@
-import { DataInFlag, RejectReason, RESERVED_TAG, ScsiResponseFlag, ScsiServiceResponse } from './constants.ts';
+import { DataInFlag, InitiatorOpcode, RejectReason, RESERVED_TAG, ScsiResponseFlag, ScsiServiceResponse } from './constants.ts';
 import { decodeDataOut, decodeScsiCommand, encodeDataIn, encodeR2T, encodeScsiResponse, LUN_UNSUPPORTED } from './pdu.ts';
 import type { RawPdu } from './framer.ts';
 import type { Session } from './session.ts';
@@ -124,6 +124,26 @@ function issueR2ts(s: Session, c: DataPathConnection, task: Task): void {
   }
 }
 
+/**
+ * Where the data of a Data-Out should land: straight in its task's write buffer, so a
+ * segment split across socket reads is copied once. Checked again in handleDataOut.
+ */
+export function placeDataOut(s: Session, bhs: Buffer, length: number): Buffer | undefined {
+  if ((bhs[0] & 0x3f) !== InitiatorOpcode.SCSI_DATA_OUT) return undefined;
+  const task = s.tasks.get(bhs.readUInt32BE(16));
+  const buf = task?.buffer;
+  if (buf === undefined) return undefined;
+  const off = bhs.readUInt32BE(40);
+  if (off + length > buf.length) return undefined;
+  return buf.subarray(off, off + length);
+}
+
+function place(task: Task, data: Buffer, offset: number): void {
+  const dest = task.buffer!;
+  if (data.buffer === dest.buffer && data.byteOffset === dest.byteOffset + offset) return;
+  data.copy(dest, offset);
+}
+
 export function handleDataOut(s: Session, c: DataPathConnection, pdu: RawPdu): void {
   if (s.discovery) return c.reject(pdu, RejectReason.PROTOCOL_ERROR);
   const d = decodeDataOut(pdu.bhs);
@@ -137,7 +157,7 @@ export function handleDataOut(s: Session, c: DataPathConnection, pdu: RawPdu): v
     if (!task.unsolicitedOpen || d.dataSN !== task.unsolicitedDataSN || d.bufferOffset !== task.unsolicitedOffset || d.bufferOffset + len > task.unsolicitedEnd) {
       return c.destroy('unsolicited Data-Out out of sequence (DataSN, offset or length)');
     }
-    pdu.data.copy(task.buffer, d.bufferOffset);
+    place(task, pdu.data, d.bufferOffset);
     task.unsolicitedDataSN++;
     task.unsolicitedOffset += len;
     task.received += len;
@@ -148,7 +168,7 @@ export function handleDataOut(s: Session, c: DataPathConnection, pdu: RawPdu): v
     if (d.dataSN !== r2t.nextDataSN || d.bufferOffset !== r2t.offset + r2t.received || r2t.received + len > r2t.length) {
       return c.destroy('solicited Data-Out out of sequence (DataSN, offset or length)');
     }
-    pdu.data.copy(task.buffer, d.bufferOffset);
+    place(task, pdu.data, d.bufferOffset);
     r2t.nextDataSN++;
     r2t.received += len;
     task.received += len;

@@ -1,9 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Nexus, type NexusEvent } from './nexus.ts';
+import { Nexus } from './nexus.ts';
+import type { NexusEvent } from './nexus_options.ts';
 import { TestDevice, pattern } from './nexus_test_devices.ts';
 import { StaleGenerationError } from '../replica/replica_errors.ts';
 import type { NexusChildSpec } from './nexus_child.ts';
+import { WriteIntentMap } from './write_intent_map.ts';
+import { MemoryBlockDevice } from '../block/memory_device.ts';
 
 const BLOCKS = 2048; // 1 MiB of 512-byte blocks
 const REGION = 64 * 1024; // 16 regions
@@ -229,5 +232,72 @@ test('nexus membership rules: unique names, block sizes, last in-sync replica', 
   assert.throws(() => nexus.removeChild('r0'), { code: 'NEXUS_CHILD_INVALID' });
   await nexus.write(200, pattern(200, 1, 512, 1), false);
   assert.equal(nexus.intentMap('r1')?.dirtyRegions, 1);
+  nexus.close();
+});
+
+test('nexus_stale_child: a child that missed writes serves no read until rebuilt, then resyncs its map only', async () => {
+  const devs = devices(2);
+  await devs[0].write(0, pattern(0, 256, 512, 1), false);
+  await devs[1].write(0, pattern(0, 256, 512, 1), false);
+  await devs[0].write(300, pattern(300, 8, 512, 2), false); // r1 missed this (region 2)
+  const missed = new WriteIntentMap(BLOCKS, REGION / 512);
+  missed.mark(300, 8);
+  const nexus = await Nexus.create({
+    name: 'vol', generation: 1, regionBytes: REGION,
+    children: [{ name: 'r0', device: devs[0] }, { name: 'r1', device: devs[1], state: 'stale', intents: missed }],
+  });
+  assert.equal(nexus.state, 'degraded');
+  devs[1].mode = 'error'; // any read reaching r1 would retire it
+  for (let i = 0; i < 6; i++) assert.ok((await nexus.read(300, 8)).equals(pattern(300, 8, 512, 2)));
+  await nexus.write(1000, pattern(1000, 1, 512, 3), false); // region 7, also missed by r1
+  assert.equal(nexus.children()[1].state, 'stale');
+  devs[1].mode = 'ok';
+  const before = devs[1].bytesWritten;
+  const { done } = await nexus.rebuildChild('r1');
+  assert.equal(await done, 'online');
+  assert.ok(devs[1].bytesWritten - before <= 2 * REGION);
+  assertIdentical(devs);
+  nexus.close();
+});
+
+test('nexus_rebuild_cancel: a cancelled rebuild leaves the child stale, and it can resume', async () => {
+  const devs = devices(1);
+  const { nexus } = await make(devs);
+  await nexus.write(0, pattern(0, BLOCKS, 512, 1), false);
+  const target = new TestDevice(BLOCKS);
+  const { job, done } = await nexus.addChild({ name: 'r1', device: target }, { throttleBytesPerSec: 256 * 1024 });
+  nexus.cancelRebuild('r1');
+  assert.equal(await done, 'stale');
+  assert.ok(job.progress().bytesDone < BLOCKS * 512);
+  const again = await nexus.rebuildChild('r1');
+  nexus.setRebuildThrottle(0);
+  assert.equal(await again.done, 'online');
+  assertIdentical([devs[0], target]);
+  nexus.close();
+});
+
+test('nexus_rebuild_target_hangs: the target is retired within the op timeout and no region stays locked', { timeout: 5000 }, async () => {
+  const devs = devices(1);
+  const { nexus } = await make(devs, { opTimeoutMs: 150 });
+  await nexus.write(0, pattern(0, BLOCKS, 512, 1), false);
+  const target = new TestDevice(BLOCKS);
+  const { done } = await nexus.addChild({ name: 'r1', device: target });
+  target.mode = 'hang';
+  const t0 = Date.now();
+  assert.equal(await done, 'faulted');
+  assert.ok(Date.now() - t0 < 1000);
+  // Every region is writable again at once.
+  await Promise.all(Array.from({ length: 16 }, (_, r) => nexus.write(r * 128, pattern(r * 128, 1, 512, 2), false)));
+  nexus.close();
+});
+
+test('nexus_child_no_space: a replica whose pool fills up is retired, the volume keeps writing', async () => {
+  const roomy = new MemoryBlockDevice({ blockCount: BLOCKS });
+  const tight = new MemoryBlockDevice({ blockCount: BLOCKS, capacityLimitBytes: 128 * 1024 });
+  const nexus = await Nexus.create({ name: 'vol', generation: 1, children: [{ name: 'a', device: roomy }, { name: 'b', device: tight }] });
+  for (let lba = 0; lba < BLOCKS; lba += 128) await nexus.write(lba, pattern(lba, 128, 512, 1), false);
+  assert.equal(nexus.children()[1].state, 'faulted');
+  assert.match(nexus.children()[1].reason ?? '', /space/);
+  assert.ok((await nexus.read(0, BLOCKS)).equals(pattern(0, BLOCKS, 512, 1)));
   nexus.close();
 });

@@ -9,6 +9,7 @@ import {
 import { ChildState, NexusChild, NexusState, type ChildInfo, type ChildStateName, type NexusChildSpec, type NexusStateName } from './nexus_child.ts';
 import { MirrorKind, MirrorOp, ReadKind, ReadOp, type MirrorKindCode, type NexusIoHost } from './nexus_io.ts';
 import { NexusIoGate } from './nexus_io_gate.ts';
+import { DeadlineTracker } from './nexus_deadlines.ts';
 import { ChildInvalidError, ChildNotFoundError, NexusFaultedError, NexusFencedError, RebuildTargetError } from './nexus_errors.ts';
 import { WriteIntentMap } from './write_intent_map.ts';
 import { RebuildMap } from './rebuild_map.ts';
@@ -36,9 +37,10 @@ export class Nexus implements BlockDevice, NexusIoHost {
   /** What each not-in-sync child (by name, removed ones included) is missing. */
   private readonly intents = new Map<string, WriteIntentMap>();
   private readonly gate = new NexusIoGate();
-  private readonly inflight = new Set<MirrorOp | ReadOp>();
+  private readonly deadlines: DeadlineTracker;
   private readonly listeners = new Set<(e: NexusEvent) => void>();
-  private timer: NodeJS.Timeout | undefined;
+  /** Names whose addChild is waiting on the fence: a second one must not race it. */
+  private readonly joining = new Set<string>();
   private fenced: NexusFencedError | undefined;
   private closed = false;
   private lastState: NexusStateName = NexusState.ONLINE;
@@ -57,6 +59,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     this.blockCount = Math.min(...specs.map((s) => s.device.blockCount));
     this.thin = specs.every((s) => s.device.thin);
     this.opTimeoutMs = opts.opTimeoutMs ?? NEXUS_OP_TIMEOUT_MS_DEFAULT;
+    this.deadlines = new DeadlineTracker(this.opTimeoutMs);
     this.regionBlocks = Math.max(1, Math.floor((opts.regionBytes ?? NEXUS_REGION_BYTES_DEFAULT) / this.blockSize));
     this.throttle = opts.rebuildThrottleBytesPerSec ?? 0;
     this.parallel = opts.rebuildParallel ?? 2;
@@ -74,13 +77,18 @@ export class Nexus implements BlockDevice, NexusIoHost {
     this.lastState = this.computeState();
   }
 
-  /** Creates a nexus and fences every child that supports it to this generation. */
+  /**
+   * Creates a nexus and fences every child that supports it to this generation. Fails
+   * unless at least `requireFenced` children (default 1) accepted the fence.
+   */
   static async create(opts: NexusOptions): Promise<Nexus> {
     const nexus = new Nexus(opts);
-    await Promise.all(nexus.members.map((c) => nexus.fenceChild(c).catch((err) => nexus.childFailed(c, err))));
-    if (nexus.fenced) {
+    let fencedOk = 0;
+    await Promise.all(nexus.members.map((c) => nexus.fenceChild(c).then(() => { fencedOk++; }, (err) => nexus.childFailed(c, err))));
+    const need = opts.requireFenced ?? 1;
+    if (nexus.fenced || fencedOk < need) {
       nexus.close();
-      throw nexus.fenced;
+      throw nexus.fenced ?? new NexusFaultedError(`only ${fencedOk} of ${need} required replicas accepted generation ${nexus.generation}`);
     }
     return nexus;
   }
@@ -145,7 +153,8 @@ export class Nexus implements BlockDevice, NexusIoHost {
    * Brings a new or returning replica into the nexus and starts its rebuild. A child
    * that returns under a name the nexus tracked (faulted, stale or removed with its
    * intents kept) is resynced only for the regions it missed, unless `full`.
-   * Resolves once the child receives writes; `done` tells how the rebuild ended.
+   * Resolves once the child receives writes; `done` tells how the rebuild ended. If it
+   * rejects, the device was not taken: the caller still owns it.
    */
   async addChild(spec: NexusChildSpec, opts: AddChildOptions = {}): Promise<{ job: RebuildJob; done: Promise<RebuildOutcome> }> {
     const bad = this.refuse(0, 0);
@@ -158,13 +167,19 @@ export class Nexus implements BlockDevice, NexusIoHost {
     if (spec.device.blockSize !== this.blockSize || spec.device.blockCount < this.blockCount) {
       throw new ChildInvalidError(`replica ${spec.name} does not fit: block size ${spec.device.blockSize}, ${spec.device.blockCount} blocks`);
     }
+    if (this.joining.has(spec.name)) throw new ChildInvalidError(`replica ${spec.name} is already joining`);
     const child = new NexusChild(spec, ChildState.REBUILDING);
+    this.joining.add(spec.name);
     try {
       await this.fenceChild(child);
     } catch (err) {
       if (errorCode(err) === 'STALE_GENERATION') this.fenceOff(err);
       throw err;
+    } finally {
+      this.joining.delete(spec.name);
     }
+    const late = this.refuse(0, 0);
+    if (late) throw late;
     if (opts.full || !this.intents.has(spec.name)) this.intents.set(spec.name, this.fullMap());
     if (existing) existing.letGo();
     this.members = existing ? this.members.map((c) => (c === existing ? child : c)) : [...this.members, child];
@@ -227,8 +242,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     if (this.closed) return;
     const from = this.computeState();
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.deadlines.close();
     for (const c of this.members) {
       c.rebuild?.cancel();
       c.letGo();
@@ -244,7 +258,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
   }
 
   mirrorDone(op: MirrorOp): void {
-    this.inflight.delete(op);
+    this.deadlines.untrack(op);
     if (op.kind === MirrorKind.FLUSH) return;
     this.gate.leave(op.epoch);
     if (this.intents.size === 0) return;
@@ -254,14 +268,9 @@ export class Nexus implements BlockDevice, NexusIoHost {
     }
   }
 
-  readDone(op: ReadOp): void { this.inflight.delete(op); }
+  readDone(op: ReadOp): void { this.deadlines.untrack(op); }
 
-  track(op: MirrorOp | ReadOp): void {
-    op.deadline = Date.now() + this.opTimeoutMs;
-    this.inflight.delete(op);
-    this.inflight.add(op);
-    if (!this.closed) this.timer ??= setTimeout(() => this.checkDeadlines(), this.opTimeoutMs);
-  }
+  track(op: MirrorOp | ReadOp): void { this.deadlines.track(op); }
 
   pickReadChild(): NexusChild | undefined {
     const m = this.members;
@@ -316,19 +325,6 @@ export class Nexus implements BlockDevice, NexusIoHost {
     return undefined;
   }
 
-  private checkDeadlines(): void {
-    this.timer = undefined;
-    const now = Date.now();
-    for (const op of this.inflight) {
-      if (op.deadline > now) {
-        this.timer = setTimeout(() => this.checkDeadlines(), op.deadline - now);
-        return;
-      }
-      this.inflight.delete(op);
-      op.expire();
-    }
-  }
-
   private async fenceChild(child: NexusChild): Promise<void> {
     if (typeof child.device.fence === 'function') await child.device.fence(this.generation);
   }
@@ -344,6 +340,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     const job = new RebuildJob({
       source: this, target: child.device, map: new RebuildMap(map), gate: this.gate,
       blankTarget: opts.blankTarget, throttleBytesPerSec: opts.throttleBytesPerSec ?? this.throttle, parallel: this.parallel,
+      opTimeoutMs: this.opTimeoutMs,
     });
     child.rebuild = job;
     // Writes sent before the child joined did not reach it: let them finish (marking the map) first.

@@ -13,6 +13,13 @@ export interface NexusOptions {
   /** This incarnation's generation: higher than every earlier nexus of the volume. */
   generation: number;
   children: NexusChildSpec[];
+  /**
+   * Children that must accept this generation for create to succeed (default 1). An
+   * older incarnation keeps writing to any replica it can still reach that was not
+   * fenced, so to move a nexus whose old node may still be alive, require every
+   * replica the old one had in sync.
+   */
+  requireFenced?: number;
   opTimeoutMs?: number;
   regionBytes?: number;
   rebuildThrottleBytesPerSec?: number;

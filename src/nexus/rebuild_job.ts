@@ -27,6 +27,8 @@ export interface RebuildJobOptions {
   throttleBytesPerSec?: number;
   /** Regions copied at once. */
   parallel?: number;
+  /** A target op silent this long fails the rebuild (the target is then retired). */
+  opTimeoutMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -50,6 +52,10 @@ export class RebuildJob {
   private started = 0;
   private copiedBytes = 0;
   private cancelled: Error | undefined;
+  /** Wakes a throttled worker early when the job is cancelled. */
+  private readonly cancelSignal: Promise<void>;
+  private signalCancel!: () => void;
+  private readonly cancelRejection: Promise<never>;
   private result: Promise<void> | undefined;
 
   constructor(opts: RebuildJobOptions) {
@@ -58,6 +64,9 @@ export class RebuildJob {
     this.sleep = opts.sleep ?? defaultSleep;
     this.blockSize = opts.source.blockSize;
     this.throttle = opts.throttleBytesPerSec ?? 0;
+    this.cancelSignal = new Promise((resolve) => { this.signalCancel = resolve; });
+    this.cancelRejection = this.cancelSignal.then(() => { throw this.cancelled; });
+    this.cancelRejection.catch(() => undefined);
   }
 
   /** Runs the copy once; resolves when the map is empty and the target flushed. */
@@ -69,6 +78,7 @@ export class RebuildJob {
   /** Stops after the regions in flight; `run` rejects with `reason`. */
   cancel(reason: Error = new RebuildCancelledError()): void {
     this.cancelled ??= reason;
+    this.signalCancel();
   }
 
   setThrottle(bytesPerSec: number): void { this.throttle = bytesPerSec; }
@@ -93,10 +103,27 @@ export class RebuildJob {
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
     if (this.cancelled) throw this.cancelled;
+    await this.guardTarget(this.opts.target.flush());
+  }
+
+  /** Lets a cancel interrupt a wait, so the region lock is never held by a dead copy. */
+  private guard<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.cancelRejection]);
+  }
+
+  /** Target ops: cancellable, bounded by the op timeout, and blamed on the target. */
+  private async guardTarget(p: Promise<void>): Promise<void> {
+    const ms = this.opts.opTimeoutMs ?? 0;
+    let timer: NodeJS.Timeout | undefined;
+    const racers: Array<Promise<void>> = [p, this.cancelRejection];
+    if (ms > 0) racers.push(new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`rebuild target silent for ${ms} ms`)), ms); }));
     try {
-      await this.opts.target.flush();
+      await Promise.race(racers);
     } catch (err) {
+      if (err === this.cancelled) throw err;
       throw new RebuildTargetError(err);
+    } finally {
+      if (timer) clearTimeout(timer);
     }
   }
 
@@ -127,14 +154,14 @@ export class RebuildJob {
     try {
       for (let at = lba; at < end;) {
         if (this.cancelled) throw this.cancelled;
-        const run = source.thin ? await source.mapStatus(at, end - at) : { mapped: true, count: end - at };
+        const run = source.thin ? await this.guard(source.mapStatus(at, end - at)) : { mapped: true, count: end - at };
         const n = Math.min(Math.max(1, run.count), end - at);
         if (run.mapped) {
-          const data = await source.read(at, n);
-          await target.write(at, data, false).catch((err) => { throw new RebuildTargetError(err); });
+          const data = await this.guard(source.read(at, n));
+          await this.guardTarget(target.write(at, data, false));
           this.copiedBytes += data.length;
         } else if (!this.opts.blankTarget) {
-          await target.unmap(at, n).catch((err) => { throw new RebuildTargetError(err); });
+          await this.guardTarget(target.unmap(at, n));
         }
         at += n;
       }
@@ -148,6 +175,6 @@ export class RebuildJob {
     if (this.throttle <= 0) return;
     const dueMs = (this.copiedBytes / this.throttle) * 1000;
     const elapsed = this.now() - this.started;
-    if (dueMs > elapsed) await this.sleep(dueMs - elapsed);
+    if (dueMs > elapsed) await Promise.race([this.sleep(dueMs - elapsed), this.cancelSignal]);
   }
 }

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
-import { NoSpaceError } from '../block/errors.ts';
 import { PoolFile } from './pool_file.ts';
 import { PoolAllocator, toRuns } from './pool_allocator.ts';
+import { PoolExtentSupply } from './pool_extent_supply.ts';
 import { PoolModel, type VolumeMeta } from './pool_model.ts';
 import { PoolJournal, JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
 import { RecordType, encodeRecord, type JournalRecord } from './pool_journal_record.ts';
@@ -46,7 +46,6 @@ export interface PoolCreateOptions {
 
 /** Volumes are capped at 1 PiB and 2^32 - 1 extents (logical extents are 32-bit on disk). */
 const MAX_VOLUME_BYTES = 2 ** 50;
-const ERASE_PARALLEL = 8;
 
 /**
  * A storage pool on a file or block device: volumes carved from fixed-size extents,
@@ -62,16 +61,10 @@ export class Pool implements VolumeHost {
   private readonly allocator: PoolAllocator;
   private readonly journal: PoolJournal;
   private readonly log: Logger;
-  private readonly window: number;
+  private readonly supply: PoolExtentSupply;
   private readonly volumes = new Map<number, Volume>();
   private readonly pendingNames = new Set<string>();
   private readonly deletions = new Map<string, Promise<void>>();
-  /** Reserved extents ready for thin allocation (journaled durably as RESERVE). */
-  private ready: number[] = [];
-  private readyHead = 0;
-  private refilling: Promise<void> | null = null;
-  /** Serializes whatever takes free extents and may raise the zeroed high-water mark. */
-  private allocChain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -84,7 +77,10 @@ export class Pool implements VolumeHost {
     this.allocator = allocator;
     this.dataOffset = sb.layout.dataOffset;
     this.extentSize = sb.layout.extentSize;
-    this.window = reserveWindow(this.extentSize);
+    this.supply = new PoolExtentSupply({
+      allocator, model, file, dataOffset: this.dataOffset, extentSize: this.extentSize,
+      window: reserveWindow(this.extentSize), commit: (records, flags) => this.commit(records, flags),
+    });
     this.log = logger.child({ component: 'pool', pool: sb.name });
     this.journal = new PoolJournal({
       file, layout: sb.layout, uuid: uuidToBytes(sb.uuid), generation, nonce: 0,
@@ -121,6 +117,7 @@ export class Pool implements VolumeHost {
       return pool;
     } catch (err) {
       await target.file.close().catch(() => undefined);
+      if (target.created) fs.rmSync(path, { force: true });
       throw err;
     }
   }
@@ -144,6 +141,7 @@ export class Pool implements VolumeHost {
         });
       }
       const pool = new Pool(path, file, sb, model, allocator, loaded.generation, opts.logger ?? silentLogger());
+      if (loaded.skippedTornSlot) pool.log.warn('newest checkpoint slot failed its checksum; imported from the older one');
       await pool.recover(loaded.replayedBlocks);
       return pool;
     } catch (err) {
@@ -205,7 +203,7 @@ export class Pool implements VolumeHost {
       if (thin) {
         await this.commit([create], JOURNAL_DURABLE);
       } else {
-        await this.provisionThick(this.model.extentsFor(opts.sizeBytes), (ps) => [create, ...mapRuns(fields.id, 0, ps)]);
+        await this.supply.provision(this.model.extentsFor(opts.sizeBytes), (ps) => [create, ...mapRuns(fields.id, 0, ps)]);
       }
       this.log.info({ volume: opts.name, sizeBytes: opts.sizeBytes, thin }, 'volume created');
       return this.volumeInfo(opts.name);
@@ -226,7 +224,7 @@ export class Pool implements VolumeHost {
         await this.commit([resize], JOURNAL_DURABLE);
       } else {
         const from = this.model.extentsFor(meta.sizeBytes);
-        await this.provisionThick(this.model.extentsFor(sizeBytes) - from, (ps) => [resize, ...mapRuns(meta.id, from, ps)]);
+        await this.supply.provision(this.model.extentsFor(sizeBytes) - from, (ps) => [resize, ...mapRuns(meta.id, from, ps)]);
       }
       this.volumes.get(meta.id)?.grow(sizeBytes / meta.blockSize);
     }
@@ -268,8 +266,12 @@ export class Pool implements VolumeHost {
     this.log.info('pool destroyed');
   }
 
-  /** Read-only consistency check (fsck); with `checkFreeZeroed`, also reads every free extent. */
-  verify(opts: { checkFreeZeroed?: boolean } = {}): Promise<PoolCheckReport> {
+  /**
+   * Read-only consistency check (fsck) of a quiescent pool — call it with no I/O or
+   * metadata operation in flight; with `checkFreeZeroed`, also reads every free extent.
+   */
+  async verify(opts: { checkFreeZeroed?: boolean } = {}): Promise<PoolCheckReport> {
+    await this.supply.idle();
     return verifyPool(this.model, this.allocator, this.file, this.dataOffset, opts.checkFreeZeroed ?? false);
   }
 
@@ -281,95 +283,14 @@ export class Pool implements VolumeHost {
   }
 
   acquireExtent(): Promise<number> {
-    if (this.readyHead < this.ready.length) {
-      const p = this.ready[this.readyHead++];
-      if (this.ready.length - this.readyHead < this.window / 2) void this.refill().catch(() => undefined);
-      return Promise.resolve(p);
-    }
-    return this.acquireSlow();
+    return this.supply.acquire();
   }
 
   releaseExtents(extents: number[]): void {
-    for (const p of extents) this.allocator.free(p);
+    this.supply.release(extents);
   }
 
   // ---- internals ----
-
-  private async acquireSlow(): Promise<number> {
-    while (true) {
-      if (this.closed) throw new PoolClosedError();
-      if (this.readyHead < this.ready.length) return this.ready[this.readyHead++];
-      if (this.refilling === null && this.allocator.freeCount === 0) throw new NoSpaceError();
-      await this.refill();
-    }
-  }
-
-  private refill(): Promise<void> {
-    this.refilling ??= this.serialAlloc(() => this.doRefill()).finally(() => { this.refilling = null; });
-    return this.refilling;
-  }
-
-  private async doRefill(): Promise<void> {
-    if (this.readyHead === this.ready.length) { this.ready = []; this.readyHead = 0; }
-    const want = this.window - (this.ready.length - this.readyHead);
-    if (want <= 0 || this.closed) return;
-    const ps = this.allocator.take(want);
-    if (ps.length === 0) return;
-    try {
-      const records = await this.zeroAboveMark(ps);
-      for (const [start, count] of toRuns(ps)) records.push({ type: RecordType.RESERVE, start, count });
-      // Durable before use: data may land in these extents before their MAP record does,
-      // and import can only clean up extents it knows were reserved.
-      await this.commit(records, JOURNAL_DURABLE);
-    } catch (err) {
-      this.releaseExtents(ps);
-      throw err;
-    }
-    this.ready.push(...ps);
-  }
-
-  /** Zeroes extents above the high-water mark and returns the record that raises it. */
-  private async zeroAboveMark(ps: number[]): Promise<JournalRecord[]> {
-    const hwm = this.model.hwm;
-    const fresh = ps.filter((p) => p >= hwm);
-    if (fresh.length === 0) return [];
-    for (let i = 0; i < fresh.length; i += ERASE_PARALLEL) {
-      await Promise.all(fresh.slice(i, i + ERASE_PARALLEL).map((p) => this.file.zero(this.dataOffset + p * this.extentSize, this.extentSize)));
-    }
-    let top = hwm;
-    for (const p of fresh) if (p >= top) top = p + 1;
-    return [{ type: RecordType.HWM, hwm: top }];
-  }
-
-  private serialAlloc<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.allocChain.then(fn, fn);
-    this.allocChain = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Takes `count` extents for a thick volume, zeroes fresh ones and commits durably. */
-  private provisionThick(count: number, records: (ps: number[]) => JournalRecord[]): Promise<void> {
-    return this.serialAlloc(async () => {
-      if (this.allocator.freeCount < count) {
-        // Extents waiting in the reserve are pristine: give them back before failing.
-        for (let i = this.readyHead; i < this.ready.length; i++) {
-          this.model.reserved.delete(this.ready[i]);
-          this.allocator.free(this.ready[i]);
-        }
-        this.ready = [];
-        this.readyHead = 0;
-      }
-      if (this.allocator.freeCount < count) throw new NoSpaceError('pool lacks room for a thick volume');
-      const ps = this.allocator.take(count);
-      try {
-        const head = await this.zeroAboveMark(ps);
-        await this.commit([...head, ...records(ps)], JOURNAL_DURABLE);
-      } catch (err) {
-        this.releaseExtents(ps);
-        throw err;
-      }
-    });
-  }
 
   private async eraseAndDelete(meta: VolumeMeta): Promise<void> {
     const vol = this.volumes.get(meta.id);
@@ -387,9 +308,7 @@ export class Pool implements VolumeHost {
   private async eraseExtents(meta: VolumeMeta): Promise<number[]> {
     const ps: number[] = [];
     meta.map.forEachMapped(0, this.model.extentsFor(meta.sizeBytes), (_l, p) => ps.push(p));
-    for (let i = 0; i < ps.length; i += ERASE_PARALLEL) {
-      await Promise.all(ps.slice(i, i + ERASE_PARALLEL).map((p) => this.file.zero(this.dataOffset + p * this.extentSize, this.extentSize)));
-    }
+    await this.supply.erase(ps);
     return ps;
   }
 
@@ -400,17 +319,17 @@ export class Pool implements VolumeHost {
   private async recover(replayedBlocks: number): Promise<void> {
     const reserved = [...this.model.reserved].filter((p) => !this.allocator.isUsed(p));
     this.model.reserved.clear();
-    for (let i = 0; i < reserved.length; i += ERASE_PARALLEL) {
-      await Promise.all(reserved.slice(i, i + ERASE_PARALLEL).map((p) => this.file.zero(this.dataOffset + p * this.extentSize, this.extentSize)));
-    }
+    await this.supply.erase(reserved);
+    let finishedDeletes = 0;
     for (const meta of [...this.model.volumes.values()]) {
       if (!meta.deleting) continue;
+      finishedDeletes++;
       const freed = await this.eraseExtents(meta);
       this.model.apply({ type: RecordType.VOL_DELETE, vol: meta.id });
       this.releaseExtents(freed);
     }
     await this.journal.checkpoint();
-    this.log.info({ replayedBlocks, zeroedReserved: reserved.length, volumes: this.model.volumes.size }, 'pool imported');
+    this.log.info({ replayedBlocks, zeroedReserved: reserved.length, finishedDeletes, volumes: this.model.volumes.size }, 'pool imported');
   }
 
   private async shutdown(): Promise<void> {
@@ -418,14 +337,8 @@ export class Pool implements VolumeHost {
     for (const v of this.volumes.values()) v.markGone();
     await Promise.all([...this.volumes.values()].map((v) => v.drain()));
     await Promise.allSettled([...this.deletions.values()]);
-    await this.allocChain;
-    // Reserved extents never handed out are still zero: the checkpoint can drop them.
-    for (let i = this.readyHead; i < this.ready.length; i++) {
-      this.model.reserved.delete(this.ready[i]);
-      this.allocator.free(this.ready[i]);
-    }
-    this.ready = [];
-    this.readyHead = 0;
+    // The untouched reserve is still zero: the checkpoint can drop it.
+    await this.supply.close();
     await this.journal.checkpoint();
     this.journal.shut();
     this.volumes.clear();

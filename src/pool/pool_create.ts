@@ -9,6 +9,8 @@ export interface CreateTarget {
   poolBytes: number;
   /** Every byte of the target is known to read as zero (a new or empty sparse file). */
   zeroed: boolean;
+  /** This call created the file (so a failed create removes it again). */
+  created: boolean;
 }
 
 function ftruncate(fd: number, len: number): Promise<void> {
@@ -34,7 +36,7 @@ export async function openCreateTarget(path: string, sizeBytes: number | undefin
     if (sizeBytes === undefined) throw new InvalidSizeError('sizeBytes is required to create a pool file');
     const file = await PoolFile.open(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL);
     await ftruncate(file.fd, sizeBytes);
-    return { file, poolBytes: sizeBytes, zeroed: true };
+    return { file, poolBytes: sizeBytes, zeroed: true, created: true };
   }
   const file = await PoolFile.open(path, fs.constants.O_RDWR);
   try {
@@ -44,12 +46,12 @@ export async function openCreateTarget(path: string, sizeBytes: number | undefin
     if (st.isBlockDevice()) {
       const devBytes = blockDeviceBytes(st.rdev);
       if (sizeBytes !== undefined && sizeBytes > devBytes) throw new InvalidSizeError('pool size exceeds the device');
-      return { file, poolBytes: sizeBytes ?? devBytes, zeroed: false };
+      return { file, poolBytes: sizeBytes ?? devBytes, zeroed: false, created: false };
     }
     if (!st.isFile()) throw new InvalidSizeError('a pool lives on a regular file or a block device');
     const poolBytes = sizeBytes ?? st.size;
     if (poolBytes > st.size) await ftruncate(file.fd, poolBytes);
-    return { file, poolBytes, zeroed: st.size === 0 };
+    return { file, poolBytes, zeroed: st.size === 0, created: false };
   } catch (err) {
     await file.close();
     throw err;

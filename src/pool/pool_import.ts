@@ -17,6 +17,8 @@ export interface LoadedPool {
   generation: number;
   /** Journal blocks replayed on top of it. */
   replayedBlocks: number;
+  /** A newer slot that failed its checksum (a checkpoint torn by a crash) was passed over. */
+  skippedTornSlot: boolean;
 }
 
 /**
@@ -28,6 +30,7 @@ export async function loadPool(file: PoolFile): Promise<LoadedPool> {
   const sb = await readSuperblock(file);
   const l = sb.layout;
   let best: { model: PoolModel; generation: number; nonce: number } | null = null;
+  let tornGeneration = -1;
   for (const at of [l.slotAOffset, l.slotBOffset]) {
     const head = Buffer.alloc(META_BLOCK_BYTES);
     await file.read(head, 0, head.length, at);
@@ -40,10 +43,11 @@ export async function loadPool(file: PoolFile): Promise<LoadedPool> {
     }
     const model = decodeCheckpoint(image, l.extentCount, l.extentSize);
     if (model !== null) best = { model, generation: h.generation, nonce: h.nonce };
+    else tornGeneration = Math.max(tornGeneration, h.generation);
   }
   if (best === null) throw new PoolCorruptError('no valid checkpoint in either slot');
   const replayedBlocks = await replayJournal(file, sb, best.model, best.generation, best.nonce);
-  return { sb, model: best.model, generation: best.generation, replayedBlocks };
+  return { sb, model: best.model, generation: best.generation, replayedBlocks, skippedTornSlot: tornGeneration > best.generation };
 }
 
 async function readSuperblock(file: PoolFile): Promise<Superblock> {

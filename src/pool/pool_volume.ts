@@ -46,7 +46,7 @@ export class Volume implements BlockDevice {
   readonly uuid: string;
   readonly blockSize: number;
   readonly thin: boolean;
-  blockCount: number;
+  private blocks: number;
   private readonly meta: VolumeMeta;
   private readonly host: VolumeHost;
   private readonly fd: number;
@@ -66,11 +66,13 @@ export class Volume implements BlockDevice {
     this.uuid = meta.uuid;
     this.blockSize = meta.blockSize;
     this.thin = meta.thin;
-    this.blockCount = meta.sizeBytes / meta.blockSize;
+    this.blocks = meta.sizeBytes / meta.blockSize;
     this.fd = host.file.fd;
     this.es = host.extentSize;
     this.dataOffset = host.dataOffset;
   }
+
+  get blockCount(): number { return this.blocks; }
 
   read(lba: number, count: number): Promise<Buffer> {
     if (this.gone) return Promise.reject(new DeviceGoneError());
@@ -115,7 +117,7 @@ export class Volume implements BlockDevice {
     if (!this.inRange(lba, count)) throw new OutOfRangeError();
     const pos = lba * this.blockSize;
     const end = pos + count * this.blockSize;
-    const volumeEnd = this.blockCount * this.blockSize;
+    const volumeEnd = this.blocks * this.blockSize;
     const es = this.es;
     // Whole extents go back to the pool; a partial extent at either end is zeroed in place.
     let firstFull = Math.ceil(pos / es);
@@ -145,7 +147,7 @@ export class Volume implements BlockDevice {
 
   /** The pool grew the volume: I/O may address the new blocks from now on. */
   grow(blockCount: number): void {
-    this.blockCount = blockCount;
+    this.blocks = blockCount;
   }
 
   /** Deleted or pool closed: every later call rejects with DeviceGoneError. */
@@ -162,7 +164,7 @@ export class Volume implements BlockDevice {
   }
 
   private inRange(lba: number, count: number): boolean {
-    return Number.isInteger(lba) && Number.isInteger(count) && lba >= 0 && count >= 0 && lba + count <= this.blockCount;
+    return Number.isInteger(lba) && Number.isInteger(count) && lba >= 0 && count >= 0 && lba + count <= this.blocks;
   }
 
   private readAt(buf: Buffer, bo: number, len: number, at: number): Promise<Buffer> {

@@ -29,6 +29,8 @@ interface Pending {
 }
 
 const TWO_32 = 0x1_0000_0000;
+/** Larger I/Os are sent as several requests, so no frame nears the payload limit. */
+export const REMOTE_REPLICA_MAX_IO_BYTES = 8 * 1024 * 1024;
 
 /**
  * A replica on another node, reached over one TCP connection, as a BlockDevice.
@@ -102,12 +104,26 @@ export class RemoteReplica implements BlockDevice {
   onFailed(listener: (err: Error) => void): void { this.failureListeners.push(listener); }
 
   read(lba: number, count: number): Promise<Buffer> {
+    const max = REMOTE_REPLICA_MAX_IO_BYTES / this.blockSize;
+    if (count > max) return this.split(lba, count, max, (l, n) => this.read(l, n)).then((parts) => Buffer.concat(parts));
     return this.request<Buffer>(ReplicaOp.READ, encodeHeader(ReplicaOp.READ, 0, 0, 0, lba, count, 0));
   }
 
   write(lba: number, data: Buffer, fua: boolean): Promise<void> {
     const count = Math.floor(data.length / this.blockSize);
+    const max = REMOTE_REPLICA_MAX_IO_BYTES / this.blockSize;
+    if (count > max) {
+      const bs = this.blockSize;
+      return this.split(lba, count, max, (l, n) => this.write(l, data.subarray((l - lba) * bs, (l - lba + n) * bs), fua)).then(() => undefined);
+    }
     return this.request<void>(ReplicaOp.WRITE, encodeHeader(ReplicaOp.WRITE, fua ? ReplicaFlag.FUA : 0, 0, data.length, lba, count, 0), data);
+  }
+
+  /** Runs `op` over [lba, lba+count) in pieces of at most `max` blocks, all in flight at once. */
+  private split<T>(lba: number, count: number, max: number, op: (lba: number, count: number) => Promise<T>): Promise<T[]> {
+    const parts: Array<Promise<T>> = [];
+    for (let at = lba; at < lba + count; at += max) parts.push(op(at, Math.min(max, lba + count - at)));
+    return Promise.all(parts);
   }
 
   flush(): Promise<void> { return this.request<void>(ReplicaOp.FLUSH, encodeHeader(ReplicaOp.FLUSH, 0, 0, 0, 0, 0, 0)); }

@@ -66,7 +66,9 @@ export class ReplicaFramer {
     while (at < len) {
       if (this.header === undefined) {
         if (this.headerHave === 0 && len - at >= REPLICA_HEADER_LENGTH) {
-          checkPrefix(chunk, at, 0, PREFIX_LENGTH);
+          if (chunk.readUInt32BE(at) !== REPLICA_MAGIC || chunk[at + HeaderOffset.VERSION] !== REPLICA_PROTOCOL_VERSION) {
+            checkPrefix(chunk, at, 0, PREFIX_LENGTH); // throws the precise error
+          }
           this.startPayload(decodeHeader(chunk, at));
           at += REPLICA_HEADER_LENGTH;
         } else {

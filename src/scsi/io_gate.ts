@@ -67,7 +67,8 @@ export class RangeLocks {
   /** Takes `[lba, lba + count)` exclusively; call the returned function to release it. */
   async acquire(lba: number, count: number): Promise<() => void> {
     const end = lba + Math.max(count, 1);
-    await this.waitClear(lba, count);
+    // Check and take in one synchronous step: an await in between would let a rival in.
+    for (let h = this.#overlap(lba, end); h; h = this.#overlap(lba, end)) await h.done;
     let release!: () => void;
     const done = new Promise<void>((resolve) => { release = resolve; });
     const held: HeldRange = { lba, end, done, release };

@@ -122,6 +122,7 @@ function preemptAction(lu: LogicalUnit, task: ScsiTask, port: PrPort, p: Params,
   if (!reg || reg.key !== p.key) conflict();
   const res = pr.reservation;
   const others = (r: PrRegistration): boolean => r !== reg;
+  const typeBefore = res?.type;
   let removed: PrRegistration[];
   if (res && isAllRegistrants(res.type) && p.saKey === 0n) {
     removed = pr.registrations.filter(others);
@@ -137,6 +138,10 @@ function preemptAction(lu: LogicalUnit, task: ScsiTask, port: PrPort, p: Params,
   pr.registrations = pr.registrations.filter((r) => !removed.includes(r));
   if (pr.reservation && !pr.registrations.includes(pr.reservation.holder)) pr.reservation = undefined;
   notify(lu, removed, Asc.REGISTRATIONS_PREEMPTED, task.nexus.id);
+  // A preempt that changes the reservation's type tells the registrants that remain.
+  if (typeBefore !== undefined && pr.reservation && pr.reservation.type !== typeBefore) {
+    notify(lu, pr.registrations.filter(others), Asc.RESERVATIONS_RELEASED, task.nexus.id);
+  }
   pr.generation = (pr.generation + 1) >>> 0;
 }
 

@@ -12,6 +12,9 @@ import {
   ScsiStatus, type ITNexus, type LogicalUnitConfig, type ScsiResponse, type ScsiTarget, type ScsiTask,
 } from './types.ts';
 
+/** A command that needs a logical unit to run on. */
+type UnitSpec = Exclude<CommandSpec, { anyLun: true }>;
+
 /** SAM-5 task attributes as the transport passes them. */
 const TASK_ORDERED = 2;
 const TASK_HEAD_OF_QUEUE = 3;
@@ -119,20 +122,31 @@ export class ScsiTargetDevice implements ScsiTarget {
   }
 
   async execute(task: ScsiTask): Promise<ScsiResponse> {
+    let lu: LogicalUnit | undefined;
+    let spec: UnitSpec;
     try {
-      const spec = this.#table.lookup(task.cdb);
-      const lu = this.#units.get(task.lun);
-      if (typeof spec === 'string') return this.#unknown(task, lu, spec);
-      if (task.cdb.length < spec.usage.length) throw invalidFieldInCdb(0);
-      if (spec.anyLun) return await spec.handler(task, lu, this.#services);
+      const found = this.#table.lookup(task.cdb);
+      lu = this.#units.get(task.lun);
+      if (typeof found === 'string') return this.#unknown(task, lu, found);
+      if (task.cdb.length < found.usage.length) throw invalidFieldInCdb(0);
+      if (found.anyLun) return await found.handler(task, lu, this.#services);
       if (!lu) return checkCondition(SenseKey.ILLEGAL_REQUEST, Asc.LOGICAL_UNIT_NOT_SUPPORTED);
-      return await this.#onUnit(task, lu, spec);
+      spec = found;
+      const refused = this.#admit(task, lu, spec);
+      if (refused) return refused;
+      if (task.attribute === TASK_ORDERED) return await this.#ordered(task, lu, spec);
+      if (lu.orderedBarrier && task.attribute !== TASK_HEAD_OF_QUEUE) await lu.orderedBarrier;
     } catch (err) {
       return errorResponse(err, 'read', this.#logger);
     }
+    return this.#run(task, lu, spec);
   }
 
-  async #onUnit(task: ScsiTask, lu: LogicalUnit, spec: Exclude<CommandSpec, { anyLun: true }>): Promise<ScsiResponse> {
+  /**
+   * The checks every command of an LU passes before it runs, in SAM-5 order: unit
+   * attention, sanitize in progress, reservations. Returns the refusal, if any.
+   */
+  #admit(task: ScsiTask, lu: LogicalUnit, spec: UnitSpec): ScsiResponse | undefined {
     const nexus = task.nexus;
     if (!lu.nexuses.has(nexus.id)) lu.meet(nexus);
     if (lu.uas.pending > 0 && spec.reportsUnitAttention !== false) {
@@ -146,12 +160,10 @@ export class ScsiTargetDevice implements ScsiTarget {
       return { status: ScsiStatus.RESERVATION_CONFLICT };
     }
     if (spec.supported && !spec.supported(lu)) throw invalidOpcode();
-    if (task.attribute === TASK_ORDERED) return this.#ordered(task, lu, spec);
-    if (lu.orderedBarrier && task.attribute !== TASK_HEAD_OF_QUEUE) await lu.orderedBarrier;
-    return this.#run(task, lu, spec);
+    return undefined;
   }
 
-  async #run(task: ScsiTask, lu: LogicalUnit, spec: Exclude<CommandSpec, { anyLun: true }>): Promise<ScsiResponse> {
+  async #run(task: ScsiTask, lu: LogicalUnit, spec: UnitSpec): Promise<ScsiResponse> {
     const epoch = lu.commandGate.enter();
     try {
       return await spec.handler(task, lu, this.#services);
@@ -163,7 +175,7 @@ export class ScsiTargetDevice implements ScsiTarget {
   }
 
   /** An ordered task waits for every earlier task; later tasks wait for it. */
-  async #ordered(task: ScsiTask, lu: LogicalUnit, spec: Exclude<CommandSpec, { anyLun: true }>): Promise<ScsiResponse> {
+  async #ordered(task: ScsiTask, lu: LogicalUnit, spec: UnitSpec): Promise<ScsiResponse> {
     const previous = lu.orderedBarrier;
     let release!: () => void;
     const barrier = new Promise<void>((resolve) => { release = resolve; });

@@ -7,7 +7,7 @@ import { EtcdClient } from '../../src/control/store/etcd_client.ts';
 import { EtcdElection } from '../../src/control/store/etcd_election.ts';
 import { revokeLease } from '../../src/control/store/etcd_lease.ts';
 import { EtcdStore } from '../../src/control/store/etcd_store.ts';
-import { startEtcd, type EtcdProcess } from './etcd_process.ts';
+import { freePort, startEtcd, type EtcdProcess } from './etcd_process.ts';
 
 let etcd: EtcdProcess;
 before(async () => { etcd = await startEtcd(); });
@@ -96,6 +96,38 @@ test('a leader whose lease is revoked is told; resigning hands over at once', as
     const la2 = await aAgain;
     assert.equal(la2.candidate, 'a');
     assert.ok(Date.now() - t0 < 1500, 'resign hands over without waiting for the TTL');
+  } finally {
+    await a.resign();
+    await b.resign();
+  }
+});
+
+test('an aborted campaign gives its lease back; an unreachable etcd is waited out, not thrown', async () => {
+  const key = 'berth/election-abort';
+  const client = new EtcdClient({ endpoints: [etcd.endpoint] });
+  const a = new EtcdElection({ client, key, candidate: 'a', ttlSeconds: 30, retryMs: 100 });
+  const b = new EtcdElection({ client, key, candidate: 'b', ttlSeconds: 30, retryMs: 100 });
+  const leases = async (): Promise<number> =>
+    ((await client.call<{ leases?: unknown[] }>('/v3/lease/leases', {})).leases ?? []).length;
+  try {
+    await a.campaign();
+    const before = await leases();
+    const ac = new AbortController();
+    const waiting = b.campaign(ac.signal);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await leases(), before + 1, 'b holds a lease while it waits');
+    ac.abort();
+    await assert.rejects(waiting, { name: 'AbortError' });
+    assert.equal(await leases(), before, 'the aborted campaign revoked its lease');
+
+    const nowhere = new EtcdElection({
+      client: new EtcdClient({ endpoints: [`http://127.0.0.1:${await freePort()}`] }), key, candidate: 'c', retryMs: 50,
+    });
+    const ac2 = new AbortController();
+    const stuck = nowhere.campaign(ac2.signal);
+    await new Promise((r) => setTimeout(r, 300));
+    ac2.abort();
+    await assert.rejects(stuck, { name: 'AbortError' });
   } finally {
     await a.resign();
     await b.resign();

@@ -6,16 +6,31 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * A throwaway etcd member (Debian's etcd-server) on 127.0.0.1 with ports the kernel
- * picked and a temporary data directory; `stop` kills it by PID and removes the dir.
+ * Throwaway etcd (Debian's etcd-server) on 127.0.0.1 with ports the kernel picked and a
+ * temporary data directory. Members are killed by PID; `stop` removes everything.
  */
+export interface EtcdMember {
+  readonly name: string;
+  readonly endpoint: string;
+  readonly pid: number;
+  /** SIGKILL this member (the others keep running). */
+  kill(): Promise<void>;
+}
+
+export interface EtcdCluster {
+  readonly members: readonly EtcdMember[];
+  readonly endpoints: readonly string[];
+  stop(): Promise<void>;
+}
+
+/** One member, for suites that need a single etcd. */
 export interface EtcdProcess {
   readonly endpoint: string;
   readonly pid: number;
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -27,42 +42,71 @@ async function freePort(): Promise<number> {
 }
 
 export async function startEtcd(): Promise<EtcdProcess> {
+  const cluster = await startEtcdCluster(1);
+  const m = cluster.members[0];
+  return { endpoint: m.endpoint, pid: m.pid, stop: () => cluster.stop() };
+}
+
+export async function startEtcdCluster(size: number): Promise<EtcdCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-etcd-'));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  const client = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
-  const child: ChildProcess = spawn('etcd', [
-    '--name', 'test', '--data-dir', join(dir, 'data'),
-    '--listen-client-urls', client, '--advertise-client-urls', client,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `test=${peer}`, '--log-level', 'error',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const specs: Array<{ name: string; client: string; peer: string }> = [];
+  for (let i = 0; i < size; i++) {
+    specs.push({ name: `m${i}`, client: `http://127.0.0.1:${await freePort()}`, peer: `http://127.0.0.1:${await freePort()}` });
+  }
+  const initialCluster = specs.map((s) => `${s.name}=${s.peer}`).join(',');
+  const children: ChildProcess[] = [];
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // If the test process ends abruptly, do not leave etcd running.
-  const killOnExit = (): void => { if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL'); };
-  process.once('exit', killOnExit);
+  const killAll = (): void => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+  };
+  process.once('exit', killAll);
+  const members: EtcdMember[] = specs.map((s) => {
+    const child = spawn('etcd', [
+      '--name', s.name, '--data-dir', join(dir, s.name),
+      '--listen-client-urls', s.client, '--advertise-client-urls', s.client,
+      '--listen-peer-urls', s.peer, '--initial-advertise-peer-urls', s.peer,
+      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--log-level', 'error',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    return {
+      name: s.name,
+      endpoint: s.client,
+      pid: child.pid as number,
+      kill: async () => {
+        if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+          process.kill(child.pid, 'SIGKILL');
+          await exited;
+        }
+      },
+    };
+  });
   const stop = async (): Promise<void> => {
-    process.removeListener('exit', killOnExit);
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      process.kill(child.pid, 'SIGKILL');
-      await exited;
-    }
+    process.removeListener('exit', killAll);
+    for (const m of members) await m.kill();
     await rm(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    try {
-      const r = await fetch(`${client}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: 'AA==' }) });
-      if (r.ok) return { endpoint: client, pid: child.pid as number, stop };
-    } catch {
-      // Not listening yet.
+  const deadline = Date.now() + 20_000;
+  const ready = new Set<string>();
+  while (Date.now() < deadline && ready.size < size) {
+    if (children.some((c) => c.exitCode !== null)) break;
+    for (const m of members) {
+      if (ready.has(m.name)) continue;
+      try {
+        // A range answers only once the member has a leader.
+        const r = await fetch(`${m.endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: 'AA==' }) });
+        if (r.ok) ready.add(m.name);
+      } catch {
+        // Not listening yet.
+      }
     }
-    await sleep(100);
+    if (ready.size < size) await sleep(100);
   }
-  await stop();
-  throw new Error(`etcd did not start: ${stderr}`);
+  if (ready.size < size) {
+    await stop();
+    throw new Error(`etcd did not start: ${stderr}`);
+  }
+  return { members, endpoints: members.map((m) => m.endpoint), stop };
 }

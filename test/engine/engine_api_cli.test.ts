@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEngine, type EngineProcess } from '../helpers/engine_process.ts';
+import { freePort } from '../helpers/tools.ts';
 import { berth, call, ok, refused, GiB, MiB, type ExportDoc } from './engine_kit.ts';
 
 let engine: EngineProcess;
@@ -143,7 +144,7 @@ test('the CLI drives the same life cycle, in tables and JSON', async () => {
   assert.notEqual(badSize.code, 0);
   const busy = await berth(api, ['volume', 'delete', 'cli/data']);
   assert.match(busy.stderr, /^error: VOLUME_EXPORTED: /m);
-  const unreachable = await berth('http://127.0.0.1:1', ['pool', 'list']);
+  const unreachable = await berth(`http://127.0.0.1:${await freePort()}`, ['pool', 'list']);
   assert.match(unreachable.stderr, /^error: API_UNREACHABLE: /m);
 
   await must(['unexport', 'cli/data']);

@@ -13,7 +13,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEngine } from '../helpers/engine_process.ts';
 import { run, waitFor } from '../helpers/tools.ts';
-import { initiatorName, provision, withTmp, MiB, type ExportDoc } from './engine_kit.ts';
+import { initiatorName, ok, provision, withTmp, MiB, type ExportDoc } from './engine_kit.ts';
 
 const VOLUME_BYTES = 256 * MiB;
 
@@ -69,6 +69,11 @@ test('ext4 made, written, remounted through a new session and fsck-clean', { tim
     await mkdir(mnt);
 
     const first = await attach(ex, image, 'fs-first', attached);
+    // The logged-in session shows in the API and in the metrics.
+    const targets = await ok<{ targets: { iqn: string; sessions: { initiatorName: string }[] }[] }>(engine.api, 'GET', '/v1/targets');
+    assert.deepEqual(targets.targets.find((t) => t.iqn === ex.targetIqn)?.sessions.map((s) => s.initiatorName), [initiatorName('fs-first')]);
+    const metrics = await (await fetch(new URL('/metrics', engine.api))).text();
+    assert.match(metrics, new RegExp(`^berth_iscsi_sessions\\{target="${ex.targetIqn.replace(/\./g, '\\.')}"\\} 1$`, 'm'));
     await run('mkfs.ext4', ['-q', '-F', first.loop!], { timeoutMs: 120_000 });
     await run('mount', [first.loop!, mnt]);
     mounted = true;

@@ -81,14 +81,21 @@ interface Acked {
   pattern: number;
 }
 
+/** Writes in flight at once: aio_write batches, each drained by aio_flush. */
+const QUEUE_DEPTH = 16;
+
 /**
- * Streams qemu-io writes of distinct patterns and records each one qemu-io reports as
- * done; `onAck` sees them as they come. Resolves when qemu-io exits (killed or not).
+ * Streams qemu-io writes of distinct patterns, QUEUE_DEPTH at a time, and records each
+ * one qemu-io reports as done (completions come in any order); `onAck` sees them as
+ * they come. Resolves when qemu-io exits (killed or not).
  */
 function writeStream(url: string, count: number, chunk: number, onAck: (a: Acked) => void): { stop(): void; done: Promise<void> } {
   // Line-buffered, or acknowledgements would reach us in 4 KiB lumps long after the fact.
   const args = ['-oL', 'qemu-io', '-f', 'raw'];
-  for (let i = 0; i < count; i++) args.push('-c', `write -P ${(i % 250) + 1} ${i * chunk} ${chunk}`);
+  for (let i = 0; i < count; i++) {
+    args.push('-c', `aio_write -P ${(i % 250) + 1} ${i * chunk} ${chunk}`);
+    if (i % QUEUE_DEPTH === QUEUE_DEPTH - 1) args.push('-c', 'aio_flush');
+  }
   args.push(url);
   const child = spawn('stdbuf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let partial = '';

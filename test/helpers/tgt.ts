@@ -101,7 +101,7 @@ export async function startTgt(opts: TgtOptions): Promise<TgtTarget> {
 /** tgtd's -C number names a unix socket, not a TCP port: pick one nobody holds. */
 function pickControlPort(): number {
   for (let i = 0; i < 100; i++) {
-    const n = 2000 + Math.floor(Math.random() * 50_000);
+    const n = 2000 + Math.floor(Math.random() * 30_000); // tgtd accepts 0..32767
     if (!existsSync(`${TGT_SOCKET_DIR}/socket.${n}`)) return n;
   }
   throw new Error(`no free tgtd control socket number in ${TGT_SOCKET_DIR}`);

@@ -9,7 +9,7 @@ import { closeSync, openSync, rmSync, ftruncateSync } from 'node:fs';
 import { IscsiServer } from '../../src/iscsi/index.ts';
 import { MemoryScsiTarget } from './memory_scsi_target.ts';
 
-const seconds = Number(process.argv[2] ?? 10);
+const seconds = Number(process.argv[2] === '--client' ? process.argv[4] : (process.argv[2] ?? 10));
 const SIZE = 1024 * 1024 * 1024;
 const IQN = 'iqn.2026-01.io.berth:perf';
 

@@ -182,3 +182,14 @@ test('nexus_local_child: a local replica shares the node fence with the network 
   await newNexus.write(0, pattern(0, 8, 512, 3), false);
   assert.ok(device0.data.subarray(0, 4096).equals(pattern(0, 8, 512, 3)));
 });
+
+test('nexus_require_fenced: a new incarnation that cannot fence every replica it must is refused', async () => {
+  const nodes = await Promise.all([startNode(), startNode()]);
+  const r0 = await remote(nodes[0].port, 3);
+  const r1 = await remote(nodes[1].port, 3);
+  await nodes[1].server.close(); // r1 unreachable: its fence fails
+  await assert.rejects(Nexus.create({
+    name: 'pvc-1', generation: 4, requireFenced: 2,
+    children: [{ name: 'r0', device: r0 }, { name: 'r1', device: r1 }],
+  }), { code: 'NEXUS_FAULTED' });
+});

@@ -57,6 +57,16 @@ test('replica_io: every op round-trips over TCP, pipelined, answered out of orde
   assert.ok((await r.read(0, 8)).equals(Buffer.alloc(4096)));
 });
 
+test('replica_large_io: I/Os above the frame limit are split and reassembled', async () => {
+  const dev = new TestDevice(40 * 1024); // 20 MiB
+  const { port } = await serve({ vol: dev });
+  const r = await connect(port, 'vol', 1);
+  const big = pattern(100, 36 * 1024, 512, 5); // 18 MiB: more than one frame may carry
+  await r.write(100, big, false);
+  assert.ok(dev.data.subarray(100 * 512, 100 * 512 + big.length).equals(big));
+  assert.ok((await r.read(100, 36 * 1024)).equals(big));
+});
+
 test('replica_errors: device errors arrive with their stable codes', async () => {
   const dev = new TestDevice(64);
   const { port } = await serve({ vol: dev });

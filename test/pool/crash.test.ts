@@ -4,10 +4,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Observed } from './crash_shared.ts';
 
 /**
  * kill -9 a pool under heavy concurrent load at random moments, re-import it in a fresh
- * process and check every acknowledged write, unmap, create and delete is there, that
+ * process (the next worker, which observes the pool before it changes anything; a
+ * verifier after the last kill) and check every acknowledged write, unmap, create and delete is there, that
  * blocks hit by an unacknowledged operation hold either the old or the new contents, and
  * that metadata is consistent with every free extent reading as zeros.
  */
@@ -52,11 +54,6 @@ function applyLines(model: Model, lines: string[]): void {
       else if (op.kind === 'C') v!.exists = 'yes';
     }
   }
-}
-
-interface Observed {
-  problems: string[]; usedBytes: number; allocatedBytes: number;
-  volumes: Record<string, { blockSize: number; state: string; versions: number[] }>;
 }
 
 function compare(model: Model, seen: Observed, iteration: number): string[] {
@@ -104,26 +101,33 @@ test('pool survives kill -9 at random moments with every acknowledged write inta
   let acked = 0;
   const seed0 = Number(process.env.CRASH_SEED ?? Date.now() % 100000);
   t.diagnostic(`seed ${seed0}`);
-  for (let it = 0; it < ITERATIONS; it++) {
-    const wait = 80 + ((seed0 * 7919 + it * 104729) % 700);
-    const logPath = path.join(dir, `log-${it}`);
-    const w = await run([path.join(here, 'crash_worker.ts'), poolPath, String(seed0 + it), String((it + 1) * 1_000_000), logPath], wait);
-    assert.ok(w.out.includes('READY'), `worker failed before READY: ${w.err}`);
-    assert.equal(w.code, null, `worker exited by itself: ${w.err}`);
-    const lines = fs.readFileSync(logPath, 'utf8').split('\n');
-    lines.pop(); // a line cut by the kill
-    acked += lines.filter((l) => l.startsWith('A ')).length;
-    applyLines(model, lines);
-    const v = await run([path.join(here, 'crash_verify.ts'), poolPath], null);
-    assert.equal(v.code, 0, `verifier failed: ${v.err}`);
-    const seen = JSON.parse(v.out) as Observed;
-    const bad = compare(model, seen, it);
-    assert.deepEqual(bad, [], `iteration ${it} (seed ${seed0}, kill after ${wait} ms)`);
+  const check = (seen: Observed, it: number, detail: string): void => {
+    assert.deepEqual(compare(model, seen, it), [], `after kill ${it} (seed ${seed0}, ${detail})`);
     model.clear();
     for (const [name, vol] of Object.entries(seen.volumes)) {
       model.set(name, { exists: 'yes', blocks: new Map(vol.versions.map((ver, b) => [b, new Set([ver])])) });
     }
+  };
+  let detail = '';
+  for (let it = 0; it < ITERATIONS; it++) {
+    const wait = 80 + ((seed0 * 7919 + it * 104729) % 700);
+    const logPath = path.join(dir, `log-${it}`);
+    const observePath = path.join(dir, `seen-${it}`);
+    const args = [path.join(here, 'crash_worker.ts'), poolPath, String(seed0 + it), String((it + 1) * 1_000_000), logPath];
+    if (it > 0) args.push(observePath);
+    const w = await run(args, wait);
+    assert.ok(w.out.includes('READY'), `worker failed before READY: ${w.err}`);
+    assert.equal(w.code, null, `worker exited by itself: ${w.err}`);
+    if (it > 0) check(JSON.parse(fs.readFileSync(observePath, 'utf8')) as Observed, it - 1, detail);
+    const lines = fs.readFileSync(logPath, 'utf8').split('\n');
+    lines.pop(); // a line cut by the kill
+    acked += lines.filter((l) => l.startsWith('A ')).length;
+    applyLines(model, lines);
+    detail = `kill after ${wait} ms`;
   }
+  const v = await run([path.join(here, 'crash_verify.ts'), poolPath], null);
+  assert.equal(v.code, 0, `verifier failed: ${v.err}`);
+  check(JSON.parse(v.out) as Observed, ITERATIONS - 1, detail);
   t.diagnostic(`${ITERATIONS} kills, ${acked} acknowledged operations checked`);
   assert.ok(acked > ITERATIONS * 100, 'the workload did real work');
 });

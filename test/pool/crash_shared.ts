@@ -1,5 +1,5 @@
 /** What the crash workload, its verifier and the test agree on. */
-import type { PoolCreateOptions } from '../../src/pool/index.ts';
+import type { Pool, PoolCreateOptions } from '../../src/pool/index.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -22,11 +22,32 @@ export function blockPattern(blockSize: number, ver: number): Buffer {
   return b;
 }
 
-/** The version a block holds: 0 for zeros, -1 for anything that is no whole version. */
 const ZEROS = Buffer.alloc(4096);
 
+/** The version a block holds: 0 for zeros, -1 for anything that is no whole version. */
 export function blockVersion(block: Buffer): number {
   if (block.equals(ZEROS.subarray(0, block.length))) return 0;
   const ver = block.readUInt32LE(0);
   return block.equals(blockPattern(block.length, ver)) ? ver : -1;
+}
+
+export interface Observed {
+  problems: string[];
+  usedBytes: number;
+  allocatedBytes: number;
+  volumes: Record<string, { blockSize: number; state: string; versions: number[] }>;
+}
+
+/** What a freshly imported pool holds: fsck (reading every free extent) and every block's version. */
+export async function observe(pool: Pool): Promise<Observed> {
+  const report = await pool.verify({ checkFreeZeroed: true });
+  const volumes: Observed['volumes'] = {};
+  for (const info of pool.listVolumes()) {
+    const vol = pool.openVolume(info.name);
+    const data = await vol.read(0, vol.blockCount);
+    const versions: number[] = [];
+    for (let i = 0; i < vol.blockCount; i++) versions.push(blockVersion(data.subarray(i * vol.blockSize, (i + 1) * vol.blockSize)));
+    volumes[info.name] = { blockSize: vol.blockSize, state: info.state, versions };
+  }
+  return { problems: report.problems, usedBytes: pool.info().usedBytes, allocatedBytes: report.allocatedBytes, volumes };
 }

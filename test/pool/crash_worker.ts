@@ -4,15 +4,17 @@
  * delete/create churn in flight, logging synchronously to LOG_PATH each operation as it
  * starts ("S id ...") and as it is acknowledged ("A id") or fails ("E id code"). A file
  * write reaches the kernel before the next operation, so the log survives the kill.
- * Usage: node crash_worker.ts POOL_PATH SEED VERSION_BASE LOG_PATH
+ * With OBSERVE_PATH, it first records what the imported pool holds (the check of the
+ * previous kill, done by this fresh process) before it changes anything.
+ * Usage: node crash_worker.ts POOL_PATH SEED VERSION_BASE LOG_PATH [OBSERVE_PATH]
  */
 import fs from 'node:fs';
 import { Pool } from '../../src/pool/index.ts';
 import type { Volume } from '../../src/pool/index.ts';
 import { errorCode } from '../../src/util/errors.ts';
-import { CHURN_VOLUME, STABLE_VOLUMES, blockPattern, crashPoolOptions } from './crash_shared.ts';
+import { CHURN_VOLUME, STABLE_VOLUMES, blockPattern, crashPoolOptions, observe } from './crash_shared.ts';
 
-const [poolPath, seedArg, baseArg, logPath] = process.argv.slice(2);
+const [poolPath, seedArg, baseArg, logPath, observePath] = process.argv.slice(2);
 const logFd = fs.openSync(logPath, 'w');
 let seed = Number(seedArg) || 1;
 const rnd = (n: number): number => {
@@ -24,6 +26,7 @@ let nextOp = 0;
 const say = (line: string): void => { fs.writeSync(logFd, line + '\n'); };
 
 const pool = fs.existsSync(poolPath) ? await Pool.import(poolPath) : await Pool.create(poolPath, crashPoolOptions());
+if (observePath !== undefined) fs.writeFileSync(observePath, JSON.stringify(await observe(pool)));
 for (const spec of STABLE_VOLUMES) {
   if (!pool.listVolumes().some((v) => v.name === spec.name)) {
     await pool.createVolume(spec);

@@ -156,7 +156,6 @@ export class PlacementIndex {
       if (best !== undefined && !better(floor, h.key, h.id, bestPenalty, best.key, best.id)) break;
       queue.heap.pop();
       popped.push(h);
-      (globalThis as any).__pops = ((globalThis as any).__pops ?? 0) + 1;
       const bucket = h.bucket;
       if (spread.forbids(bucket.domains)) continue;
       const penalty = spread.penalty(bucket.domains);
@@ -182,7 +181,6 @@ export class PlacementIndex {
       if (firstRejecting(this.#filters, top, top.node, ctx) < 0 && !spread.forbids(top.domains as Domains)) return top;
       bucket.heap.remove(top);
       setAside.push(top);
-      (globalThis as any).__aside = ((globalThis as any).__aside ?? 0) + 1;
     }
   }
 
@@ -206,6 +204,7 @@ export class PlacementIndex {
   }
 
   #dropQueues(): void {
+    if (this.#queues.size === 0) return;
     this.#queues.clear();
     for (const b of this.#buckets.values()) b.handles = [];
   }

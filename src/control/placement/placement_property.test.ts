@@ -5,6 +5,7 @@ import { PlacementIndex } from './placement_index.ts';
 import { placeByScan } from './placement_scan.ts';
 import { PlacementError } from './placement_error.ts';
 import { GiB } from './placement_test_fleet.ts';
+import { seededRandom, simulateFleet } from './placement_simulate.ts';
 import {
   MediaType, PoolHealth, TopologyKey,
   type Fleet, type FleetNode, type FleetPool, type PlacementRequest,
@@ -112,4 +113,33 @@ test('index matches the plain scan; strict spread never co-locates; capacity sta
       }
     },
   ), { numRuns: 150, seed: 0x5eed });
+});
+
+test('index matches the plain scan on a simulated fleet through placements and node churn', () => {
+  const fleet = simulateFleet({ zones: 4, groupsPerZone: 5, nodes: 120, poolsPerNode: 3, ssdFraction: 0.4, seed: 9 });
+  const index = new PlacementIndex(fleet);
+  const nodes = new Map(fleet.nodes.map((n) => [n.id, n]));
+  const rnd = seededRandom(11);
+  let placed = 0;
+  for (let i = 0; i < 400; i++) {
+    if (i % 25 === 0) {
+      // A node drops out or comes back.
+      const n = fleet.nodes[Math.floor(rnd() * fleet.nodes.length)];
+      const flipped = { ...(nodes.get(n.id) as FleetNode), online: !nodes.get(n.id)?.online };
+      nodes.set(n.id, flipped);
+      index.upsertNode(flipped);
+    }
+    const request: PlacementRequest = {
+      replicas: 1 + Math.floor(rnd() * 5),
+      sizeBytes: (1 + Math.floor(rnd() * 3000)) * GiB,
+      thin: rnd() < 0.5,
+      media: rnd() < 0.5 ? MediaType.Ssd : undefined,
+      spread: { domain: [TopologyKey.Zone, TopologyKey.StorageGroup, TopologyKey.Node][Math.floor(rnd() * 3)], strict: rnd() < 0.5 },
+    };
+    const current: Fleet = { nodes: [...nodes.values()], pools: fleet.pools.map((p) => index.pool(p.id) as FleetPool) };
+    const got = outcome(() => index.place(request));
+    assert.deepEqual(got, outcome(() => placeByScan(current, request)), `request ${i}`);
+    if (typeof got !== 'string') { index.reserve(got, request.sizeBytes, request.thin); placed++; }
+  }
+  assert.ok(placed > 100, `only ${placed} placed: the test would prove little`);
 });

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { b64, int, unb64, type EtcdClient } from './etcd_client.ts';
+import { EtcdRequestError, GrpcCode, b64, int, unb64, type EtcdClient } from './etcd_client.ts';
+import { StoreUnavailableError } from './store_errors.ts';
 import { grantLease, keepAliveOnce, revokeLease, type Lease } from './etcd_lease.ts';
 import type { Fence } from './store.ts';
 
@@ -53,24 +54,44 @@ export class EtcdElection {
     return this.#leadership;
   }
 
-  /** Resolves when this candidate leads; rejects if aborted or resigned meanwhile. */
+  /**
+   * Resolves when this candidate leads. Keeps trying through etcd outages; rejects only
+   * when aborted (its lease is then revoked) or resigned meanwhile.
+   */
   async campaign(signal?: AbortSignal): Promise<Leadership> {
     this.#closed = false;
-    while (true) {
-      signal?.throwIfAborted();
-      if (this.#closed) throw new Error('election resigned');
+    try {
+      while (true) {
+        signal?.throwIfAborted();
+        if (this.#closed) throw new Error('election resigned');
+        const won = await this.#attempt();
+        if (won !== undefined) return won;
+        await sleep(this.#o.retryMs ?? Math.max(100, (this.#ttl * 1000) / 3), undefined, { signal });
+      }
+    } catch (err) {
+      if (signal?.aborted === true) await this.resign().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** One try: create the key bound to our lease if nobody holds it. */
+  async #attempt(): Promise<Leadership | undefined> {
+    try {
       const lease = this.#lease ?? await this.#grant();
       const key = b64(this.#o.key);
       const r = await this.#o.client.call<TxnAnswer>('/v3/kv/txn', {
         compare: [{ key, target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
         success: [{ request_put: { key, value: b64(this.#o.candidate), lease: lease.id } }],
       });
-      if (r.succeeded === true && this.#lease === lease) {
-        const createRevision = int(r.header?.revision);
-        this.#leadership = { candidate: this.#o.candidate, leaseId: lease.id, fence: { key: this.#o.key, createRevision } };
-        return this.#leadership;
-      }
-      await sleep(this.#o.retryMs ?? Math.max(100, (this.#ttl * 1000) / 3), undefined, { signal });
+      if (r.succeeded !== true || this.#lease !== lease) return undefined;
+      const createRevision = int(r.header?.revision);
+      this.#leadership = { candidate: this.#o.candidate, leaseId: lease.id, fence: { key: this.#o.key, createRevision } };
+      return this.#leadership;
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      // Our lease expired while we waited: take a fresh one next time.
+      if (err instanceof EtcdRequestError && err.grpcCode === GrpcCode.NotFound) this.#stop();
+      return undefined;
     }
   }
 

@@ -1,6 +1,6 @@
 import { EtcdClient, b64, b64Bytes, etcdPrefixEnd, int, unb64, type EtcdClientOptions } from './etcd_client.ts';
 import { StoreConflictError, StoreFencedError } from './store_errors.ts';
-import { checkKey, checkList, checkPut, checkRevision } from './store_keys.ts';
+import { checkKey, checkList, checkPut, checkRevision, compareKeys } from './store_keys.ts';
 import type { DeleteOptions, Fence, KeyValue, ListOptions, ListResult, PutOptions, Store } from './store.ts';
 
 /** mvccpb.KeyValue as the gateway prints it. */
@@ -79,7 +79,7 @@ export class EtcdStore implements Store {
     checkList(prefix, options);
     // etcd keys cannot be empty: the empty prefix starts at "\0", the smallest key.
     let start = prefix === '' ? '\u0000' : prefix;
-    if (options.startAfter !== undefined && options.startAfter >= start) start = options.startAfter + '\u0000';
+    if (options.startAfter !== undefined && compareKeys(options.startAfter, start) >= 0) start = options.startAfter + '\u0000';
     const body: Record<string, unknown> = { key: b64(start), range_end: b64Bytes(etcdPrefixEnd(prefix)) };
     if (options.limit !== undefined) body.limit = options.limit;
     const r = await this.client.call<RangeResponse>('/v3/kv/range', body);

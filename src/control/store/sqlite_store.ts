@@ -1,6 +1,6 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { StoreConflictError, StoreFencedError } from './store_errors.ts';
-import { checkKey, checkList, checkPut, checkRevision, prefixEnd } from './store_keys.ts';
+import { checkKey, checkList, checkPut, checkRevision, compareKeys, prefixEnd } from './store_keys.ts';
 import type { DeleteOptions, Fence, KeyValue, ListOptions, ListResult, PutOptions, Store, WatchEvent } from './store.ts';
 
 /**
@@ -109,7 +109,8 @@ export class SqliteStore implements Store {
     const end = prefixEnd(prefix);
     // Asking for one row more than the page tells whether more follow.
     const limit = options.limit === undefined ? -1 : options.limit + 1;
-    const start = options.startAfter !== undefined && options.startAfter >= prefix ? options.startAfter + '\u0000' : prefix;
+    const start = options.startAfter !== undefined && compareKeys(options.startAfter, prefix) >= 0
+      ? options.startAfter + '\u0000' : prefix;
     const rows = (end === undefined ? this.#rangeFrom.all(start, limit) : this.#rangeBetween.all(start, end, limit)) as unknown as Row[];
     const more = options.limit !== undefined && rows.length > options.limit;
     return { items: (more ? rows.slice(0, options.limit) : rows).map(toKeyValue), more };

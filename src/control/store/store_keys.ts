@@ -49,3 +49,8 @@ export function prefixEnd(prefix: string): string | undefined {
   }
   return undefined;
 }
+
+/** Orders keys as both stores do: by UTF-8 bytes (= code points), not UTF-16 units. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}

@@ -30,7 +30,7 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
   const cap = gauge('berth_pool_capacity_bytes', 'Bytes the pool can hold.');
   const used = gauge('berth_pool_used_bytes', 'Bytes of the pool allocated to volumes.');
   const free = gauge('berth_pool_free_bytes', 'Bytes of the pool still free.');
-  const thinProv = gauge('berth_pool_thin_provisioned_bytes', 'Sum of the sizes of thin volumes in the pool.');
+  const thinProv = gauge('berth_pool_thin_provisioned_bytes', 'Sum of the sizes of the volumes in the pool (what thin provisioning promised).');
   const vols = gauge('berth_pool_volumes', 'Volumes in the pool.');
   const vsize = gauge('berth_volume_size_bytes', 'Size of the volume.');
   const valloc = gauge('berth_volume_allocated_bytes', 'Bytes of the volume backed by pool space.');

@@ -1,0 +1,201 @@
+/**
+ * `npm run bench [-- options]`: Berth and tgt side by side, per backing kind (a file in
+ * /dev/shm and a file on disk), through fio's libiscsi engine; then the engine's idle
+ * footprint with 100 exports. Prints markdown tables, writes docs/benchmarks.md, and
+ * ends with exactly `min Berth/tgt ratio: X.XX`.
+ */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { buildDir, fioPath, repoRoot, run } from '../test/helpers/tools.ts';
+import { machineFacts, writeDocs, DOCS_PATH } from './bench_docs.ts';
+import { SINGLE_VOLUME_ROWS, PREFILL_ROW, type RowSpec } from './bench_rows.ts';
+import { idleTable, label, minRatioLine, sectionTable, type Comparison, type IdleFigures, type Measurement, type Section } from './bench_table.ts';
+import { runFio } from './fio.ts';
+import { measureIdleExports } from './idle_exports.ts';
+import { CpuMeter } from './proc_stat.ts';
+import { startTarget, TargetKind, type RunningTarget } from './targets.ts';
+
+const GIB = 2 ** 30;
+const COMPARISON: Comparison = { subject: TargetKind.berth, baseline: TargetKind.tgt };
+
+interface Backing {
+  id: string;
+  title: string;
+  dir: string;
+}
+
+interface Config {
+  runtimeS: number;
+  rampS: number;
+  sizeBytes: number;
+  targets: TargetKind[];
+  backings: Backing[];
+  rows: RowSpec[];
+  idle: boolean;
+  writeDocs: boolean;
+}
+
+function parseConfig(argv: string[]): Config {
+  const { values } = parseArgs({
+    args: argv,
+    allowNegative: true,
+    strict: true,
+    options: {
+      runtime: { type: 'string', default: '20' },
+      ramp: { type: 'string', default: '3' },
+      quick: { type: 'boolean', default: false },
+      'size-gib': { type: 'string', default: '2' },
+      targets: { type: 'string', default: 'berth,tgt' },
+      backing: { type: 'string', default: 'shm,disk' },
+      'disk-dir': { type: 'string', default: join(buildDir, 'bench') },
+      rows: { type: 'string' },
+      idle: { type: 'boolean', default: true },
+      'write-docs': { type: 'boolean', default: true },
+    },
+  });
+  const backingsById: Record<string, Backing> = {
+    shm: { id: 'shm', title: 'Backing file in /dev/shm (tmpfs)', dir: '/dev/shm' },
+    disk: { id: 'disk', title: `Backing file on disk (${values['disk-dir']})`, dir: values['disk-dir']! },
+  };
+  const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
+  const targets = list(values.targets!).map((t) => {
+    if (t !== TargetKind.berth && t !== TargetKind.tgt) throw new Error(`unknown target '${t}' (berth, tgt)`);
+    return t as TargetKind;
+  });
+  const backings = list(values.backing!).map((b) => {
+    const found = backingsById[b];
+    if (!found) throw new Error(`unknown backing '${b}' (shm, disk)`);
+    return found;
+  });
+  const wanted = values.rows ? new Set(list(values.rows)) : undefined;
+  const rows = SINGLE_VOLUME_ROWS.filter((r) => !wanted || wanted.has(r.id));
+  if (rows.length === 0) throw new Error(`no rows match --rows; known: ${SINGLE_VOLUME_ROWS.map((r) => r.id).join(', ')}`);
+  const num = (name: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (!(n >= 0)) throw new Error(`--${name} wants a number, got '${v}'`);
+    return n;
+  };
+  return {
+    runtimeS: values.quick ? 5 : num('runtime', values.runtime),
+    rampS: values.quick ? 1 : num('ramp', values.ramp),
+    sizeBytes: Math.round(num('size-gib', values['size-gib']) * GIB),
+    targets, backings, rows,
+    idle: values.idle! && targets.includes(TargetKind.berth),
+    writeDocs: values['write-docs']!,
+  };
+}
+
+/** One row against a running target: fio for the row, target CPU over the measured part. */
+async function measureRow(fio: string, t: RunningTarget, row: RowSpec, cfg: Config): Promise<Measurement> {
+  const meter = new CpuMeter(t.pid);
+  // fio's ramp is not counted in its bytes, so CPU sampling starts when the ramp ends.
+  meter.start();
+  const rampTimer = setTimeout(() => meter.start(), cfg.rampS * 1000);
+  try {
+    const result = await runFio({ fio, url: t.url, row, runtimeS: cfg.runtimeS, rampS: cfg.rampS });
+    const cpu = meter.stop().cpuSeconds;
+    return { fio: result, cpuSeconds: cpu, cpuSecondsPerGiB: result.bytes > 0 ? cpu / (result.bytes / GIB) : 0 };
+  } finally {
+    clearTimeout(rampTimer);
+  }
+}
+
+async function benchTarget(fio: string, kind: TargetKind, backing: Backing, section: Section, cfg: Config): Promise<void> {
+  const put = (i: number, cell: Measurement | { error: string }): void => {
+    section.rows[i].cells[kind] = cell;
+  };
+  let target: RunningTarget;
+  try {
+    target = await startTarget(kind, { baseDir: backing.dir, sizeBytes: cfg.sizeBytes, blockSize: 512, thin: false });
+  } catch (err) {
+    log(`${label(kind)} on ${backing.id}: could not start: ${(err as Error).message}`);
+    cfg.rows.forEach((_, i) => put(i, { error: `start: ${(err as Error).message}` }));
+    return;
+  }
+  try {
+    log(`${label(kind)} on ${backing.id}: pre-filling ${cfg.sizeBytes / GIB} GiB at ${target.url}`);
+    await runFio({ fio, url: target.url, row: PREFILL_ROW });
+    for (let i = 0; i < cfg.rows.length; i++) {
+      const row = cfg.rows[i];
+      try {
+        const m = await measureRow(fio, target, row, cfg);
+        put(i, m);
+        log(`${label(kind)} on ${backing.id}: ${row.label}: ${Math.round(m.fio.iops)} IOPS, ${m.fio.mibPerSec.toFixed(0)} MiB/s, ` +
+          `p99 ${Math.round(m.fio.p99us)} µs, ${m.cpuSecondsPerGiB.toFixed(2)} CPU s/GiB`);
+      } catch (err) {
+        put(i, { error: (err as Error).message });
+        log(`${label(kind)} on ${backing.id}: ${row.label}: FAILED ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+  } catch (err) {
+    log(`${label(kind)} on ${backing.id}: ${(err as Error).message}`);
+    cfg.rows.forEach((_, i) => section.rows[i].cells[kind] ??= { error: (err as Error).message });
+  } finally {
+    await target.stop();
+  }
+}
+
+function log(line: string): void {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+}
+
+function methodText(cfg: Config): string {
+  return [
+    `- One ${cfg.sizeBytes / GIB} GiB volume per target, fully provisioned (thick), 512-byte blocks, backed by a`,
+    '  sparse file of the given kind (Berth: a pool file holding the volume; tgt: the LUN file).',
+    '  Targets run one at a time; each starts fresh and is pre-filled with 1 MiB sequential',
+    '  writes over the whole volume, so reads return real data.',
+    `- fio ${cfg.runtimeS} s per row after a ${cfg.rampS} s ramp, \`--ioengine=libiscsi\`, one iSCSI session per job,`,
+    '  `--norandommap --randrepeat=0`. "×4 jobs" rows run 4 jobs at iodepth 32 each (128 in flight).',
+    '- Latency is fio\'s completion latency (p50 / p99). CPU s/GiB is the target process\'s user +',
+    '  system time (all threads, /proc/PID/stat) after the ramp, divided by GiB moved.',
+    '- The ratio is Berth/tgt on IOPS for 4k rows and on MiB/s for 1 MiB rows. fio, the target and',
+    '  the kernel share the same cores, as they would on a hyperconverged node.',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const cfg = parseConfig(argv);
+  await run('bash', [join(repoRoot, 'scripts', 'build-fio.sh')], { timeoutMs: 10 * 60_000 });
+  const fio = fioPath();
+  if (!fio) throw new Error('scripts/build-fio.sh left no .build/fio/fio');
+  const facts = await machineFacts(fio);
+
+  const sections: Section[] = [];
+  for (const backing of cfg.backings) {
+    const section: Section = { title: backing.title, rows: cfg.rows.map((row) => ({ row, cells: {} })) };
+    sections.push(section);
+    for (const kind of cfg.targets) await benchTarget(fio, kind, backing, section, cfg);
+  }
+
+  let idle: IdleFigures | undefined;
+  if (cfg.idle) {
+    log('idle footprint: 100 thin volumes exported');
+    idle = await measureIdleExports({ baseDir: '/dev/shm' }).catch((err: Error) => {
+      log(`idle footprint failed: ${err.message.split('\n')[0]}`);
+      return undefined;
+    });
+  }
+
+  const tables = sections.map((s) => sectionTable(s, cfg.targets, COMPARISON));
+  const idleText = idle ? idleTable(idle) : undefined;
+  const summary = minRatioLine(sections, COMPARISON);
+  if (cfg.writeDocs) {
+    writeDocs({
+      command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+      date: new Date().toISOString(),
+      facts, method: methodText(cfg), sections: tables, idle: idleText, summary,
+    });
+    log(`wrote ${DOCS_PATH}`);
+  }
+  console.log('');
+  for (const t of tables) console.log(`${t}\n`);
+  if (idleText) console.log(`${idleText}\n`);
+  console.log(summary);
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,13 @@
+// The nexus's front door: the mirror, its child states, and the pieces of a rebuild.
+export { Nexus } from './nexus.ts';
+export {
+  NEXUS_MAX_CHILDREN, NEXUS_OP_TIMEOUT_MS_DEFAULT, NEXUS_REGION_BYTES_DEFAULT,
+  type AddChildOptions, type NexusEvent, type NexusOptions, type RebuildOutcome,
+} from './nexus_options.ts';
+export { ChildState, NexusState, type ChildInfo, type ChildStateName, type NexusChildSpec, type NexusStateName, type ChildDeviceExtras } from './nexus_child.ts';
+export { WriteIntentMap } from './write_intent_map.ts';
+export { RebuildMap } from './rebuild_map.ts';
+export { RebuildJob, type RebuildProgress } from './rebuild_job.ts';
+export {
+  ChildInvalidError, ChildNotFoundError, ChildTimeoutError, NexusFaultedError, NexusFencedError, RebuildCancelledError, RebuildTargetError,
+} from './nexus_errors.ts';

@@ -1,0 +1,158 @@
+import { NoSpaceError } from '../block/errors.ts';
+import { toRuns, type PoolAllocator } from './pool_allocator.ts';
+import { RecordType, type JournalRecord } from './pool_journal_record.ts';
+import { JOURNAL_DURABLE } from './pool_journal.ts';
+import { PoolClosedError } from './pool_errors.ts';
+import type { PoolModel } from './pool_model.ts';
+import type { PoolFile } from './pool_file.ts';
+
+const ERASE_PARALLEL = 8;
+
+export interface ExtentSupplyDeps {
+  allocator: PoolAllocator;
+  model: PoolModel;
+  file: PoolFile;
+  dataOffset: number;
+  extentSize: number;
+  /** Thin allocations reserved ahead per refill. */
+  window: number;
+  commit: (records: JournalRecord[], flags: number) => Promise<void>;
+}
+
+/**
+ * Hands out zeroed pool extents. Thin allocations come from a reserve that is refilled
+ * ahead of need and journaled durably before any of it is used, so an allocating write
+ * can issue its data and its MAP record together. Everything that takes free extents
+ * (refills and thick provisioning) runs one at a time, because it may zero never-used
+ * extents and raise the high-water mark, which must only ever cover zeroed extents.
+ */
+export class PoolExtentSupply {
+  private readonly d: ExtentSupplyDeps;
+  private ready: number[] = [];
+  private readyHead = 0;
+  private refilling: Promise<void> | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(deps: ExtentSupplyDeps) {
+    this.d = deps;
+  }
+
+  /** One reserved extent for a thin first write; rejects with NoSpaceError. */
+  acquire(): Promise<number> {
+    if (this.readyHead < this.ready.length) {
+      const p = this.ready[this.readyHead++];
+      if (this.ready.length - this.readyHead < this.d.window / 2) void this.refill().catch(() => undefined);
+      return Promise.resolve(p);
+    }
+    return this.acquireSlow();
+  }
+
+  /** Takes `count` extents (thick create or grow), zeroes fresh ones and commits `records(extents)` durably. */
+  provision(count: number, records: (extents: number[]) => JournalRecord[]): Promise<void> {
+    return this.serial(async () => {
+      if (this.d.allocator.freeCount < count) this.returnReady();
+      if (this.d.allocator.freeCount < count) throw new NoSpaceError('pool lacks room for a thick volume');
+      const ps = this.d.allocator.take(count);
+      try {
+        const head = await this.zeroAboveMark(ps);
+        await this.d.commit([...head, ...records(ps)], JOURNAL_DURABLE);
+      } catch (err) {
+        this.release(ps);
+        throw err;
+      }
+    });
+  }
+
+  /** Back to the free list: erased extents whose UNMAP or delete is journaled. */
+  release(extents: number[]): void {
+    for (const p of extents) this.d.allocator.free(p);
+  }
+
+  /** Writes zeros over whole extents, a few at a time. */
+  async erase(extents: number[]): Promise<void> {
+    const { file, dataOffset, extentSize } = this.d;
+    for (let i = 0; i < extents.length; i += ERASE_PARALLEL) {
+      await Promise.all(extents.slice(i, i + ERASE_PARALLEL).map((p) => file.zero(dataOffset + p * extentSize, extentSize)));
+    }
+  }
+
+  /** Resolves when no refill or provisioning is in progress (for a consistent fsck). */
+  async idle(): Promise<void> {
+    let seen: Promise<unknown>;
+    do {
+      seen = this.chain;
+      await seen;
+    } while (seen !== this.chain);
+  }
+
+  /** Stops handing out extents and returns the untouched reserve (it is still zero). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.chain;
+    this.returnReady();
+  }
+
+  private async acquireSlow(): Promise<number> {
+    while (true) {
+      if (this.closed) throw new PoolClosedError();
+      if (this.readyHead < this.ready.length) return this.ready[this.readyHead++];
+      if (this.refilling === null && this.d.allocator.freeCount === 0) throw new NoSpaceError();
+      await this.refill();
+    }
+  }
+
+  private refill(): Promise<void> {
+    this.refilling ??= this.serial(() => this.doRefill()).finally(() => { this.refilling = null; });
+    return this.refilling;
+  }
+
+  private async doRefill(): Promise<void> {
+    if (this.readyHead === this.ready.length) { this.ready = []; this.readyHead = 0; }
+    const want = this.d.window - (this.ready.length - this.readyHead);
+    if (want <= 0 || this.closed) return;
+    const ps = this.d.allocator.take(want);
+    if (ps.length === 0) return;
+    try {
+      const records = await this.zeroAboveMark(ps);
+      for (const [start, count] of toRuns(ps)) records.push({ type: RecordType.RESERVE, start, count });
+      // Durable before use: data may land in these extents before their MAP record does,
+      // and import can only clean up extents it knows were reserved.
+      await this.d.commit(records, JOURNAL_DURABLE);
+    } catch (err) {
+      this.release(ps);
+      throw err;
+    }
+    this.ready.push(...ps);
+  }
+
+  /**
+   * Reserved extents never handed out are pristine, so they may simply become free again
+   * in memory; if the journal still lists them as reserved, import zeroes them, harmlessly.
+   */
+  private returnReady(): void {
+    for (let i = this.readyHead; i < this.ready.length; i++) {
+      this.d.model.reserved.delete(this.ready[i]);
+      this.d.allocator.free(this.ready[i]);
+    }
+    this.ready = [];
+    this.readyHead = 0;
+  }
+
+  /** Zeroes extents at or above the high-water mark; returns the record that raises it. */
+  private async zeroAboveMark(ps: number[]): Promise<JournalRecord[]> {
+    const hwm = this.d.model.hwm;
+    const fresh = ps.filter((p) => p >= hwm);
+    if (fresh.length === 0) return [];
+    await this.erase(fresh);
+    let top = hwm;
+    for (const p of fresh) if (p >= top) top = p + 1;
+    return [{ type: RecordType.HWM, hwm: top }];
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+}
