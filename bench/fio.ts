@@ -55,7 +55,8 @@ export function fioArgs(r: FioRun): string[] {
 }
 
 export async function runFio(r: FioRun): Promise<FioResult> {
-  const budgetMs = ((r.runtimeS ?? 120) + (r.rampS ?? 0) + 60) * 1000;
+  // A size-based pass (pre-fill) on a slow disk can take minutes; a timed run cannot.
+  const budgetMs = r.runtimeS === undefined ? 30 * 60_000 : (r.runtimeS + (r.rampS ?? 0) + 60) * 1000;
   const out = await run(r.fio, fioArgs(r), { timeoutMs: budgetMs });
   return parseFioJson(out.stdout, r.row.rw);
 }

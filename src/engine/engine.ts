@@ -5,7 +5,7 @@ import { Pool } from '../pool/index.ts';
 import { IscsiServer } from '../iscsi/index.ts';
 import { loadEngineState, saveEngineState, ENGINE_STATE_VERSION, type PoolRecord } from './engine_state.ts';
 import { ExportRegistry } from './export_registry.ts';
-import { EngineClosedError, PoolExistsError, PoolFaultedError, PoolNotFoundError, VolumeExportedError } from './errors.ts';
+import { describeFault, EngineClosedError, PoolExistsError, PoolFaultedError, PoolNotFoundError, VolumeExportedError } from './errors.ts';
 import type { ExportRequest, ExportView, PoolView, SessionView, TargetView, VolumeInfo } from './engine_types.ts';
 
 export interface EngineOptions {
@@ -70,7 +70,7 @@ export class Engine {
       try {
         entry.pool = await Pool.import(record.path, { logger: this.#log });
       } catch (err) {
-        entry.fault = (err as Error).message;
+        entry.fault = describeFault(err);
         this.#log.error({ pool: record.name, path: record.path, reason: entry.fault }, 'pool faulted at import');
       }
     }

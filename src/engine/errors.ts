@@ -56,3 +56,10 @@ export class StateCorruptError extends BerthError {
 export class EngineClosedError extends BerthError {
   constructor() { super('ENGINE_CLOSED', 'the engine is shutting down'); }
 }
+
+/** `CODE: message` for a fault shown to operators (a faulted pool or LUN). */
+export function describeFault(err: unknown): string {
+  if (err instanceof BerthError) return `${err.code}: ${err.message}`;
+  const e = err as { code?: unknown; message?: unknown };
+  return typeof e?.code === 'string' ? `${e.code}: ${String(e.message)}` : String(e?.message ?? err);
+}

@@ -6,7 +6,7 @@ import type { ChapConfig, LunRecord, TargetRecord } from './engine_state.ts';
 import type { ExportRequest, ExportView, OpenVolume, TargetView, SessionView } from './engine_types.ts';
 import { FilePrStore } from './pr_store_file.ts';
 import { defaultTargetIqn, naaIdForVolume, serialForVolume } from './lun_identity.ts';
-import { ExportExistsError, ExportNotFoundError, InvalidArgumentError, LunInUseError, TargetFullError } from './errors.ts';
+import { describeFault, ExportExistsError, ExportNotFoundError, InvalidArgumentError, LunInUseError, TargetFullError } from './errors.ts';
 
 /** LUNs 0..255 fit SAM's single-level peripheral addressing, which every initiator takes. */
 export const MAX_LUN = 255;
@@ -56,7 +56,7 @@ export class ExportRegistry {
         try {
           await this.#attach(target, live, await open(lunRec.pool, lunRec.volume));
         } catch (err) {
-          live.fault = (err as Error).message;
+          live.fault = describeFault(err);
           this.#log.warn({ iqn: rec.iqn, lun: lunRec.lun, pool: lunRec.pool, volume: lunRec.volume, reason: live.fault },
             'export restored as faulted');
         }

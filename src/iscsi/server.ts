@@ -131,7 +131,6 @@ export class IscsiServer {
   }
 
   private context(socket: Socket): ConnectionContext {
-    const server = this;
     const local = socket.localAddress ?? this.opts.host;
     const host = this.opts.host === '0.0.0.0' || this.opts.host === '::' ? local.replace(/^::ffff:/, '') : this.opts.host;
     return {
@@ -141,12 +140,12 @@ export class IscsiServer {
       nopInIntervalMs: this.opts.nopInIntervalMs ?? 0,
       loginTimeoutMs: this.opts.loginTimeoutMs ?? 30000,
       targetPortalGroupTag: TARGET_PORTAL_GROUP_TAG,
-      findTarget: (iqn) => server.targets.get(iqn),
-      targets: () => server.targets.values(),
-      portalAddress: () => `${host.includes(':') ? `[${host}]` : host}:${server.bound?.port ?? this.opts.port}`,
-      sessionsOfTarget: (iqn) => server.sessionsOfTarget(iqn),
-      closeTargetSessions: (iqn, reason) => setImmediate(() => server.closeTargetSessions(iqn, reason)),
-      connectionClosed: (c) => server.connections.delete(c),
+      findTarget: (iqn) => this.targets.get(iqn),
+      targets: () => this.targets.values(),
+      portalAddress: () => `${host.includes(':') ? `[${host}]` : host}:${this.bound?.port ?? this.opts.port}`,
+      sessionsOfTarget: (iqn) => this.sessionsOfTarget(iqn),
+      closeTargetSessions: (iqn, reason) => setImmediate(() => this.closeTargetSessions(iqn, reason)),
+      connectionClosed: (c) => this.connections.delete(c),
     };
   }
 }

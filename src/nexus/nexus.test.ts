@@ -87,7 +87,7 @@ test('nexus_child_timeout: a hung child is retired within the op timeout', async
   await nexus.write(0, pattern(0, 8, 512, 1), false);
   const reads = await Promise.all([1, 2, 3, 4].map(() => nexus.read(0, 8)));
   const took = Date.now() - t0;
-  assert.ok(took >= 140 && took < 1000, `took ${took} ms`);
+  assert.ok(took >= 140 && took < 2500, `took ${took} ms`);
   assert.equal(nexus.children()[0].state, 'faulted');
   for (const r of reads) assert.ok(r.equals(pattern(0, 8, 512, 1)));
   nexus.close();
@@ -285,7 +285,7 @@ test('nexus_rebuild_target_hangs: the target is retired within the op timeout an
   target.mode = 'hang';
   const t0 = Date.now();
   assert.equal(await done, 'faulted');
-  assert.ok(Date.now() - t0 < 1000);
+  assert.ok(Date.now() - t0 < 2500);
   // Every region is writable again at once.
   await Promise.all(Array.from({ length: 16 }, (_, r) => nexus.write(r * 128, pattern(r * 128, 1, 512, 2), false)));
   nexus.close();

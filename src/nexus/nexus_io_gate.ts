@@ -49,7 +49,7 @@ export class NexusIoGate {
   /** Resolves once every write that entered before this call has left. */
   drain(): Promise<void> {
     this.epoch++;
-    this.older += 0;
+    this.older += this.current;
     this.current = 0;
     if (this.older === 0) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));

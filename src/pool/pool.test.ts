@@ -111,11 +111,18 @@ test('resize grows online, refuses shrink, and persists', async (t) => {
   assert.equal(tv.blockCount, 256);
   assert.equal(pool.volumeInfo('thick').allocatedBytes, 1 * MiB);
   await tv.write(255, pattern(4096, 2), false);
+  // Concurrent grows run one after the other: never a double mapping, never a shrink.
+  const [r1, r2] = await Promise.allSettled([pool.resizeVolume('thick', 3 * MiB), pool.resizeVolume('thick', 2 * MiB)]);
+  assert.equal(r1.status, 'fulfilled');
+  assert.equal(r2.status === 'rejected' && errorCode(r2.reason), 'SHRINK_NOT_SUPPORTED');
+  assert.equal(pool.volumeInfo('thick').allocatedBytes, 3 * MiB);
+  assert.deepEqual((await pool.verify()).problems, []);
   await pool.close();
   const again = await Pool.import(file);
   assert.equal(again.volumeInfo('thin').sizeBytes, 2 * MiB);
   assert.deepEqual(await again.openVolume('thin').read(2048, 1), pattern(512, 1));
   assert.deepEqual(await again.openVolume('thick').read(255, 1), pattern(4096, 2));
+  assert.equal(again.volumeInfo('thick').sizeBytes, 3 * MiB);
   assert.deepEqual((await again.verify({ checkFreeZeroed: true })).problems, []);
   await again.close();
 });
@@ -226,4 +233,28 @@ test('a pool on a device with old contents zeroes extents before first use', asy
   assert.deepEqual(await again.openVolume('thin').read(0, 2), Buffer.concat([Buffer.alloc(512), pattern(512, 4)]));
   assert.deepEqual((await again.verify({ checkFreeZeroed: true })).problems, []);
   await again.close();
+});
+
+test('replay stops at a damaged journal block; extents whose MAP was lost come back zeroed', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const file = path.join(dir, 'p');
+  const pool = await Pool.create(file, { name: 'x', sizeBytes: 64 * MiB, extentSize: 64 * KiB, journalBytes: 256 * KiB });
+  await pool.createVolume({ name: 'v', sizeBytes: 8 * MiB });
+  const v = pool.openVolume('v');
+  // One awaited write per extent: journal block 0 is VOL_CREATE, 1 the reserve, then one MAP per block.
+  for (let e = 0; e < 20; e++) await v.write(e * 128, pattern(512, e + 1), false);
+  const fd = fs.openSync(file, 'r+');
+  const sb = Buffer.alloc(4096);
+  fs.readSync(fd, sb, 0, 4096, 0);
+  const journalOffset = sb.readUInt32LE(152);
+  fs.writeSync(fd, Buffer.from([0xde, 0xad]), 0, 2, journalOffset + 10 * 4096 + 200);
+  fs.closeSync(fd);
+  const again = await Pool.import(file); // the first pool is abandoned, as if killed
+  const w = again.openVolume('v');
+  assert.equal(again.volumeInfo('v').allocatedBytes, 8 * 64 * KiB, 'MAPs in blocks 2..9 survive');
+  for (let e = 0; e < 20; e++) assert.deepEqual(await w.read(e * 128, 1), e < 8 ? pattern(512, e + 1) : Buffer.alloc(512), `extent ${e}`);
+  assert.deepEqual((await again.verify({ checkFreeZeroed: true })).problems, [], 'data that lost its MAP was erased');
+  await again.close();
+  fs.closeSync(pool.file.fd);
 });

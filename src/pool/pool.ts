@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
-import { PoolFile } from './pool_file.ts';
+import { openPoolPath, type PoolFile } from './pool_file.ts';
 import { PoolAllocator, toRuns } from './pool_allocator.ts';
 import { PoolExtentSupply } from './pool_extent_supply.ts';
 import { PoolModel, type VolumeMeta } from './pool_model.ts';
@@ -17,7 +17,7 @@ import { isValidName, uuidToBytes } from './pool_bytes.ts';
 import { verifyPool, type PoolCheckReport } from './pool_verify.ts';
 import { Volume, type VolumeHost } from './pool_volume.ts';
 import {
-  InvalidNameError, InvalidSizeError, PoolClosedError, PoolCorruptError, PoolNotEmptyError, PoolNotFoundError, ShrinkNotSupportedError,
+  InvalidNameError, InvalidSizeError, PoolClosedError, PoolCorruptError, PoolNotEmptyError, ShrinkNotSupportedError,
   TooManyVolumesError, VolumeExistsError, VolumeNotFoundError,
 } from './pool_errors.ts';
 
@@ -65,6 +65,8 @@ export class Pool implements VolumeHost {
   private readonly volumes = new Map<number, Volume>();
   private readonly pendingNames = new Set<string>();
   private readonly deletions = new Map<string, Promise<void>>();
+  /** Serializes resizes and the start of deletes. */
+  private metaChain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -123,13 +125,7 @@ export class Pool implements VolumeHost {
   }
 
   static async import(path: string, opts: { logger?: Logger } = {}): Promise<Pool> {
-    let file: PoolFile;
-    try {
-      file = await PoolFile.open(path, fs.constants.O_RDWR);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new PoolNotFoundError();
-      throw err;
-    }
+    const file = await openPoolPath(path);
     try {
       const loaded = await loadPool(file);
       const { sb, model } = loaded;
@@ -212,23 +208,26 @@ export class Pool implements VolumeHost {
     }
   }
 
-  async resizeVolume(name: string, sizeBytes: number): Promise<VolumeInfo> {
-    this.checkOpen();
-    const meta = this.lookup(name);
-    if (meta.deleting) throw new VolumeNotFoundError(name);
-    this.checkVolumeSize(sizeBytes, meta.blockSize);
-    if (sizeBytes < meta.sizeBytes) throw new ShrinkNotSupportedError();
-    if (sizeBytes > meta.sizeBytes) {
-      const resize: JournalRecord = { type: RecordType.VOL_RESIZE, vol: meta.id, sizeBytes };
-      if (meta.thin) {
-        await this.commit([resize], JOURNAL_DURABLE);
-      } else {
-        const from = this.model.extentsFor(meta.sizeBytes);
-        await this.supply.provision(this.model.extentsFor(sizeBytes) - from, (ps) => [resize, ...mapRuns(meta.id, from, ps)]);
+  resizeVolume(name: string, sizeBytes: number): Promise<VolumeInfo> {
+    // One at a time, so two grows cannot both start from the same old size.
+    return this.serialMeta(async () => {
+      this.checkOpen();
+      const meta = this.lookup(name);
+      if (meta.deleting) throw new VolumeNotFoundError(name);
+      this.checkVolumeSize(sizeBytes, meta.blockSize);
+      if (sizeBytes < meta.sizeBytes) throw new ShrinkNotSupportedError();
+      if (sizeBytes > meta.sizeBytes) {
+        const resize: JournalRecord = { type: RecordType.VOL_RESIZE, vol: meta.id, sizeBytes };
+        if (meta.thin) {
+          await this.commit([resize], JOURNAL_DURABLE);
+        } else {
+          const from = this.model.extentsFor(meta.sizeBytes);
+          await this.supply.provision(this.model.extentsFor(sizeBytes) - from, (ps) => [resize, ...mapRuns(meta.id, from, ps)]);
+        }
+        this.volumes.get(meta.id)?.grow(sizeBytes / meta.blockSize);
       }
-      this.volumes.get(meta.id)?.grow(sizeBytes / meta.blockSize);
-    }
-    return this.describe(meta);
+      return this.describe(meta);
+    });
   }
 
   deleteVolume(name: string): Promise<void> {
@@ -295,7 +294,10 @@ export class Pool implements VolumeHost {
   private async eraseAndDelete(meta: VolumeMeta): Promise<void> {
     const vol = this.volumes.get(meta.id);
     vol?.markGone();
-    if (!meta.deleting) await this.commit([{ type: RecordType.VOL_DELETING, vol: meta.id }], JOURNAL_DURABLE);
+    // Ordered with resizes: none may map extents into a volume that is being erased.
+    await this.serialMeta(async () => {
+      if (!meta.deleting) await this.commit([{ type: RecordType.VOL_DELETING, vol: meta.id }], JOURNAL_DURABLE);
+    });
     if (vol !== undefined) await vol.drain();
     const freed = await this.eraseExtents(meta);
     await this.commit([{ type: RecordType.VOL_DELETE, vol: meta.id }], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
@@ -342,6 +344,12 @@ export class Pool implements VolumeHost {
     await this.journal.checkpoint();
     this.journal.shut();
     this.volumes.clear();
+  }
+
+  private serialMeta<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.metaChain.then(fn, fn);
+    this.metaChain = run.catch(() => undefined);
+    return run;
   }
 
   private lookup(name: string): VolumeMeta {

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { PoolFile, blockDeviceBytes } from './pool_file.ts';
+import { PoolFile, blockDeviceBytes, openPoolPath } from './pool_file.ts';
 import { hasSuperblockMagic } from './pool_superblock.ts';
 import { SUPERBLOCK_BYTES } from './pool_layout.ts';
 import { InvalidSizeError, PoolExistsError } from './pool_errors.ts';
@@ -38,7 +38,7 @@ export async function openCreateTarget(path: string, sizeBytes: number | undefin
     await ftruncate(file.fd, sizeBytes);
     return { file, poolBytes: sizeBytes, zeroed: true, created: true };
   }
-  const file = await PoolFile.open(path, fs.constants.O_RDWR);
+  const file = await openPoolPath(path);
   try {
     const head = Buffer.alloc(2 * SUPERBLOCK_BYTES);
     await file.read(head, 0, head.length, 0);

@@ -20,6 +20,11 @@ export class PoolExistsError extends BerthError {
   constructor() { super('POOL_EXISTS', 'a pool already exists at this path'); }
 }
 
+/** The device is held exclusively by someone else (another importer, a mount). */
+export class PoolBusyError extends BerthError {
+  constructor() { super('POOL_BUSY', 'pool device is in use'); }
+}
+
 export class PoolNotEmptyError extends BerthError {
   constructor() { super('POOL_NOT_EMPTY', 'pool still has volumes'); }
 }

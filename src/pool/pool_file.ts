@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { MediumError } from '../block/errors.ts';
+import { PoolBusyError, PoolNotFoundError } from './pool_errors.ts';
 
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 const ZERO_PARALLEL = 8;
@@ -111,6 +112,28 @@ export class PoolFile {
 
   close(): Promise<void> {
     return new Promise((resolve, reject) => fs.close(this.fd, (err) => (err ? reject(err) : resolve())));
+  }
+}
+
+/**
+ * Opens a pool's path read-write. Block devices are opened O_EXCL, which Linux turns into
+ * an exclusive claim: a second importer (or a mounted filesystem) gets PoolBusyError.
+ */
+export async function openPoolPath(path: string, extraFlags = 0): Promise<PoolFile> {
+  let flags = fs.constants.O_RDWR | extraFlags;
+  try {
+    if (fs.statSync(path).isBlockDevice()) flags |= fs.constants.O_EXCL;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new PoolNotFoundError();
+    throw err;
+  }
+  try {
+    return await PoolFile.open(path, flags);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EBUSY') throw new PoolBusyError();
+    if (code === 'ENOENT') throw new PoolNotFoundError();
+    throw err;
   }
 }
 

@@ -15,7 +15,6 @@ const PAGE_ALL = 0x3f;
 const PC_CURRENT = 0;
 const PC_CHANGEABLE = 1;
 const PC_DEFAULT = 2;
-const PC_SAVED = 3;
 const WP = 0x80;
 const DPOFUA = 0x10;
 const WCE = 0x04;
@@ -81,6 +80,7 @@ function stateFor(pc: number, lu: LogicalUnit): ModeState {
     case PC_CURRENT: return lu.mode;
     case PC_CHANGEABLE: return CHANGEABLE;
     case PC_DEFAULT: return DEFAULTS;
+    // PC 3 (saved values): nothing is savable.
     default: throw new CheckConditionError(SenseKey.ILLEGAL_REQUEST, Asc.SAVING_PARAMETERS_NOT_SUPPORTED);
   }
 }
@@ -95,7 +95,6 @@ function modeSense(task: ScsiTask, lu: LogicalUnit): ScsiResponse {
   const code = cdb[2] & 0x3f;
   const subpage = cdb[3];
   if (subpage !== 0 && !(subpage === 0xff && code === PAGE_ALL)) throw invalidFieldInCdb(3);
-  if (pc === PC_SAVED) stateFor(pc, lu);
   const pages = pagesFor(code, stateFor(pc, lu), pc === PC_CHANGEABLE);
   const blockCount = lu.device.blockCount;
   let descriptor = Buffer.alloc(0);

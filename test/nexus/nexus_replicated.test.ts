@@ -93,7 +93,7 @@ test('nexus_tcp_server_killed: kill -9 of a replica process mid-I/O — no error
   await running; // any I/O error would reject here
   const states = nexus.children().map((c) => c.state);
   assert.deepEqual(states, ['faulted', 'online', 'online']);
-  assert.ok(faultedAt - killedAt < 1000, `faulted ${faultedAt - killedAt} ms after the kill`);
+  assert.ok(faultedAt - killedAt < 2500, `faulted ${faultedAt - killedAt} ms after the kill`);
   assert.ok((await nexus.read(0, BLOCKS)).equals(model));
   assert.ok(local.device.data.equals(model));
 });
@@ -108,7 +108,7 @@ test('nexus_tcp_link_cut: a destroyed socket and a hung replica are retired, wri
   const running = load(nexus, model, 300, 8);
   await nodes[0].server.close(); // the link to r0 drops
   await running;
-  assert.ok(Date.now() - t0 < 3000);
+  assert.ok(Date.now() - t0 < 5000);
   assert.deepEqual(nexus.children().map((c) => c.state), ['faulted', 'faulted', 'online']);
   assert.ok(nodes[2].device.data.equals(model));
   assert.equal(nexus.state, 'degraded');

@@ -168,6 +168,6 @@ test('replica_timeout: an unanswered op fails the connection within the op timeo
   const t0 = Date.now();
   await assert.rejects(r.read(0, 1), (err: Error & { code?: string }) => err.code === 'DEVICE_GONE' && /within 150 ms/.test(err.message));
   const took = Date.now() - t0;
-  assert.ok(took >= 140 && took < 1000, `took ${took}`);
+  assert.ok(took >= 140 && took < 2500, `took ${took}`);
   assert.equal(r.failed, true);
 });

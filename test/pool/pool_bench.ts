@@ -1,6 +1,7 @@
 /**
  * Raw volume throughput: 4 KiB random reads and writes at queue depth 32 on a thin
- * volume in a pool on /dev/shm, next to plain fs.read/fs.write on a file as the floor.
+ * volume in a pool on /dev/shm, next to plain fs.read/fs.write on a file as the floor,
+ * and the rate of allocating first writes (each to a new extent).
  * Usage: node test/pool/pool_bench.ts [seconds-per-test=3] [volume-MiB=1024]
  */
 import fs from 'node:fs';
@@ -36,7 +37,19 @@ try {
   await pool.createVolume({ name: 'v', sizeBytes: bytes, blockSize: 4096 });
   const v = pool.openVolume('v');
   const buf = Buffer.alloc(BS, 0x5a);
-  await measure('volume first-write (allocating)', (b) => v.write(b, buf, false), blocks);
+  {
+    // Allocation rate: every write lands on a new 64 KiB extent (MAP record + data write).
+    const allocPool = await Pool.create(path.join(dir, 'alloc'), { name: 'alloc', sizeBytes: 16 * 1024 ** 3, extentSize: 64 * 1024 });
+    await allocPool.createVolume({ name: 'a', sizeBytes: 15 * 1024 ** 3, blockSize: 4096 });
+    const a = allocPool.openVolume('a');
+    let next = 0;
+    const extents = 15 * 1024 ** 3 / (64 * 1024);
+    await measure('volume first write (allocating) QD32', async () => {
+      if (next < extents) await a.write((next++) * 16, buf, false);
+    }, 1);
+    await allocPool.close();
+    fs.rmSync(path.join(dir, 'alloc'));
+  }
   // Fill the whole volume so every run below touches real pages, as the raw file does.
   const chunk = Buffer.alloc(1024 * 1024, 0x5a);
   for (let b = 0; b < blocks; b += chunk.length / BS) await v.write(b, chunk, false);
