@@ -100,38 +100,44 @@ async function measureRow(fio: string, t: RunningTarget, row: RowSpec, cfg: Conf
   }
 }
 
-async function benchTarget(fio: string, kind: TargetKind, backing: Backing, section: Section, cfg: Config): Promise<void> {
-  const put = (i: number, cell: Measurement | { error: string }): void => {
-    section.rows[i].cells[kind] = cell;
-  };
-  let target: RunningTarget;
+/**
+ * All targets of one backing kind run at once (the idle one costs nothing) and take turns
+ * row by row, in A-B then B-A order, so load from elsewhere on a shared machine falls on
+ * both alike instead of on whichever target happened to run during it.
+ */
+async function benchBacking(fio: string, backing: Backing, section: Section, cfg: Config): Promise<void> {
+  const running: RunningTarget[] = [];
   try {
-    target = await startTarget(kind, { baseDir: backing.dir, sizeBytes: cfg.sizeBytes, blockSize: 512, thin: false });
-  } catch (err) {
-    log(`${label(kind)} on ${backing.id}: could not start: ${(err as Error).message}`);
-    cfg.rows.forEach((_, i) => put(i, { error: `start: ${(err as Error).message}` }));
-    return;
-  }
-  try {
-    log(`${label(kind)} on ${backing.id}: pre-filling ${cfg.sizeBytes / GIB} GiB at ${target.url}`);
-    await runFio({ fio, url: target.url, row: PREFILL_ROW });
-    for (let i = 0; i < cfg.rows.length; i++) {
-      const row = cfg.rows[i];
+    for (const kind of cfg.targets) {
       try {
-        const m = await measureRow(fio, target, row, cfg);
-        put(i, m);
-        log(`${label(kind)} on ${backing.id}: ${row.label}: ${Math.round(m.fio.iops)} IOPS, ${m.fio.mibPerSec.toFixed(0)} MiB/s, ` +
-          `p99 ${Math.round(m.fio.p99us)} µs, ${m.cpuSecondsPerGiB.toFixed(2)} CPU s/GiB`);
+        const t = await startTarget(kind, { baseDir: backing.dir, sizeBytes: cfg.sizeBytes, blockSize: 512, thin: false });
+        running.push(t);
+        log(`${label(kind)} on ${backing.id}: pre-filling ${cfg.sizeBytes / GIB} GiB at ${t.url}`);
+        await runFio({ fio, url: t.url, row: PREFILL_ROW });
       } catch (err) {
-        put(i, { error: (err as Error).message });
-        log(`${label(kind)} on ${backing.id}: ${row.label}: FAILED ${(err as Error).message.split('\n')[0]}`);
+        const msg = (err as Error).message;
+        log(`${label(kind)} on ${backing.id}: could not start: ${msg}`);
+        for (const r of section.rows) r.cells[kind] = { error: `start: ${msg}` };
       }
     }
-  } catch (err) {
-    log(`${label(kind)} on ${backing.id}: ${(err as Error).message}`);
-    cfg.rows.forEach((_, i) => section.rows[i].cells[kind] ??= { error: (err as Error).message });
+    for (let i = 0; i < cfg.rows.length; i++) {
+      const row = cfg.rows[i];
+      const order = i % 2 === 0 ? running : [...running].reverse();
+      for (const t of order) {
+        const who = `${label(t.kind)} on ${backing.id}: ${row.label}`;
+        try {
+          const m = await measureRow(fio, t, row, cfg);
+          section.rows[i].cells[t.kind] = m;
+          log(`${who}: ${Math.round(m.fio.iops)} IOPS, ${m.fio.mibPerSec.toFixed(0)} MiB/s, ` +
+            `p99 ${Math.round(m.fio.p99us)} µs, ${m.cpuSecondsPerGiB.toFixed(2)} CPU s/GiB`);
+        } catch (err) {
+          section.rows[i].cells[t.kind] = { error: (err as Error).message };
+          log(`${who}: FAILED ${(err as Error).message.split('\n')[0]}`);
+        }
+      }
+    }
   } finally {
-    await target.stop();
+    for (const t of running) await t.stop();
   }
 }
 
@@ -143,8 +149,10 @@ function methodText(cfg: Config): string {
   return [
     `- One ${cfg.sizeBytes / GIB} GiB volume per target, fully provisioned (thick), 512-byte blocks, backed by a`,
     '  sparse file of the given kind (Berth: a pool file holding the volume; tgt: the LUN file).',
-    '  Targets run one at a time; each starts fresh and is pre-filled with 1 MiB sequential',
-    '  writes over the whole volume, so reads return real data.',
+    '  Both targets start fresh for each backing kind and are pre-filled with 1 MiB sequential',
+    '  writes over the whole volume, so reads return real data. They run side by side but',
+    '  take turns row by row (Berth, tgt, then tgt, Berth), so a busy moment on the shared',
+    '  machine falls on both.',
     `- fio ${cfg.runtimeS} s per row after a ${cfg.rampS} s ramp, \`--ioengine=libiscsi\`, one iSCSI session per job,`,
     '  `--norandommap --randrepeat=0`. "×4 jobs" rows run 4 jobs at iodepth 32 each (128 in flight).',
     '- Latency is fio\'s completion latency (p50 / p99). CPU s/GiB is the target process\'s user +',
@@ -166,7 +174,7 @@ async function main(): Promise<void> {
   for (const backing of cfg.backings) {
     const section: Section = { title: backing.title, rows: cfg.rows.map((row) => ({ row, cells: {} })) };
     sections.push(section);
-    for (const kind of cfg.targets) await benchTarget(fio, kind, backing, section, cfg);
+    await benchBacking(fio, backing, section, cfg);
   }
 
   let idle: IdleFigures | undefined;

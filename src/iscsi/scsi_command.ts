@@ -155,7 +155,7 @@ export function handleDataOut(s: Session, c: DataPathConnection, pdu: RawPdu): v
   const len = pdu.data.length;
   if (d.ttt === RESERVED_TAG) {
     if (!task.unsolicitedOpen || d.dataSN !== task.unsolicitedDataSN || d.bufferOffset !== task.unsolicitedOffset || d.bufferOffset + len > task.unsolicitedEnd) {
-      return c.destroy('unsolicited Data-Out out of sequence (DataSN, offset or length)');
+      return failDataPhase(s, c, task, 'unsolicited Data-Out out of sequence (DataSN, offset or length)');
     }
     place(task, pdu.data, d.bufferOffset);
     task.unsolicitedDataSN++;
@@ -166,14 +166,14 @@ export function handleDataOut(s: Session, c: DataPathConnection, pdu: RawPdu): v
     const r2t = s.r2ts.get(d.ttt);
     if (r2t === undefined || r2t.task !== task) return c.reject(pdu, RejectReason.INVALID_PDU_FIELD);
     if (d.dataSN !== r2t.nextDataSN || d.bufferOffset !== r2t.offset + r2t.received || r2t.received + len > r2t.length) {
-      return c.destroy('solicited Data-Out out of sequence (DataSN, offset or length)');
+      return failDataPhase(s, c, task, 'solicited Data-Out out of sequence (DataSN, offset or length)');
     }
     place(task, pdu.data, d.bufferOffset);
     r2t.nextDataSN++;
     r2t.received += len;
     task.received += len;
     if (d.final) {
-      if (r2t.received !== r2t.length) return c.destroy('R2T sequence ended short');
+      if (r2t.received !== r2t.length) return failDataPhase(s, c, task, 'R2T sequence ended short');
       s.r2ts.delete(r2t.ttt);
       task.openR2ts.splice(task.openR2ts.indexOf(r2t.ttt), 1);
       issueR2ts(s, c, task);
@@ -184,6 +184,20 @@ export function handleDataOut(s: Session, c: DataPathConnection, pdu: RawPdu): v
     task.buffer = undefined;
     execute(s, c, task, data);
   }
+}
+
+/** Fixed-format sense: ABORTED COMMAND, DATA PHASE ERROR (SPC-4 4.5.3, ASC 0x4B/0x00). */
+const DATA_PHASE_ERROR_SENSE = Buffer.from([0x70, 0, 0x0b, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x4b, 0x00, 0, 0, 0, 0]);
+
+/**
+ * A Data-Out sequence error. ERL 0 cannot recover the data within the command, so the
+ * command ends with CHECK CONDITION (its later Data-Out is dropped quietly) and the
+ * session goes on, rather than dropping every other command with the connection.
+ */
+function failDataPhase(s: Session, c: DataPathConnection, task: Task, why: string): void {
+  s.log.warn({ itt: task.itt }, why);
+  s.dropTask(task);
+  sendStatus(s, c, task, { status: 0x02, sense: DATA_PHASE_ERROR_SENSE }, ScsiServiceResponse.COMMAND_COMPLETED);
 }
 
 function execute(s: Session, c: DataPathConnection, task: Task, dataOut: Buffer | undefined): void {

@@ -2,8 +2,9 @@
 export { Nexus } from './nexus.ts';
 export {
   NEXUS_MAX_CHILDREN, NEXUS_OP_TIMEOUT_MS_DEFAULT, NEXUS_REGION_BYTES_DEFAULT,
-  type AddChildOptions, type NexusEvent, type NexusOptions, type RebuildOutcome,
+  type AddChildOptions, type NexusOptions, type RebuildOutcome,
 } from './nexus_options.ts';
+export type { NexusEvent } from './nexus_events.ts';
 export { ChildState, NexusState, type ChildInfo, type ChildStateName, type NexusChildSpec, type NexusStateName, type ChildDeviceExtras } from './nexus_child.ts';
 export { WriteIntentMap } from './write_intent_map.ts';
 export { RebuildMap } from './rebuild_map.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Nexus } from './nexus.ts';
-import type { NexusEvent } from './nexus_options.ts';
+import type { NexusEvent } from './nexus_events.ts';
 import { TestDevice, pattern } from './nexus_test_devices.ts';
 import { StaleGenerationError } from '../replica/replica_errors.ts';
 import type { NexusChildSpec } from './nexus_child.ts';

@@ -4,9 +4,10 @@ import { errorCode } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
 import {
   NEXUS_MAX_CHILDREN, NEXUS_OP_TIMEOUT_MS_DEFAULT, NEXUS_REGION_BYTES_DEFAULT,
-  type AddChildOptions, type NexusEvent, type NexusOptions, type RebuildOutcome,
+  type AddChildOptions, type NexusOptions, type RebuildOutcome,
 } from './nexus_options.ts';
-import { ChildState, NexusChild, NexusState, type ChildInfo, type ChildStateName, type NexusChildSpec, type NexusStateName } from './nexus_child.ts';
+import { NexusEvents, type NexusEvent } from './nexus_events.ts';
+import { ChildState, NexusChild, NexusState, childGeometry, type ChildInfo, type ChildStateName, type NexusChildSpec, type NexusStateName } from './nexus_child.ts';
 import { MirrorKind, MirrorOp, ReadKind, ReadOp, type MirrorKindCode, type NexusIoHost } from './nexus_io.ts';
 import { NexusIoGate } from './nexus_io_gate.ts';
 import { DeadlineTracker } from './nexus_deadlines.ts';
@@ -38,7 +39,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
   private readonly intents = new Map<string, WriteIntentMap>();
   private readonly gate = new NexusIoGate();
   private readonly deadlines: DeadlineTracker;
-  private readonly listeners = new Set<(e: NexusEvent) => void>();
+  private readonly events: NexusEvents;
   /** Names whose addChild is waiting on the fence: a second one must not race it. */
   private readonly joining = new Set<string>();
   private fenced: NexusFencedError | undefined;
@@ -50,20 +51,19 @@ export class Nexus implements BlockDevice, NexusIoHost {
 
   private constructor(opts: NexusOptions) {
     const specs = opts.children;
-    if (specs.length < 1 || specs.length > NEXUS_MAX_CHILDREN) throw new ChildInvalidError(`a nexus has 1..${NEXUS_MAX_CHILDREN} children`);
-    if (new Set(specs.map((s) => s.name)).size !== specs.length) throw new ChildInvalidError('child names must be unique');
+    const geometry = childGeometry(specs, NEXUS_MAX_CHILDREN);
+    this.blockSize = geometry.blockSize;
+    this.blockCount = geometry.blockCount;
+    this.thin = geometry.thin;
     this.name = opts.name;
     this.generation = opts.generation;
-    this.blockSize = specs[0].device.blockSize;
-    if (specs.some((s) => s.device.blockSize !== this.blockSize)) throw new ChildInvalidError('children differ in block size');
-    this.blockCount = Math.min(...specs.map((s) => s.device.blockCount));
-    this.thin = specs.every((s) => s.device.thin);
     this.opTimeoutMs = opts.opTimeoutMs ?? NEXUS_OP_TIMEOUT_MS_DEFAULT;
     this.deadlines = new DeadlineTracker(this.opTimeoutMs);
     this.regionBlocks = Math.max(1, Math.floor((opts.regionBytes ?? NEXUS_REGION_BYTES_DEFAULT) / this.blockSize));
     this.throttle = opts.rebuildThrottleBytesPerSec ?? 0;
     this.parallel = opts.rebuildParallel ?? 2;
     this.log = (opts.log ?? silentLogger()).child({ component: 'nexus', nexus: opts.name });
+    this.events = new NexusEvents(this.log);
     for (const spec of specs) {
       const child = new NexusChild(spec, spec.state ?? ChildState.ONLINE);
       if (child.state === ChildState.STALE) {
@@ -96,10 +96,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
   get state(): NexusStateName { return this.computeState(); }
 
   /** Subscribes to state changes (for the engine to persist membership); returns unsubscribe. */
-  on(listener: (e: NexusEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
+  on(listener: (e: NexusEvent) => void): () => void { return this.events.on(listener); }
 
   children(): ChildInfo[] {
     return this.members.map((c) => ({
@@ -228,7 +225,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     const from = child.state;
     child.state = ChildState.FAULTED;
     child.letGo();
-    this.emit({ type: 'child-state', child: name, from, to: 'removed' });
+    this.events.emit({ type: 'child-state', child: name, from, to: 'removed' });
     this.checkNexusState();
   }
 
@@ -247,7 +244,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
       c.rebuild?.cancel();
       c.letGo();
     }
-    this.emit({ type: 'nexus-state', from, to: NexusState.CLOSED });
+    this.events.emit({ type: 'nexus-state', from, to: NexusState.CLOSED });
   }
 
   // ---- NexusIoHost: called by ops in flight ----
@@ -389,7 +386,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     this.log.warn({ generation: this.generation }, 'nexus fenced by a newer generation');
     for (const c of this.members) c.rebuild?.cancel(this.fenced);
     this.lastState = NexusState.FENCED;
-    this.emit({ type: 'nexus-state', from, to: NexusState.FENCED, reason: this.fenced.message });
+    this.events.emit({ type: 'nexus-state', from, to: NexusState.FENCED, reason: this.fenced.message });
   }
 
   private setState(child: NexusChild, to: ChildStateName, reason?: string): void {
@@ -400,7 +397,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
   }
 
   private emitChild(child: NexusChild, from: ChildStateName | 'absent', to: ChildStateName, reason?: string): void {
-    this.emit({ type: 'child-state', child: child.name, from, to, reason });
+    this.events.emit({ type: 'child-state', child: child.name, from, to, reason });
     this.checkNexusState();
   }
 
@@ -409,7 +406,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     if (to === this.lastState) return;
     const from = this.lastState;
     this.lastState = to;
-    this.emit({ type: 'nexus-state', from, to });
+    this.events.emit({ type: 'nexus-state', from, to });
   }
 
   private computeState(): NexusStateName {
@@ -419,12 +416,6 @@ export class Nexus implements BlockDevice, NexusIoHost {
     for (const c of this.members) if (c.state === ChildState.ONLINE) online++;
     if (online === 0) return NexusState.FAULTED;
     return online === this.members.length ? NexusState.ONLINE : NexusState.DEGRADED;
-  }
-
-  private emit(e: NexusEvent): void {
-    for (const l of this.listeners) {
-      try { l(e); } catch (err) { this.log.error({ err }, 'nexus event listener threw'); }
-    }
   }
 
   private find(name: string): NexusChild {

@@ -1,6 +1,7 @@
 import type { BlockDevice } from '../block/block_device.ts';
 import type { WriteIntentMap } from './write_intent_map.ts';
 import type { RebuildJob, RebuildProgress } from './rebuild_job.ts';
+import { ChildInvalidError } from './nexus_errors.ts';
 
 /**
  * The state of one child (replica) of a nexus.
@@ -94,4 +95,17 @@ export class NexusChild {
     this.released = true;
     this.release?.();
   }
+}
+
+/** Checks a nexus's initial children and derives the volume's geometry from them. */
+export function childGeometry(specs: readonly NexusChildSpec[], maxChildren: number): { blockSize: number; blockCount: number; thin: boolean } {
+  if (specs.length < 1 || specs.length > maxChildren) throw new ChildInvalidError(`a nexus has 1..${maxChildren} children`);
+  if (new Set(specs.map((s) => s.name)).size !== specs.length) throw new ChildInvalidError('child names must be unique');
+  const blockSize = specs[0].device.blockSize;
+  if (specs.some((s) => s.device.blockSize !== blockSize)) throw new ChildInvalidError('children differ in block size');
+  return {
+    blockSize,
+    blockCount: Math.min(...specs.map((s) => s.device.blockCount)),
+    thin: specs.every((s) => s.device.thin),
+  };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../util/log.ts';
-import type { ChildStateName, NexusChildSpec, NexusStateName } from './nexus_child.ts';
+import type { ChildStateName, NexusChildSpec } from './nexus_child.ts';
 
 /** Replicas per volume: the StorageClass allows 1–5. */
 export const NEXUS_MAX_CHILDREN = 5;
@@ -34,10 +34,6 @@ export interface AddChildOptions {
   blankTarget?: boolean;
   throttleBytesPerSec?: number;
 }
-
-export type NexusEvent =
-  | { type: 'child-state'; child: string; from: ChildStateName | 'absent'; to: ChildStateName | 'removed'; reason?: string }
-  | { type: 'nexus-state'; from: NexusStateName; to: NexusStateName; reason?: string };
 
 /** How a rebuild ended: the child's state afterwards. */
 export type RebuildOutcome = ChildStateName | 'removed';

@@ -119,13 +119,14 @@ export function blockLimits(lu: LogicalUnit): Buffer {
 }
 
 /**
- * Block Device Characteristics: non-rotating medium. WABEREQ and WACEREQ are 01b: a
- * read after a block or crypto erase succeeds (and returns zeros).
+ * Block Device Characteristics: non-rotating medium. WACEREQ is 01b: a read after a
+ * crypto erase succeeds (and returns zeros); so is WABEREQ on thin LUs, the only ones
+ * that implement BLOCK ERASE (0 says it is not implemented).
  */
-function blockDeviceCharacteristics(): Buffer {
+function blockDeviceCharacteristics(lu: LogicalUnit): Buffer {
   const b = Buffer.alloc(0x3c);
   b.writeUInt16BE(0x0001, 0);
-  b[3] = 0x50;
+  b[3] = (lu.thin ? 0x40 : 0) | 0x10;
   return page(VPD_BLOCK_DEVICE_CHARACTERISTICS, b);
 }
 
@@ -150,7 +151,7 @@ function vpdPage(code: number, lu: LogicalUnit, nexus: ITNexus): Buffer {
     case VPD_UNIT_SERIAL: return page(code, Buffer.from(lu.config.serial.replace(/[^\x20-\x7e]/g, ' '), 'latin1'));
     case VPD_DEVICE_IDENTIFICATION: return page(code, deviceIdentification(lu, nexus));
     case VPD_BLOCK_LIMITS: return blockLimits(lu);
-    case VPD_BLOCK_DEVICE_CHARACTERISTICS: return blockDeviceCharacteristics();
+    case VPD_BLOCK_DEVICE_CHARACTERISTICS: return blockDeviceCharacteristics(lu);
     case VPD_LOGICAL_BLOCK_PROVISIONING: return logicalBlockProvisioning(lu);
     default: throw invalidFieldInCdb(2);
   }

@@ -159,7 +159,8 @@ export class ScsiTargetDevice implements ScsiTarget {
     if ((lu.reservedBy !== undefined || lu.pr.reservation !== undefined) && !reservationAllows(lu, nexus, spec)) {
       return { status: ScsiStatus.RESERVATION_CONFLICT };
     }
-    if (spec.supported && !spec.supported(lu)) throw invalidOpcode();
+    // An opcode this LU lacks is an invalid opcode; a lacking service action is an invalid field.
+    if (spec.supported && !spec.supported(lu)) throw spec.sa === undefined ? invalidOpcode() : invalidFieldInCdb(1, 4);
     return undefined;
   }
 

@@ -138,12 +138,21 @@ test('R2T-driven write: data solicited in bursts lands intact', async () => {
   assert.deepEqual(scsi.disks.get(0)!.subarray(100 * 512, 100 * 512 + data.length), data);
 });
 
-test('a Data-Out with the wrong DataSN ends the connection (ERL 0)', async () => {
+test('a Data-Out with the wrong DataSN fails that command (DATA PHASE ERROR); the session goes on', async () => {
   const { c } = await login('400001370a09');
   const itt = c.scsi(WRITE10(0, 16), { write: true, edtl: 8192 });
   const r2t = await c.next();
-  c.send(Op.SCSI_DATA_OUT, { final: true, itt, ttt: r2t?.pdu.fields.ttt ?? 0, dataSN: 5, bufferOffset: 0 }, Buffer.alloc(8192));
-  assert.ok(await c.closedWithin(2000));
+  c.send(Op.SCSI_DATA_OUT, { final: false, itt, ttt: r2t?.pdu.fields.ttt ?? 0, dataSN: 5, bufferOffset: 0 }, Buffer.alloc(4096));
+  const r = await c.next();
+  assert.equal(r?.pdu.opcode, TargetOpcode.SCSI_RESPONSE);
+  assert.equal(r?.pdu.fields.status, 2);
+  assert.deepEqual([r?.data[2 + 2], r?.data[2 + 12]], [0x0b, 0x4b]);
+  // The rest of its data is dropped quietly; the next command works.
+  c.send(Op.SCSI_DATA_OUT, { final: true, itt, ttt: r2t?.pdu.fields.ttt ?? 0, dataSN: 6, bufferOffset: 4096 }, Buffer.alloc(4096));
+  c.scsi(READ10(0, 1), { read: true, edtl: 512 });
+  const ok = await c.next();
+  assert.equal(ok?.pdu.opcode, TargetOpcode.SCSI_DATA_IN);
+  assert.equal(ok?.pdu.fields.status, 0);
 });
 
 test('ABORT TASK on a running task: function complete, and the task sends no response', async () => {

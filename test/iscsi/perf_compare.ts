@@ -1,89 +1,123 @@
 /**
- * Side-by-side benchmark: Berth's iSCSI target (serving the test-double SCSI target over
- * a /dev/shm file, fs.read/fs.write through libuv) against tgtd serving the same kind of
- * file. Runs iscsi-perf (4k random read QD32) and qemu-img bench (4k random write
- * QD32, 1 MiB sequential read/write). Not a test: `node test/iscsi/perf_compare.ts [seconds]`.
+ * Side-by-side benchmark, not a test: Berth's iSCSI target against tgtd on the same
+ * machine, each serving a 1 GiB file in /dev/shm. Berth serves it through the SCSI test
+ * double (test/iscsi/memory_scsi_target.ts in file mode: fs.read/fs.write on libuv's
+ * pool), so this measures the transport. Reports IOPS or MB/s and the target's CPU time
+ * per operation (steadier than wall time on a busy machine).
+ *
+ *   node test/iscsi/perf_compare.ts [seconds-for-iscsi-perf]
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, rmSync, ftruncateSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, ftruncateSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { IscsiServer } from '../../src/iscsi/index.ts';
 import { MemoryScsiTarget } from './memory_scsi_target.ts';
 
-const seconds = Number(process.argv[2] === '--client' ? process.argv[4] : (process.argv[2] ?? 10));
+const seconds = Number(process.argv[2] ?? 10);
 const SIZE = 1024 * 1024 * 1024;
 const IQN = 'iqn.2026-01.io.berth:perf';
 
-function bench(url: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  const perf = spawnSync('iscsi-perf', ['-m', '32', '-b', '8', '-r', '-t', String(seconds), url], { encoding: 'utf8' });
-  const m = /iops average (\d+)[^\n]*\n*finished/.exec(perf.stdout + perf.stderr) ?? /iops average (\d+)/.exec((perf.stdout + perf.stderr).split('\r').pop() ?? '');
-  const all = [...(perf.stdout + perf.stderr).matchAll(/iops average (\d+)/g)];
-  out['iscsi-perf 4k randread QD32 IOPS'] = Number(all.at(-1)?.[1] ?? m?.[1] ?? NaN);
-  const qb = (args: string[]): number => {
-    const r = spawnSync('qemu-img', ['bench', '-f', 'raw', '-t', 'none', '-i', 'threads', ...args, url], { encoding: 'utf8' });
-    const t = /Run completed in ([\d.]+) seconds/.exec(r.stdout);
-    return t ? Number(t[1]) : NaN;
-  };
-  const n4k = 200000;
-  let t = qb(['-w', '-c', String(n4k), '-d', '32', '-s', '4k']);
-  out['qemu-img bench 4k seq write QD32 IOPS'] = Math.round(n4k / t);
-  t = qb(['-c', String(n4k), '-d', '32', '-s', '4k']);
-  out['qemu-img bench 4k seq read QD32 IOPS'] = Math.round(n4k / t);
-  const n1m = 4000;
-  t = qb(['-w', '-c', String(n1m), '-d', '8', '-s', '1M']);
-  out['qemu-img bench 1M seq write QD8 MB/s'] = Math.round((n1m * 1.048576) / t);
-  t = qb(['-c', String(n1m), '-d', '8', '-s', '1M']);
-  out['qemu-img bench 1M seq read QD8 MB/s'] = Math.round((n1m * 1.048576) / t);
+interface Phase { name: string; cmd: string; args: (url: string) => string[]; ops: number | undefined; unit: 'IOPS' | 'MB/s' }
+const qb = (extra: string[]) => (url: string): string[] => ['bench', '-f', 'raw', '-t', 'none', '-i', 'threads', ...extra, url];
+const PHASES: Phase[] = [
+  { name: 'iscsi-perf 4k random read QD32', cmd: 'iscsi-perf', args: (u) => ['-m', '32', '-b', '8', '-r', '-t', String(seconds), u], ops: undefined, unit: 'IOPS' },
+  { name: 'qemu-img bench 4k random-ish write QD32', cmd: 'qemu-img', args: qb(['-w', '-c', '300000', '-d', '32', '-s', '4k', '-S', '12288']), ops: 300000, unit: 'IOPS' },
+  { name: 'qemu-img bench 4k read QD32', cmd: 'qemu-img', args: qb(['-c', '300000', '-d', '32', '-s', '4k', '-S', '12288']), ops: 300000, unit: 'IOPS' },
+  { name: 'qemu-img bench 1M seq write QD8', cmd: 'qemu-img', args: qb(['-w', '-c', '6000', '-d', '8', '-s', '1M', '-S', '1M']), ops: 6000, unit: 'MB/s' },
+  { name: 'qemu-img bench 1M seq read QD8', cmd: 'qemu-img', args: qb(['-c', '6000', '-d', '8', '-s', '1M', '-S', '1M']), ops: 6000, unit: 'MB/s' },
+];
+
+function exec(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('exit', () => resolve(out));
+  });
+}
+
+/** CPU seconds a process has used so far (user + system). */
+function cpuOf(pid: number | 'self'): number {
+  if (pid === 'self') {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  }
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function measure(url: string, pid: number | 'self'): Promise<Array<{ rate: number; cpuUsPerOp: number }>> {
+  const out = [];
+  for (const ph of PHASES) {
+    const cpu0 = cpuOf(pid);
+    const t0 = performance.now();
+    const text = await exec(ph.cmd, ph.args(url));
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = cpuOf(pid) - cpu0;
+    let ops = ph.ops ?? NaN;
+    let secs = Number(/Run completed in ([\d.]+) seconds/.exec(text)?.[1] ?? wall);
+    if (ph.cmd === 'iscsi-perf') {
+      const iops = Number([...text.matchAll(/iops average (\d+)/g)].at(-1)?.[1] ?? NaN);
+      ops = iops * seconds;
+      secs = seconds;
+    }
+    const rate = ph.unit === 'IOPS' ? ops / secs : (ops * 1.048576) / secs;
+    out.push({ rate: Math.round(rate), cpuUsPerOp: Math.round((cpu / ops) * 1e6 * 10) / 10 });
+  }
   return out;
 }
 
-async function berth(): Promise<Record<string, number>> {
+async function berth(): Promise<Array<{ rate: number; cpuUsPerOp: number }>> {
   const file = `/dev/shm/berth-perf-${process.pid}`;
   const fd = openSync(file, 'w+');
   ftruncateSync(fd, SIZE);
   const srv = new IscsiServer({ host: '127.0.0.1', port: 0 });
   srv.addTarget({ iqn: IQN, scsi: new MemoryScsiTarget({ 0: SIZE }, fd) });
-  const { port } = await srv.listen();
-  // Run the clients in a child so this event loop only serves the target.
-  const child = spawn(process.execPath, [import.meta.filename, '--client', `iscsi://127.0.0.1:${port}/${IQN}/0`, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  await new Promise((r) => child.on('exit', r));
-  await srv.close();
-  closeSync(fd);
-  rmSync(file);
-  return JSON.parse(text) as Record<string, number>;
+  try {
+    const { port } = await srv.listen();
+    return await measure(`iscsi://127.0.0.1:${port}/${IQN}/0`, 'self');
+  } finally {
+    await srv.close();
+    closeSync(fd);
+    rmSync(file);
+  }
 }
 
-function tgt(): Record<string, number> {
+async function tgt(): Promise<Array<{ rate: number; cpuUsPerOp: number }>> {
   const file = `/dev/shm/tgt-perf-${process.pid}`;
-  const fd = openSync(file, 'w+');
-  ftruncateSync(fd, SIZE);
-  closeSync(fd);
+  closeSync(openSync(file, 'w+'));
+  execFileSync('truncate', ['-s', String(SIZE), file]);
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const ctl = String(100 + Math.floor(Math.random() * 800));
+  const ctl = String(1000 + Math.floor(Math.random() * 8000));
   const tgtd = spawn('tgtd', ['-f', '--iscsi', `portal=127.0.0.1:${port}`, '-C', ctl], { stdio: 'ignore' });
-  const adm = (...a: string[]): void => void execFileSync('tgtadm', ['-C', ctl, '--lld', 'iscsi', ...a]);
+  const adm = (...a: string[]): void => void execFileSync('tgtadm', ['-C', ctl, '--lld', 'iscsi', ...a], { stdio: 'ignore' });
   try {
-    for (let i = 0; i < 50; i++) {
-      try { adm('--mode', 'target', '--op', 'new', '--tid', '1', '-T', IQN); break; } catch { execFileSync('sleep', ['0.1']); }
+    for (let i = 0; ; i++) {
+      try {
+        adm('--mode', 'target', '--op', 'new', '--tid', '1', '-T', IQN);
+        break;
+      } catch (e) {
+        if (i > 50) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
     adm('--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', '1', '-b', file);
     adm('--mode', 'target', '--op', 'bind', '--tid', '1', '-I', 'ALL');
-    return bench(`iscsi://127.0.0.1:${port}/${IQN}/1`);
+    return await measure(`iscsi://127.0.0.1:${port}/${IQN}/1`, tgtd.pid!);
   } finally {
-    try { adm('--mode', 'target', '--op', 'delete', '--force', '--tid', '1'); } catch { /* already gone */ }
-    try { execFileSync('tgtadm', ['-C', ctl, '--mode', 'system', '--op', 'delete']); } catch { /* exiting */ }
+    try { adm('--mode', 'target', '--op', 'delete', '--force', '--tid', '1'); } catch { /* gone */ }
+    try { execFileSync('tgtadm', ['-C', ctl, '--mode', 'system', '--op', 'delete'], { stdio: 'ignore' }); } catch { /* exiting */ }
     tgtd.kill('SIGKILL');
     rmSync(file);
   }
 }
 
-if (process.argv[2] === '--client') {
-  process.stdout.write(JSON.stringify(bench(process.argv[3])));
-} else {
-  const b = await berth();
-  const t = tgt();
-  console.log(['metric', 'berth', 'tgt', 'berth/tgt'].join('\t'));
-  for (const k of Object.keys(b)) console.log([k, b[k], t[k], (b[k] / t[k]).toFixed(2)].join('\t'));
-}
+const order = process.argv.includes('--tgt-first') ? ['tgt', 'berth'] : ['berth', 'tgt'];
+const results: Record<string, Array<{ rate: number; cpuUsPerOp: number }>> = {};
+for (const who of order) results[who] = who === 'berth' ? await berth() : await tgt();
+console.log(['workload', 'unit', 'berth', 'tgt', 'ratio', 'berth CPU µs/op', 'tgt CPU µs/op'].join('\t'));
+PHASES.forEach((ph, i) => {
+  const b = results.berth[i];
+  const t = results.tgt[i];
+  console.log([ph.name, ph.unit, b.rate, t.rate, (b.rate / t.rate).toFixed(2), b.cpuUsPerOp, t.cpuUsPerOp].join('\t'));
+});

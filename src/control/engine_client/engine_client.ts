@@ -1,0 +1,160 @@
+import { errorCode } from '../../util/errors.ts';
+import {
+  EngineRequestError, EngineTimeoutError, EngineUnreachableError, NotImplementedError,
+} from './engine_client_errors.ts';
+import type {
+  CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, CreateSnapshotRequest,
+  EngineApi, EngineExport, EngineHealth, EnginePool, EngineReplica,
+} from './engine_client_types.ts';
+
+export interface EngineClientOptions {
+  /** host:port or http://host:port of the engine API. */
+  readonly endpoint: string;
+  /** Per-request timeout (default 10 s: a thick create zeroes nothing, but a pool create may allocate). */
+  readonly timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** The engine's answer to a route it does not have: how a missing nexus API shows. */
+const ROUTE_NOT_FOUND = 'ROUTE_NOT_FOUND';
+
+const seg = encodeURIComponent;
+
+/**
+ * Typed client of the engine's HTTP API (docs/api.md) over `fetch`. Every request has a
+ * timeout; the engine's {error:{code,message}} comes back as EngineRequestError with
+ * the engine's code, so callers match on the same codes the engine documents.
+ */
+export class EngineClient implements EngineApi {
+  readonly endpoint: string;
+  readonly #base: string;
+  readonly #timeoutMs: number;
+
+  constructor(options: EngineClientOptions) {
+    this.endpoint = options.endpoint;
+    this.#base = /^https?:\/\//.test(options.endpoint) ? options.endpoint.replace(/\/+$/, '') : `http://${options.endpoint}`;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  health(): Promise<EngineHealth> {
+    return this.#call('GET', '/v1/health');
+  }
+
+  async listPools(): Promise<EnginePool[]> {
+    return (await this.#call<{ pools: EnginePool[] }>('GET', '/v1/pools')).pools;
+  }
+
+  createPool(req: { name: string; path?: string; sizeBytes?: number }): Promise<EnginePool> {
+    return this.#call('POST', '/v1/pools', req);
+  }
+
+  async destroyPool(name: string): Promise<void> {
+    await this.#absentOk(this.#call('DELETE', `/v1/pools/${seg(name)}`));
+  }
+
+  async listReplicas(pool: string): Promise<EngineReplica[]> {
+    return (await this.#call<{ volumes: EngineReplica[] }>('GET', `/v1/pools/${seg(pool)}/volumes`)).volumes;
+  }
+
+  getReplica(pool: string, name: string): Promise<EngineReplica | undefined> {
+    return this.#absentOk(this.#call<EngineReplica>('GET', `/v1/pools/${seg(pool)}/volumes/${seg(name)}`));
+  }
+
+  createReplica(req: CreateReplicaRequest): Promise<EngineReplica> {
+    return this.#call('POST', `/v1/pools/${seg(req.pool)}/volumes`, { name: req.name, sizeBytes: req.sizeBytes, thin: req.thin });
+  }
+
+  resizeReplica(pool: string, name: string, sizeBytes: number): Promise<EngineReplica> {
+    return this.#call('PATCH', `/v1/pools/${seg(pool)}/volumes/${seg(name)}`, { sizeBytes });
+  }
+
+  async destroyReplica(pool: string, name: string): Promise<void> {
+    await this.#absentOk(this.#call('DELETE', `/v1/pools/${seg(pool)}/volumes/${seg(name)}`));
+  }
+
+  async listExports(): Promise<EngineExport[]> {
+    return (await this.#call<{ exports: EngineExport[] }>('GET', '/v1/exports')).exports;
+  }
+
+  getExport(pool: string, volume: string): Promise<EngineExport | undefined> {
+    return this.#absentOk(this.#call<EngineExport>('GET', `/v1/exports/${seg(pool)}/${seg(volume)}`));
+  }
+
+  createExport(req: CreateExportRequest): Promise<EngineExport> {
+    return this.#call('POST', '/v1/exports', req);
+  }
+
+  async destroyExport(pool: string, volume: string): Promise<void> {
+    await this.#absentOk(this.#call('DELETE', `/v1/exports/${seg(pool)}/${seg(volume)}`));
+  }
+
+  createNexus(req: CreateNexusRequest): Promise<{ name: string; url: string }> {
+    return this.#unimplemented('nexus creation', this.#call('POST', '/v1/nexuses', req));
+  }
+
+  async destroyNexus(name: string): Promise<void> {
+    await this.#unimplemented('nexus removal', this.#call('DELETE', `/v1/nexuses/${seg(name)}`));
+  }
+
+  createSnapshot(req: CreateSnapshotRequest): Promise<{ name: string }> {
+    return this.#unimplemented('snapshots', this.#call('POST', `/v1/pools/${seg(req.pool)}/volumes/${seg(req.volume)}/snapshots`, { name: req.name }));
+  }
+
+  async destroySnapshot(pool: string, volume: string, name: string): Promise<void> {
+    await this.#unimplemented('snapshots', this.#call('DELETE', `/v1/pools/${seg(pool)}/volumes/${seg(volume)}/snapshots/${seg(name)}`));
+  }
+
+  /** Deletes and lookups treat "not there" as an answer, not a failure. */
+  async #absentOk<T>(p: Promise<T>): Promise<T | undefined> {
+    try {
+      return await p;
+    } catch (err) {
+      const code = errorCode(err);
+      if (code !== undefined && code !== ROUTE_NOT_FOUND && code.endsWith('_NOT_FOUND')) return undefined;
+      throw err;
+    }
+  }
+
+  /** An engine without the route answers ROUTE_NOT_FOUND (404) or 501: both mean "not yet". */
+  async #unimplemented<T>(what: string, p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      if (err instanceof EngineRequestError && (err.code === ROUTE_NOT_FOUND || err.status === 501)) throw new NotImplementedError(what);
+      throw err;
+    }
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(this.#base + path, {
+        method,
+        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      text = await res.text();
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'TimeoutError' || name === 'AbortError') throw new EngineTimeoutError(this.endpoint, this.#timeoutMs);
+      throw new EngineUnreachableError(this.endpoint, { cause: err });
+    }
+    let parsed: unknown;
+    try {
+      parsed = text.length > 0 ? JSON.parse(text) : undefined;
+    } catch {
+      throw new EngineRequestError('ENGINE_BAD_RESPONSE', res.status, `engine ${this.endpoint} answered ${method} ${path} with ${res.status} and no JSON`);
+    }
+    if (!res.ok) {
+      const e = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+      const code = typeof e?.code === 'string' ? e.code : 'ENGINE_ERROR';
+      const message = typeof e?.message === 'string' ? e.message : `status ${res.status}`;
+      throw new EngineRequestError(code, res.status, `engine ${this.endpoint}: ${message}`);
+    }
+    return parsed as T;
+  }
+}
+
+export const connectEngine = (timeoutMs?: number) => (endpoint: string): EngineApi => new EngineClient({ endpoint, timeoutMs });

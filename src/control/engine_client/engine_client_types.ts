@@ -1,0 +1,103 @@
+/**
+ * What the control plane needs from an engine, as a small interface: the service and
+ * the reconcilers depend on this, tests give them a fake, `EngineClient` speaks HTTP.
+ * Shapes follow docs/api.md; a control-plane replica is an engine volume.
+ */
+
+export interface EnginePool {
+  readonly name: string;
+  readonly state: 'online' | 'faulted';
+  readonly capacityBytes?: number;
+  readonly usedBytes?: number;
+  readonly freeBytes?: number;
+  readonly volumeCount?: number;
+  /** Sum of the volume sizes: what the control plane calls committed bytes. */
+  readonly thinProvisionedBytes?: number;
+  readonly reason?: string;
+}
+
+export interface EngineReplica {
+  readonly pool: string;
+  readonly name: string;
+  readonly uuid: string;
+  readonly sizeBytes: number;
+  readonly thin: boolean;
+  readonly allocatedBytes: number;
+  readonly export: { readonly targetIqn: string; readonly lun: number; readonly url: string } | null;
+}
+
+export interface EngineExport {
+  readonly pool: string;
+  readonly volume: string;
+  readonly targetIqn: string;
+  readonly lun: number;
+  readonly portal: string;
+  readonly url: string;
+  readonly allowedInitiators: readonly string[] | null;
+  readonly state: 'online' | 'faulted';
+}
+
+export interface CreateReplicaRequest {
+  readonly pool: string;
+  readonly name: string;
+  readonly sizeBytes: number;
+  readonly thin: boolean;
+}
+
+export interface CreateExportRequest {
+  readonly pool: string;
+  readonly volume: string;
+  readonly targetIqn?: string;
+  readonly allowedInitiators?: readonly string[] | null;
+}
+
+export interface CreateNexusRequest {
+  readonly name: string;
+  readonly sizeBytes: number;
+  /** Replica URIs the nexus mirrors over. */
+  readonly children: readonly string[];
+  readonly generation: number;
+}
+
+export interface CreateSnapshotRequest {
+  readonly pool: string;
+  readonly volume: string;
+  readonly name: string;
+}
+
+export interface EngineHealth {
+  readonly status: string;
+  readonly version: string;
+  readonly iscsiPortal: string;
+}
+
+export interface EngineApi {
+  readonly endpoint: string;
+  health(): Promise<EngineHealth>;
+  listPools(): Promise<EnginePool[]>;
+  createPool(req: { name: string; path?: string; sizeBytes?: number }): Promise<EnginePool>;
+  /** Not an error when the pool is already gone. */
+  destroyPool(name: string): Promise<void>;
+  listReplicas(pool: string): Promise<EngineReplica[]>;
+  /** undefined when the pool has no such volume. */
+  getReplica(pool: string, name: string): Promise<EngineReplica | undefined>;
+  createReplica(req: CreateReplicaRequest): Promise<EngineReplica>;
+  resizeReplica(pool: string, name: string, sizeBytes: number): Promise<EngineReplica>;
+  /** Not an error when it is already gone. */
+  destroyReplica(pool: string, name: string): Promise<void>;
+  listExports(): Promise<EngineExport[]>;
+  /** undefined when the volume is not exported. */
+  getExport(pool: string, volume: string): Promise<EngineExport | undefined>;
+  createExport(req: CreateExportRequest): Promise<EngineExport>;
+  /** Not an error when it is already gone. */
+  destroyExport(pool: string, volume: string): Promise<void>;
+  /** NOT_IMPLEMENTED until the nexus is wired into the engine. */
+  createNexus(req: CreateNexusRequest): Promise<{ name: string; url: string }>;
+  destroyNexus(name: string): Promise<void>;
+  /** NOT_IMPLEMENTED until engine snapshots exist. */
+  createSnapshot(req: CreateSnapshotRequest): Promise<{ name: string }>;
+  destroySnapshot(pool: string, volume: string, name: string): Promise<void>;
+}
+
+/** Finds the engine of a node (by its endpoint); the service never builds clients itself. */
+export type EngineConnector = (endpoint: string) => EngineApi;

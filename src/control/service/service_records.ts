@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { KEY_ROOT, ResourceKind, kindPrefix, specKey } from '../model/spec_common.ts';
+import type { IntentRecord } from '../model/intent_log.ts';
+import type { ReplicaSpec } from '../model/replica_spec.ts';
+import type { VolumeSpec } from '../model/volume_spec.ts';
+import type { Fence, Store } from '../store/store.ts';
+
+/**
+ * How the service keeps its resources in the store: every key holds an intent record
+ * `{spec, pending}` (src/control/model/intent_log.ts), also for resources that are
+ * written without an operation, so one reader serves all.
+ */
+
+/** Where a published volume is served: the iSCSI target an initiator logs in to. */
+export interface VolumeTarget {
+  readonly iqn: string;
+  readonly portal: string;
+  readonly url: string;
+  /** The replica whose engine serves it (single-replica volumes, until the nexus is wired). */
+  readonly replicaId: string;
+}
+
+/** The stored volume: the model's spec plus where it is published. */
+export interface StoredVolume extends VolumeSpec {
+  readonly initiatorIqn?: string;
+  readonly target?: VolumeTarget;
+  readonly createdAtMs: number;
+}
+
+/** The stored replica: the model's spec plus the fault the control plane recorded. */
+export interface StoredReplica extends ReplicaSpec {
+  /** Set when its node was lost (or its pool faulted); the volume then counts it out. */
+  readonly faulted?: { readonly reason: string; readonly atMs: number };
+}
+
+/** A replica the intent log remembers before it exists, so recovery can find it. */
+export interface ReplicaPlan {
+  readonly id: string;
+  readonly poolId: string;
+  readonly nodeId: string;
+}
+
+export type VolumeOp =
+  | { readonly type: 'create'; readonly spec: StoredVolume; readonly replicas: readonly ReplicaPlan[] }
+  | { readonly type: 'delete' }
+  | { readonly type: 'publish'; readonly nodeId: string; readonly initiatorIqn: string; readonly replicaId: string; readonly targetIqn: string }
+  | { readonly type: 'unpublish' }
+  | { readonly type: 'resize'; readonly sizeBytes: number };
+
+/** CSI podInfoOnMount: which pod uses a volume, recorded by the CSI node plugin. */
+export interface PodMount {
+  readonly volumeId: string;
+  readonly podUid: string;
+  readonly podName: string;
+  readonly podNamespace: string;
+  readonly nodeId?: string;
+  readonly recordedAtMs: number;
+}
+
+/** Engine volumes the control plane owns carry this prefix; orphan cleanup touches no other. */
+export const REPLICA_NAME_PREFIX = 'r-';
+/** Target names of published volumes; lower case, as RFC 7143 wants IQNs compared. */
+export const TARGET_IQN_PREFIX = 'iqn.2026-11.io.berth:vol-';
+
+/**
+ * A volume's id follows from its CSI name, so every instance (and a new leader after a
+ * crash) maps one name to one key and the store's compare-and-swap makes the create
+ * happen once. Formatted as a UUID for the people who read it.
+ */
+export function volumeIdFor(name: string): string {
+  const h = createHash('sha256').update(`berth-volume\0${name}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export function snapshotIdFor(name: string): string {
+  return `s-${createHash('sha256').update(`berth-snapshot\0${name}`).digest('hex').slice(0, 32)}`;
+}
+
+/** Pool ids are `nodeId:poolName`; engine pool names never contain ':'. */
+export function poolIdOf(nodeId: string, poolName: string): string {
+  return `${nodeId}:${poolName}`;
+}
+
+export function splitPoolId(poolId: string): { nodeId: string; pool: string } {
+  const i = poolId.lastIndexOf(':');
+  return { nodeId: poolId.slice(0, i), pool: poolId.slice(i + 1) };
+}
+
+export const volumeKey = (id: string): string => specKey(ResourceKind.Volume, id);
+export const replicaKey = (id: string): string => specKey(ResourceKind.Replica, id);
+export const nodeKey = (id: string): string => specKey(ResourceKind.Node, id);
+export const poolKey = (id: string): string => specKey(ResourceKind.Pool, id);
+export const snapshotKey = (id: string): string => specKey(ResourceKind.Snapshot, id);
+export const nexusKey = (id: string): string => specKey(ResourceKind.Nexus, id);
+export const PODS_PREFIX = `${KEY_ROOT}podmounts/`;
+export const podKey = (volumeId: string, podUid: string): string => `${PODS_PREFIX}${volumeId}/${podUid}`;
+
+export interface RecordAt<S, Op> {
+  readonly key: string;
+  readonly record: IntentRecord<S, Op>;
+  readonly revision: number;
+}
+
+export async function readRecord<S, Op = never>(store: Store, key: string): Promise<RecordAt<S, Op> | undefined> {
+  const kv = await store.get(key);
+  return kv === undefined ? undefined : { key, record: JSON.parse(kv.value) as IntentRecord<S, Op>, revision: kv.modRevision };
+}
+
+/** Every record under a prefix, paging through the store. */
+export async function listRecords<S, Op = never>(store: Store, prefix: string): Promise<RecordAt<S, Op>[]> {
+  const out: RecordAt<S, Op>[] = [];
+  let startAfter: string | undefined;
+  while (true) {
+    const page = await store.list(prefix, { limit: 500, startAfter });
+    for (const kv of page.items) out.push({ key: kv.key, record: JSON.parse(kv.value) as IntentRecord<S, Op>, revision: kv.modRevision });
+    if (!page.more || page.items.length === 0) return out;
+    startAfter = page.items[page.items.length - 1].key;
+  }
+}
+
+export async function listSpecs<S>(store: Store, kind: ResourceKind): Promise<S[]> {
+  const out: S[] = [];
+  for (const r of await listRecords<S>(store, kindPrefix(kind))) if (r.record.spec !== null) out.push(r.record.spec);
+  return out;
+}
+
+/** A plain write of a spec with no operation pending (replicas, nodes, pools). */
+export async function putSpec<S>(store: Store, key: string, spec: S, fence: Fence | undefined): Promise<void> {
+  await store.put(key, JSON.stringify({ spec, pending: null }), { fence });
+}
+
+export async function deleteSpec(store: Store, key: string, fence: Fence | undefined): Promise<void> {
+  await store.delete(key, { fence });
+}
+
+export async function replicasOf(store: Store, volumeId: string): Promise<StoredReplica[]> {
+  return (await listSpecs<StoredReplica>(store, ResourceKind.Replica)).filter((r) => r.volumeId === volumeId);
+}

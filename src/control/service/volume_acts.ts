@@ -1,0 +1,97 @@
+import { errorCode } from '../../util/errors.ts';
+import { isTransient } from '../engine_client/engine_client_errors.ts';
+import { SpecLifecycle } from '../model/spec_common.ts';
+import type { ServiceContext } from './service_context.ts';
+import { ensureReplica, removeReplica, replicaSpecOf, saveReplica } from './replica_operations.ts';
+import {
+  PODS_PREFIX, deleteSpec, listRecords, replicaKey, replicasOf, splitPoolId,
+  type ReplicaPlan, type StoredVolume, type VolumeOp,
+} from './service_records.ts';
+
+/**
+ * The data-plane half of each volume operation ("act" in the intent log). The REST
+ * path and the pending-intent reconciler run the same functions, so an operation a
+ * crash interrupted is finished exactly as it would have been. Each is idempotent.
+ */
+
+type CreateOp = Extract<VolumeOp, { type: 'create' }>;
+type PublishOp = Extract<VolumeOp, { type: 'publish' }>;
+
+/** Create every planned replica, record their specs, and return the created volume. */
+export async function provisionVolume(ctx: ServiceContext, op: CreateOp): Promise<StoredVolume> {
+  const v = op.spec;
+  await Promise.all(op.replicas.map((p) => ensureReplica(ctx, p, v.sizeBytes, v.thin)));
+  await ctx.faults.hit('volume-create:after-engine');
+  for (const p of op.replicas) await saveReplica(ctx, replicaSpecOf(p, v.id, v.sizeBytes, v.thin, SpecLifecycle.Created));
+  return { ...v, lifecycle: SpecLifecycle.Created };
+}
+
+/** Undo a create: remove what a partial attempt may have made (offline nodes: orphan cleanup). */
+export async function unprovisionVolume(ctx: ServiceContext, plans: readonly ReplicaPlan[]): Promise<void> {
+  for (const p of plans) {
+    await removeReplica(ctx, p);
+    await deleteSpec(ctx.store, replicaKey(p.id), ctx.fence());
+  }
+}
+
+/** Remove the volume's replicas (and export) from the engines, then its replica and pod records. */
+export async function teardownVolume(ctx: ServiceContext, volumeId: string): Promise<void> {
+  for (const r of await replicasOf(ctx.store, volumeId)) {
+    await removeReplica(ctx, r);
+    await deleteSpec(ctx.store, replicaKey(r.id), ctx.fence());
+  }
+  for (const pod of await listRecords(ctx.store, `${PODS_PREFIX}${volumeId}/`)) await deleteSpec(ctx.store, pod.key, ctx.fence());
+}
+
+/** Export the serving replica to the one initiator; an export left by an earlier try is reused. */
+export async function exportVolume(ctx: ServiceContext, volume: StoredVolume, op: PublishOp): Promise<StoredVolume> {
+  const replica = (await replicasOf(ctx.store, volume.id)).find((r) => r.id === op.replicaId);
+  if (replica === undefined) throw new Error(`replica ${op.replicaId} of volume ${volume.id} has no spec`);
+  const engine = await ctx.engineOf(replica.nodeId);
+  const { pool } = splitPoolId(replica.poolId);
+  const existing = await engine.getExport(pool, replica.id);
+  const sameAcl = existing !== undefined && existing.targetIqn === op.targetIqn &&
+    existing.allowedInitiators?.length === 1 && existing.allowedInitiators[0] === op.initiatorIqn;
+  if (existing !== undefined && !sameAcl) await engine.destroyExport(pool, replica.id);
+  const ex = sameAcl ? existing : await engine.createExport({
+    pool, volume: replica.id, targetIqn: op.targetIqn, allowedInitiators: [op.initiatorIqn],
+  });
+  return {
+    ...volume,
+    publishedNodeId: op.nodeId,
+    initiatorIqn: op.initiatorIqn,
+    target: { iqn: ex.targetIqn, portal: ex.portal, url: ex.url, replicaId: replica.id },
+  };
+}
+
+export async function unexportVolume(ctx: ServiceContext, volume: StoredVolume): Promise<StoredVolume> {
+  const t = volume.target;
+  if (t !== undefined) {
+    const replica = (await replicasOf(ctx.store, volume.id)).find((r) => r.id === t.replicaId);
+    if (replica !== undefined && ctx.nodeOnline(replica.nodeId)) {
+      const engine = await ctx.engineOf(replica.nodeId);
+      await engine.destroyExport(splitPoolId(replica.poolId).pool, replica.id);
+    }
+  }
+  const { target: _t, initiatorIqn: _i, publishedNodeId: _p, ...rest } = volume;
+  return rest;
+}
+
+/** Grow every replica; a replica already at the size is left alone. */
+export async function resizeVolume(ctx: ServiceContext, volume: StoredVolume, sizeBytes: number): Promise<StoredVolume> {
+  for (const r of await replicasOf(ctx.store, volume.id)) {
+    if (r.faulted !== undefined) continue;
+    const engine = await ctx.engineOf(r.nodeId);
+    const { pool } = splitPoolId(r.poolId);
+    const current = await engine.getReplica(pool, r.id);
+    if (current !== undefined && current.sizeBytes < sizeBytes) await engine.resizeReplica(pool, r.id, sizeBytes);
+    await saveReplica(ctx, { ...r, sizeBytes });
+  }
+  return { ...volume, sizeBytes };
+}
+
+/** Engine failures that say "ask again later" rather than "this cannot be done". */
+export function isRetryable(err: unknown): boolean {
+  const code = errorCode(err);
+  return isTransient(err) || code === 'NODE_OFFLINE' || code === 'STORE_UNAVAILABLE';
+}

@@ -1,0 +1,109 @@
+import { NotImplementedError } from '../engine_client/engine_client_errors.ts';
+import { OperationInProgressError } from '../model/intent_log.ts';
+import { SpecLifecycle } from '../model/spec_common.ts';
+import type { ServiceContext } from './service_context.ts';
+import { InvalidArgumentError, VolumeNotFoundError, VolumeNotReadyError, VolumePublishedError } from './service_errors.ts';
+import { exportVolume, unexportVolume } from './volume_acts.ts';
+import {
+  PODS_PREFIX, TARGET_IQN_PREFIX, deleteSpec, listRecords, podKey, putSpec, readRecord, replicasOf, volumeKey,
+  type PodMount, type StoredVolume,
+} from './service_records.ts';
+
+/** Node label that carries the node's iSCSI initiator name (the CSI node plugin sets it). */
+export const INITIATOR_LABEL = 'initiatorIqn';
+const IQN = /^(iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[A-Za-z0-9.:_-]+)?|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/;
+
+/**
+ * Publishing makes a volume reachable from one node: an iSCSI export whose ACL admits
+ * only that node's initiator. A single-replica volume is exported straight from the
+ * engine holding its replica; a replicated one needs a nexus, which the engine does not
+ * offer yet (NOT_IMPLEMENTED). Also keeps the pod → volume records of podInfoOnMount.
+ */
+export class VolumePublishService {
+  readonly #ctx: ServiceContext;
+
+  constructor(ctx: ServiceContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Publishing again to the same node and initiator returns the same target. */
+  async publish(id: string, req: { nodeId: string; initiatorIqn?: string }): Promise<StoredVolume> {
+    const ctx = this.#ctx;
+    await ctx.requireLeader();
+    const key = volumeKey(id);
+    return await ctx.locks.with(key, async () => {
+      const volume = await created(ctx, id);
+      const node = await ctx.node(req.nodeId);
+      const initiatorIqn = req.initiatorIqn ?? node.labels[INITIATOR_LABEL];
+      if (initiatorIqn === undefined) throw new InvalidArgumentError(`node ${req.nodeId} has no '${INITIATOR_LABEL}' label; give initiatorIqn`);
+      if (!IQN.test(initiatorIqn)) throw new InvalidArgumentError(`initiatorIqn '${initiatorIqn.slice(0, 64)}' is not an iSCSI name`);
+      if (volume.publishedNodeId !== undefined) {
+        if (volume.publishedNodeId !== req.nodeId) throw new VolumePublishedError(id, volume.publishedNodeId);
+        if (volume.initiatorIqn === initiatorIqn && volume.target !== undefined) return volume;
+      }
+      const healthy = (await replicasOf(ctx.store, id)).filter((r) => r.faulted === undefined && r.lifecycle === SpecLifecycle.Created);
+      if (healthy.length === 0) throw new VolumeNotReadyError(id, 'faulted (no healthy replica)');
+      if (volume.replicas > 1) {
+        // A replicated volume is served by a nexus; the engine answers NOT_IMPLEMENTED until it has one.
+        const engine = await ctx.engineOf(req.nodeId);
+        await engine.createNexus({ name: id, sizeBytes: volume.sizeBytes, children: healthy.map((r) => r.id), generation: 1 });
+        throw new NotImplementedError('publishing through a nexus');
+      }
+      const op = { type: 'publish' as const, nodeId: req.nodeId, initiatorIqn, replicaId: healthy[0].id, targetIqn: `${TARGET_IQN_PREFIX}${id}` };
+      const next = await ctx.volumes.run(key, op, async () => exportVolume(ctx, volume, op));
+      ctx.log.info({ volume: id, node: req.nodeId }, 'volume published');
+      return next as StoredVolume;
+    });
+  }
+
+  /** Not an error when the volume is not published (or published elsewhere and nodeId is given). */
+  async unpublish(id: string, req: { nodeId?: string } = {}): Promise<StoredVolume> {
+    const ctx = this.#ctx;
+    await ctx.requireLeader();
+    const key = volumeKey(id);
+    return await ctx.locks.with(key, async () => {
+      const volume = await created(ctx, id);
+      if (volume.publishedNodeId === undefined) return volume;
+      if (req.nodeId !== undefined && req.nodeId !== volume.publishedNodeId) return volume;
+      const next = await ctx.volumes.run(key, { type: 'unpublish' }, async () => unexportVolume(ctx, volume));
+      ctx.log.info({ volume: id }, 'volume unpublished');
+      return next as StoredVolume;
+    });
+  }
+
+  /** Record (or refresh) that a pod mounts the volume. */
+  async recordPod(volumeId: string, pod: { podUid: string; podName: string; podNamespace: string; nodeId?: string }): Promise<PodMount> {
+    const ctx = this.#ctx;
+    await ctx.requireLeader();
+    await this.#ctxVolume(volumeId);
+    const mount: PodMount = { volumeId, ...pod, recordedAtMs: ctx.now() };
+    await putSpec(ctx.store, podKey(volumeId, pod.podUid), mount, ctx.fence());
+    return mount;
+  }
+
+  /** Not an error when the record is already gone. */
+  async forgetPod(volumeId: string, podUid: string): Promise<void> {
+    await this.#ctx.requireLeader();
+    await deleteSpec(this.#ctx.store, podKey(volumeId, podUid), this.#ctx.fence());
+  }
+
+  async pods(volumeId: string): Promise<PodMount[]> {
+    const out: PodMount[] = [];
+    for (const r of await listRecords<PodMount>(this.#ctx.store, `${PODS_PREFIX}${volumeId}/`)) if (r.record.spec !== null) out.push(r.record.spec);
+    return out;
+  }
+
+  async #ctxVolume(id: string): Promise<void> {
+    const r = await readRecord<StoredVolume>(this.#ctx.store, volumeKey(id));
+    if (r === undefined) throw new VolumeNotFoundError(id);
+  }
+}
+
+async function created(ctx: ServiceContext, id: string): Promise<StoredVolume> {
+  const r = await readRecord<StoredVolume>(ctx.store, volumeKey(id));
+  if (r?.record.pending) throw new OperationInProgressError(volumeKey(id));
+  const v = r?.record.spec;
+  if (v == null) throw new VolumeNotFoundError(id);
+  if (v.lifecycle !== SpecLifecycle.Created) throw new VolumeNotReadyError(id, v.lifecycle);
+  return v;
+}

@@ -1,0 +1,150 @@
+import { NotImplementedError } from '../engine_client/engine_client_errors.ts';
+import { SpecLifecycle } from '../model/spec_common.ts';
+import type { VolumeSpread } from '../model/volume_spec.ts';
+import { MAX_REPLICAS } from '../placement/placement_types.ts';
+import type { ServiceContext } from './service_context.ts';
+import { InvalidArgumentError, VolumeExistsError, VolumeNotFoundError, VolumeNotReadyError } from './service_errors.ts';
+import { provisionVolume, resizeVolume, teardownVolume, unprovisionVolume } from './volume_acts.ts';
+import { planReplicas } from './volume_placement.ts';
+import { readRecord, volumeIdFor, volumeKey, type StoredVolume } from './service_records.ts';
+import { OperationInProgressError } from '../model/intent_log.ts';
+
+/** What a client (the CSI controller, the CLI) asks for; StorageClass parameters map onto it. */
+export interface CreateVolumeInput {
+  readonly name: string;
+  readonly sizeBytes: number;
+  readonly replicas?: number;
+  readonly thin?: boolean;
+  readonly media?: 'hdd' | 'ssd';
+  readonly requiredTags?: readonly string[];
+  readonly excludedTags?: readonly string[];
+  readonly storageGroup?: string;
+  readonly spread?: VolumeSpread;
+  readonly encrypted?: boolean;
+  readonly qos?: { readonly maxIops?: number; readonly maxBandwidthBytes?: number };
+}
+
+const BLOCK = 512;
+
+/**
+ * Volumes: the core agent's main resource. Every write has one shape — validate, look
+ * up by name (idempotency), lock the volume, intent pending, act on the engines, commit —
+ * and is written so the pending-intent reconciler can finish it after a crash.
+ */
+export class VolumeService {
+  readonly #ctx: ServiceContext;
+
+  constructor(ctx: ServiceContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Same name and parameters: the existing volume (`created: false`). Same name, other parameters: VOLUME_EXISTS. */
+  async create(input: CreateVolumeInput): Promise<{ volume: StoredVolume; created: boolean }> {
+    const ctx = this.#ctx;
+    await ctx.requireLeader();
+    const wanted = specFromInput(input, ctx.now());
+    const key = volumeKey(wanted.id);
+    return await ctx.locks.with(key, async () => {
+      const current = await readRecord<StoredVolume>(ctx.store, key);
+      if (current?.record.pending) throw new OperationInProgressError(key);
+      const existing = current?.record.spec;
+      if (existing != null) {
+        const diff = differences(existing, wanted);
+        if (diff !== undefined) throw new VolumeExistsError(input.name, diff);
+        return { volume: existing, created: false };
+      }
+      if (wanted.encrypted) throw new NotImplementedError('encryption at rest');
+      const plans = await planReplicas(ctx, wanted, wanted.replicas);
+      const volume = await ctx.volumes.run(key, { type: 'create', spec: wanted, replicas: plans }, async () => {
+        await ctx.faults.hit('volume-create:after-pending');
+        return await provisionVolume(ctx, { type: 'create', spec: wanted, replicas: plans });
+      }, async () => unprovisionVolume(ctx, plans));
+      ctx.log.info({ volume: wanted.id, name: wanted.name, replicas: plans.map((p) => p.poolId) }, 'volume created');
+      return { volume: volume as StoredVolume, created: true };
+    });
+  }
+
+  async get(id: string): Promise<{ volume: StoredVolume; pending: string | undefined }> {
+    const r = await readRecord<StoredVolume>(this.#ctx.store, volumeKey(id));
+    const spec = r?.record.spec ?? (r?.record.pending?.op as { spec?: StoredVolume } | undefined)?.spec;
+    if (r === undefined || spec == null) throw new VolumeNotFoundError(id);
+    return { volume: spec, pending: r.record.pending?.op.type };
+  }
+
+  /** Not an error when the volume does not exist (CSI DeleteVolume is idempotent). */
+  async delete(id: string): Promise<void> {
+    const ctx = this.#ctx;
+    await ctx.requireLeader();
+    const key = volumeKey(id);
+    await ctx.locks.with(key, async () => {
+      const current = await readRecord<StoredVolume>(ctx.store, key);
+      if (current === undefined) return;
+      if (current.record.pending) throw new OperationInProgressError(key);
+      await ctx.volumes.run(key, { type: 'delete' }, async () => {
+        await teardownVolume(ctx, id);
+        return null;
+      });
+      ctx.log.info({ volume: id }, 'volume deleted');
+    });
+  }
+
+  /** Grow online; a smaller size is INVALID_ARGUMENT, the same size a no-op. */
+  async resize(id: string, sizeBytes: number): Promise<StoredVolume> {
+    const ctx = this.#ctx;
+    await ctx.requireLeader();
+    checkSize(sizeBytes);
+    const key = volumeKey(id);
+    return await ctx.locks.with(key, async () => {
+      const volume = await this.#created(id);
+      if (sizeBytes < volume.sizeBytes) throw new InvalidArgumentError(`volume ${id} has ${volume.sizeBytes} bytes; shrinking is not supported`);
+      if (sizeBytes === volume.sizeBytes) return volume;
+      return await ctx.volumes.run(key, { type: 'resize', sizeBytes }, async () => resizeVolume(ctx, volume, sizeBytes)) as StoredVolume;
+    });
+  }
+
+  async #created(id: string): Promise<StoredVolume> {
+    const r = await readRecord<StoredVolume>(this.#ctx.store, volumeKey(id));
+    if (r?.record.pending) throw new OperationInProgressError(volumeKey(id));
+    const v = r?.record.spec;
+    if (v == null) throw new VolumeNotFoundError(id);
+    if (v.lifecycle !== SpecLifecycle.Created) throw new VolumeNotReadyError(id, v.lifecycle);
+    return v;
+  }
+}
+
+function checkSize(sizeBytes: number): void {
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % BLOCK !== 0) {
+    throw new InvalidArgumentError(`sizeBytes must be a positive multiple of ${BLOCK}`);
+  }
+}
+
+function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {
+  checkSize(input.sizeBytes);
+  const replicas = input.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) {
+    throw new InvalidArgumentError(`replicas must be 1–${MAX_REPLICAS}`);
+  }
+  return {
+    id: volumeIdFor(input.name),
+    name: input.name,
+    sizeBytes: input.sizeBytes,
+    replicas,
+    thin: input.thin ?? true,
+    ...(input.media !== undefined ? { media: input.media } : {}),
+    requiredTags: [...(input.requiredTags ?? [])].sort(),
+    excludedTags: [...(input.excludedTags ?? [])].sort(),
+    ...(input.storageGroup !== undefined ? { storageGroup: input.storageGroup } : {}),
+    spread: input.spread ?? { domain: 'zone', strict: false },
+    encrypted: input.encrypted ?? false,
+    ...(input.qos !== undefined ? { qos: input.qos } : {}),
+    lifecycle: SpecLifecycle.Creating,
+    createdAtMs: nowMs,
+  };
+}
+
+/** The parameters that make two requests "the same volume"; undefined when none differ. */
+function differences(a: StoredVolume, b: StoredVolume): string | undefined {
+  const fields = ['sizeBytes', 'replicas', 'thin', 'media', 'requiredTags', 'excludedTags', 'storageGroup', 'spread', 'encrypted'] as const;
+  const diff = fields.filter((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
+  return diff.length === 0 ? undefined : diff.map((f) => `${f} ${JSON.stringify(a[f])} ≠ ${JSON.stringify(b[f])}`).join(', ');
+}

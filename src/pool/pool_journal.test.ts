@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { PoolJournal, JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
+import { computeLayout } from './pool_layout.ts';
+import { RecordType, decodeRecords, encodeRecord } from './pool_journal_record.ts';
+import { checkJournalBlock } from './pool_journal_block.ts';
+import { uuidToBytes } from './pool_bytes.ts';
+import type { PoolFile } from './pool_file.ts';
+
+/** A file that records the order of writes and syncs, completing each on a later tick. */
+function fakeFile(): { file: PoolFile; events: string[]; disk: Map<number, Buffer> } {
+  const events: string[] = [];
+  const disk = new Map<number, Buffer>();
+  const file = {
+    fd: -1,
+    write(buf: Buffer, off: number, len: number, pos: number): Promise<void> {
+      events.push(`write@${pos}+${len}`);
+      disk.set(pos, Buffer.from(buf.subarray(off, off + len)));
+      return new Promise((r) => setImmediate(r));
+    },
+    sync(): Promise<void> {
+      events.push('sync');
+      return new Promise((r) => setImmediate(r));
+    },
+  } as unknown as PoolFile;
+  return { file, events, disk };
+}
+
+const layout = computeLayout(64 * 1024 * 1024, 64 * 1024, 16 * 1024);
+const map = (l: number) => encodeRecord({ type: RecordType.MAP, vol: 1, l, p: l, count: 1 });
+
+test('group commit: appends made while a write is in flight go out together, in order', async () => {
+  const { file, events, disk } = fakeFile();
+  const uuid = randomUUID();
+  let checkpoints = 0;
+  const j = new PoolJournal({ file, layout, uuid: uuidToBytes(uuid), generation: 5, nonce: 77, makeCheckpoint: () => { checkpoints++; return Buffer.alloc(64); } });
+  const first = j.append([map(0)]);
+  const rest = Array.from({ length: 50 }, (_, i) => j.append([map(i + 1)]));
+  await Promise.all([first, ...rest]);
+  assert.deepEqual(events, [`write@${layout.journalOffset}+4096`, `write@${layout.journalOffset + 4096}+4096`]);
+  assert.equal(checkpoints, 0);
+  const epoch = { uuid: uuidToBytes(uuid), generation: 5, nonce: 77 };
+  const got: number[] = [];
+  for (let seq = 0; seq < 2; seq++) {
+    const blk = disk.get(layout.journalOffset + seq * 4096)!;
+    const r = checkJournalBlock(blk, 0, epoch, seq);
+    assert.ok(r);
+    for (const rec of decodeRecords(blk, r.start, r.end)) if (rec.type === RecordType.MAP) got.push(rec.l);
+  }
+  assert.deepEqual(got, Array.from({ length: 51 }, (_, i) => i));
+});
+
+test('sync flags: fdatasync before a free batch and after a durable one', async () => {
+  const { file, events } = fakeFile();
+  const j = new PoolJournal({ file, layout, uuid: uuidToBytes(randomUUID()), generation: 1, nonce: 1, makeCheckpoint: () => Buffer.alloc(64) });
+  await j.append([map(1)], JOURNAL_SYNC_BEFORE);
+  await j.append([map(2)], JOURNAL_DURABLE);
+  await j.append([map(3)]);
+  assert.deepEqual(events.map((e) => e.split('@')[0]), ['sync', 'write', 'write', 'sync', 'write']);
+});
+
+test('a full journal rolls over: checkpoint to the other slot between two syncs, then block 0 of a new epoch', async () => {
+  const { file, events } = fakeFile();
+  const gens: number[] = [];
+  const j = new PoolJournal({ file, layout, uuid: uuidToBytes(randomUUID()), generation: 1, nonce: 1, makeCheckpoint: (g) => { gens.push(g); return Buffer.alloc(4096); } });
+  for (let i = 0; i < 4; i++) await j.append([map(i)]); // fills the 4-block journal
+  events.length = 0;
+  await j.append([map(9)]);
+  assert.deepEqual(gens, [2]);
+  assert.deepEqual(events, ['sync', `write@${layout.slotAOffset}+4096`, 'sync']);
+  assert.equal(j.generation, 2);
+  events.length = 0;
+  await j.append([map(10)]);
+  assert.deepEqual(events, [`write@${layout.journalOffset}+4096`]);
+  await j.checkpoint();
+  assert.deepEqual(gens, [2, 3]);
+  assert.ok(events.includes(`write@${layout.slotBOffset}+4096`));
+});
