@@ -97,8 +97,19 @@ export class Mounter {
   }
 
   async growFilesystem(device: string, mountPoint: string, fsType: FsType): Promise<void> {
-    if (fsType === 'ext4') await runChecked(this.runner, 'resize2fs', [device]);
-    else await runChecked(this.runner, 'xfs_growfs', [mountPoint]);
+    if (fsType === 'xfs') {
+      await runChecked(this.runner, 'xfs_growfs', [mountPoint]);
+      return;
+    }
+    const r = await this.runner.run('resize2fs', [device]);
+    if (r.code === 0) return;
+    // ext4's online-resize ioctl demands CAP_SYS_RESOURCE; say so rather than a bare EPERM.
+    const hint = /Permission denied/.test(r.stderr) ? ' (online ext4 resize needs CAP_SYS_RESOURCE in the node plugin)' : '';
+    throw new NodeCommandError('resize2fs', r.code, `${r.stderr.trim().split('\n').at(-1) ?? ''}${hint}`);
+  }
+
+  async setDeviceReadOnly(device: string, readonly: boolean): Promise<void> {
+    await runChecked(this.runner, 'blockdev', [readonly ? '--setro' : '--setrw', device]);
   }
 
   async blockDeviceBytes(device: string): Promise<number> {

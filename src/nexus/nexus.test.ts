@@ -301,3 +301,17 @@ test('nexus_child_no_space: a replica whose pool fills up is retired, the volume
   assert.ok((await nexus.read(0, BLOCKS)).equals(pattern(0, BLOCKS, 512, 1)));
   nexus.close();
 });
+
+test('nexus_rebuild_thin: a full rebuild of a thin volume copies only the written extents', async () => {
+  const devs = devices(1);
+  const { nexus } = await make(devs);
+  for (const lba of [0, 700, 1500]) await nexus.write(lba, pattern(lba, 8, 512, 1), false);
+  await nexus.unmap(700, 4);
+  const fresh = new TestDevice(BLOCKS);
+  const { job, done } = await nexus.addChild({ name: 'r1', device: fresh }, { blankTarget: true });
+  assert.equal(await done, 'online');
+  assert.equal(job.progress().bytesCopied, (8 + 4 + 8) * 512);
+  assert.equal(job.progress().bytesTotal, BLOCKS * 512);
+  assertIdentical([devs[0], fresh]);
+  nexus.close();
+});

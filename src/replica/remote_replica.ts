@@ -66,6 +66,8 @@ export class RemoteReplica implements BlockDevice {
     this.opTimeoutMs = opts.opTimeoutMs ?? 5000;
     this.framer = new ReplicaFramer((h, p) => this.onFrame(h, p), opts.maxPayload ?? REPLICA_MAX_PAYLOAD_DEFAULT);
     socket.setNoDelay(true);
+    // Notices a dead link even while idle, so the nexus can retire the child before the next I/O.
+    socket.setKeepAlive(true, 5000);
     socket.on('data', (chunk: Buffer) => {
       try { this.framer.push(chunk); } catch (err) { this.fail(err as Error); }
     });

@@ -43,6 +43,8 @@ export class ReplicaSession {
     this.log = log;
     this.framer = new ReplicaFramer((h, p) => this.onFrame(h, p), maxPayload);
     socket.setNoDelay(true);
+    // A peer that vanished without a FIN (power loss, cut link) must not pin this session forever.
+    socket.setKeepAlive(true, 5000);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'replica connection error'));

@@ -63,10 +63,9 @@ function fillWriter(lu: LogicalUnit, block: Buffer): SpanWriter {
 }
 
 /**
- * SANITIZE: OVERWRITE with the given pattern, BLOCK ERASE (deallocate everything,
- * thin LUs only), CRYPTO ERASE (we hold no keys, so it erases like BLOCK ERASE on
- * thin LUs and zero-fills thick ones), and EXIT FAILURE MODE (nothing can fail
- * into that mode here). With IMMED the command completes first and the sanitize
+ * SANITIZE: OVERWRITE with the given pattern, BLOCK ERASE (deallocate everything),
+ * CRYPTO ERASE (no keys are held yet, so it deallocates like BLOCK ERASE), both on
+ * thin LUs only, and EXIT FAILURE MODE (nothing can fail into that mode here). With IMMED the command completes first and the sanitize
  * runs on; meanwhile other commands are answered NOT READY, SANITIZE IN PROGRESS.
  */
 async function sanitize(task: ScsiTask, lu: LogicalUnit, target: TargetServices): Promise<ScsiResponse> {
@@ -91,11 +90,9 @@ async function sanitize(task: ScsiTask, lu: LogicalUnit, target: TargetServices)
     case SanitizeAction.BLOCK_ERASE:
     case SanitizeAction.CRYPTO_ERASE:
       if (length !== 0) throw invalidFieldInCdb(7);
-      if (action === SanitizeAction.BLOCK_ERASE && !lu.thin) throw invalidFieldInCdb(1, 4);
+      if (!lu.thin) throw invalidFieldInCdb(1, 4);
       requireWritable(lu);
-      writer = lu.thin
-        ? (lba, count) => lu.device.unmap(lba, count)
-        : fillWriter(lu, Buffer.alloc(lu.device.blockSize));
+      writer = (lba, count) => lu.device.unmap(lba, count);
       break;
     case SanitizeAction.EXIT_FAILURE_MODE:
       if (length !== 0) throw invalidFieldInCdb(7);
@@ -133,6 +130,9 @@ export const sanitizeCommands: CommandSpec[] = [
     opcode: Opcode.SANITIZE, sa: SanitizeAction.BLOCK_ERASE, name: 'SANITIZE BLOCK ERASE', reservation: 'write', handler: sanitize,
     usage: USAGE.map((b, i) => (i === 1 ? 0x82 : i === 7 || i === 8 ? 0 : b)), timeouts: LONG, supported: (lu) => lu.thin,
   },
-  { opcode: Opcode.SANITIZE, sa: SanitizeAction.CRYPTO_ERASE, name: 'SANITIZE CRYPTO ERASE', reservation: 'write', handler: sanitize, usage: USAGE.map((b, i) => (i === 1 ? 0x83 : i === 7 || i === 8 ? 0 : b)), timeouts: LONG },
+  {
+    opcode: Opcode.SANITIZE, sa: SanitizeAction.CRYPTO_ERASE, name: 'SANITIZE CRYPTO ERASE', reservation: 'write', handler: sanitize,
+    usage: USAGE.map((b, i) => (i === 1 ? 0x83 : i === 7 || i === 8 ? 0 : b)), timeouts: LONG, supported: (lu) => lu.thin,
+  },
   { opcode: Opcode.SANITIZE, sa: SanitizeAction.EXIT_FAILURE_MODE, name: 'SANITIZE EXIT FAILURE MODE', reservation: 'write', handler: sanitize, usage: USAGE.map((b, i) => (i === 1 ? 0x9f : i === 7 || i === 8 ? 0 : b)), timeouts: LONG },
 ];

@@ -75,10 +75,11 @@ test('a thick LU does not list UNMAP or SANITIZE BLOCK ERASE', async () => {
   assert.ok(ops.includes('72/1'));
 });
 
-test('on a thick LU SANITIZE BLOCK ERASE is an unsupported service action and WABEREQ is 0', async () => {
+test('on a thick LU the erases are unsupported service actions and WABEREQ/WACEREQ are 0', async () => {
   const h = harness({ thin: false, blockCount: 100 });
   assert.equal(senseOf(await h.run([0x48, 0x02, 0, 0, 0, 0, 0, 0, 0, 0])), '5/2400');
-  assert.equal((await h.run(cdb.inquiry(true, 0xb1))).data![7], 0x10);
+  assert.equal(senseOf(await h.run([0x48, 0x03, 0, 0, 0, 0, 0, 0, 0, 0])), '5/2400');
+  assert.equal((await h.run(cdb.inquiry(true, 0xb1))).data![7], 0);
   const thin = harness({ blockCount: 100 });
   assert.equal((await thin.run(cdb.inquiry(true, 0xb1))).data![7], 0x50);
 });

@@ -119,14 +119,14 @@ export function blockLimits(lu: LogicalUnit): Buffer {
 }
 
 /**
- * Block Device Characteristics: non-rotating medium. WACEREQ is 01b: a read after a
- * crypto erase succeeds (and returns zeros); so is WABEREQ on thin LUs, the only ones
- * that implement BLOCK ERASE (0 says it is not implemented).
+ * Block Device Characteristics: non-rotating medium. On thin LUs, the only ones that
+ * implement BLOCK ERASE and CRYPTO ERASE, WABEREQ and WACEREQ are 01b: a read after
+ * the erase succeeds and returns zeros. 00b elsewhere says the erase is not there.
  */
 function blockDeviceCharacteristics(lu: LogicalUnit): Buffer {
   const b = Buffer.alloc(0x3c);
   b.writeUInt16BE(0x0001, 0);
-  b[3] = (lu.thin ? 0x40 : 0) | 0x10;
+  b[3] = lu.thin ? 0x50 : 0;
   return page(VPD_BLOCK_DEVICE_CHARACTERISTICS, b);
 }
 

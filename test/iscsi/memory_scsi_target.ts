@@ -1,4 +1,4 @@
-import { read as fsRead, write as fsWrite } from 'node:fs';
+import { read as fsRead, readSync, write as fsWrite, writeSync } from 'node:fs';
 import type { ITNexus, ScsiResponse, ScsiTarget, ScsiTask } from '../../src/scsi/types.ts';
 
 /**
@@ -7,7 +7,9 @@ import type { ITNexus, ScsiResponse, ScsiTarget, ScsiTask } from '../../src/scsi
  * (standard, VPD 0x00/0x80/0x83), READ CAPACITY(10/16), READ/WRITE(6/10/12/16),
  * SYNCHRONIZE CACHE, MODE SENSE(6/10) minimal, REPORT LUNS. Everything else gets
  * CHECK CONDITION / ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE.
- * With `fd`, LUN 0's blocks live in that file (for side-by-side benchmarks with tgt).
+ * With `fd`, LUN 0's blocks live in that file (for side-by-side benchmarks with tgt),
+ * read and written through libuv's thread pool, or with `syncIo` by blocking calls
+ * (fine for /dev/shm, where a 4 KiB copy is cheaper than a thread hand-off).
  */
 export class MemoryScsiTarget implements ScsiTarget {
   readonly blockSize = 512;
@@ -20,9 +22,11 @@ export class MemoryScsiTarget implements ScsiTarget {
   finished = 0;
 
   private readonly fd: number | undefined;
+  private readonly syncIo: boolean;
 
-  constructor(lunSizes: Record<number, number> = { 0: 64 * 1024 * 1024 }, fd?: number) {
+  constructor(lunSizes: Record<number, number> = { 0: 64 * 1024 * 1024 }, fd?: number, syncIo = false) {
     this.fd = fd;
+    this.syncIo = syncIo;
     for (const [lun, size] of Object.entries(lunSizes)) {
       this.sizes.set(Number(lun), size);
       this.disks.set(Number(lun), fd !== undefined && lun === '0' ? Buffer.alloc(0) : Buffer.alloc(size));
@@ -94,6 +98,16 @@ export class MemoryScsiTarget implements ScsiTarget {
 
   private fileIo(io: { write: boolean; offset: number; bytes: number }, t: ScsiTask): Promise<ScsiResponse> {
     const fd = this.fd!;
+    if (this.syncIo) {
+      if (io.write) {
+        const d = t.dataOut ?? Buffer.alloc(io.bytes);
+        writeSync(fd, d, 0, Math.min(io.bytes, d.length), io.offset);
+        return Promise.resolve({ status: 0, dataOutLength: io.bytes });
+      }
+      const b = Buffer.allocUnsafe(io.bytes);
+      readSync(fd, b, 0, io.bytes, io.offset);
+      return Promise.resolve({ status: 0, data: b });
+    }
     return new Promise((resolve, reject) => {
       if (io.write) {
         const d = t.dataOut ?? Buffer.alloc(io.bytes);

@@ -5,7 +5,7 @@
  * pool), so this measures the transport. Reports IOPS or MB/s and the target's CPU time
  * per operation (steadier than wall time on a busy machine).
  *
- *   node test/iscsi/perf_compare.ts [seconds-for-iscsi-perf]
+ *   node test/iscsi/perf_compare.ts [seconds-for-iscsi-perf] [--sync-io] [--tgt-first]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, ftruncateSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -72,7 +72,7 @@ async function berth(): Promise<Array<{ rate: number; cpuUsPerOp: number }>> {
   const fd = openSync(file, 'w+');
   ftruncateSync(fd, SIZE);
   const srv = new IscsiServer({ host: '127.0.0.1', port: 0 });
-  srv.addTarget({ iqn: IQN, scsi: new MemoryScsiTarget({ 0: SIZE }, fd) });
+  srv.addTarget({ iqn: IQN, scsi: new MemoryScsiTarget({ 0: SIZE }, fd, process.argv.includes('--sync-io')) });
   try {
     const { port } = await srv.listen();
     return await measure(`iscsi://127.0.0.1:${port}/${IQN}/0`, 'self');

@@ -171,3 +171,22 @@ test('replica_timeout: an unanswered op fails the connection within the op timeo
   assert.ok(took >= 140 && took < 2500, `took ${took}`);
   assert.equal(r.failed, true);
 });
+
+test('replica_eof: a server that dies mid-reply is told apart from a clean close', async () => {
+  for (const midFrame of [true, false]) {
+    const fake = net.createServer((s) => {
+      const framer = new ReplicaFramer((h) => {
+        if (h.op === ReplicaOp.HELLO) s.write(Buffer.concat([encodeHeader(ReplicaOp.HELLO | 0x80, 0, h.requestId, 8, 64, 512, 0), Buffer.alloc(8)]));
+        else if (h.op === ReplicaOp.FENCE) s.write(encodeHeader(ReplicaOp.FENCE | 0x80, 0, h.requestId, 0, h.arg64, 0, 0));
+        else if (midFrame) s.end(encodeHeader(ReplicaOp.READ | 0x80, 0, h.requestId, 512, 0, 1, 0).subarray(0, 20));
+        else s.end();
+      });
+      s.on('data', (c) => framer.push(c));
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => fake.close(r)));
+    const r = await connect((fake.address() as net.AddressInfo).port, 'vol', 1);
+    await assert.rejects(r.read(0, 1), { code: 'DEVICE_GONE' });
+    assert.equal((r.failure as Error & { code?: string }).code, midFrame ? 'REPLICA_TRUNCATED_FRAME' : 'DEVICE_GONE');
+  }
+});

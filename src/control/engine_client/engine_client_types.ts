@@ -23,6 +23,8 @@ export interface EngineReplica {
   readonly sizeBytes: number;
   readonly thin: boolean;
   readonly allocatedBytes: number;
+  /** ISO 8601. */
+  readonly createdAt: string;
   readonly export: { readonly targetIqn: string; readonly lun: number; readonly url: string } | null;
 }
 

@@ -37,7 +37,7 @@ export { FaultInjector, FAULT_ENV } from './service_faults.ts';
 export { KeyedLock } from './resource_lock.ts';
 export * from './service_errors.ts';
 export * from './service_records.ts';
-export { volumeView, volumeStatus, type VolumeView } from './volume_view.ts';
+export { volumeView, volumeViews, volumeStatus, type VolumeView } from './volume_view.ts';
 export { provisionVolume, unprovisionVolume, teardownVolume, exportVolume, unexportVolume, resizeVolume, isRetryable } from './volume_acts.ts';
 export { ensureReplica, removeReplica, replicaSpecOf, saveReplica } from './replica_operations.ts';
 export { planReplicas, placementFleet } from './volume_placement.ts';

@@ -86,6 +86,9 @@ export function splitPoolId(poolId: string): { nodeId: string; pool: string } {
   return { nodeId: poolId.slice(0, i), pool: poolId.slice(i + 1) };
 }
 
+/** The key prefix of a kind (re-exported so reconcilers import one module). */
+export const kindPrefixOf = kindPrefix;
+
 export const volumeKey = (id: string): string => specKey(ResourceKind.Volume, id);
 export const replicaKey = (id: string): string => specKey(ResourceKind.Replica, id);
 export const nodeKey = (id: string): string => specKey(ResourceKind.Node, id);

@@ -1,12 +1,12 @@
 import { NotImplementedError } from '../engine_client/engine_client_errors.ts';
-import { SpecLifecycle } from '../model/spec_common.ts';
+import { ResourceKind, SpecLifecycle } from '../model/spec_common.ts';
 import type { VolumeSpread } from '../model/volume_spec.ts';
 import { MAX_REPLICAS } from '../placement/placement_types.ts';
 import type { ServiceContext } from './service_context.ts';
 import { InvalidArgumentError, VolumeExistsError, VolumeNotFoundError, VolumeNotReadyError } from './service_errors.ts';
 import { provisionVolume, resizeVolume, teardownVolume, unprovisionVolume } from './volume_acts.ts';
 import { planReplicas } from './volume_placement.ts';
-import { readRecord, volumeIdFor, volumeKey, type StoredVolume } from './service_records.ts';
+import { kindPrefixOf, listRecords, readRecord, volumeIdFor, volumeKey, type StoredVolume, type VolumeOp } from './service_records.ts';
 import { OperationInProgressError } from '../model/intent_log.ts';
 
 /** What a client (the CSI controller, the CLI) asks for; StorageClass parameters map onto it. */
@@ -65,10 +65,22 @@ export class VolumeService {
   }
 
   async get(id: string): Promise<{ volume: StoredVolume; pending: string | undefined }> {
-    const r = await readRecord<StoredVolume>(this.#ctx.store, volumeKey(id));
-    const spec = r?.record.spec ?? (r?.record.pending?.op as { spec?: StoredVolume } | undefined)?.spec;
+    const r = await readRecord<StoredVolume, VolumeOp>(this.#ctx.store, volumeKey(id));
+    const op = r?.record.pending?.op;
+    const spec = r?.record.spec ?? (op?.type === 'create' ? op.spec : undefined);
     if (r === undefined || spec == null) throw new VolumeNotFoundError(id);
     return { volume: spec, pending: r.record.pending?.op.type };
+  }
+
+  /** Every volume, including ones whose create is still pending. */
+  async list(): Promise<{ volume: StoredVolume; pending: string | undefined }[]> {
+    const out: { volume: StoredVolume; pending: string | undefined }[] = [];
+    for (const r of await listRecords<StoredVolume, VolumeOp>(this.#ctx.store, kindPrefixOf(ResourceKind.Volume))) {
+      const op = r.record.pending?.op;
+      const spec = r.record.spec ?? (op?.type === 'create' ? op.spec : undefined);
+      if (spec != null) out.push({ volume: spec, pending: op?.type });
+    }
+    return out;
   }
 
   /** Not an error when the volume does not exist (CSI DeleteVolume is idempotent). */

@@ -1,0 +1,233 @@
+/**
+ * JSON schemas of the control-plane API: requests are validated against them (bad
+ * input → 400 before any service sees it) and responses serialised through them, which
+ * also keeps anything unlisted from reaching the wire. The OpenAPI document is built
+ * from these same objects.
+ */
+
+/** CSI names (PVC names like pvc-<uuid>, or an operator's choice). */
+export const VOLUME_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+export const ENGINE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$';
+export const NODE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,252}$';
+export const IQN_PATTERN = '^(iqn\\.[0-9]{4}-[0-9]{2}\\.[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[A-Za-z0-9.:_-]+)?|eui\\.[0-9A-Fa-f]{16}|naa\\.[0-9A-Fa-f]{16,32})$';
+const MAX_BYTES = 2 ** 46;
+
+const str = { type: 'string' } as const;
+const int = { type: 'integer' } as const;
+const bool = { type: 'boolean' } as const;
+const size = { type: 'integer', minimum: 512, maximum: MAX_BYTES } as const;
+const tag = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,252}$' } as const;
+const tags = { type: 'array', items: tag, maxItems: 32 } as const;
+const labels = { type: 'object', additionalProperties: str } as const;
+const media = { type: 'string', enum: ['hdd', 'ssd'] } as const;
+const lifecycle = { type: 'string', enum: ['creating', 'created', 'deleting'] } as const;
+const spread = {
+  type: 'object', additionalProperties: false, required: ['domain', 'strict'],
+  properties: { domain: { type: 'string', enum: ['zone', 'storageGroup', 'node'] }, strict: bool },
+} as const;
+const qos = {
+  type: 'object', additionalProperties: false,
+  properties: { maxIops: { type: 'integer', minimum: 1 }, maxBandwidthBytes: { type: 'integer', minimum: 1 } },
+} as const;
+
+export const errorSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object', required: ['code', 'message'],
+      properties: { code: str, message: str, leader: { type: 'string', description: 'NOT_LEADER only: URL of the leader' } },
+    },
+  },
+} as const;
+
+export const errorResponses = {
+  400: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 500: errorSchema,
+  501: errorSchema, 502: errorSchema, 503: errorSchema, 504: errorSchema, 507: errorSchema,
+} as const;
+
+export const noContent = { type: 'null' } as const;
+
+export function listOf(key: string, item: object): object {
+  return { type: 'object', required: [key], properties: { [key]: { type: 'array', items: item } } };
+}
+
+export function idParams(...names: string[]): object {
+  return {
+    type: 'object', required: names,
+    properties: Object.fromEntries(names.map((n) => [n, { type: 'string', minLength: 1, maxLength: 256 }])),
+  };
+}
+
+// ---- nodes ----
+
+export const heartbeatBody = {
+  type: 'object',
+  required: ['nodeId', 'endpoint', 'zone', 'storageGroup', 'pools'],
+  properties: {
+    nodeId: str, endpoint: str, zone: str, storageGroup: str, labels, engineVersion: str,
+    pools: {
+      type: 'array', maxItems: 256,
+      items: {
+        type: 'object',
+        required: ['id', 'media', 'status', 'capacityBytes', 'usedBytes', 'committedBytes', 'replicaCount'],
+        properties: {
+          id: str, media, tags, status: { type: 'string', enum: ['unknown', 'online', 'degraded', 'faulted'] },
+          capacityBytes: int, usedBytes: int, committedBytes: int, replicaCount: int,
+        },
+      },
+    },
+  },
+} as const;
+
+export const heartbeatReply = {
+  type: 'object', required: ['accepted', 'leader'], properties: { accepted: bool, leader: bool },
+} as const;
+
+export const nodeSchema = {
+  type: 'object',
+  properties: {
+    id: str, endpoint: str, zone: str, storageGroup: str, labels, cordoned: bool, lifecycle,
+    state: {
+      type: 'object',
+      properties: { status: { type: 'string', enum: ['unknown', 'online', 'offline'] }, lastHeartbeatMs: int, engineVersion: str },
+    },
+  },
+} as const;
+
+export const patchNodeBody = {
+  type: 'object', additionalProperties: false, required: ['cordoned'], properties: { cordoned: bool },
+} as const;
+
+// ---- pools ----
+
+export const poolSchema = {
+  type: 'object',
+  properties: {
+    id: str, nodeId: str, name: str, disks: { type: 'array', items: str }, media, tags: { type: 'array', items: str },
+    overcommitRatio: { type: 'number' }, lifecycle,
+    status: { type: 'string', enum: ['unknown', 'online', 'degraded', 'faulted'] },
+    capacityBytes: int, usedBytes: int, committedBytes: int, replicaCount: int,
+  },
+} as const;
+
+export const createPoolBody = {
+  type: 'object', additionalProperties: false, required: ['nodeId', 'name'],
+  properties: {
+    nodeId: { type: 'string', pattern: NODE_ID_PATTERN },
+    name: { type: 'string', pattern: ENGINE_NAME_PATTERN },
+    path: { type: 'string', minLength: 1, maxLength: 4096 },
+    sizeBytes: { type: 'integer', minimum: 1, maximum: MAX_BYTES },
+    overcommitRatio: { type: 'number', minimum: 1, maximum: 100 },
+  },
+} as const;
+
+export const patchPoolBody = {
+  type: 'object', additionalProperties: false, required: ['overcommitRatio'],
+  properties: { overcommitRatio: { type: 'number', minimum: 1, maximum: 100 } },
+} as const;
+
+// ---- replicas, nexuses ----
+
+export const replicaSchema = {
+  type: 'object',
+  properties: {
+    id: str, volumeId: str, poolId: str, nodeId: str, sizeBytes: int, thin: bool, lifecycle,
+    status: { type: 'string', enum: ['unknown', 'online', 'rebuilding', 'faulted', 'missing'] },
+    faulted: { type: 'object', properties: { reason: str, atMs: int } },
+  },
+} as const;
+
+export const replicaQuery = {
+  type: 'object', additionalProperties: false,
+  properties: { volumeId: str, nodeId: str, poolId: str },
+} as const;
+
+export const nexusSchema = {
+  type: 'object',
+  properties: {
+    id: str, volumeId: str, nodeId: str, children: { type: 'array', items: str }, generation: int,
+    protocol: { type: 'string', enum: ['iscsi'] }, lifecycle,
+  },
+} as const;
+
+// ---- volumes ----
+
+export const createVolumeBody = {
+  type: 'object', additionalProperties: false, required: ['name', 'sizeBytes'],
+  properties: {
+    name: { type: 'string', pattern: VOLUME_NAME_PATTERN },
+    sizeBytes: size,
+    replicas: { type: 'integer', minimum: 1, maximum: 5 },
+    thin: bool, media, requiredTags: tags, excludedTags: tags,
+    storageGroup: { type: 'string', pattern: NODE_ID_PATTERN },
+    spread, encrypted: bool, qos,
+  },
+} as const;
+
+export const resizeVolumeBody = {
+  type: 'object', additionalProperties: false, required: ['sizeBytes'], properties: { sizeBytes: size },
+} as const;
+
+export const publishBody = {
+  type: 'object', additionalProperties: false, required: ['nodeId'],
+  properties: { nodeId: { type: 'string', pattern: NODE_ID_PATTERN }, initiatorIqn: { type: 'string', pattern: IQN_PATTERN } },
+} as const;
+
+export const unpublishBody = {
+  type: 'object', additionalProperties: false,
+  properties: { nodeId: { type: 'string', pattern: NODE_ID_PATTERN } },
+} as const;
+
+export const podBody = {
+  type: 'object', additionalProperties: false, required: ['podName', 'podNamespace'],
+  properties: {
+    podName: { type: 'string', minLength: 1, maxLength: 253 },
+    podNamespace: { type: 'string', minLength: 1, maxLength: 63 },
+    nodeId: { type: 'string', pattern: NODE_ID_PATTERN },
+  },
+} as const;
+
+export const podSchema = {
+  type: 'object',
+  properties: { volumeId: str, podUid: str, podName: str, podNamespace: str, nodeId: str, recordedAtMs: int },
+} as const;
+
+export const volumeSchema = {
+  type: 'object',
+  properties: {
+    id: str, name: str, sizeBytes: int, replicas: int, thin: bool, media,
+    requiredTags: { type: 'array', items: str }, excludedTags: { type: 'array', items: str },
+    storageGroup: str, spread, encrypted: bool, qos, sourceSnapshotId: str,
+    publishedNodeId: str, initiatorIqn: str,
+    target: { type: 'object', properties: { iqn: str, portal: str, url: str, replicaId: str } },
+    lifecycle, createdAtMs: int,
+    status: { type: 'string', enum: ['pending', 'online', 'degraded', 'faulted'] },
+    pending: { type: 'string', nullable: true },
+    replicaStates: { type: 'array', items: replicaSchema },
+    pods: { type: 'array', items: podSchema },
+  },
+} as const;
+
+// ---- snapshots ----
+
+export const snapshotSchema = {
+  type: 'object',
+  properties: {
+    id: str, name: str, volumeId: str, sizeBytes: int, createdAtMs: int, lifecycle,
+    replicaSnapshots: { type: 'array', items: { type: 'object', properties: { replicaId: str, poolId: str } } },
+  },
+} as const;
+
+export const createSnapshotBody = {
+  type: 'object', additionalProperties: false, required: ['name', 'volumeId'],
+  properties: { name: { type: 'string', pattern: VOLUME_NAME_PATTERN }, volumeId: { type: 'string', minLength: 1, maxLength: 256 } },
+} as const;
+
+export const snapshotQuery = {
+  type: 'object', additionalProperties: false, properties: { volumeId: str },
+} as const;
+
+export const healthSchema = {
+  type: 'object',
+  properties: { status: str, version: str, leader: bool, store: str },
+} as const;

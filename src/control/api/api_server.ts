@@ -1,0 +1,68 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../../util/log.ts';
+import type { Services } from '../service/index.ts';
+import { healthSchema, errorResponses } from './api_schemas.ts';
+import { collectControlOpenApi } from './control_openapi.ts';
+import { httpError } from './http_status.ts';
+import { registerNodeRoutes } from './routes_nodes.ts';
+import { registerPoolRoutes } from './routes_pools.ts';
+import { registerResourceRoutes } from './routes_resources.ts';
+import { registerVolumeRoutes } from './routes_volumes.ts';
+
+export const CONTROL_API_VERSION = '0.1.0';
+const BODY_LIMIT = 256 * 1024;
+export const OPENAPI_INFO = {
+  title: 'Berth control-plane API',
+  version: CONTROL_API_VERSION,
+  description: 'Desired state of nodes, pools, volumes, replicas, nexuses and snapshots. Errors are {error:{code,message}}; see docs/control-plane-api.md.',
+};
+
+export interface ControlApiOptions {
+  /** Shown by /v1/health: `sqlite` or `etcd`. */
+  readonly storeKind: string;
+}
+
+/**
+ * The control plane's REST API. Handlers only translate: the schemas validate, a
+ * service acts, the reply is shaped by the response schema. Errors become
+ * {error:{code,message}} in one handler with statuses from http_status.ts. Writes on a
+ * follower end in the services' NOT_LEADER (503 with the leader's URL).
+ */
+export async function buildControlApi(services: Services, logger: Logger, options: ControlApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  const openApi = collectControlOpenApi(app, OPENAPI_INFO);
+
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'api request');
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body, headers } = httpError(err);
+    if (status >= 500 && status !== 501 && status !== 503) req.log.error({ err, method: req.method, url: req.url }, 'api request failed');
+    else req.log.debug({ code: body.error.code, method: req.method, url: req.url }, 'api request refused');
+    return reply.code(status).headers(headers).send(body);
+  });
+
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({
+    error: { code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` },
+  }));
+
+  app.get('/v1/health', {
+    schema: { tags: ['system'], summary: 'Liveness, and whether this instance leads', response: { 200: healthSchema, ...errorResponses } },
+  }, async () => ({ status: 'ok', version: CONTROL_API_VERSION, leader: services.ctx.leadership.isLeader(), store: options.storeKind }));
+
+  registerNodeRoutes(app, services);
+  registerPoolRoutes(app, services);
+  registerVolumeRoutes(app, services);
+  registerResourceRoutes(app, services);
+
+  app.get('/v1/openapi.json', { config: { hidden: true } }, async () => openApi());
+
+  await app.ready();
+  return app;
+}

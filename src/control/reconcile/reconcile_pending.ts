@@ -1,0 +1,83 @@
+import { errorCode } from '../../util/errors.ts';
+import { kindPrefix, ResourceKind } from '../model/spec_common.ts';
+import type { Ticket } from '../model/intent_log.ts';
+import type { ServiceContext } from '../service/service_context.ts';
+import { readRecord, type StoredVolume, type VolumeOp } from '../service/service_records.ts';
+import {
+  exportVolume, isRetryable, provisionVolume, resizeVolume, teardownVolume, unexportVolume, unprovisionVolume,
+} from '../service/volume_acts.ts';
+import type { Reconciler } from './reconcile_types.ts';
+
+type Decision = { commit: StoredVolume | null } | { rollback: true };
+
+/**
+ * Finish or roll back volume operations a crash left pending.
+ *
+ * Given a volume record whose intent is still marked pending (its process died between
+ * "pending" and "commit", or an undo failed),
+ * when this reconciler runs on the leader and can reach the engines involved,
+ * then the operation is carried forward with the same idempotent steps the request
+ * would have run — create: every planned replica exists exactly once; delete: replicas
+ * gone; publish/unpublish/resize: done — and committed; a create whose engine refuses
+ * for good (no space, pool gone, node lost) is undone and rolled back instead.
+ * Operations whose engines cannot be reached yet stay pending for the next pass.
+ */
+export const finishPendingVolumes: Reconciler = {
+  name: 'pending_volume_intents',
+  async run(ctx) {
+    let finished = 0;
+    for (const ticket of await ctx.volumes.pending(kindPrefix(ResourceKind.Volume))) {
+      const done = await ctx.locks.with(ticket.key, async () => {
+        // The request that began it may have finished while we waited for the lock.
+        const now = await readRecord<StoredVolume, VolumeOp>(ctx.store, ticket.key);
+        if (now?.record.pending?.id !== ticket.pending.id) return false;
+        const fresh = { ...ticket, revision: now.revision };
+        let decision: Decision;
+        try {
+          decision = await decide(ctx, fresh);
+        } catch (err) {
+          ctx.log.warn({ key: ticket.key, op: ticket.pending.op.type, code: errorCode(err), err: errorCode(err) === undefined ? err : undefined }, 'pending operation not finished yet');
+          return false;
+        }
+        if ('rollback' in decision) await ctx.volumes.rollback(fresh);
+        else await ctx.volumes.commit(fresh, decision.commit);
+        ctx.log.info({ key: ticket.key, op: ticket.pending.op.type, outcome: 'rollback' in decision ? 'rolled back' : 'committed' }, 'pending operation finished');
+        return true;
+      });
+      if (done) finished++;
+    }
+    return finished;
+  },
+};
+
+async function decide(ctx: ServiceContext, ticket: Ticket<StoredVolume, VolumeOp>): Promise<Decision> {
+  const op = ticket.pending.op;
+  const spec = ticket.spec;
+  switch (op.type) {
+    case 'create':
+      try {
+        return { commit: await provisionVolume(ctx, op) };
+      } catch (err) {
+        const lost = op.replicas.some((p) => ctx.registry.lost(ctx.now()).includes(p.nodeId));
+        if (isRetryable(err) && !lost) throw err;
+        await unprovisionVolume(ctx, op.replicas);
+        return { rollback: true };
+      }
+    case 'delete':
+      await teardownVolume(ctx, volumeIdOf(ticket.key));
+      return { commit: null };
+    case 'publish':
+      if (spec === null) return { rollback: true };
+      return { commit: await exportVolume(ctx, spec, op) };
+    case 'unpublish':
+      if (spec === null) return { rollback: true };
+      return { commit: await unexportVolume(ctx, spec) };
+    case 'resize':
+      if (spec === null) return { rollback: true };
+      return { commit: await resizeVolume(ctx, spec, op.sizeBytes) };
+  }
+}
+
+function volumeIdOf(key: string): string {
+  return key.slice(kindPrefix(ResourceKind.Volume).length);
+}
