@@ -5,7 +5,7 @@
  */
 import { loadPackageDefinition, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CSI_PROTO_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'proto', 'csi.proto');

@@ -6,13 +6,22 @@ import { IscsiServer } from '../iscsi/index.ts';
 import { loadEngineState, saveEngineState, ENGINE_STATE_VERSION, type PoolRecord } from './engine_state.ts';
 import { ExportRegistry } from './export_registry.ts';
 import { describeFault, EngineClosedError, PoolExistsError, PoolFaultedError, PoolNotFoundError, VolumeExportedError } from './errors.ts';
+import { ReplicaService } from './replica_service.ts';
+import { NexusRegistry } from './nexus_registry.ts';
+import { ChildOpener } from './nexus_children.ts';
+import { NEXUS_OP_TIMEOUT_MS_DEFAULT } from '../nexus/index.ts';
 import type { ExportRequest, ExportView, PoolView, SessionView, TargetView, VolumeInfo } from './engine_types.ts';
 
 export interface EngineOptions {
   dataDir: string;
   iscsi: { host: string; port: number };
+  /** Where other engines' nexuses reach this one's replicas; default the iSCSI host, port 0. */
+  replica?: { host: string; port: number };
   logger: Logger;
 }
+
+/** Exports of nexuses are recorded under this pool name, which no real pool can take (names start alphanumeric). */
+export const NEXUS_EXPORT_POOL = '_nexus';
 
 interface PoolEntry {
   record: PoolRecord;
@@ -32,6 +41,9 @@ export class Engine {
   readonly #pools = new Map<string, PoolEntry>();
   readonly #server: IscsiServer;
   #exports!: ExportRegistry;
+  #replicas: ReplicaService | undefined;
+  #nexuses: NexusRegistry | undefined;
+  readonly #replicaListen: { host: string; port: number };
   #portal = { host: '', port: 0 };
   #lock: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -40,6 +52,7 @@ export class Engine {
     this.dataDir = resolve(opts.dataDir);
     this.#log = opts.logger;
     this.#server = new IscsiServer({ ...opts.iscsi, logger: opts.logger });
+    this.#replicaListen = opts.replica ?? { host: opts.iscsi.host, port: 0 };
   }
 
   /** Loads the state, imports every registered pool, starts iSCSI and re-exports. */
@@ -59,6 +72,17 @@ export class Engine {
     return { ...this.#portal };
   }
 
+  /** host:port of the replica protocol server. */
+  get replicaEndpoint(): string {
+    return this.#replicas?.endpoint ?? '';
+  }
+
+  /** The replicated volumes this engine fronts (see nexus_registry.ts). */
+  get nexuses(): NexusRegistry {
+    if (!this.#nexuses) throw new EngineClosedError();
+    return this.#nexuses;
+  }
+
   async #start(): Promise<void> {
     await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
     await mkdir(join(this.dataDir, 'pools'), { recursive: true, mode: 0o700 });
@@ -74,6 +98,12 @@ export class Engine {
         this.#log.error({ pool: record.name, path: record.path, reason: entry.fault }, 'pool faulted at import');
       }
     }
+    this.#replicas = await ReplicaService.start({
+      dataDir: this.dataDir, ...this.#replicaListen, log: this.#log, lookup: (p, v) => this.#replicaVolume(p, v),
+    });
+    this.#nexuses = await NexusRegistry.open({
+      dataDir: this.dataDir, opener: new ChildOpener(this.#replicas, NEXUS_OP_TIMEOUT_MS_DEFAULT), log: this.#log,
+    });
     this.#portal = await this.#server.listen();
     this.#exports = new ExportRegistry({
       server: this.#server,
@@ -219,6 +249,8 @@ export class Engine {
     await this.#lock.catch(() => undefined);
     await this.#server.close();
     this.#exports?.closeAll();
+    await this.#nexuses?.close();
+    await this.#replicas?.close();
     for (const e of this.#pools.values()) {
       if (!e.pool) continue;
       try {
@@ -254,7 +286,19 @@ export class Engine {
   }
 
   async #openVolume(pool: string, volume: string) {
+    if (pool === NEXUS_EXPORT_POOL) return this.nexuses.device(volume);
     return this.#pool(pool).openVolume(volume);
+  }
+
+  /** A pool volume for the replica server; undefined when the pool or volume is unknown. */
+  #replicaVolume(pool: string, volume: string) {
+    const e = this.#pools.get(pool);
+    if (!e?.pool) return undefined;
+    try {
+      return e.pool.openVolume(volume);
+    } catch {
+      return undefined;
+    }
   }
 
   #checkNewPool(name: string, path: string): void {

@@ -10,7 +10,14 @@ export interface EngineArgs {
   dataDir: string;
   apiListen: HostPort;
   iscsiListen: HostPort;
+  /** Replica protocol server (`--replica-listen`); default: the iSCSI host, a kernel-chosen port. */
+  replicaListen?: HostPort;
   logLevel: string;
+  /** Register with these control planes (`--control-plane URL[,URL…]`); needs `nodeId`. */
+  controlPlane?: string[];
+  nodeId?: string;
+  /** `--labels k=v,…`: topology (zone, storageGroup), pool media, the node's initiatorIqn. */
+  labels?: Record<string, string>;
 }
 
 export const DEFAULT_API_LISTEN = '127.0.0.1:9500';
@@ -37,17 +44,44 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'data-dir': { type: 'string' },
       'api-listen': { type: 'string' },
       'iscsi-listen': { type: 'string' },
+      'replica-listen': { type: 'string' },
       'log-level': { type: 'string' },
+      'control-plane': { type: 'string' },
+      'node-id': { type: 'string' },
+      labels: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
   });
   const logLevel = values['log-level'] ?? env.BERTH_LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const controlPlane = values['control-plane']?.split(',').filter((u) => u.length > 0);
+  if (controlPlane !== undefined && !controlPlane.every((u) => /^https?:\/\/[^/\s]+\/?$/.test(u))) {
+    throw new InvalidArgumentError('--control-plane wants http://HOST:PORT[,http://HOST:PORT…]');
+  }
+  if (controlPlane !== undefined && values['node-id'] === undefined) throw new InvalidArgumentError('--control-plane needs --node-id');
+  if (values['node-id'] !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,252}$/.test(values['node-id'])) {
+    throw new InvalidArgumentError('--node-id must be letters, digits and . _ : / -');
+  }
   return {
+    ...(controlPlane !== undefined ? { controlPlane } : {}),
+    ...(values['node-id'] !== undefined ? { nodeId: values['node-id'] } : {}),
+    ...(values.labels !== undefined ? { labels: parseLabels(values.labels) } : {}),
     dataDir: values['data-dir'] ?? env.BERTH_DATA_DIR ?? './data',
     apiListen: parseHostPort(values['api-listen'] ?? DEFAULT_API_LISTEN, '--api-listen'),
     iscsiListen: parseHostPort(values['iscsi-listen'] ?? DEFAULT_ISCSI_LISTEN, '--iscsi-listen'),
+    ...(values['replica-listen'] !== undefined ? { replicaListen: parseHostPort(values['replica-listen'], '--replica-listen') } : {}),
     logLevel,
   };
+}
+
+/** `k=v,k2=v2`; keys and values may not contain ',' and keys not '='. */
+export function parseLabels(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',').filter((p) => p.length > 0)) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new InvalidArgumentError(`--labels wants k=v pairs, got '${part.slice(0, 64)}'`);
+    out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
 }

@@ -19,7 +19,7 @@ export interface RunningEngine {
  * scripts and tests wait for. Shared by `src/engine/main.ts` and the quick start.
  */
 export async function startEngineProcess(args: EngineArgs, logger: Logger): Promise<RunningEngine> {
-  const engine = await Engine.open({ dataDir: args.dataDir, iscsi: args.iscsiListen, logger });
+  const engine = await Engine.open({ dataDir: args.dataDir, iscsi: args.iscsiListen, ...(args.replicaListen ? { replica: args.replicaListen } : {}), logger });
   let api: FastifyInstance;
   try {
     api = await buildApiServer(engine, logger.child({ component: 'api' }));
@@ -32,7 +32,7 @@ export async function startEngineProcess(args: EngineArgs, logger: Logger): Prom
   const port = typeof addr === 'object' && addr ? addr.port : args.apiListen.port;
   const apiUrl = `http://${formatHostPort({ host: args.apiListen.host, port })}`;
   const iscsi = formatHostPort(engine.portal);
-  logger.info({ api: apiUrl, iscsi, dataDir: engine.dataDir, pid: process.pid }, 'engine ready');
+  logger.info({ api: apiUrl, iscsi, replica: engine.replicaEndpoint, dataDir: engine.dataDir, pid: process.pid }, 'engine ready');
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= (async () => {
     await api.close();

@@ -3,7 +3,8 @@ import type { Logger } from '../util/log.ts';
 import { ScsiTargetDevice } from '../scsi/index.ts';
 import type { IscsiServer } from '../iscsi/index.ts';
 import type { ChapConfig, LunRecord, TargetRecord } from './engine_state.ts';
-import type { ExportRequest, ExportView, OpenVolume, TargetView, SessionView } from './engine_types.ts';
+import type { BlockDevice } from '../block/block_device.ts';
+import type { ExportRequest, ExportView, TargetView, SessionView } from './engine_types.ts';
 import { FilePrStore } from './pr_store_file.ts';
 import { defaultTargetIqn, naaIdForVolume, serialForVolume } from './lun_identity.ts';
 import { describeFault, ExportExistsError, ExportNotFoundError, InvalidArgumentError, LunInUseError, TargetFullError } from './errors.ts';
@@ -24,7 +25,10 @@ interface LiveTarget {
   luns: Map<number, LiveLun>;
 }
 
-/** Opens a pool volume for export; rejects when the pool or volume is unavailable. */
+/** What a LUN serves: a pool volume or a nexus, with the uuid its LUN identity derives from. */
+export type OpenVolume = BlockDevice & { readonly uuid: string };
+
+/** Opens a pool volume (or nexus) for export; rejects when it is unavailable. */
 export type VolumeOpener = (pool: string, volume: string) => Promise<OpenVolume>;
 
 /**

@@ -1,11 +1,15 @@
 import { createLogger } from '../util/log.ts';
 import { parseEngineArgs } from './engine_args.ts';
 import { startEngineProcess, stopOnSignals } from './engine_process.ts';
+import { startHeartbeat } from './heartbeat.ts';
+import { API_VERSION } from './api/api_server.ts';
 
 /**
  * The engine process: `node src/engine/main.ts --data-dir DIR --api-listen H:P
- * --iscsi-listen H:P [--log-level L]`. Logs JSON lines on stdout; the line with
- * "msg":"engine ready" carries `api` (URL) and `iscsi` (host:port).
+ * --iscsi-listen H:P [--replica-listen H:P] [--log-level L] [--control-plane URL[,URL…] --node-id ID [--labels k=v,…]]`.
+ * With --control-plane the engine heartbeats to the control plane (src/engine/heartbeat.ts).
+ * Logs JSON lines on stdout; the line with "msg":"engine ready" carries `api` (URL) and
+ * `iscsi` and `replica` (host:port).
  */
 async function main(): Promise<void> {
   let args;
@@ -18,7 +22,11 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: args.logLevel, name: 'berth-engine' });
   try {
     const running = await startEngineProcess(args, logger);
-    stopOnSignals(running, logger);
+    const stopBeat = args.controlPlane === undefined || args.nodeId === undefined ? undefined : startHeartbeat({
+      engine: running.engine, controlPlanes: args.controlPlane, nodeId: args.nodeId, labels: args.labels ?? {},
+      endpoint: new URL(running.apiUrl).host, engineVersion: API_VERSION, logger,
+    });
+    stopOnSignals({ ...running, stop: async () => { stopBeat?.(); await running.stop(); } }, logger);
   } catch (err) {
     logger.fatal({ err }, 'engine failed to start');
     process.exit(1);

@@ -64,7 +64,7 @@ export class Connection implements DataPathConnection {
     this.log = ctx.log.child({ remote: this.remoteAddress });
     this.framer = new PduFramer(
       { maxDataSegmentLength: LOGIN_MAX_RECV_DATA_SEGMENT_LENGTH, headerDigest: false, dataDigest: false },
-      process.env.NOPLACE ? undefined : (bhs, length) => (this.session !== undefined ? placeDataOut(this.session, bhs, length) : undefined),
+      (bhs, length) => (this.session !== undefined ? placeDataOut(this.session, bhs, length) : undefined),
     );
     socket.setNoDelay(true);
     socket.setTimeout(ctx.loginTimeoutMs);

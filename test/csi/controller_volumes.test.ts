@@ -2,7 +2,7 @@
  * CSI conformance, Identity and volume lifecycle RPCs, over the real gRPC unix socket
  * against FakeControlPlane (a stand-in for the control plane REST API, not yet built).
  */
-import { status } from '@grpc/grpc-js';
+import { Client, credentials, status } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -246,6 +246,19 @@ describe('CSI controller: volumes', () => {
     const none = await kit.client.call('Controller', 'GetCapacity', { accessible_topology: { segments: { [ZONE_KEY]: 'z' } } });
     assert.equal(Number(none.available_capacity), 0);
     assert.equal((await kit.client.callError('Controller', 'GetCapacity', { parameters: { replicas: '0' } })).code, status.INVALID_ARGUMENT);
+  });
+
+  it('a request that is not valid protobuf gets a status, and the server keeps serving', async () => {
+    const raw = new Client(`unix://${kit.socketPath}`, credentials.createInsecure());
+    try {
+      const code = await new Promise<number>((resolve) => {
+        raw.makeUnaryRequest('/csi.v1.Controller/CreateVolume', (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), (err) => resolve(err?.code ?? 0));
+      });
+      assert.notEqual(code, status.OK);
+    } finally {
+      raw.close();
+    }
+    assert.equal((await kit.client.call('Identity', 'Probe')).ready.value, true);
   });
 
   it('ControllerModifyVolume is UNIMPLEMENTED (not advertised)', async () => {

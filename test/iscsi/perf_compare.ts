@@ -5,7 +5,7 @@
  * pool), so this measures the transport. Reports IOPS or MB/s and the target's CPU time
  * per operation (steadier than wall time on a busy machine).
  *
- *   node test/iscsi/perf_compare.ts [seconds-for-iscsi-perf] [--sync-io] [--tgt-first]
+ *   node test/iscsi/perf_compare.ts [seconds-for-iscsi-perf] [--sync-io] [--tgt-first] [--rounds=N]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, ftruncateSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -112,12 +112,27 @@ async function tgt(): Promise<Array<{ rate: number; cpuUsPerOp: number }>> {
   }
 }
 
-const order = process.argv.includes('--tgt-first') ? ['tgt', 'berth'] : ['berth', 'tgt'];
-const results: Record<string, Array<{ rate: number; cpuUsPerOp: number }>> = {};
-for (const who of order) results[who] = who === 'berth' ? await berth() : await tgt();
+const roundsArg = process.argv.find((a) => a.startsWith('--rounds='));
+const rounds = roundsArg ? Number(roundsArg.slice(9)) : 1;
+type Row = { rate: number; cpuUsPerOp: number };
+const all: Record<'berth' | 'tgt', Row[][]> = { berth: [], tgt: [] };
+for (let r = 0; r < rounds; r++) {
+  // Alternate who goes first, so drifting machine load does not favour one side.
+  const order: Array<'berth' | 'tgt'> = (r % 2 === 1) !== process.argv.includes('--tgt-first') ? ['tgt', 'berth'] : ['berth', 'tgt'];
+  for (const who of order) all[who].push(who === 'berth' ? await berth() : await tgt());
+}
+const best = (who: 'berth' | 'tgt', i: number): Row => ({
+  rate: Math.max(...all[who].map((x) => x[i].rate)),
+  cpuUsPerOp: Math.min(...all[who].map((x) => x[i].cpuUsPerOp)),
+});
+const median = (who: 'berth' | 'tgt', i: number): number => {
+  const v = all[who].map((x) => x[i].rate).sort((a, b) => a - b);
+  return v[Math.floor(v.length / 2)];
+};
+console.log(`best of ${rounds} round(s); median rate in brackets`);
 console.log(['workload', 'unit', 'berth', 'tgt', 'ratio', 'berth CPU µs/op', 'tgt CPU µs/op'].join('\t'));
 PHASES.forEach((ph, i) => {
-  const b = results.berth[i];
-  const t = results.tgt[i];
-  console.log([ph.name, ph.unit, b.rate, t.rate, (b.rate / t.rate).toFixed(2), b.cpuUsPerOp, t.cpuUsPerOp].join('\t'));
+  const b = best('berth', i);
+  const t = best('tgt', i);
+  console.log([ph.name, ph.unit, `${b.rate} [${median('berth', i)}]`, `${t.rate} [${median('tgt', i)}]`, (b.rate / t.rate).toFixed(2), b.cpuUsPerOp, t.cpuUsPerOp].join('\t'));
 });

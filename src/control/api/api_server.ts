@@ -1,7 +1,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../../util/log.ts';
 import type { Services } from '../service/index.ts';
-import { healthSchema, errorResponses } from './api_schemas.ts';
+import {
+  errorResponses, errorSchema, healthSchema, nexusSchema, nodeSchema, podSchema, poolSchema, replicaSchema, snapshotSchema, volumeSchema,
+} from './api_schemas.ts';
 import { collectControlOpenApi } from './control_openapi.ts';
 import { httpError } from './http_status.ts';
 import { registerNodeRoutes } from './routes_nodes.ts';
@@ -35,7 +37,10 @@ export async function buildControlApi(services: Services, logger: Logger, option
     bodyLimit: BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
-  const openApi = collectControlOpenApi(app, OPENAPI_INFO);
+  const openApi = collectControlOpenApi(app, OPENAPI_INFO, {
+    Error: errorSchema, Node: nodeSchema, Pool: poolSchema, Volume: volumeSchema, Replica: replicaSchema,
+    Nexus: nexusSchema, Snapshot: snapshotSchema, PodMount: podSchema,
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'api request');

@@ -14,16 +14,25 @@ declare module 'fastify' {
  * method, so the document is byte-for-byte stable (docs/openapi.json is checked
  * against the served one).
  */
-export function collectControlOpenApi(app: FastifyInstance, info: { title: string; version: string; description?: string }): () => object {
+export function collectControlOpenApi(
+  app: FastifyInstance, info: { title: string; version: string; description?: string },
+  components: Readonly<Record<string, object>> = {},
+): () => object {
   const routes: RouteOptions[] = [];
   app.addHook('onRoute', (route) => {
     if (route.schema && !(route.config as { hidden?: boolean } | undefined)?.hidden) routes.push(route);
   });
   let doc: object | undefined;
-  return () => (doc ??= build(routes, info));
+  return () => (doc ??= build(routes, info, components));
 }
 
-function build(routes: RouteOptions[], info: object): object {
+/** Shared schema objects (by identity) become $refs into components.schemas. */
+let refs = new Map<object, string>();
+
+function build(routes: RouteOptions[], info: object, components: Readonly<Record<string, object>>): object {
+  refs = new Map(Object.entries(components).map(([name, schema]) => [schema, name]));
+  const schemas: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(components)) schemas[name] = openApiSchema(schema, schema);
   const paths: Record<string, Record<string, object>> = {};
   const sorted = [...routes].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
   for (const r of sorted) {
@@ -38,7 +47,7 @@ function build(routes: RouteOptions[], info: object): object {
       (paths[path] ??= {})[m.toLowerCase()] = op;
     }
   }
-  return { openapi: '3.0.3', info, paths };
+  return { openapi: '3.0.3', info, paths, components: { schemas } };
 }
 
 function parameters(schema: unknown, where: 'path' | 'query'): object[] {
@@ -60,10 +69,12 @@ function responses(resp: unknown): Record<string, object> {
   return out;
 }
 
-/** OpenAPI 3.0 has no `type: null` and no `const`; everything else passes through. */
-function openApiSchema(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(openApiSchema);
+/** Copies a schema, replacing shared ones (other than `self`) by references. */
+function openApiSchema(schema: unknown, self?: object): unknown {
+  if (Array.isArray(schema)) return schema.map((s) => openApiSchema(s));
   if (typeof schema !== 'object' || schema === null) return schema;
+  const ref = refs.get(schema);
+  if (ref !== undefined && schema !== self) return { $ref: `#/components/schemas/${ref}` };
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(schema as Record<string, unknown>)) out[k] = openApiSchema(v);
   return out;

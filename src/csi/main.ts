@@ -1,0 +1,59 @@
+/**
+ * The CSI plugin process. SIGTERM/SIGINT stop it gracefully: in-flight calls finish
+ * (up to SHUTDOWN_GRACE_MS), then the socket is removed.
+ */
+import { createLogger } from '../util/log.ts';
+import { parseCsiArgs } from './csi_args.ts';
+import { controllerHandlers } from './controller.ts';
+import { FakeControlPlane } from './fake_control_plane.ts';
+import { identityHandlers } from './identity.ts';
+import { IscsiadmAttacher } from './iscsiadm_attacher.ts';
+import { createNodeService } from './node.ts';
+import { HostCommandRunner } from './node_exec.ts';
+import { CsiServer } from './server.ts';
+import { UserSpaceAttacher } from './user_space_attacher.ts';
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseCsiArgs(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`berth-csi: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger({ level: args.logLevel, name: 'berth-csi' });
+  const runner = new HostCommandRunner();
+  let controller;
+  if (args.mode !== 'node') {
+    log.warn('controller runs on the in-memory FakeControlPlane: volumes are not real until the control plane REST client lands');
+    controller = controllerHandlers(new FakeControlPlane(), log);
+  }
+  let node;
+  if (args.mode !== 'controller') {
+    const attacher =
+      args.attacher === 'userspace'
+        ? new UserSpaceAttacher({ runner, stateDir: args.stateDir, initiatorName: args.initiatorName })
+        : new IscsiadmAttacher({ runner });
+    const topology: Record<string, string> = args.zone ? { 'topology.berth.io/zone': args.zone } : {};
+    node = (await createNodeService({ nodeId: args.nodeId, stateDir: args.stateDir, attacher, runner, topology, maxVolumes: args.maxVolumes, log })).handlers;
+  }
+  const server = new CsiServer({ endpoint: args.endpoint, identity: identityHandlers({ controller: controller !== undefined, ready: async () => true }), controller, node, log });
+  await server.start();
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

@@ -1,0 +1,398 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../util/log.ts';
+import { BerthError, errorCode } from '../util/errors.ts';
+import { Nexus, NexusState, WriteIntentMap, NEXUS_REGION_BYTES_DEFAULT, type NexusChildSpec, type NexusEvent, type RebuildJob, type RebuildOutcome } from '../nexus/index.ts';
+import { AbsentReplica, childName, type ChildOpener, type ReplicaRef } from './nexus_children.ts';
+import { NexusDevice } from './nexus_device.ts';
+import { loadNexusRecords, saveNexusRecords, type NexusRecord, type ReplicaRecord } from './nexus_state.ts';
+import { replicaView, type NexusView, type RebuildSummary } from './nexus_view.ts';
+import { InvalidArgumentError } from './errors.ts';
+import { NexusRetrier } from './nexus_retry.ts';
+
+export class NexusExistsError extends BerthError {
+  constructor(name: string) { super('NEXUS_EXISTS', `nexus '${name}' already exists on this engine`); }
+}
+export class NexusNotFoundError extends BerthError {
+  constructor(name: string) { super('NEXUS_NOT_FOUND', `no nexus '${name}' on this engine`); }
+}
+export class NexusUnavailableError extends BerthError {
+  constructor(name: string, why: string) { super('NEXUS_UNAVAILABLE', `nexus '${name}' is not serving: ${why}`); }
+}
+
+export interface CreateNexusRequest {
+  name: string;
+  replicas: Array<ReplicaRef & { state?: 'online' | 'stale' }>;
+  sizeBytes?: number;
+  blockSize?: number;
+  /** Default: one above the highest generation any replica has seen. */
+  generation?: number;
+  /** Default: every replica given as online (what moving a live nexus needs). */
+  requireFenced?: number;
+  uuid?: string;
+  regionBytes?: number;
+  rebuildThrottleBytesPerSec?: number;
+}
+
+interface LiveNexus {
+  record: NexusRecord;
+  nexus?: Nexus;
+  device?: NexusDevice;
+  fault?: string;
+  refs: Map<string, ReplicaRef>;
+  /** Child states as the nexus last reported them (cheaper than children() on every write). */
+  states: Map<string, string>;
+  lastRebuild: Map<string, RebuildSummary>;
+  /** Membership changed since the last save began. */
+  changed: boolean;
+  /** Dirty regions of absent replicas captured by the last save. */
+  savedDirty: number;
+  off?: () => void;
+}
+
+/**
+ * The nexuses this engine runs: creates them over local and remote replicas, keeps
+ * membership, generation and the write-intent maps of absent replicas in the data dir
+ * (nexuses.json), re-creates them at start with the right child states, and brings
+ * faulted replicas back (NexusRetrier) with a delta resync. Mutations run one at a time.
+ */
+export class NexusRegistry {
+  readonly #dataDir: string;
+  readonly #opener: ChildOpener;
+  readonly #log: Logger;
+  readonly #live = new Map<string, LiveNexus>();
+  readonly #retrier: NexusRetrier;
+  #lock: Promise<unknown> = Promise.resolve();
+  #saveLast: Promise<void> = Promise.resolve();
+  #saveQueued: Promise<void> | undefined;
+
+  private constructor(dataDir: string, opener: ChildOpener, log: Logger) {
+    this.#dataDir = dataDir;
+    this.#opener = opener;
+    this.#log = log.child({ component: 'nexus-registry' });
+    this.#retrier = new NexusRetrier((name, child) => this.#revive(name, child), this.#log);
+  }
+
+  static async open(opts: { dataDir: string; opener: ChildOpener; log: Logger }): Promise<NexusRegistry> {
+    const reg = new NexusRegistry(opts.dataDir, opts.opener, opts.log);
+    for (const record of await loadNexusRecords(opts.dataDir)) await reg.#restore(record);
+    return reg;
+  }
+
+  list(): NexusView[] {
+    return [...this.#live.values()].map((l) => this.#view(l)).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  describe(name: string): NexusView { return this.#view(this.#get(name)); }
+
+  has(name: string): boolean { return this.#live.has(name); }
+
+  /** The device to export; rejects while the nexus could not be opened. */
+  device(name: string): NexusDevice {
+    const live = this.#get(name);
+    if (!live.device) throw new NexusUnavailableError(name, live.fault ?? 'not open');
+    return live.device;
+  }
+
+  create(req: CreateNexusRequest): Promise<NexusView> {
+    return this.#serial(async () => {
+      if (this.#live.has(req.name)) throw new NexusExistsError(req.name);
+      const refs = req.replicas.map((r) => ({ ...this.#opener.normalize(r), state: r.state ?? 'online' as const }));
+      checkReplicaList(refs);
+      const generation = req.generation ?? 1 + Math.max(...await Promise.all(refs.map((r) => this.#opener.currentGeneration(r))));
+      const specs: NexusChildSpec[] = [];
+      try {
+        for (const ref of refs) {
+          const { device, release } = await this.#opener.open(ref, generation);
+          specs.push({ name: childName(ref), device, release, state: ref.state });
+        }
+        checkGeometry(specs, req);
+      } catch (err) {
+        for (const s of specs) s.release?.();
+        throw err;
+      }
+      const first = specs[0].device;
+      const record: NexusRecord = {
+        name: req.name, uuid: req.uuid ?? randomUUID(), generation, blockSize: first.blockSize,
+        blockCount: Math.min(...specs.map((s) => s.device.blockCount)), thin: specs.every((s) => s.device.thin),
+        regionBytes: req.regionBytes ?? NEXUS_REGION_BYTES_DEFAULT, rebuildThrottleBytesPerSec: req.rebuildThrottleBytesPerSec ?? 0,
+        replicas: refs.map((r) => ({ node: r.node, pool: r.pool, volume: r.volume, state: r.state })),
+      };
+      const requireFenced = req.requireFenced ?? refs.filter((r) => r.state === 'online').length;
+      const live = await this.#start(record, specs, requireFenced);
+      if (live.fault) throw new NexusUnavailableError(req.name, live.fault);
+      this.#live.set(record.name, live);
+      await this.#requestSave();
+      this.#log.info({ nexus: record.name, generation, replicas: refs.length }, 'nexus created');
+      return this.#view(live);
+    });
+  }
+
+  /** Closes the nexus and forgets it; the replicas and their data stay. */
+  destroy(name: string): Promise<void> {
+    return this.#serial(async () => {
+      const live = this.#get(name);
+      this.#stop(live);
+      this.#live.delete(name);
+      await this.#requestSave();
+      this.#log.info({ nexus: name }, 'nexus destroyed');
+    });
+  }
+
+  addReplica(name: string, ref: ReplicaRef, opts: { full?: boolean } = {}): Promise<NexusView> {
+    return this.#serial(async () => {
+      const live = this.#get(name);
+      const nexus = this.#serving(live);
+      const r = this.#opener.normalize(ref);
+      const cname = childName(r);
+      const { device, release } = await this.#opener.open(r, nexus.generation);
+      live.refs.set(cname, r);
+      try {
+        this.#track(live, cname, await nexus.addChild({ name: cname, device, release }, { full: opts.full, throttleBytesPerSec: live.record.rebuildThrottleBytesPerSec }));
+      } catch (err) {
+        if (!live.states.has(cname)) live.refs.delete(cname);
+        release();
+        throw err;
+      }
+      await this.#requestSave();
+      return this.#view(live);
+    });
+  }
+
+  removeReplica(name: string, child: string): Promise<NexusView> {
+    return this.#serial(async () => {
+      const live = this.#get(name);
+      this.#serving(live).removeChild(child);
+      live.refs.delete(child);
+      live.states.delete(child);
+      this.#retrier.forget(name, child);
+      await this.#requestSave();
+      return this.#view(live);
+    });
+  }
+
+  setThrottle(name: string, bytesPerSec: number): Promise<NexusView> {
+    return this.#serial(async () => {
+      const live = this.#get(name);
+      live.record.rebuildThrottleBytesPerSec = bytesPerSec;
+      live.nexus?.setRebuildThrottle(bytesPerSec);
+      await this.#requestSave();
+      return this.#view(live);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#retrier.close();
+    await this.#lock.catch(() => undefined);
+    for (const live of this.#live.values()) this.#stop(live);
+    await this.#saveLast;
+  }
+
+  // ---- internals ----
+
+  async #restore(record: NexusRecord): Promise<void> {
+    const specs: NexusChildSpec[] = [];
+    const regionBlocks = Math.max(1, Math.floor(record.regionBytes / record.blockSize));
+    let superseded: string | undefined;
+    for (const r of record.replicas) {
+      const name = childName(r);
+      const map = r.intents !== undefined
+        ? WriteIntentMap.fromBuffer(record.blockCount, regionBlocks, Buffer.from(r.intents, 'base64'))
+        : r.state === 'stale' ? fullMap(record.blockCount, regionBlocks) : new WriteIntentMap(record.blockCount, regionBlocks);
+      try {
+        const { device, release } = await this.#opener.open(r, record.generation);
+        specs.push({ name, device, release, state: r.state, ...(r.state === 'stale' ? { intents: map } : {}) });
+      } catch (err) {
+        if (errorCode(err) === 'STALE_GENERATION') superseded = (err as Error).message;
+        // Unreachable now: it joins stale with what it missed and is retired at the fence.
+        specs.push({ name, device: new AbsentReplica(record, (err as Error).message), state: 'stale', intents: map });
+      }
+    }
+    let live: LiveNexus;
+    if (superseded) {
+      for (const s of specs) s.release?.();
+      live = this.#empty(record, `fenced by a newer generation: ${superseded}`);
+    } else {
+      live = await this.#start(record, specs, 1);
+    }
+    this.#live.set(record.name, live);
+    if (live.fault) this.#log.error({ nexus: record.name, reason: live.fault }, 'nexus could not be re-created');
+    else this.#log.info({ nexus: record.name, generation: record.generation, state: live.nexus?.state }, 'nexus re-created');
+  }
+
+  async #start(record: NexusRecord, specs: NexusChildSpec[], requireFenced: number): Promise<LiveNexus> {
+    const live = this.#empty(record);
+    for (const r of record.replicas) live.refs.set(childName(r), { node: r.node, pool: r.pool, volume: r.volume });
+    try {
+      live.nexus = await Nexus.create({
+        name: record.name, generation: record.generation, children: specs, requireFenced,
+        regionBytes: record.regionBytes, rebuildThrottleBytesPerSec: record.rebuildThrottleBytesPerSec, log: this.#log,
+      });
+    } catch (err) {
+      live.fault = `${errorCode(err) ?? 'ERROR'}: ${(err as Error).message}`;
+      return live;
+    }
+    for (const c of live.nexus.children()) live.states.set(c.name, c.state);
+    live.off = live.nexus.on((e) => this.#onEvent(live, e));
+    live.device = new NexusDevice(live.nexus, record.uuid, () => this.#durable(live));
+    for (const c of live.nexus.children()) if (c.state !== 'online') this.#retrier.due(record.name, c.name);
+    return live;
+  }
+
+  #empty(record: NexusRecord, fault?: string): LiveNexus {
+    return {
+      record, refs: new Map(), states: new Map(), lastRebuild: new Map(), changed: true, savedDirty: 0,
+      ...(fault ? { fault } : {}),
+    };
+  }
+
+  #onEvent(live: LiveNexus, e: NexusEvent): void {
+    if (e.type === 'child-state') {
+      if (e.to === 'removed') live.states.delete(e.child);
+      else live.states.set(e.child, e.to);
+      if (e.to === 'faulted' || e.to === 'stale') this.#retrier.due(live.record.name, e.child);
+    } else if (e.to === NexusState.FENCED) {
+      live.fault = e.reason ?? 'fenced by a newer generation';
+    }
+    live.changed = true;
+    this.#requestSave().catch((err: unknown) => this.#log.error({ err, nexus: live.record.name }, 'saving nexus state failed'));
+  }
+
+  /** Brings one child back: reconnect a faulted one, restart the rebuild of a stale one. */
+  async #revive(name: string, child: string): Promise<void> {
+    const live = this.#live.get(name);
+    const nexus = live?.nexus;
+    const ref = live?.refs.get(child);
+    if (!live || !nexus || !ref || live.fault || nexus.state === NexusState.CLOSED) return;
+    const state = live.states.get(child);
+    if (state === 'stale') {
+      this.#track(live, child, await nexus.rebuildChild(child));
+      return;
+    }
+    if (state !== 'faulted') return;
+    const { device, release } = await this.#opener.open(ref, nexus.generation);
+    try {
+      this.#track(live, child, await nexus.addChild({ name: child, device, release }, { throttleBytesPerSec: live.record.rebuildThrottleBytesPerSec }));
+    } catch (err) {
+      release();
+      throw err;
+    }
+    this.#log.info({ nexus: name, child }, 'replica reconnected; resyncing');
+  }
+
+  #track(live: LiveNexus, child: string, run: { job: RebuildJob; done: Promise<RebuildOutcome> }): void {
+    const started = Date.now();
+    run.done.then((outcome) => {
+      const p = run.job.progress();
+      live.lastRebuild.set(child, {
+        outcome, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesCopied: p.bytesCopied,
+        seconds: (Date.now() - started) / 1000, finishedAt: new Date().toISOString(),
+      });
+      this.#log.info({ nexus: live.record.name, child, outcome, bytesCopied: p.bytesCopied }, 'rebuild finished');
+    }, () => undefined);
+  }
+
+  /** After a write: undefined, or the save the write must wait for (see NexusDevice). */
+  #durable(live: LiveNexus): Promise<void> | undefined {
+    if (live.changed) return this.#requestSave();
+    if (this.#absentDirty(live) <= live.savedDirty) return undefined;
+    return this.#requestSave();
+  }
+
+  #absentDirty(live: LiveNexus): number {
+    let n = 0;
+    for (const [name, state] of live.states) {
+      if (state === 'faulted' || state === 'stale') n += live.nexus?.intentMap(name)?.dirtyRegions ?? 0;
+    }
+    return n;
+  }
+
+  /** Saves every nexus; calls while one is queued share it, so a burst costs one write. */
+  #requestSave(): Promise<void> {
+    if (this.#saveQueued) return this.#saveQueued;
+    const run = (): Promise<void> => {
+      this.#saveQueued = undefined;
+      return saveNexusRecords(this.#dataDir, [...this.#live.values()].map((l) => this.#snapshot(l)));
+    };
+    const next = this.#saveLast.then(run, run);
+    this.#saveQueued = next;
+    this.#saveLast = next.catch(() => undefined);
+    return next;
+  }
+
+  #snapshot(live: LiveNexus): NexusRecord {
+    const nexus = live.nexus;
+    if (!nexus) return live.record;
+    live.changed = false;
+    live.savedDirty = this.#absentDirty(live);
+    const replicas: ReplicaRecord[] = [];
+    for (const c of nexus.children()) {
+      const ref = live.refs.get(c.name);
+      if (!ref) continue;
+      const base = { node: ref.node, pool: ref.pool, volume: ref.volume };
+      if (c.state === 'online') replicas.push({ ...base, state: 'online' });
+      // A rebuilding replica's map has regions claimed but maybe not yet copied: copy it all again.
+      else if (c.state === 'rebuilding') replicas.push({ ...base, state: 'stale' });
+      else replicas.push({ ...base, state: 'stale', intents: (nexus.intentMap(c.name) as WriteIntentMap).toBuffer().toString('base64') });
+    }
+    live.record = { ...live.record, replicas };
+    return live.record;
+  }
+
+  #view(live: LiveNexus): NexusView {
+    const r = live.record;
+    const infos = new Map((live.nexus?.children() ?? []).map((c) => [c.name, c]));
+    const refs = live.nexus ? [...live.refs.entries()] : r.replicas.map((x) => [childName(x), x] as const);
+    const state = live.fault ? (live.nexus?.state === NexusState.FENCED ? 'fenced' : 'faulted') : live.nexus?.state ?? 'faulted';
+    return {
+      name: r.name, uuid: r.uuid, generation: r.generation, state, ...(live.fault ? { reason: live.fault } : {}),
+      sizeBytes: r.blockCount * r.blockSize, blockSize: r.blockSize, thin: r.thin,
+      rebuildThrottleBytesPerSec: r.rebuildThrottleBytesPerSec,
+      replicas: refs.map(([name, ref]) => replicaView(ref, this.#opener.isLocal(ref), infos.get(name), live.lastRebuild.get(name))),
+    };
+  }
+
+  #stop(live: LiveNexus): void {
+    live.off?.();
+    live.nexus?.close();
+    this.#retrier.forget(live.record.name);
+  }
+
+  #get(name: string): LiveNexus {
+    const live = this.#live.get(name);
+    if (!live) throw new NexusNotFoundError(name);
+    return live;
+  }
+
+  #serving(live: LiveNexus): Nexus {
+    if (!live.nexus || live.fault) throw new NexusUnavailableError(live.record.name, live.fault ?? 'not open');
+    return live.nexus;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#lock.then(fn, fn);
+    this.#lock = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function fullMap(blockCount: number, regionBlocks: number): WriteIntentMap {
+  const m = new WriteIntentMap(blockCount, regionBlocks);
+  m.markAll();
+  return m;
+}
+
+function checkReplicaList(refs: ReplicaRef[]): void {
+  if (refs.length < 1 || refs.length > 5) throw new InvalidArgumentError('a nexus has 1 to 5 replicas');
+  const names = refs.map(childName);
+  if (new Set(names).size !== names.length) throw new InvalidArgumentError('a replica is listed twice');
+}
+
+function checkGeometry(specs: NexusChildSpec[], req: CreateNexusRequest): void {
+  for (const s of specs) {
+    const d = s.device;
+    if (req.blockSize !== undefined && d.blockSize !== req.blockSize) throw new InvalidArgumentError(`replica ${s.name} has block size ${d.blockSize}, not ${req.blockSize}`);
+    if (req.sizeBytes !== undefined && d.blockCount * d.blockSize !== req.sizeBytes) {
+      throw new InvalidArgumentError(`replica ${s.name} holds ${d.blockCount * d.blockSize} bytes, not ${req.sizeBytes}`);
+    }
+  }
+}
