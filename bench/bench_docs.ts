@@ -46,9 +46,16 @@ export function factsList(f: MachineFacts): string {
   ].join('\n');
 }
 
+/** 1-, 5- and 15-minute load averages: how busy the shared machine was. */
+export function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
 export interface DocsInput {
   command: string;
   date: string;
+  /** Load averages when the run started and ended. */
+  load: { start: string; end: string };
   facts: MachineFacts;
   method: string;
   sections: string[];
@@ -73,6 +80,7 @@ export function renderDocs(d: DocsInput): string {
     '## Machine',
     '',
     factsList(d.facts),
+    `- load average (1/5/15 min): ${d.load.start} at the start, ${d.load.end} at the end`,
     '',
     '## Method',
     '',

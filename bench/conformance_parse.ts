@@ -16,7 +16,11 @@ export interface TestResult {
   /** Suite.Test, e.g. "CompareAndWrite.Simple" (unique in libiscsi 1.19). */
   name: string;
   outcome: Outcome;
-  /** First [FAILED]/[SKIPPED] message, or why the result is missing. */
+  /**
+   * For a failure: CUnit's failed assertions (file:line), which say what really failed,
+   * then the first [FAILED] message (which may come from a step the test expected to
+   * fail); for a skip: the first [SKIPPED] message; or why the result is missing.
+   */
   reason?: string;
 }
 
@@ -40,6 +44,9 @@ const SUITE_LINE = /^Suite: (.+?)\s*$/;
 const TEST_LINE = /^\s*Test: (.+?) \.\.\.(.*)$/;
 const RESULT_AT_START = /^(passed|FAILED)\b/;
 const SUMMARY_TESTS = /^\s*tests\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/;
+/** "    1. test_x.c:38  - CU_ASSERT_EQUAL(_r,0)", listed after FAILED. */
+const ASSERTION_LINE = /^\s+\d+\.\s+(\S+:\d+)\s+-\s+(.*)$/;
+const MAX_ASSERTIONS = 3;
 const SKIPPED_MARK = '[SKIPPED]';
 const FAILED_MARK = '[FAILED]';
 
@@ -48,6 +55,7 @@ interface Open {
   result?: 'passed' | 'FAILED';
   skipReason?: string;
   failReason?: string;
+  assertions: string[];
 }
 
 export function parseConformanceLog(text: string, expected: readonly string[] = []): ConformanceReport {
@@ -78,7 +86,7 @@ export function parseConformanceLog(text: string, expected: readonly string[] = 
     const testMatch = TEST_LINE.exec(line);
     if (testMatch) {
       close();
-      open = { name: suite ? `${suite}.${testMatch[1]}` : testMatch[1] };
+      open = { name: suite ? `${suite}.${testMatch[1]}` : testMatch[1], assertions: [] };
       absorb(open, testMatch[2]);
       continue;
     }
@@ -102,6 +110,11 @@ export function parseConformanceLog(text: string, expected: readonly string[] = 
 }
 
 function absorb(t: Open, text: string): void {
+  if (t.result === 'FAILED') {
+    const a = ASSERTION_LINE.exec(text);
+    if (a && t.assertions.length < MAX_ASSERTIONS) t.assertions.push(`${a[1]} ${a[2]}`);
+    return;
+  }
   if (t.result) return;
   const r = RESULT_AT_START.exec(text);
   if (r) {
@@ -115,7 +128,10 @@ function absorb(t: Open, text: string): void {
 }
 
 function finish(t: Open): TestResult {
-  if (t.result === 'FAILED') return { name: t.name, outcome: Outcome.failed, reason: t.failReason };
+  if (t.result === 'FAILED') {
+    const parts = [...t.assertions, ...(t.failReason ? [`first message: ${t.failReason}`] : [])];
+    return { name: t.name, outcome: Outcome.failed, reason: parts.length ? parts.join('; ') : undefined };
+  }
   if (t.result === 'passed') {
     return t.skipReason !== undefined
       ? { name: t.name, outcome: Outcome.skipped, reason: t.skipReason }

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { buildDir, fioPath, repoRoot, run } from '../test/helpers/tools.ts';
-import { machineFacts, writeDocs, DOCS_PATH } from './bench_docs.ts';
+import { loadAverage, machineFacts, writeDocs, DOCS_PATH } from './bench_docs.ts';
 import { SINGLE_VOLUME_ROWS, PREFILL_ROW, type RowSpec } from './bench_rows.ts';
 import { idleTable, label, minRatioLine, sectionTable, type Comparison, type IdleFigures, type Measurement, type Section } from './bench_table.ts';
 import { runFio } from './fio.ts';
@@ -169,6 +169,7 @@ async function main(): Promise<void> {
   const fio = fioPath();
   if (!fio) throw new Error('scripts/build-fio.sh left no .build/fio/fio');
   const facts = await machineFacts(fio);
+  const loadAtStart = loadAverage();
 
   const sections: Section[] = [];
   for (const backing of cfg.backings) {
@@ -193,6 +194,7 @@ async function main(): Promise<void> {
     writeDocs({
       command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
       date: new Date().toISOString(),
+      load: { start: loadAtStart, end: loadAverage() },
       facts, method: methodText(cfg), sections: tables, idle: idleText, summary,
     });
     log(`wrote ${DOCS_PATH}`);

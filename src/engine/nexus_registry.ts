@@ -74,7 +74,7 @@ export class NexusRegistry {
 
   static async open(opts: { dataDir: string; opener: ChildOpener; log: Logger }): Promise<NexusRegistry> {
     const reg = new NexusRegistry(opts.dataDir, opts.opener, opts.log);
-    for (const record of await loadNexusRecords(opts.dataDir)) await reg.#restore(record);
+    for (const record of await loadNexusRecords(opts.dataDir, opts.opener.self)) await reg.#restore(record);
     return reg;
   }
 
@@ -311,7 +311,7 @@ export class NexusRegistry {
     if (this.#saveQueued) return this.#saveQueued;
     const run = (): Promise<void> => {
       this.#saveQueued = undefined;
-      return saveNexusRecords(this.#dataDir, [...this.#live.values()].map((l) => this.#snapshot(l)));
+      return saveNexusRecords(this.#dataDir, this.#opener.self, [...this.#live.values()].map((l) => this.#snapshot(l)));
     };
     const next = this.#saveLast.then(run, run);
     this.#saveQueued = next;

@@ -34,13 +34,17 @@ export interface NexusRecord {
   replicas: ReplicaRecord[];
 }
 
-export async function loadNexusRecords(dataDir: string): Promise<NexusRecord[]> {
+/**
+ * Loads the records; replicas the file names by this engine's former replica endpoint
+ * (`self`, which moves when it listens on port 0) are renamed to its current one.
+ */
+export async function loadNexusRecords(dataDir: string, self: string): Promise<NexusRecord[]> {
   const path = join(dataDir, NEXUS_STATE_FILE);
   const text = await readFileIfExists(path);
   if (text === undefined) return [];
   let parsed: unknown;
   try { parsed = JSON.parse(text); } catch (err) { throw new StateCorruptError(`${path} is not valid JSON`, { cause: err }); }
-  const doc = parsed as { version?: unknown; nexuses?: unknown };
+  const doc = parsed as { version?: unknown; self?: unknown; nexuses?: unknown };
   if (doc?.version !== NEXUS_STATE_VERSION || !Array.isArray(doc.nexuses)) throw new StateCorruptError(`${path}: unsupported version or no nexuses`);
   for (const n of doc.nexuses as NexusRecord[]) {
     const ok = typeof n?.name === 'string' && typeof n.uuid === 'string' && Number.isSafeInteger(n.generation)
@@ -48,9 +52,13 @@ export async function loadNexusRecords(dataDir: string): Promise<NexusRecord[]> 
       && n.replicas.every((r) => typeof r?.node === 'string' && typeof r.pool === 'string' && typeof r.volume === 'string');
     if (!ok) throw new StateCorruptError(`${path}: malformed nexus record`);
   }
-  return doc.nexuses as NexusRecord[];
+  const records = doc.nexuses as NexusRecord[];
+  if (typeof doc.self === 'string' && doc.self !== self) {
+    for (const n of records) for (const r of n.replicas) if (r.node === doc.self) r.node = self;
+  }
+  return records;
 }
 
-export async function saveNexusRecords(dataDir: string, records: NexusRecord[]): Promise<void> {
-  await writeFileAtomic(join(dataDir, NEXUS_STATE_FILE), JSON.stringify({ version: NEXUS_STATE_VERSION, nexuses: records }, null, 2) + '\n');
+export async function saveNexusRecords(dataDir: string, self: string, records: NexusRecord[]): Promise<void> {
+  await writeFileAtomic(join(dataDir, NEXUS_STATE_FILE), JSON.stringify({ version: NEXUS_STATE_VERSION, self, nexuses: records }, null, 2) + '\n');
 }

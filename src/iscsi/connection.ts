@@ -231,7 +231,7 @@ export class Connection implements DataPathConnection {
     const data = pdu.data.length > s.params.initiatorMaxRecvDataSegmentLength ? pdu.data.subarray(0, s.params.initiatorMaxRecvDataSegmentLength) : pdu.data;
     s.updateWindow();
     this.send(encodePdu(TargetOpcode.NOP_IN, {
-      lun: f.lun as number < 16384 ? f.lun : 0, itt, ttt: RESERVED_TAG, statSN: this.takeStatSN(),
+      lun: (f.lun as number) < 16384 ? f.lun : 0, itt, ttt: RESERVED_TAG, statSN: this.takeStatSN(),
       expCmdSN: s.expCmdSN, maxCmdSN: s.maxCmdSN, dataSegmentLength: data.length,
     }), Buffer.from(data));
   }

@@ -109,7 +109,7 @@ export class TextExchange {
   private respond(s: Session, c: DataPathConnection, lun: number, data: Buffer, final: boolean, ttt: number): void {
     s.updateWindow();
     c.send(encodePdu(TargetOpcode.TEXT_RESPONSE, {
-      final, continue: !final && data.length > 0 && ttt !== RESERVED_TAG && this.reply !== undefined,
+      final, continue: !final && data.length > 0,
       lun: lun < 16384 ? lun : 0, itt: this.itt, ttt, statSN: c.takeStatSN(), expCmdSN: s.expCmdSN, maxCmdSN: s.maxCmdSN,
       dataSegmentLength: data.length,
     }), data);

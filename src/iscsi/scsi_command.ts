@@ -2,7 +2,7 @@ import { DataInFlag, InitiatorOpcode, RejectReason, RESERVED_TAG, ScsiResponseFl
 import { decodeDataOut, decodeScsiCommand, encodeDataIn, encodeR2T, encodeScsiResponse, LUN_UNSUPPORTED } from './pdu.ts';
 import type { RawPdu } from './framer.ts';
 import type { Session } from './session.ts';
-import type { ScsiResponse, ScsiTask } from '../scsi/types.ts';
+import { ScsiStatus, type ScsiResponse, type ScsiTask } from '../scsi/types.ts';
 
 /**
  * SCSI Command, Data-Out, R2T, Data-In and SCSI Response (RFC 7143 §11.3–11.8):
@@ -23,6 +23,11 @@ export interface DataPathConnection {
 
 /** Writes larger than this are refused; it bounds what one command can make us allocate. */
 export const MAX_WRITE_LENGTH = 64 * 1024 * 1024;
+/**
+ * Write data one session may hold while gathering it; past this, new writes get TASK SET
+ * FULL and the initiator retries, instead of one session making us allocate gigabytes.
+ */
+export const MAX_SESSION_WRITE_BUFFER = 256 * 1024 * 1024;
 
 export interface R2tState {
   task: Task;
@@ -96,12 +101,17 @@ export function handleScsiCommand(s: Session, c: DataPathConnection, pdu: RawPdu
     return;
   }
   if (edtl > MAX_WRITE_LENGTH) {
-    s.tasks.delete(task.itt);
-    s.recentlyAborted.add(task.itt);
+    s.dropTask(task);
     sendStatus(s, c, task, { status: 0 }, ScsiServiceResponse.TARGET_FAILURE);
     return;
   }
+  if (s.writeBufferBytes + edtl > MAX_SESSION_WRITE_BUFFER) {
+    s.dropTask(task);
+    sendStatus(s, c, task, { status: ScsiStatus.TASK_SET_FULL }, ScsiServiceResponse.COMMAND_COMPLETED);
+    return;
+  }
   task.buffer = Buffer.allocUnsafe(edtl);
+  s.writeBufferBytes += edtl;
   if (imm > 0) pdu.data.copy(task.buffer, 0);
   if (!cmd.final) {
     task.unsolicitedOpen = true;
@@ -181,7 +191,7 @@ export function handleDataOut(s: Session, c: DataPathConnection, pdu: RawPdu): v
   }
   if (task.received === task.edtl && task.openR2ts.length === 0 && !task.unsolicitedOpen) {
     const data = task.buffer;
-    task.buffer = undefined;
+    s.releaseBuffer(task);
     execute(s, c, task, data);
   }
 }

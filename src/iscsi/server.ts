@@ -91,6 +91,13 @@ export class IscsiServer {
     if (t === undefined) throw new TargetNotFoundError(iqn);
     // Sessions hold the entry itself, so changes reach them at their next command.
     Object.assign(t, patch);
+    // An ACL change applies to sessions already open too.
+    const allowed = t.allowedInitiators;
+    if (allowed !== undefined) {
+      for (const s of this.sessionsOfTarget(iqn)) {
+        if (!allowed.includes(s.initiatorName)) s.conn.destroy('initiator removed from the target ACL');
+      }
+    }
   }
 
   async removeTarget(iqn: string): Promise<void> {

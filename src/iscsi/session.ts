@@ -45,6 +45,8 @@ export class Session {
   readonly r2ts = new Map<number, R2tState>();
   /** ITTs of recently aborted tasks, so their late Data-Out is dropped silently. */
   readonly recentlyAborted = new Set<number>();
+  /** Bytes of write buffers allocated for tasks still gathering data. */
+  writeBufferBytes = 0;
   private nextTtt = 1;
   private readonly queued = new Map<number, RawPdu>();
   ended = false;
@@ -128,6 +130,7 @@ export class Session {
   /** Drops a task: no response will be sent; a result still coming is discarded. */
   dropTask(task: Task): void {
     task.aborted = true;
+    this.releaseBuffer(task);
     this.tasks.delete(task.itt);
     for (const ttt of task.openR2ts) this.r2ts.delete(ttt);
     task.openR2ts.length = 0;
@@ -136,6 +139,13 @@ export class Session {
       const oldest = this.recentlyAborted.values().next().value as number;
       this.recentlyAborted.delete(oldest);
     }
+  }
+
+  /** Gives back the task's share of the write-buffer budget (once). */
+  releaseBuffer(task: Task): void {
+    if (task.buffer === undefined) return;
+    this.writeBufferBytes -= task.buffer.length;
+    task.buffer = undefined;
   }
 
   dropAllTasks(): void {

@@ -117,7 +117,7 @@ test('publish exports the volume to the node\'s initiator only; iscsi-ls sees it
   const ls = await run('iscsi-ls', ['-s', '-i', INITIATOR, `iscsi://${target.portal}`], { check: false });
   assert.equal(ls.code, 0, ls.stderr);
   assert.match(ls.stdout, new RegExp(`Target:${target.iqn.replace(/\./g, '\\.')} `));
-  assert.match(ls.stdout, /Lun:0\s+Type:DIRECT_ACCESS \(Size:32M\)/);
+  assert.match(ls.stdout, /Lun:0\s+Type:DIRECT_ACCESS \(Size:3[12]M\)/);
   const stranger = await run('iscsi-ls', ['-i', 'iqn.2026-11.io.berth.test:stranger', `iscsi://${target.portal}`], { check: false });
   assert.doesNotMatch(stranger.stdout, new RegExp(target.iqn.replace(/\./g, '\\.')), 'another initiator must not see the target');
 
@@ -182,8 +182,10 @@ for (const point of ['volume-create:after-pending', 'volume-create:after-engine'
       return r.status === 200 && r.body.pending === null && r.body.lifecycle === 'created' ? r.body : undefined;
     }, 30_000, 250);
     assert.equal(done.replicaStates.length, 1);
-    const mine = (await engineVolumes(engine as EngineProcess, 'p1')).filter((v) => v.name === done.replicaStates[0].id);
-    assert.equal(mine.length, 1);
+    const onEngine = (await engineVolumes(engine as EngineProcess, 'p1')).map((v) => v.name).filter((n) => n.startsWith('r-')).sort();
+    const specs = await cp<{ replicas: { id: string }[] }>(url(), 'GET', '/v1/replicas');
+    assert.deepEqual(onEngine, specs.body.replicas.map((r) => r.id).sort(), 'every engine replica has a spec: none made twice');
+    assert.ok(onEngine.includes(done.replicaStates[0].id));
     const again = await cp<Volume>(url(), 'POST', '/v1/volumes', { name, sizeBytes: 16 * MiB });
     assert.equal(again.status, 200, 'the finished volume answers the retried request');
   });

@@ -222,9 +222,11 @@ test('removeTarget closes its sessions; a later login gets 02/03', async () => {
   await assert.rejects(server.removeTarget(extra), { code: 'TARGET_NOT_FOUND' });
 });
 
-test('updateTarget: a new ACL applies to the next login', async () => {
+test('updateTarget: a new ACL closes sessions it no longer allows and refuses the next login', async () => {
+  const { c: existing } = await login('400001370a13');
   server.updateTarget(IQN, { allowedInitiators: ['iqn.someone.else'] });
   try {
+    assert.ok(await existing.closedWithin(2000));
     const c = await RawInitiator.open(port);
     open.push(c);
     const r = await c.login({ InitiatorName: INIT, TargetName: IQN });
@@ -232,6 +234,15 @@ test('updateTarget: a new ACL applies to the next login', async () => {
   } finally {
     server.updateTarget(IQN, { allowedInitiators: undefined });
   }
+});
+
+test('a write larger than 64 MiB ends with a target failure, not an allocation', async () => {
+  const { c } = await login('400001370a14');
+  const itt = c.scsi(WRITE10(0, 0xffff), { write: true, edtl: 0xffffffff });
+  const r = await c.next();
+  assert.equal(r?.pdu.opcode, TargetOpcode.SCSI_RESPONSE);
+  assert.equal(r?.pdu.fields.itt, itt);
+  assert.equal(r?.pdu.fields.response, 1);
 });
 
 test('keepalive NOP-In after idle; no answer drops the connection', async () => {

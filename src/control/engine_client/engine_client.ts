@@ -88,12 +88,16 @@ export class EngineClient implements EngineApi {
     await this.#absentOk(this.#call('DELETE', `/v1/exports/${seg(pool)}/${seg(volume)}`));
   }
 
-  createNexus(req: CreateNexusRequest): Promise<{ name: string; url: string }> {
-    return this.#unimplemented('nexus creation', this.#call('POST', '/v1/nexuses', req));
+  replicaService(): Promise<{ endpoint: string }> {
+    return this.#unimplemented('the replica service', this.#call('GET', '/v1/replica-service'));
+  }
+
+  createNexus(req: CreateNexusRequest): Promise<{ name: string; generation: number }> {
+    return this.#unimplemented('nexus creation', this.#call('POST', '/v1/nexus', req));
   }
 
   async destroyNexus(name: string): Promise<void> {
-    await this.#unimplemented('nexus removal', this.#call('DELETE', `/v1/nexuses/${seg(name)}`));
+    await this.#absentOk(this.#unimplemented('nexus removal', this.#call('DELETE', `/v1/nexus/${seg(name)}`)));
   }
 
   createSnapshot(req: CreateSnapshotRequest): Promise<{ name: string }> {

@@ -53,12 +53,19 @@ export interface CreateExportRequest {
   readonly allowedInitiators?: readonly string[] | null;
 }
 
+/** A replica as a nexus reaches it: the replica service (host:port, or `local`) of its engine, pool, volume. */
+export interface NexusReplicaRef {
+  readonly node: string;
+  readonly pool: string;
+  readonly volume: string;
+}
+
+/** Body of the engine's `POST /v1/nexus` (src/engine/api/routes_nexus.ts). */
 export interface CreateNexusRequest {
   readonly name: string;
-  readonly sizeBytes: number;
-  /** Replica URIs the nexus mirrors over. */
-  readonly children: readonly string[];
-  readonly generation: number;
+  readonly replicas: readonly NexusReplicaRef[];
+  readonly sizeBytes?: number;
+  readonly generation?: number;
 }
 
 export interface CreateSnapshotRequest {
@@ -93,8 +100,11 @@ export interface EngineApi {
   createExport(req: CreateExportRequest): Promise<EngineExport>;
   /** Not an error when it is already gone. */
   destroyExport(pool: string, volume: string): Promise<void>;
-  /** NOT_IMPLEMENTED until the nexus is wired into the engine. */
-  createNexus(req: CreateNexusRequest): Promise<{ name: string; url: string }>;
+  /** Where other engines' nexuses reach this engine's replicas (host:port). */
+  replicaService(): Promise<{ endpoint: string }>;
+  /** NOT_IMPLEMENTED from an engine without the nexus API. */
+  createNexus(req: CreateNexusRequest): Promise<{ name: string; generation: number }>;
+  /** Not an error when it is already gone. */
   destroyNexus(name: string): Promise<void>;
   /** NOT_IMPLEMENTED until engine snapshots exist. */
   createSnapshot(req: CreateSnapshotRequest): Promise<{ name: string }>;

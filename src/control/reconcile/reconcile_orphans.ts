@@ -11,6 +11,8 @@ import type { Reconciler } from './reconcile_types.ts';
 export interface OrphanOptions {
   /** Engine volumes younger than this are left alone (default 60 s): a margin against any race. */
   readonly minAgeMs?: number;
+  /** Passes closer together than this are skipped (default 30 s): listing every engine is not free. */
+  readonly intervalMs?: number;
 }
 
 /**
@@ -29,9 +31,13 @@ export interface OrphanOptions {
  */
 export function cleanOrphans(options: OrphanOptions = {}): Reconciler {
   const minAgeMs = options.minAgeMs ?? 60_000;
+  const intervalMs = options.intervalMs ?? 30_000;
+  let lastRunMs = -Infinity;
   return {
     name: 'orphans',
     async run(ctx) {
+      if (ctx.now() - lastRunMs < intervalMs) return 0;
+      lastRunMs = ctx.now();
       const onEngines = await engineReplicas(ctx);
       const claimed = new Set<string>();
       for (const rec of await listRecords<StoredVolume, VolumeOp>(ctx.store, kindPrefixOf(ResourceKind.Volume))) {

@@ -1,6 +1,7 @@
 import { errorCode } from '../../util/errors.ts';
 import { kindPrefix, ResourceKind } from '../model/spec_common.ts';
-import type { Ticket } from '../model/intent_log.ts';
+import { IntentLog, type Ticket } from '../model/intent_log.ts';
+import type { SnapshotSpec } from '../model/snapshot_spec.ts';
 import type { ServiceContext } from '../service/service_context.ts';
 import { readRecord, type StoredVolume, type VolumeOp } from '../service/service_records.ts';
 import {
@@ -81,3 +82,31 @@ async function decide(ctx: ServiceContext, ticket: Ticket<StoredVolume, VolumeOp
 function volumeIdOf(key: string): string {
   return key.slice(kindPrefix(ResourceKind.Volume).length);
 }
+
+/**
+ * Finish snapshot operations a crash left pending.
+ *
+ * Given a snapshot record marked pending,
+ * when this reconciler runs on the leader,
+ * then a delete is committed (the snapshot spec goes; copies left on engines are the
+ * engines' to drop once snapshots exist there) and a create is rolled back — engines
+ * cannot cut snapshots yet, so nothing was made.
+ */
+export const finishPendingSnapshots: Reconciler = {
+  name: 'pending_snapshot_intents',
+  async run(ctx) {
+    const log = new IntentLog<SnapshotSpec, { type: string }>({ store: ctx.store, fence: () => ctx.fence(), now: ctx.now });
+    let finished = 0;
+    for (const ticket of await log.pending(kindPrefix(ResourceKind.Snapshot))) {
+      await ctx.locks.with(ticket.key, async () => {
+        const now = await readRecord<SnapshotSpec, { type: string }>(ctx.store, ticket.key);
+        if (now?.record.pending?.id !== ticket.pending.id) return;
+        const fresh = { ...ticket, revision: now.revision };
+        if (ticket.pending.op.type === 'delete') await log.commit(fresh, null);
+        else await log.rollback(fresh);
+        finished++;
+      });
+    }
+    return finished;
+  },
+};

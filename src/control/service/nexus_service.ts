@@ -6,9 +6,9 @@ import { listSpecs, nexusKey, readRecord } from './service_records.ts';
 
 /**
  * Nexuses are the front end of replicated volumes. They are created by publishing a
- * volume; until the engine offers a nexus (src/nexus is not wired into it yet) publish
- * answers NOT_IMPLEMENTED for replicated volumes and no nexus spec is written, so this
- * service only reads.
+ * volume; until the control plane orchestrates them (the engine client already has
+ * createNexus for the engine's POST /v1/nexus) publish answers NOT_IMPLEMENTED for
+ * replicated volumes and no nexus spec is written, so this service only reads.
  */
 export class NexusService {
   readonly #ctx: ServiceContext;

@@ -2,22 +2,30 @@ import { ResourceKind } from '../model/spec_common.ts';
 import { placeReplicas } from '../placement/placement_index.ts';
 import type { Fleet, FleetPool } from '../placement/placement_types.ts';
 import type { ServiceContext } from './service_context.ts';
-import { listSpecs, type ReplicaPlan, type StoredReplica, type StoredVolume } from './service_records.ts';
+import {
+  kindPrefixOf, listRecords, listSpecs, type ReplicaPlan, type StoredReplica, type StoredVolume, type VolumeOp,
+} from './service_records.ts';
 import { newReplicaId } from './replica_operations.ts';
 
 /**
  * The fleet placement sees: the registry's last reports, with each pool's committed
- * bytes raised to what the stored replica specs say, so two volumes placed between
- * two heartbeats do not both count on the same free space.
+ * bytes raised to what the stored replica specs and in-flight creates say, so two
+ * volumes placed between two heartbeats do not both count on the same free space.
  * (Reads every replica spec: fine for thousands; a per-pool counter would replace it.)
  */
 export async function placementFleet(ctx: ServiceContext): Promise<Fleet> {
   const fleet = ctx.registry.fleet();
   const committed = new Map<string, number>();
   const count = new Map<string, number>();
-  for (const r of await listSpecs<StoredReplica>(ctx.store, ResourceKind.Replica)) {
-    committed.set(r.poolId, (committed.get(r.poolId) ?? 0) + r.sizeBytes);
-    count.set(r.poolId, (count.get(r.poolId) ?? 0) + 1);
+  const add = (poolId: string, bytes: number): void => {
+    committed.set(poolId, (committed.get(poolId) ?? 0) + bytes);
+    count.set(poolId, (count.get(poolId) ?? 0) + 1);
+  };
+  for (const r of await listSpecs<StoredReplica>(ctx.store, ResourceKind.Replica)) add(r.poolId, r.sizeBytes);
+  // Creates in flight have no replica specs yet, only plans in their intent.
+  for (const v of await listRecords<StoredVolume, VolumeOp>(ctx.store, kindPrefixOf(ResourceKind.Volume))) {
+    const op = v.record.pending?.op;
+    if (op?.type === 'create') for (const p of op.replicas) add(p.poolId, op.spec.sizeBytes);
   }
   const pools: FleetPool[] = fleet.pools.map((p) => ({
     ...p,

@@ -16,8 +16,8 @@ const IQN = /^(iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:
 /**
  * Publishing makes a volume reachable from one node: an iSCSI export whose ACL admits
  * only that node's initiator. A single-replica volume is exported straight from the
- * engine holding its replica; a replicated one needs a nexus, which the engine does not
- * offer yet (NOT_IMPLEMENTED). Also keeps the pod → volume records of podInfoOnMount.
+ * engine holding its replica; a replicated one needs a nexus, which the control plane
+ * does not orchestrate yet (NOT_IMPLEMENTED). Also keeps the pod → volume records of podInfoOnMount.
  */
 export class VolumePublishService {
   readonly #ctx: ServiceContext;
@@ -44,10 +44,9 @@ export class VolumePublishService {
       const healthy = (await replicasOf(ctx.store, id)).filter((r) => r.faulted === undefined && r.lifecycle === SpecLifecycle.Created);
       if (healthy.length === 0) throw new VolumeNotReadyError(id, 'faulted (no healthy replica)');
       if (volume.replicas > 1) {
-        // A replicated volume is served by a nexus; the engine answers NOT_IMPLEMENTED until it has one.
-        const engine = await ctx.engineOf(req.nodeId);
-        await engine.createNexus({ name: id, sizeBytes: volume.sizeBytes, children: healthy.map((r) => r.id), generation: 1 });
-        throw new NotImplementedError('publishing through a nexus');
+        // Served by a nexus over the replicas: the engine client has createNexus (POST /v1/nexus),
+        // the orchestration (generation, moving it on node loss) is the next step of the control plane.
+        throw new NotImplementedError('publishing a replicated volume (nexus orchestration)');
       }
       const op = { type: 'publish' as const, nodeId: req.nodeId, initiatorIqn, replicaId: healthy[0].id, targetIqn: `${TARGET_IQN_PREFIX}${id}` };
       const next = await ctx.volumes.run(key, op, async () => exportVolume(ctx, volume, op));

@@ -21,6 +21,15 @@ const STATUS_BY_CODE: Record<string, number> = {
   ENGINE_CLOSED: 503,
   POOL_CLOSED: 503,
   STATE_CORRUPT: 500,
+  // Replicated volumes: the replica or nexus is in a state that refuses the request.
+  STALE_GENERATION: 409,
+  NEXUS_FENCED: 409,
+  NEXUS_FAULTED: 409,
+  NEXUS_UNAVAILABLE: 409,
+  NEXUS_CHILD_INVALID: 409,
+  DEVICE_GONE: 503,
+  REPLICA_TIMEOUT: 504,
+  REPLICA_VERSION_MISMATCH: 502,
 };
 
 /** Errors from the file system that reach us unwrapped (a pool path the user gave). */

@@ -6,6 +6,7 @@ import type { CreateNexusRequest } from '../nexus_registry.ts';
 import type { ReplicaRef } from '../nexus_children.ts';
 import type { NexusView } from '../nexus_view.ts';
 import { VolumeExportedError } from '../errors.ts';
+import { defaultTargetIqn } from '../lun_identity.ts';
 import { createExportBody, errorResponses, exportSchema, listOf } from './api_schemas.ts';
 import {
   addReplicaBody, createNexusBody, nexusParams, nexusReplicaParams, nexusReplicaSchema, nexusSchema, patchNexusBody, replicaServiceSchema,
@@ -70,11 +71,14 @@ export function registerNexusRoutes(app: FastifyInstance, engine: Engine): void 
     schema: { tags: ['nexus'], summary: 'Remove a replica (by its name, URL-encoded); its volume stays', params: nexusReplicaParams, response: { 200: nexusSchema, ...errorResponses } },
   }, async (req) => withExport(await engine.nexuses.removeReplica(req.params.name, req.params.replica)));
 
+  // The default target IQN names the nexus, not the engine: it stays the same when the nexus moves.
   app.post<{ Params: NameParams; Body: ExportBody }>('/v1/nexus/:name/export', {
     schema: { tags: ['nexus'], summary: 'Export the nexus as a LUN of an iSCSI target', params: nexusParams, body: exportNexusBody, response: { 201: exportSchema, ...errorResponses } },
   }, async (req, reply) => {
     engine.nexuses.describe(req.params.name);
-    return reply.code(201).send(await engine.createExport({ ...req.body, pool: NEXUS_EXPORT_POOL, volume: req.params.name }));
+    return reply.code(201).send(await engine.createExport({
+      targetIqn: defaultTargetIqn('nexus', req.params.name), ...req.body, pool: NEXUS_EXPORT_POOL, volume: req.params.name,
+    }));
   });
 
   app.delete<{ Params: NameParams }>('/v1/nexus/:name/export', {

@@ -1,0 +1,58 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EngineClient } from './engine_client.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+let handler: Handler = (_req, res) => res.end();
+const server = createServer((req, res) => handler(req, res));
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+const endpoint = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+
+const json = (status: number, body: unknown): Handler => (_req, res) => {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+};
+
+test('engine error bodies come back with the engine\'s own code', async () => {
+  handler = json(507, { error: { code: 'NO_SPACE', message: 'pool full' } });
+  const c = new EngineClient({ endpoint });
+  await assert.rejects(c.createReplica({ pool: 'p', name: 'r-1', sizeBytes: 512, thin: true }), { code: 'NO_SPACE', status: 507 });
+});
+
+test('lookups and deletes treat NOT_FOUND as absent, not as failure', async () => {
+  handler = json(404, { error: { code: 'VOLUME_NOT_FOUND', message: 'no' } });
+  const c = new EngineClient({ endpoint });
+  assert.equal(await c.getReplica('p', 'r-1'), undefined);
+  await c.destroyReplica('p', 'r-1');
+  await c.destroyExport('p', 'r-1');
+});
+
+test('a missing nexus route is NOT_IMPLEMENTED', async () => {
+  handler = json(404, { error: { code: 'ROUTE_NOT_FOUND', message: 'no route' } });
+  await assert.rejects(new EngineClient({ endpoint }).createNexus({ name: 'v', replicas: [{ node: 'local', pool: 'p', volume: 'r-1' }] }), { code: 'NOT_IMPLEMENTED' });
+});
+
+test('a slow engine is ENGINE_TIMEOUT, a closed port ENGINE_UNREACHABLE, garbage ENGINE_BAD_RESPONSE', async () => {
+  handler = () => undefined;
+  await assert.rejects(new EngineClient({ endpoint, timeoutMs: 100 }).listPools(), { code: 'ENGINE_TIMEOUT' });
+  await assert.rejects(new EngineClient({ endpoint: '127.0.0.1:1' }).listPools(), { code: 'ENGINE_UNREACHABLE' });
+  handler = (_req, res) => res.writeHead(200).end('not json');
+  await assert.rejects(new EngineClient({ endpoint }).listPools(), { code: 'ENGINE_BAD_RESPONSE' });
+});
+
+test('requests carry JSON bodies to the documented routes', async () => {
+  let seen = '';
+  handler = (req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('end', () => {
+      seen = `${req.method} ${req.url} ${body}`;
+      json(201, { pool: 'p', volume: 'r-1', targetIqn: 'iqn.x', lun: 0, portal: 'h:1', url: 'iscsi://h:1/iqn.x/0', allowedInitiators: ['iqn.y'], state: 'online' })(req, res);
+    });
+  };
+  const e = await new EngineClient({ endpoint: `http://${endpoint}/` }).createExport({ pool: 'p', volume: 'r-1', allowedInitiators: ['iqn.y'] });
+  assert.equal(e.targetIqn, 'iqn.x');
+  assert.equal(seen, 'POST /v1/exports {"pool":"p","volume":"r-1","allowedInitiators":["iqn.y"]}');
+});

@@ -1,0 +1,144 @@
+/**
+ * Test kit for services and reconcilers: an in-memory engine per node behind the
+ * EngineApi interface, an in-memory SQLite store, a registry fed by hand-made
+ * heartbeats, and a clock the test moves. No processes, no timers.
+ */
+import { EngineRequestError, EngineUnreachableError, NotImplementedError } from '../engine_client/engine_client_errors.ts';
+import type {
+  CreateExportRequest, CreateReplicaRequest, EngineApi, EngineExport, EnginePool, EngineReplica,
+} from '../engine_client/engine_client_types.ts';
+import { NodeRegistry } from '../registry/node_registry.ts';
+import type { Heartbeat } from '../registry/registry_heartbeat.ts';
+import { SqliteStore } from '../store/sqlite_store.ts';
+import { ServiceContext, createServices, type Leadership, type Services } from '../service/index.ts';
+import { silentLogger } from '../../util/log.ts';
+
+export const MiB = 1024 * 1024;
+
+export class FakeEngine implements EngineApi {
+  readonly endpoint: string;
+  readonly pools = new Map<string, { capacityBytes: number; replicas: Map<string, EngineReplica> }>();
+  readonly exports = new Map<string, EngineExport>();
+  down = false;
+  /** Next createReplica fails with this code (once). */
+  failNextCreate: string | undefined;
+
+  constructor(endpoint: string) {
+    this.endpoint = endpoint;
+  }
+
+  #check(): void {
+    if (this.down) throw new EngineUnreachableError(this.endpoint);
+  }
+
+  #pool(name: string) {
+    const p = this.pools.get(name);
+    if (p === undefined) throw new EngineRequestError('POOL_NOT_FOUND', 404, `no pool ${name}`);
+    return p;
+  }
+
+  async health() { this.#check(); return { status: 'ok', version: 'fake', iscsiPortal: '127.0.0.1:3260' }; }
+  async listPools(): Promise<EnginePool[]> {
+    this.#check();
+    return [...this.pools].map(([name, p]) => ({ name, state: 'online', capacityBytes: p.capacityBytes }));
+  }
+  async createPool(req: { name: string; sizeBytes?: number }): Promise<EnginePool> {
+    this.#check();
+    this.pools.set(req.name, { capacityBytes: req.sizeBytes ?? 0, replicas: new Map() });
+    return { name: req.name, state: 'online', capacityBytes: req.sizeBytes ?? 0 };
+  }
+  async destroyPool(name: string) { this.#check(); this.pools.delete(name); }
+  async listReplicas(pool: string) { this.#check(); return [...this.#pool(pool).replicas.values()]; }
+  async getReplica(pool: string, name: string) { this.#check(); return this.pools.get(pool)?.replicas.get(name); }
+  async createReplica(req: CreateReplicaRequest): Promise<EngineReplica> {
+    this.#check();
+    const fail = this.failNextCreate;
+    this.failNextCreate = undefined;
+    if (fail !== undefined) throw new EngineRequestError(fail, 507, `injected ${fail}`);
+    const p = this.#pool(req.pool);
+    if (p.replicas.has(req.name)) throw new EngineRequestError('VOLUME_EXISTS', 409, `volume ${req.name} exists`);
+    const r: EngineReplica = {
+      pool: req.pool, name: req.name, uuid: req.name, sizeBytes: req.sizeBytes, thin: req.thin, allocatedBytes: 0,
+      createdAt: new Date(0).toISOString(), export: null,
+    };
+    p.replicas.set(req.name, r);
+    return r;
+  }
+  async resizeReplica(pool: string, name: string, sizeBytes: number) {
+    this.#check();
+    const r = { ...(this.#pool(pool).replicas.get(name) as EngineReplica), sizeBytes };
+    this.#pool(pool).replicas.set(name, r);
+    return r;
+  }
+  async destroyReplica(pool: string, name: string) {
+    this.#check();
+    if (this.exports.has(`${pool}/${name}`)) throw new EngineRequestError('VOLUME_EXPORTED', 409, 'exported');
+    this.pools.get(pool)?.replicas.delete(name);
+  }
+  async listExports() { this.#check(); return [...this.exports.values()]; }
+  async getExport(pool: string, volume: string) { this.#check(); return this.exports.get(`${pool}/${volume}`); }
+  async createExport(req: CreateExportRequest): Promise<EngineExport> {
+    this.#check();
+    const iqn = req.targetIqn ?? `iqn.2026-11.io.berth:${req.pool}.${req.volume}`;
+    const e: EngineExport = {
+      pool: req.pool, volume: req.volume, targetIqn: iqn, lun: 0, portal: '127.0.0.1:3260',
+      url: `iscsi://127.0.0.1:3260/${iqn}/0`, allowedInitiators: req.allowedInitiators ?? null, state: 'online',
+    };
+    this.exports.set(`${req.pool}/${req.volume}`, e);
+    return e;
+  }
+  async destroyExport(pool: string, volume: string) { this.#check(); this.exports.delete(`${pool}/${volume}`); }
+  async replicaService(): Promise<{ endpoint: string }> { this.#check(); return { endpoint: `${this.endpoint}:9520` }; }
+  async createNexus(): Promise<{ name: string; generation: number }> { this.#check(); throw new NotImplementedError('nexus creation'); }
+  async destroyNexus() { this.#check(); throw new NotImplementedError('nexus removal'); }
+  async createSnapshot(): Promise<{ name: string }> { this.#check(); throw new NotImplementedError('snapshots'); }
+  async destroySnapshot() { this.#check(); throw new NotImplementedError('snapshots'); }
+
+  replicaNames(): string[] {
+    return [...this.pools.values()].flatMap((p) => [...p.replicas.keys()]).sort();
+  }
+}
+
+export interface Kit {
+  services: Services;
+  engines: Map<string, FakeEngine>;
+  clock: { now: number };
+  /** Send a heartbeat for the node from what its fake engine holds. */
+  beat(nodeId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Nodes `n1…nN`, each in its own zone with one 1 GiB pool `p`. */
+export async function makeKit(
+  nodes: number, timing = { heartbeatDeadlineMs: 15_000, nodeLossGraceMs: 300_000 }, leadership?: Leadership,
+): Promise<Kit> {
+  const clock = { now: 1_000_000 };
+  const store = new SqliteStore({ path: ':memory:' });
+  const registry = new NodeRegistry(clock.now, { timing });
+  const engines = new Map<string, FakeEngine>();
+  const ctx = new ServiceContext({
+    store, registry, logger: silentLogger(), now: () => clock.now, leadership,
+    engines: (endpoint) => engines.get(endpoint) as FakeEngine,
+  });
+  const services = createServices(ctx);
+  const beat = async (nodeId: string): Promise<void> => {
+    const e = engines.get(nodeId) as FakeEngine;
+    const hb: Heartbeat = {
+      nodeId, endpoint: nodeId, zone: `zone-${nodeId}`, storageGroup: 'rack', labels: { initiatorIqn: `iqn.2026-11.io.test:${nodeId}` },
+      engineVersion: 'fake',
+      pools: [...e.pools].map(([name, p]) => {
+        const committed = [...p.replicas.values()].reduce((s, r) => s + r.sizeBytes, 0);
+        return { id: `${nodeId}:${name}`, media: 'ssd', tags: [], status: 'online', capacityBytes: p.capacityBytes, usedBytes: 0, committedBytes: committed, replicaCount: p.replicas.size };
+      }),
+    };
+    await services.nodes.heartbeat(hb);
+  };
+  for (let i = 1; i <= nodes; i++) {
+    const id = `n${i}`;
+    const e = new FakeEngine(id);
+    await e.createPool({ name: 'p', sizeBytes: 1024 * MiB });
+    engines.set(id, e);
+    await beat(id);
+  }
+  return { services, engines, clock, beat, close: () => store.close() };
+}
