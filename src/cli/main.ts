@@ -5,6 +5,8 @@ import { reportError, type CliContext } from './cli_context.ts';
 import { registerPoolCommands } from './commands_pool.ts';
 import { registerVolumeCommands } from './commands_volume.ts';
 import { registerExportCommands, rewriteExportShorthand } from './commands_export.ts';
+import { registerNexusCommands } from './commands_nexus.ts';
+import { registerReplicaCommands } from './commands_replica.ts';
 
 /** `berth`: the operator's CLI, a client of the engine's HTTP/JSON API only. */
 export function buildProgram(): Command {
@@ -33,6 +35,8 @@ export function buildProgram(): Command {
   registerPoolCommands(program, ctx);
   registerVolumeCommands(program, ctx);
   registerExportCommands(program, ctx);
+  registerNexusCommands(program, ctx);
+  registerReplicaCommands(program, ctx);
   // Subcommands exit through the same path as the program so errors print one way.
   for (const c of program.commands) {
     c.exitOverride();

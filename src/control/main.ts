@@ -13,7 +13,8 @@ import { buildControlApi } from './api/index.ts';
  * The control-plane process:
  *   node src/control/main.ts --listen 127.0.0.1:9600 --store sqlite:PATH | etcd:URL[,URL…]
  *     [--advertise URL] [--reconcile-interval-ms 2000] [--heartbeat-deadline-ms 15000]
- *     [--node-loss-grace-ms 300000] [--orphan-min-age-ms 60000] [--election-ttl-s 5]
+ *     [--node-loss-grace-ms 300000] [--orphan-min-age-ms 60000] [--orphan-interval-ms 30000]
+ *     [--election-ttl-s 5]
  *     [--log-level info]
  * With etcd, instances elect a leader through an etcd lease; only the leader writes
  * and runs reconcilers, followers answer writes with 503 NOT_LEADER naming the leader
@@ -28,6 +29,7 @@ interface ControlArgs {
   heartbeatDeadlineMs: number;
   nodeLossGraceMs: number;
   orphanMinAgeMs: number;
+  orphanIntervalMs: number;
   electionTtlSeconds: number;
   logLevel: string;
 }
@@ -38,7 +40,7 @@ function parseControlArgs(argv: string[]): ControlArgs {
     options: {
       listen: { type: 'string' }, store: { type: 'string' }, advertise: { type: 'string' },
       'reconcile-interval-ms': { type: 'string' }, 'heartbeat-deadline-ms': { type: 'string' },
-      'node-loss-grace-ms': { type: 'string' }, 'orphan-min-age-ms': { type: 'string' },
+      'node-loss-grace-ms': { type: 'string' }, 'orphan-min-age-ms': { type: 'string' }, 'orphan-interval-ms': { type: 'string' },
       'election-ttl-s': { type: 'string' }, 'log-level': { type: 'string' },
     },
   });
@@ -63,6 +65,7 @@ function parseControlArgs(argv: string[]): ControlArgs {
     heartbeatDeadlineMs: ms('heartbeat-deadline-ms', values['heartbeat-deadline-ms'], DEFAULT_TIMING.heartbeatDeadlineMs),
     nodeLossGraceMs: ms('node-loss-grace-ms', values['node-loss-grace-ms'], DEFAULT_TIMING.nodeLossGraceMs),
     orphanMinAgeMs: ms('orphan-min-age-ms', values['orphan-min-age-ms'], 60_000),
+    orphanIntervalMs: ms('orphan-interval-ms', values['orphan-interval-ms'], 30_000),
     electionTtlSeconds: Math.max(1, ms('election-ttl-s', values['election-ttl-s'], 5)),
     logLevel: values['log-level'] ?? process.env.BERTH_LOG_LEVEL ?? 'info',
   };
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
   const leadership: Leadership = etcdLeadership ?? ALWAYS_LEADER;
   const ctx = new ServiceContext({ store, engines: connectEngine(), registry, logger, leadership, faults });
   const services = createServices(ctx);
-  const loop = new ReconcileLoop(ctx, defaultReconcilers({ orphans: { minAgeMs: args.orphanMinAgeMs } }));
+  const loop = new ReconcileLoop(ctx, defaultReconcilers({ orphans: { minAgeMs: args.orphanMinAgeMs, intervalMs: args.orphanIntervalMs } }));
 
   let api: FastifyInstance;
   try {

@@ -193,20 +193,23 @@ export class NexusRegistry {
     const specs: NexusChildSpec[] = [];
     const regionBlocks = Math.max(1, Math.floor(record.regionBytes / record.blockSize));
     let superseded: string | undefined;
-    for (const r of record.replicas) {
+    // In parallel: each unreachable replica costs a connect timeout.
+    const opened = await Promise.allSettled(record.replicas.map((r) => this.#opener.open(r, record.generation)));
+    record.replicas.forEach((r, i) => {
       const name = childName(r);
       const map = r.intents !== undefined
         ? WriteIntentMap.fromBuffer(record.blockCount, regionBlocks, Buffer.from(r.intents, 'base64'))
         : r.state === 'stale' ? fullMap(record.blockCount, regionBlocks) : new WriteIntentMap(record.blockCount, regionBlocks);
-      try {
-        const { device, release } = await this.#opener.open(r, record.generation);
-        specs.push({ name, device, release, state: r.state, ...(r.state === 'stale' ? { intents: map } : {}) });
-      } catch (err) {
-        if (errorCode(err) === 'STALE_GENERATION') superseded = (err as Error).message;
-        // Unreachable now: it joins stale with what it missed and is retired at the fence.
-        specs.push({ name, device: new AbsentReplica(record, (err as Error).message), state: 'stale', intents: map });
+      const o = opened[i];
+      if (o.status === 'fulfilled') {
+        specs.push({ name, device: o.value.device, release: o.value.release, state: r.state, ...(r.state === 'stale' ? { intents: map } : {}) });
+        return;
       }
-    }
+      const err = o.reason as Error;
+      if (errorCode(err) === 'STALE_GENERATION') superseded = err.message;
+      // Unreachable now: it joins stale with what it missed and is retired at the fence.
+      specs.push({ name, device: new AbsentReplica(record, err.message), state: 'stale', intents: map });
+    });
     let live: LiveNexus;
     if (superseded) {
       for (const s of specs) s.release?.();
@@ -271,6 +274,8 @@ export class NexusRegistry {
     if (state !== 'faulted') return;
     const { device, release } = await this.#opener.open(ref, nexus.generation);
     try {
+      // Removed by the operator while we connected: do not bring it back.
+      if (!live.refs.has(child)) throw new NexusUnavailableError(name, `replica ${child} was removed`);
       this.#track(live, child, await nexus.addChild({ name: child, device, release }, { throttleBytesPerSec: live.record.rebuildThrottleBytesPerSec }));
     } catch (err) {
       release();

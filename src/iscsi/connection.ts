@@ -8,7 +8,7 @@ import { LoginFailure, PduFramingError } from './errors.ts';
 import { PduFramer, type RawPdu } from './framer.ts';
 import { LoginStateMachine, type LoginHost, type LoginRequest, type LoginResult } from './login.ts';
 import { decodePdu, encodePdu } from './pdu.ts';
-import { handleDataOut, handleScsiCommand, placeDataOut, type DataPathConnection } from './scsi_command.ts';
+import { handleDataOut, handleScsiCommand, placeData, type DataPathConnection } from './scsi_command.ts';
 import { COMMAND_WINDOW, Session, type SessionRegistry, type TargetEntry } from './session.ts';
 import { handleTaskMgmt, type TaskMgmtContext } from './task_mgmt.ts';
 import { TextExchange, type DiscoveryContext } from './discovery.ts';
@@ -64,7 +64,7 @@ export class Connection implements DataPathConnection {
     this.log = ctx.log.child({ remote: this.remoteAddress });
     this.framer = new PduFramer(
       { maxDataSegmentLength: LOGIN_MAX_RECV_DATA_SEGMENT_LENGTH, headerDigest: false, dataDigest: false },
-      (bhs, length) => (this.session !== undefined ? placeDataOut(this.session, bhs, length) : undefined),
+      (bhs, length) => (this.session !== undefined ? placeData(this.session, bhs, length) : undefined),
     );
     socket.setNoDelay(true);
     socket.setTimeout(ctx.loginTimeoutMs);

@@ -70,6 +70,9 @@ export interface LoginReply {
   failure?: LoginFailure;
 }
 
+/** Login keys the state machine consumes; it answers them itself where an answer is due. */
+const HANDLED_BY_LOGIN: ReadonlySet<string> = new Set(['InitiatorName', 'InitiatorAlias', 'TargetName', 'SessionType', 'AuthMethod']);
+
 /** RFC 7143 §4.2.7.1: iSCSI names are at most 223 bytes. */
 const MAX_NAME_LENGTH = 223;
 
@@ -140,9 +143,8 @@ export class LoginStateMachine {
     const operational = keys.filter(([k]) => !LOGIN_KEYS.has(k));
     answers.push(...this.negotiator.respond(operational, this.discovery));
     for (const [k] of keys) {
-      if (LOGIN_KEYS.has(k) && !['InitiatorName', 'InitiatorAlias', 'TargetName', 'SessionType', 'AuthMethod'].includes(k) && !k.startsWith('CHAP_')) {
-        answers.push([k, 'Irrelevant']);
-      }
+      // Keys only a target may send (TargetAlias, TargetAddress, …) mean nothing from an initiator.
+      if (LOGIN_KEYS.has(k) && !HANDLED_BY_LOGIN.has(k) && !k.startsWith('CHAP_')) answers.push([k, 'Irrelevant']);
     }
 
     let transit = req.transit;

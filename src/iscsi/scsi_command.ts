@@ -110,9 +110,10 @@ export function handleScsiCommand(s: Session, c: DataPathConnection, pdu: RawPdu
     sendStatus(s, c, task, { status: ScsiStatus.TASK_SET_FULL }, ScsiServiceResponse.COMMAND_COMPLETED);
     return;
   }
-  task.buffer = Buffer.allocUnsafe(edtl);
+  const placed = imm > 0 ? takePlacedBuffer(s, task.itt, pdu.data, edtl) : undefined;
+  task.buffer = placed ?? Buffer.allocUnsafe(edtl);
   s.writeBufferBytes += edtl;
-  if (imm > 0) pdu.data.copy(task.buffer, 0);
+  if (imm > 0 && placed === undefined) pdu.data.copy(task.buffer, 0);
   if (!cmd.final) {
     task.unsolicitedOpen = true;
     task.unsolicitedEnd = Math.min(p.firstBurstLength, edtl);
@@ -135,17 +136,36 @@ function issueR2ts(s: Session, c: DataPathConnection, task: Task): void {
 }
 
 /**
- * Where the data of a Data-Out should land: straight in its task's write buffer, so a
- * segment split across socket reads is copied once. Checked again in handleDataOut.
+ * Where a PDU's data should land, so a segment split across socket reads is copied
+ * once: a Data-Out's straight into its task's write buffer; a write command's immediate
+ * data into a fresh buffer big enough for the whole transfer, which the command then
+ * keeps. Everything is checked again when the PDU is handled.
  */
-export function placeDataOut(s: Session, bhs: Buffer, length: number): Buffer | undefined {
-  if ((bhs[0] & 0x3f) !== InitiatorOpcode.SCSI_DATA_OUT) return undefined;
+export function placeData(s: Session, bhs: Buffer, length: number): Buffer | undefined {
+  const opcode = bhs[0] & 0x3f;
+  if (opcode === InitiatorOpcode.SCSI_COMMAND) {
+    const edtl = bhs.readUInt32BE(20);
+    if ((bhs[1] & 0x20) === 0 || length >= edtl || edtl > MAX_WRITE_LENGTH || s.writeBufferBytes + edtl > MAX_SESSION_WRITE_BUFFER) return undefined;
+    const whole = Buffer.allocUnsafe(edtl);
+    s.placedCommand = { itt: bhs.readUInt32BE(16), buffer: whole };
+    return whole.subarray(0, length);
+  }
+  if (opcode !== InitiatorOpcode.SCSI_DATA_OUT) return undefined;
   const task = s.tasks.get(bhs.readUInt32BE(16));
   const buf = task?.buffer;
   if (buf === undefined) return undefined;
   const off = bhs.readUInt32BE(40);
   if (off + length > buf.length) return undefined;
   return buf.subarray(off, off + length);
+}
+
+/** The buffer placeData made for this command's immediate data, if that is where it is. */
+function takePlacedBuffer(s: Session, itt: number, data: Buffer, edtl: number): Buffer | undefined {
+  const placed = s.placedCommand;
+  s.placedCommand = undefined;
+  if (placed === undefined || placed.itt !== itt || placed.buffer.length !== edtl) return undefined;
+  if (data.buffer !== placed.buffer.buffer || data.byteOffset !== placed.buffer.byteOffset) return undefined;
+  return placed.buffer;
 }
 
 function place(task: Task, data: Buffer, offset: number): void {

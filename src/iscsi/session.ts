@@ -47,6 +47,8 @@ export class Session {
   readonly recentlyAborted = new Set<number>();
   /** Bytes of write buffers allocated for tasks still gathering data. */
   writeBufferBytes = 0;
+  /** Set by the framer's data placement for the write command being read. */
+  placedCommand: { itt: number; buffer: Buffer } | undefined;
   private nextTtt = 1;
   private readonly queued = new Map<number, RawPdu>();
   ended = false;
@@ -188,9 +190,10 @@ export class SessionRegistry {
   }
 
   add(s: Session): void {
+    // First, so a SCSI layer that refuses the nexus leaves nothing registered.
+    if (s.nexus !== undefined) s.target!.scsi.nexusAdded(s.nexus);
     this.byKey.set(sessionKey(s.initiatorName, s.isid, s.target?.iqn ?? ''), s);
     this.byTsih.set(s.tsih, s);
-    if (s.nexus !== undefined) s.target!.scsi.nexusAdded(s.nexus);
   }
 
   /** Ends a session: its tasks are dropped and the SCSI layer forgets the nexus. */

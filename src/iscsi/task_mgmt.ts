@@ -21,7 +21,13 @@ export function handleTaskMgmt(s: Session, c: DataPathConnection, pdu: RawPdu, c
   const f = decodePdu(pdu.bhs).fields;
   const fn = f.function as number;
   const lun = f.lun as number;
-  const response = perform(s, fn, lun, f.referencedTaskTag as number, f.refCmdSN as number, f.cmdSN as number, ctx);
+  let response: number;
+  try {
+    response = perform(s, fn, lun, f.referencedTaskTag as number, f.refCmdSN as number, f.cmdSN as number, ctx);
+  } catch (err) {
+    s.log.error({ err, fn, lun }, 'task management function failed in the SCSI layer');
+    response = R.FUNCTION_REJECTED;
+  }
   s.updateWindow();
   c.send(encodePdu(TargetOpcode.SCSI_TASK_MGMT_RESPONSE, {
     response, itt: f.itt as number, statSN: c.takeStatSN(), expCmdSN: s.expCmdSN, maxCmdSN: s.maxCmdSN,

@@ -128,6 +128,19 @@ test('mutual CHAP: the initiator checks our response; a wrong target secret fail
   assert.notEqual(oneWay.code, 0);
 });
 
+test('discovery CHAP: iscsi-ls needs the discovery credentials when they are configured', async () => {
+  const d = await startServer([{ iqn: OPEN }], { discoveryChap: { user: 'disc', secret: 'discovery-secret-1' } });
+  try {
+    const ok = await run('iscsi-ls', ['iscsi://disc%discovery-secret-1@127.0.0.1:' + d.port]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, new RegExp(`Target:${OPEN} `));
+    const no = await run('iscsi-ls', [`iscsi://127.0.0.1:${d.port}`]);
+    assert.doesNotMatch(no.stdout, new RegExp(`Target:${OPEN} `));
+  } finally {
+    await d.server.close();
+  }
+});
+
 test('no log line ever contains a CHAP secret', () => {
   const all = logLines.join('\n');
   assert.ok(all.length > 0);

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InitiatorOpcode as Op, TargetOpcode, TaskMgmtFunction, TaskMgmtResponse } from '../../src/iscsi/constants.ts';
+import { encodePdu } from '../../src/iscsi/pdu.ts';
 import type { IscsiServer } from '../../src/iscsi/index.ts';
 import { MemoryScsiTarget } from './memory_scsi_target.ts';
 import { RawInitiator, READ10, WRITE10 } from './raw_initiator.ts';
@@ -62,6 +63,19 @@ test('session reinstatement: same initiator and ISID closes the old session firs
   assert.deepEqual(scsi.events, [`added ${id}`, `removed ${id}`, `added ${id}`]);
   assert.equal(server.sessions(IQN).filter((s) => s.isid === '400001370a02').length, 1);
   // The new session works.
+  b.c.scsi(READ10(0, 1), { read: true, edtl: 512 });
+  assert.equal((await b.c.next())?.pdu.fields.status, 0);
+});
+
+test('a login with the TSIH of a live session replaces its connection; the nexus stays', async () => {
+  scsi.events.length = 0;
+  const a = await login('400001370a15');
+  const b = await login('400001370a15', a.tsih);
+  assert.equal(b.status, 0);
+  assert.equal(b.tsih, a.tsih);
+  assert.ok(await a.c.closedWithin(2000));
+  assert.deepEqual(scsi.events, [`added ${nexusId('400001370a15')}`]);
+  b.c.cmdSN = 1;
   b.c.scsi(READ10(0, 1), { read: true, edtl: 512 });
   assert.equal((await b.c.next())?.pdu.fields.status, 0);
 });
@@ -136,6 +150,33 @@ test('R2T-driven write: data solicited in bursts lands intact', async () => {
     }
   }
   assert.deepEqual(scsi.disks.get(0)!.subarray(100 * 512, 100 * 512 + data.length), data);
+});
+
+test('immediate data split across socket reads, then R2T for the rest: written intact', async () => {
+  const { c } = await login('400001370a16');
+  const data = Buffer.from(Array.from({ length: 32768 }, (_, i) => (i * 7 + 1) & 0xff));
+  const cdb = Buffer.alloc(16);
+  WRITE10(300, 64).copy(cdb);
+  const itt = 4242;
+  const bhs = encodePdu(Op.SCSI_COMMAND, {
+    final: true, write: true, attribute: 1, lun: 0, itt, expectedDataTransferLength: data.length,
+    cmdSN: c.cmdSN++, expStatSN: c.expStatSN, cdb, dataSegmentLength: 8192,
+  });
+  c.socket.write(Buffer.concat([bhs, data.subarray(0, 3000)]));
+  await new Promise((r) => setTimeout(r, 30));
+  c.socket.write(data.subarray(3000, 8192));
+  for (;;) {
+    const m = await c.next();
+    assert.ok(m);
+    if (m.pdu.opcode !== TargetOpcode.R2T) {
+      assert.equal(m.pdu.fields.status, 0);
+      break;
+    }
+    const off = m.pdu.fields.bufferOffset as number;
+    const len = m.pdu.fields.desiredDataTransferLength as number;
+    c.send(Op.SCSI_DATA_OUT, { final: true, itt, ttt: m.pdu.fields.ttt, dataSN: 0, bufferOffset: off }, data.subarray(off, off + len));
+  }
+  assert.deepEqual(scsi.disks.get(0)!.subarray(300 * 512, 300 * 512 + data.length), data);
 });
 
 test('a Data-Out with the wrong DataSN fails that command (DATA PHASE ERROR); the session goes on', async () => {

@@ -134,6 +134,7 @@ export const replicaSchema = {
     id: str, volumeId: str, poolId: str, nodeId: str, sizeBytes: int, thin: bool, lifecycle,
     status: { type: 'string', enum: ['unknown', 'online', 'rebuilding', 'faulted', 'missing'] },
     faulted: { type: 'object', properties: { reason: str, atMs: int } },
+    awaitingRebuild: bool,
   },
 } as const;
 

@@ -109,8 +109,14 @@ test('node_loss: after the grace period a replica on a lost node is faulted and 
     assert.equal((await kit.services.volumes.get(single.id)).volume.lifecycle, 'created');
     assert.equal(await createMissing.run(ctx), 1);
     assert.ok(kit.engines.get(replacement.nodeId)!.replicaNames().includes(replacement.id));
-    assert.equal((await kit.services.replicas.get(replacement.id)).status, 'online');
+    assert.equal((await kit.services.replicas.get(replacement.id)).status, 'rebuilding', 'empty until the nexus rebuilds it');
     assert.equal(await replaceLostReplicas.run(ctx), 0, 'idempotent');
+    // The lost node comes back: its faulted copy stays while the replacement awaits its rebuild.
+    await kit.beat(victims[0]);
+    const faulted = after.find((r) => r.status === 'faulted')!;
+    assert.equal(await cleanOrphans({ minAgeMs: 0 }).run(ctx), 0);
+    assert.ok(kit.engines.get(victims[0])!.replicaNames().includes(faulted.id));
+    assert.equal((await kit.services.replicas.get(faulted.id)).status, 'faulted');
   } finally {
     await kit.close();
   }

@@ -60,15 +60,17 @@ async function replaceFor(ctx: ServiceContext, volumeId: string, lost: ReadonlyS
     changed++;
   }
   const current = await replicasOf(ctx.store, volumeId);
+  // Replacements awaiting their rebuild count as placed (not placed again), not as copies of the data.
   const healthy = current.filter((r) => r.faulted === undefined);
+  if (!healthy.some((r) => r.awaitingRebuild !== true)) return changed;
   const missing = volume.replicas - healthy.length;
-  if (missing <= 0 || healthy.length === 0) return changed;
+  if (missing <= 0) return changed;
   const plans = await planReplicas(ctx, volume, missing, {
     existingPools: healthy.map((r) => r.poolId),
     avoidPools: current.filter((r) => r.faulted !== undefined).map((r) => r.poolId),
   });
   for (const p of plans) {
-    await saveReplica(ctx, replicaSpecOf(p, volumeId, volume.sizeBytes, volume.thin, SpecLifecycle.Creating));
+    await saveReplica(ctx, { ...replicaSpecOf(p, volumeId, volume.sizeBytes, volume.thin, SpecLifecycle.Creating), awaitingRebuild: true });
     ctx.log.info({ volume: volumeId, replica: p.id, pool: p.poolId }, 'replacement replica placed');
     changed++;
   }

@@ -25,7 +25,8 @@ export interface OrphanOptions {
  * reconciler replaced),
  * then it is unexported and deleted. Engine volumes with other names are an operator's
  * and are never touched. Also: a replica spec marked faulted whose node is back online
- * and whose volume again has all its healthy replicas is removed, engine copy and spec.
+ * and whose volume again has all its healthy replicas (none awaiting a rebuild) is
+ * removed, engine copy and spec.
  * Engine volumes are listed before the specs are read, so a replica being created now
  * is always seen as planned or as a spec, never as an orphan.
  */
@@ -95,11 +96,16 @@ async function engineReplicas(ctx: ServiceContext): Promise<EngineReplicaRef[]> 
 async function retireFaulted(ctx: ServiceContext, specs: readonly StoredReplica[]): Promise<number> {
   let changed = 0;
   const healthyByVolume = new Map<string, number>();
-  for (const r of specs) if (r.faulted === undefined && r.lifecycle === 'created') healthyByVolume.set(r.volumeId, (healthyByVolume.get(r.volumeId) ?? 0) + 1);
+  const rebuilding = new Set<string>();
+  for (const r of specs) {
+    if (r.awaitingRebuild === true) rebuilding.add(r.volumeId);
+    else if (r.faulted === undefined && r.lifecycle === 'created') healthyByVolume.set(r.volumeId, (healthyByVolume.get(r.volumeId) ?? 0) + 1);
+  }
   const wanted = new Map<string, number>();
   for (const v of await listSpecs<StoredVolume>(ctx.store, ResourceKind.Volume)) wanted.set(v.id, v.replicas);
   for (const r of specs) {
-    if (r.faulted === undefined || !ctx.nodeOnline(r.nodeId)) continue;
+    // While a replacement awaits its rebuild the faulted copy may be the freshest data left: keep it.
+    if (r.faulted === undefined || !ctx.nodeOnline(r.nodeId) || rebuilding.has(r.volumeId)) continue;
     if ((healthyByVolume.get(r.volumeId) ?? 0) < (wanted.get(r.volumeId) ?? Infinity)) continue;
     try {
       await ctx.locks.with(volumeKey(r.volumeId), async () => {

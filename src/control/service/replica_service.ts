@@ -11,7 +11,8 @@ export interface ReplicaView extends StoredReplica {
 /**
  * Replicas belong to volumes: the volume operations and the reconcilers create and
  * remove them. This service reads them, with a status the control plane can tell
- * without a nexus: faulted (recorded), missing (node offline), online, or unknown.
+ * without a nexus: faulted (recorded), missing (node offline), rebuilding (a
+ * replacement awaiting its rebuild), online, or unknown.
  */
 export class ReplicaService {
   readonly #ctx: ServiceContext;
@@ -44,5 +45,7 @@ export function replicaStatus(ctx: ServiceContext, r: StoredReplica): ReplicaSta
   const node = ctx.registry.state(r.nodeId);
   if (node === undefined || node.status === 'unknown') return ReplicaStatus.Unknown;
   if (node.status === 'offline') return ReplicaStatus.Missing;
-  return r.lifecycle === 'created' ? ReplicaStatus.Online : ReplicaStatus.Unknown;
+  if (r.lifecycle !== 'created') return ReplicaStatus.Unknown;
+  // Created empty after a node loss: not a copy of the data until rebuilt.
+  return r.awaitingRebuild === true ? ReplicaStatus.Rebuilding : ReplicaStatus.Online;
 }

@@ -31,6 +31,11 @@ export interface StoredVolume extends VolumeSpec {
 export interface StoredReplica extends ReplicaSpec {
   /** Set when its node was lost (or its pool faulted); the volume then counts it out. */
   readonly faulted?: { readonly reason: string; readonly atMs: number };
+  /**
+   * A replacement created empty: it holds no data until the volume's nexus rebuilds it
+   * (nexus orchestration comes later), so it does not count as a healthy copy.
+   */
+  readonly awaitingRebuild?: boolean;
 }
 
 /** A replica the intent log remembers before it exists, so recovery can find it. */
