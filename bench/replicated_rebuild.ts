@@ -73,7 +73,8 @@ export async function measureRebuild(cluster: Cluster, front: NodeEngine, peer: 
 
   const idle = await fullRebuild(front, 'rb', peer, 'rb');
   const row = { id: 'rebuild-load', label: '', rw: 'randwrite' as const, blockSize: '4k', iodepth: 32, numjobs: 1, metric: Metric.iops };
-  const load = cluster.spawnIn(client, fio, fioArgs({ fio, url: ex.url, row, runtimeS: 3600 }));
+  // --thread: fio's jobs are threads of the process we kill, not forked children that outlive it.
+  const load = cluster.spawnIn(client, fio, [...fioArgs({ fio, url: ex.url, row, runtimeS: 3600 }), '--thread']);
   await sleep(2000);
   const loaded = await fullRebuild(front, 'rb', peer, 'rb').finally(() => load.kill('SIGKILL'));
   const plain = await plainCopy(cluster, front, peer, join(front.dataDir, 'pools', 'p.pool'), idle.bytes);
@@ -83,6 +84,7 @@ export async function measureRebuild(cluster: Cluster, front: NodeEngine, peer: 
   await waitRebuilt(front, 'rb', peer, 30 * 60_000);
   await peer.kill();
   const gone = Date.now();
+
   await nsRun(client.ns, 'qemu-io', ['-f', 'raw', ex.url, '-c', 'write -P 0x5a 16M 8M', '-c', 'flush']);
   await sleep(Math.max(0, 10_000 - (Date.now() - gone)));
   const back = process.hrtime.bigint();

@@ -11,10 +11,22 @@ describe('CSI plugin arguments', () => {
     assert.equal(a.endpoint, 'unix:///csi/csi.sock');
   });
 
+  it('takes fake or a list of control-plane URLs', () => {
+    assert.deepEqual(parseCsiArgs(['--mode', 'controller']).controlPlane, { kind: 'fake' });
+    assert.deepEqual(parseCsiArgs(['--mode', 'controller', '--control-plane=http://berth-control:9600']).controlPlane, { kind: 'rest', urls: ['http://berth-control:9600'] });
+    assert.deepEqual(parseCsiArgs(['--mode', 'controller', '--control-plane', 'https://a:1/, http://10.0.0.2:9600']).controlPlane, {
+      kind: 'rest',
+      urls: ['https://a:1', 'http://10.0.0.2:9600'],
+    });
+  });
+
   it('refuses what it cannot run', () => {
     assert.throws(() => parseCsiArgs(['--mode', 'both']), /--mode/);
     assert.throws(() => parseCsiArgs(['--mode', 'node']), /--node-id/);
-    assert.throws(() => parseCsiArgs(['--mode', 'controller', '--control-plane', 'rest']), /only "fake"/);
+    assert.throws(() => parseCsiArgs(['--mode', 'controller', '--control-plane', 'rest']), /not a URL/);
+    assert.throws(() => parseCsiArgs(['--mode', 'controller', '--control-plane', 'ftp://cp:21']), /not http or https/);
+    assert.throws(() => parseCsiArgs(['--mode', 'controller', '--control-plane', 'http://u:secret@cp:9600']), (e: Error) => /credentials/.test(e.message) && !e.message.includes('secret'));
+    assert.throws(() => parseCsiArgs(['--mode', 'controller', '--control-plane', ',']), /no URL/);
     assert.throws(() => parseCsiArgs(['--mode', 'controller', '--bogus']), /bogus/);
     assert.throws(() => parseCsiArgs(['--mode', 'all', '--node-id', 'n', '--max-volumes', '0']), /max-volumes/);
   });

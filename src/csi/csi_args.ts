@@ -4,6 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 
+export type ControlPlaneChoice = { kind: 'fake' } | { kind: 'rest'; urls: string[] };
+
 export interface CsiArgs {
   endpoint: string;
   mode: 'controller' | 'node' | 'all';
@@ -11,8 +13,8 @@ export interface CsiArgs {
   stateDir: string;
   attacher: 'iscsiadm' | 'userspace';
   initiatorName: string;
-  /** Only 'fake' exists until the control plane's REST API lands. */
-  controlPlane: 'fake';
+  /** The in-memory stand-in (tests, demos), or the control plane's REST API at these URLs. */
+  controlPlane: ControlPlaneChoice;
   zone?: string;
   maxVolumes?: number;
   logLevel: string;
@@ -20,7 +22,7 @@ export interface CsiArgs {
 
 export const CSI_USAGE = `usage: node src/csi/main.ts --endpoint unix:///csi/csi.sock --mode controller|node|all
   [--node-id ID] [--zone Z] [--state-dir DIR] [--attacher iscsiadm|userspace]
-  [--initiator-name IQN] [--control-plane fake] [--max-volumes N] [--log-level L]`;
+  [--initiator-name IQN] [--control-plane fake|http(s)://HOST:PORT[,…]] [--max-volumes N] [--log-level L]`;
 
 export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiArgs {
   const { values } = parseArgs({
@@ -43,7 +45,8 @@ export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiAr
   if (mode !== 'controller' && mode !== 'node' && mode !== 'all') throw new Error(`--mode must be controller, node or all\n${CSI_USAGE}`);
   const attacher = values.attacher;
   if (attacher !== 'iscsiadm' && attacher !== 'userspace') throw new Error('--attacher must be iscsiadm or userspace');
-  if (values['control-plane'] !== 'fake') throw new Error('--control-plane: only "fake" exists until the control plane REST API lands');
+  const cpText = values['control-plane'] ?? 'fake';
+  const controlPlane: ControlPlaneChoice = cpText === 'fake' ? { kind: 'fake' } : { kind: 'rest', urls: parseControlPlaneUrls(cpText) };
   const nodeId = values['node-id'] ?? '';
   if (mode !== 'controller' && nodeId === '') throw new Error('--node-id (or NODE_NAME) is required for the node service');
   let maxVolumes: number | undefined;
@@ -58,9 +61,26 @@ export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiAr
     stateDir: values['state-dir'] ?? '',
     attacher,
     initiatorName: values['initiator-name'] || `iqn.2025-01.io.berth:node-${nodeId || 'controller'}`,
-    controlPlane: 'fake',
+    controlPlane,
     zone: values.zone,
     maxVolumes,
     logLevel: values['log-level'] ?? 'info',
   };
+}
+
+/** Checks a --control-plane URL list (pure): http(s)://host:port[/…], comma separated. */
+export function parseControlPlaneUrls(text: string): string[] {
+  const parts = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (parts.length === 0) throw new Error('--control-plane: no URL given');
+  return parts.map((p) => {
+    let u: URL;
+    try {
+      u = new URL(p);
+    } catch {
+      throw new Error(`--control-plane: ${JSON.stringify(p.slice(0, 80))} is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`--control-plane: ${u.protocol} is not http or https`);
+    if (u.username !== '' || u.password !== '') throw new Error('--control-plane: credentials do not belong in the URL');
+    return u.origin + u.pathname.replace(/\/+$/, '');
+  });
 }

@@ -10,6 +10,8 @@ import { identityHandlers } from './identity.ts';
 import { IscsiadmAttacher } from './iscsiadm_attacher.ts';
 import { createNodeService } from './node.ts';
 import { HostCommandRunner } from './node_exec.ts';
+import { RestControlPlane } from './rest_control_plane.ts';
+import { withPodRecords } from './rest_pod_records.ts';
 import { CsiServer } from './server.ts';
 import { UserSpaceAttacher } from './user_space_attacher.ts';
 
@@ -23,10 +25,16 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ level: args.logLevel, name: 'berth-csi' });
   const runner = new HostCommandRunner();
+  const rest = args.controlPlane.kind === 'rest' ? new RestControlPlane({ urls: args.controlPlane.urls }) : undefined;
   let controller;
   if (args.mode !== 'node') {
-    log.warn('controller runs on the in-memory FakeControlPlane: volumes are not real until the control plane REST client lands');
-    controller = controllerHandlers(new FakeControlPlane(), log);
+    if (rest) {
+      log.info({ controlPlane: rest.urls }, 'controller uses the control plane REST API');
+      controller = controllerHandlers(rest, log);
+    } else {
+      log.warn('controller runs on the in-memory FakeControlPlane (--control-plane fake): volumes are not real');
+      controller = controllerHandlers(new FakeControlPlane(), log);
+    }
   }
   let node;
   if (args.mode !== 'controller') {
@@ -36,6 +44,8 @@ async function main(): Promise<void> {
         : new IscsiadmAttacher({ runner });
     const topology: Record<string, string> = args.zone ? { 'topology.berth.io/zone': args.zone } : {};
     node = (await createNodeService({ nodeId: args.nodeId, stateDir: args.stateDir, attacher, runner, topology, maxVolumes: args.maxVolumes, log })).handlers;
+    // With a control plane, pods' mounts (podInfoOnMount) are recorded there.
+    if (rest) node = withPodRecords(node, rest, args.nodeId, log);
   }
   const server = new CsiServer({ endpoint: args.endpoint, identity: identityHandlers({ controller: controller !== undefined, ready: async () => true }), controller, node, log });
   await server.start();

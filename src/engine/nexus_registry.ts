@@ -9,6 +9,13 @@ import { replicaView, type NexusView, type RebuildSummary } from './nexus_view.t
 import { InvalidArgumentError } from './errors.ts';
 import { NexusRetrier } from './nexus_retry.ts';
 
+/**
+ * Regions a rebuild copies at once. Each is a 1 MiB read and a 1 MiB write on another
+ * node; with 2 in flight (the nexus default) the copy waits on round trips, with 8 it
+ * keeps the link busy while foreground I/O still gets its turn between regions.
+ */
+export const ENGINE_REBUILD_PARALLEL = 8;
+
 export class NexusExistsError extends BerthError {
   constructor(name: string) { super('NEXUS_EXISTS', `nexus '${name}' already exists on this engine`); }
 }
@@ -228,7 +235,8 @@ export class NexusRegistry {
     try {
       live.nexus = await Nexus.create({
         name: record.name, generation: record.generation, children: specs, requireFenced,
-        regionBytes: record.regionBytes, rebuildThrottleBytesPerSec: record.rebuildThrottleBytesPerSec, log: this.#log,
+        regionBytes: record.regionBytes, rebuildThrottleBytesPerSec: record.rebuildThrottleBytesPerSec,
+        rebuildParallel: ENGINE_REBUILD_PARALLEL, log: this.#log,
       });
     } catch (err) {
       live.fault = `${errorCode(err) ?? 'ERROR'}: ${(err as Error).message}`;

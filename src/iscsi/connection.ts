@@ -56,6 +56,7 @@ export class Connection implements DataPathConnection {
   private nopPending = false;
   private readonly text = new TextExchange();
   private closingAfterFlush = false;
+  private loginTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, ctx: ConnectionContext) {
     this.socket = socket;
@@ -67,7 +68,9 @@ export class Connection implements DataPathConnection {
       (bhs, length) => (this.session !== undefined ? placeData(this.session, bhs, length) : undefined),
     );
     socket.setNoDelay(true);
-    socket.setTimeout(ctx.loginTimeoutMs);
+    // A deadline for the whole login, not an idle timer: trickling bytes cannot hold it open.
+    this.loginTimer = setTimeout(() => this.destroy('login timeout'), ctx.loginTimeoutMs);
+    this.loginTimer.unref();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('error', (err) => this.destroy(`socket error: ${err.message}`));
@@ -96,7 +99,6 @@ export class Connection implements DataPathConnection {
   }
 
   private onIdle(): void {
-    if (this.phase === Phase.LOGIN) return this.destroy('login timeout');
     if (this.phase !== Phase.FULL_FEATURE || this.ctx.nopInIntervalMs === 0) return;
     if (this.nopPending) return this.destroy('no answer to NOP-In keepalive');
     this.nopPending = true;
@@ -160,6 +162,7 @@ export class Connection implements DataPathConnection {
   destroy(reason: string): void {
     if (this.phase === Phase.CLOSED) return;
     this.phase = Phase.CLOSED;
+    clearTimeout(this.loginTimer);
     this.framer.stop();
     this.log.debug({ reason }, 'connection closed');
     this.socket.destroy();
@@ -288,6 +291,7 @@ export class Connection implements DataPathConnection {
     const p = result.params;
     this.phase = Phase.FULL_FEATURE;
     this.login = undefined;
+    clearTimeout(this.loginTimer);
     this.framer.settings.maxDataSegmentLength = p.targetMaxRecvDataSegmentLength;
     this.framer.settings.headerDigest = p.headerDigest;
     this.framer.settings.dataDigest = p.dataDigest;

@@ -11,11 +11,12 @@ import { RecordType, encodeRecord, type JournalRecord } from './pool_journal_rec
 import { encodeCheckpoint } from './pool_checkpoint.ts';
 import { encodeSuperblock, SB_FLAG_DEVICE_NOT_ZEROED, type Superblock } from './pool_superblock.ts';
 import { computeLayout, DEFAULT_EXTENT_SIZE, validateExtentSize, META_BLOCK_BYTES, POOL_FORMAT_VERSION, reserveWindow, SUPERBLOCK_BYTES } from './pool_layout.ts';
-import { loadPool } from './pool_import.ts';
+import { loadPool, upgradeSuperblock } from './pool_import.ts';
 import { openCreateTarget } from './pool_create.ts';
 import { isValidName, uuidToBytes } from './pool_bytes.ts';
 import { verifyPool, type PoolCheckReport } from './pool_verify.ts';
 import { Volume, type VolumeHost } from './pool_volume.ts';
+import { PoolSnapshots, type SnapshotInfo } from './pool_snapshots.ts';
 import {
   InvalidNameError, InvalidSizeError, PoolClosedError, PoolCorruptError, PoolNotEmptyError, ShrinkNotSupportedError,
   TooManyVolumesError, VolumeExistsError, VolumeNotFoundError,
@@ -65,6 +66,7 @@ export class Pool implements VolumeHost {
   private readonly volumes = new Map<number, Volume>();
   private readonly pendingNames = new Set<string>();
   private readonly deletions = new Map<string, Promise<void>>();
+  private readonly snaps: PoolSnapshots;
   /** Serializes resizes and the start of deletes. */
   private metaChain: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -84,6 +86,15 @@ export class Pool implements VolumeHost {
       window: reserveWindow(this.extentSize), commit: (records, flags) => this.commit(records, flags),
     });
     this.log = logger.child({ component: 'pool', pool: sb.name });
+    const pool = this;
+    this.snaps = new PoolSnapshots({
+      model, supply: this.supply, file, dataOffset: this.dataOffset, extentSize: this.extentSize,
+      maxEntries: sb.layout.maxVolumes, get log() { return pool.log; },
+      commit: (records, flags) => this.commit(records, flags),
+      openVolume: (name) => this.openVolume(name),
+      nameTaken: (name) => this.pendingNames.has(name),
+      checkVolumeSize: (size, blockSize) => this.checkVolumeSize(size, blockSize),
+    });
     this.journal = new PoolJournal({
       file, layout: sb.layout, uuid: uuidToBytes(sb.uuid), generation, nonce: 0,
       makeCheckpoint: (gen, nonce) => encodeCheckpoint(this.model, this.sb.uuid, gen, nonce),
@@ -128,9 +139,10 @@ export class Pool implements VolumeHost {
     const file = await openPoolPath(path);
     try {
       const loaded = await loadPool(file);
-      const { sb, model } = loaded;
+      const { model } = loaded;
+      const sb = await upgradeSuperblock(file, loaded.sb);
       const allocator = new PoolAllocator(sb.layout.extentCount);
-      for (const v of model.volumes.values()) {
+      for (const v of [...model.volumes.values(), ...model.snapshots.values()]) {
         v.map.forEachMapped(0, model.extentsFor(v.sizeBytes), (_l, p) => {
           if (p >= model.hwm) throw new PoolCorruptError(`extent ${p} is owned but above the zeroed mark`);
           if (!allocator.markUsed(p)) throw new PoolCorruptError(`extent ${p} is owned twice`);
@@ -150,6 +162,8 @@ export class Pool implements VolumeHost {
     let owned = 0;
     let provisioned = 0;
     for (const v of this.model.volumes.values()) { owned += v.map.size; provisioned += v.sizeBytes; }
+    // Snapshots are full copies: their extents are used capacity like any volume's.
+    for (const s of this.model.snapshots.values()) owned += s.map.size;
     const capacity = this.sb.layout.extentCount * this.extentSize;
     return {
       name: this.sb.name, uuid: this.sb.uuid, path: this.path, formatVersion: this.sb.formatVersion,
@@ -159,7 +173,7 @@ export class Pool implements VolumeHost {
   }
 
   listVolumes(): VolumeInfo[] {
-    return [...this.model.volumes.values()].map((v) => this.describe(v));
+    return [...this.model.volumes.values()].filter((v) => !v.filling).map((v) => this.describe(v));
   }
 
   volumeInfo(name: string): VolumeInfo {
@@ -185,7 +199,7 @@ export class Pool implements VolumeHost {
     if (blockSize !== 512 && blockSize !== 4096) throw new InvalidSizeError('block size must be 512 or 4096');
     this.checkVolumeSize(opts.sizeBytes, blockSize);
     if (this.model.byName.has(opts.name) || this.pendingNames.has(opts.name)) throw new VolumeExistsError(opts.name);
-    if (this.model.volumes.size + this.pendingNames.size >= this.sb.layout.maxVolumes) {
+    if (this.model.entryCount + this.pendingNames.size >= this.sb.layout.maxVolumes) {
       throw new TooManyVolumesError(this.sb.layout.maxVolumes);
     }
     this.pendingNames.add(opts.name);
@@ -243,6 +257,50 @@ export class Pool implements VolumeHost {
     const job = this.eraseAndDelete(meta).finally(() => this.deletions.delete(name));
     this.deletions.set(name, job);
     return job;
+  }
+
+  // ---- snapshots and clones (pool_snapshots.ts; one at a time with resizes and delete starts) ----
+
+  /** A read-only copy of the volume as it is now; the volume's writes wait while it is copied. */
+  createSnapshot(volume: string, name: string): Promise<SnapshotInfo> {
+    return this.serialMeta(() => {
+      this.checkOpen();
+      return this.snaps.create(this.lookup(volume), name);
+    });
+  }
+
+  /** All snapshots, or those taken of `volume`. */
+  listSnapshots(volume?: string): SnapshotInfo[] {
+    return this.snaps.list(volume === undefined ? undefined : this.lookup(volume).id);
+  }
+
+  snapshotInfo(name: string): SnapshotInfo {
+    return this.snaps.info(name);
+  }
+
+  deleteSnapshot(name: string): Promise<void> {
+    return this.serialMeta(() => {
+      this.checkOpen();
+      return this.snaps.delete(name);
+    });
+  }
+
+  /** A new volume with the snapshot's data; `sizeBytes` (default the snapshot's) may be larger. */
+  createVolumeFromSnapshot(opts: { name: string; snapshot: string; sizeBytes?: number; thin?: boolean }): Promise<VolumeInfo> {
+    return this.serialMeta(async () => {
+      this.checkOpen();
+      await this.snaps.clone(opts, { snapshot: opts.snapshot });
+      return this.volumeInfo(opts.name);
+    });
+  }
+
+  /** A new volume with a copy of `source` as it is now (its writes wait during the copy). */
+  cloneVolume(opts: { name: string; source: string; sizeBytes?: number; thin?: boolean }): Promise<VolumeInfo> {
+    return this.serialMeta(async () => {
+      this.checkOpen();
+      await this.snaps.clone(opts, { volume: this.lookup(opts.source) });
+      return this.volumeInfo(opts.name);
+    });
   }
 
   /** Flushes, writes a checkpoint and closes the file; open volumes become DeviceGone. */
@@ -323,6 +381,11 @@ export class Pool implements VolumeHost {
     this.model.reserved.clear();
     await this.supply.erase(reserved);
     let finishedDeletes = 0;
+    // Snapshots and clones a crash left half copied (or half deleted) are erased and dropped.
+    for (const id of this.snaps.unfinished()) {
+      finishedDeletes++;
+      await this.snaps.drop(id, false);
+    }
     for (const meta of [...this.model.volumes.values()]) {
       if (!meta.deleting) continue;
       finishedDeletes++;
@@ -339,6 +402,8 @@ export class Pool implements VolumeHost {
     for (const v of this.volumes.values()) v.markGone();
     await Promise.all([...this.volumes.values()].map((v) => v.drain()));
     await Promise.allSettled([...this.deletions.values()]);
+    // A snapshot or clone copy in progress finishes (or fails) before the file closes.
+    await this.metaChain;
     // The untouched reserve is still zero: the checkpoint can drop it.
     await this.supply.close();
     await this.journal.checkpoint();
@@ -354,7 +419,7 @@ export class Pool implements VolumeHost {
 
   private lookup(name: string): VolumeMeta {
     const meta = this.model.byName.get(name);
-    if (meta === undefined) throw new VolumeNotFoundError(name);
+    if (meta === undefined || meta.filling) throw new VolumeNotFoundError(name);
     return meta;
   }
 

@@ -2,6 +2,7 @@ import { crc32c } from './crc32c.ts';
 import { bytesToUuid, isValidName, readU64, uuidToBytes, writeU64 } from './pool_bytes.ts';
 import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_RUN_BYTES, CHECKPOINT_VOLUME_BYTES_MAX } from './pool_layout.ts';
 import { PoolModel } from './pool_model.ts';
+import type { PoolExtentMap } from './pool_extent_map.ts';
 import { PoolCorruptError } from './pool_errors.ts';
 
 /**
@@ -11,12 +12,20 @@ import { PoolCorruptError } from './pool_errors.ts';
  * follows it.
  *
  * Header (64 bytes): magic "BCKP", crc32c of bytes [8, total), total u64, pool uuid,
- * generation u64, nonce, nextVolumeId, hwm, volumeCount, reserveCount, 4 spare.
+ * generation u64, nonce, nextVolumeId, hwm, volumeCount, reserveCount, snapshotCount
+ * (format 2; zero in format 1). Snapshot records follow the volume records in the same
+ * 110-byte shape, with the source volume id where a volume keeps its block size.
  */
 export const CHECKPOINT_MAGIC = 0x504b4342; // "BCKP" little-endian
 
 const FLAG_THIN = 1;
 const FLAG_DELETING = 2;
+const FLAG_FILLING = 4;
+/** Snapshot record flags (the block size lives here because bytes 28..31 hold the source id). */
+const SNAP_FLAG_4K = 1;
+const SNAP_FLAG_DELETING = 2;
+const SNAP_FLAG_CREATING = 4;
+const OFF_SNAPSHOT_COUNT = 60;
 
 export interface CheckpointHead {
   totalBytes: number;
@@ -27,8 +36,9 @@ export interface CheckpointHead {
 export function encodeCheckpoint(model: PoolModel, uuid: string, generation: number, nonce: number): Buffer {
   let runs = 0;
   for (const v of model.volumes.values()) v.map.forEachRun(() => { runs++; });
+  for (const v of model.snapshots.values()) v.map.forEachRun(() => { runs++; });
   const total = CHECKPOINT_HEADER_BYTES + model.reserved.size * 4
-    + model.volumes.size * CHECKPOINT_VOLUME_BYTES_MAX + runs * CHECKPOINT_RUN_BYTES;
+    + model.entryCount * CHECKPOINT_VOLUME_BYTES_MAX + runs * CHECKPOINT_RUN_BYTES;
   const buf = Buffer.alloc(total);
   buf.writeUInt32LE(CHECKPOINT_MAGIC, 0);
   uuidToBytes(uuid).copy(buf, 16);
@@ -38,6 +48,7 @@ export function encodeCheckpoint(model: PoolModel, uuid: string, generation: num
   buf.writeUInt32LE(model.hwm, 48);
   buf.writeUInt32LE(model.volumes.size, 52);
   buf.writeUInt32LE(model.reserved.size, 56);
+  buf.writeUInt32LE(model.snapshots.size, OFF_SNAPSHOT_COUNT);
   let o = CHECKPOINT_HEADER_BYTES;
   for (const p of model.reserved) { buf.writeUInt32LE(p, o); o += 4; }
   for (const v of model.volumes.values()) {
@@ -45,23 +56,38 @@ export function encodeCheckpoint(model: PoolModel, uuid: string, generation: num
     uuidToBytes(v.uuid).copy(buf, o + 4);
     writeU64(buf, o + 20, v.sizeBytes);
     buf.writeUInt32LE(v.blockSize, o + 28);
-    buf.writeUInt8((v.thin ? FLAG_THIN : 0) | (v.deleting ? FLAG_DELETING : 0), o + 32);
-    buf.writeUInt8(v.name.length, o + 33);
-    buf.write(v.name, o + 34, 'latin1');
-    writeU64(buf, o + 98, v.createdAtMs);
-    const countAt = o + 106;
-    o += CHECKPOINT_VOLUME_BYTES_MAX;
-    let n = 0;
-    v.map.forEachRun((l, p, count) => {
-      buf.writeUInt32LE(l, o); buf.writeUInt32LE(p, o + 4); buf.writeUInt32LE(count, o + 8);
-      o += CHECKPOINT_RUN_BYTES;
-      n++;
-    });
-    buf.writeUInt32LE(n, countAt);
+    buf.writeUInt8((v.thin ? FLAG_THIN : 0) | (v.deleting ? FLAG_DELETING : 0) | (v.filling ? FLAG_FILLING : 0), o + 32);
+    o = encodeTail(buf, o, v);
+  }
+  for (const s of model.snapshots.values()) {
+    buf.writeUInt32LE(s.id, o);
+    uuidToBytes(s.uuid).copy(buf, o + 4);
+    writeU64(buf, o + 20, s.sizeBytes);
+    buf.writeUInt32LE(s.sourceId, o + 28);
+    const state = s.state === 'deleting' ? SNAP_FLAG_DELETING : s.state === 'creating' ? SNAP_FLAG_CREATING : 0;
+    buf.writeUInt8((s.blockSize === 4096 ? SNAP_FLAG_4K : 0) | state, o + 32);
+    o = encodeTail(buf, o, s);
   }
   writeU64(buf, 8, total);
   buf.writeUInt32LE(crc32c(buf, 0, 8, total), 4);
   return buf;
+}
+
+/** Name, createdAt and the run-length extent map shared by volume and snapshot records; returns the next offset. */
+function encodeTail(buf: Buffer, o: number, v: { name: string; createdAtMs: number; map: PoolExtentMap }): number {
+  buf.writeUInt8(v.name.length, o + 33);
+  buf.write(v.name, o + 34, 'latin1');
+  writeU64(buf, o + 98, v.createdAtMs);
+  const countAt = o + 106;
+  let at = o + CHECKPOINT_VOLUME_BYTES_MAX;
+  let n = 0;
+  v.map.forEachRun((l, p, count) => {
+    buf.writeUInt32LE(l, at); buf.writeUInt32LE(p, at + 4); buf.writeUInt32LE(count, at + 8);
+    at += CHECKPOINT_RUN_BYTES;
+    n++;
+  });
+  buf.writeUInt32LE(n, countAt);
+  return at;
 }
 
 /** Reads the fixed header; null when the slot holds no checkpoint of this pool. */
@@ -82,6 +108,7 @@ export function decodeCheckpoint(buf: Buffer, extentCount: number, extentSize: n
   model.hwm = buf.readUInt32LE(48);
   const volumeCount = buf.readUInt32LE(52);
   const reserveCount = buf.readUInt32LE(56);
+  const snapshotCount = buf.readUInt32LE(OFF_SNAPSHOT_COUNT);
   if (model.hwm > extentCount) throw new PoolCorruptError('checkpoint high-water mark past the pool');
   let o = CHECKPOINT_HEADER_BYTES;
   const need = (n: number): void => {
@@ -93,6 +120,19 @@ export function decodeCheckpoint(buf: Buffer, extentCount: number, extentSize: n
     if (p >= extentCount) throw new PoolCorruptError('reserved extent past the pool');
     model.reserved.add(p);
   }
+  const readRuns = (map: PoolExtentMap, sizeBytes: number): void => {
+    const runCount = buf.readUInt32LE(o + 106);
+    o += CHECKPOINT_VOLUME_BYTES_MAX;
+    need(runCount * CHECKPOINT_RUN_BYTES);
+    const lastExtent = model.extentsFor(sizeBytes);
+    for (let r = 0; r < runCount; r++, o += CHECKPOINT_RUN_BYTES) {
+      const l = buf.readUInt32LE(o);
+      const p = buf.readUInt32LE(o + 4);
+      const count = buf.readUInt32LE(o + 8);
+      if (count < 1 || l + count > lastExtent || p + count > extentCount) throw new PoolCorruptError('checkpoint run out of range');
+      for (let k = 0; k < count; k++) map.set(l + k, p + k);
+    }
+  };
   for (let i = 0; i < volumeCount; i++) {
     need(CHECKPOINT_VOLUME_BYTES_MAX);
     const flags = buf.readUInt8(o + 32);
@@ -104,19 +144,24 @@ export function decodeCheckpoint(buf: Buffer, extentCount: number, extentSize: n
     }
     const v = model.addVolume({
       id: buf.readUInt32LE(o), uuid: bytesToUuid(buf, o + 4), name, sizeBytes, blockSize,
-      thin: (flags & FLAG_THIN) !== 0, createdAtMs: readU64(buf, o + 98),
+      thin: (flags & FLAG_THIN) !== 0, filling: (flags & FLAG_FILLING) !== 0, createdAtMs: readU64(buf, o + 98),
     }, (flags & FLAG_DELETING) !== 0);
-    const runCount = buf.readUInt32LE(o + 106);
-    o += CHECKPOINT_VOLUME_BYTES_MAX;
-    need(runCount * CHECKPOINT_RUN_BYTES);
-    const lastExtent = model.extentsFor(sizeBytes);
-    for (let r = 0; r < runCount; r++, o += CHECKPOINT_RUN_BYTES) {
-      const l = buf.readUInt32LE(o);
-      const p = buf.readUInt32LE(o + 4);
-      const count = buf.readUInt32LE(o + 8);
-      if (count < 1 || l + count > lastExtent || p + count > extentCount) throw new PoolCorruptError('checkpoint run out of range');
-      for (let k = 0; k < count; k++) v.map.set(l + k, p + k);
+    readRuns(v.map, sizeBytes);
+  }
+  for (let i = 0; i < snapshotCount; i++) {
+    need(CHECKPOINT_VOLUME_BYTES_MAX);
+    const flags = buf.readUInt8(o + 32);
+    const name = buf.toString('latin1', o + 34, o + 34 + buf.readUInt8(o + 33));
+    const sizeBytes = readU64(buf, o + 20);
+    if (!isValidName(name) || !Number.isSafeInteger(sizeBytes) || model.snapshotsByName.has(name)) {
+      throw new PoolCorruptError('checkpoint snapshot record is invalid');
     }
+    const state = (flags & SNAP_FLAG_DELETING) !== 0 ? 'deleting' : (flags & SNAP_FLAG_CREATING) !== 0 ? 'creating' : 'ready';
+    const s = model.addSnapshot({
+      id: buf.readUInt32LE(o), uuid: bytesToUuid(buf, o + 4), name, sizeBytes, sourceId: buf.readUInt32LE(o + 28),
+      blockSize: (flags & SNAP_FLAG_4K) !== 0 ? 4096 : 512, createdAtMs: readU64(buf, o + 98),
+    }, state);
+    readRuns(s.map, sizeBytes);
   }
   return model;
 }

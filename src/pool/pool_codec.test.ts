@@ -30,8 +30,11 @@ test('superblock: any flipped byte is detected, never silently accepted', () => 
     assert.throws(() => decodeSuperblock(bad), (e) => ['POOL_CORRUPT', 'POOL_NOT_FOUND', 'POOL_VERSION'].includes(errorCode(e) ?? ''));
   }
   const v2 = Buffer.from(good);
-  v2.writeUInt32LE(2, 8);
+  v2.writeUInt32LE(3, 8);
   assert.throws(() => decodeSuperblock(v2), (e) => errorCode(e) === 'POOL_VERSION');
+  const v0 = Buffer.from(good);
+  v0.writeUInt32LE(0, 8);
+  assert.throws(() => decodeSuperblock(v0), (e) => errorCode(e) === 'POOL_VERSION');
   assert.throws(() => decodeSuperblock(Buffer.alloc(4096)), (e) => errorCode(e) === 'POOL_NOT_FOUND');
 });
 
@@ -45,6 +48,11 @@ function sampleModel(): PoolModel {
   m.apply({ type: RecordType.MAP, vol: 1, l: 7, p: 14, count: 1 });
   m.apply({ type: RecordType.MAP, vol: 2, l: 0, p: 100, count: 8 });
   m.apply({ type: RecordType.VOL_DELETING, vol: 2 });
+  m.apply({ type: RecordType.SNAP_CREATE, snapshot: { id: 3, uuid: randomUUID(), name: 's1', sourceId: 1, sizeBytes: 2 ** 46, blockSize: 512, createdAtMs: 8 } });
+  m.apply({ type: RecordType.MAP, vol: 3, l: 7, p: 200, count: 2 });
+  m.apply({ type: RecordType.SNAP_READY, snap: 3 });
+  m.apply({ type: RecordType.SNAP_CREATE, snapshot: { id: 4, uuid: randomUUID(), name: 's2', sourceId: 2, sizeBytes: 8 * 2 ** 20, blockSize: 4096, createdAtMs: 9 } });
+  m.apply({ type: RecordType.VOL_CREATE, volume: { id: 5, uuid: randomUUID(), name: 'c1', sizeBytes: 2 ** 20, blockSize: 512, thin: true, filling: true, createdAtMs: 10 } });
   return m;
 }
 
@@ -54,7 +62,12 @@ function snapshot(m: PoolModel): unknown {
     v.map.forEachRun((l, p, n) => runs.push([l, p, n]));
     return { ...v, map: runs };
   });
-  return { hwm: m.hwm, next: m.nextVolumeId, reserved: [...m.reserved].sort((a, b) => a - b), vols };
+  const snaps = [...m.snapshots.values()].map((v) => {
+    const runs: number[][] = [];
+    v.map.forEachRun((l, p, n) => runs.push([l, p, n]));
+    return { ...v, map: runs };
+  });
+  return { hwm: m.hwm, next: m.nextVolumeId, reserved: [...m.reserved].sort((a, b) => a - b), vols, snaps };
 }
 
 test('checkpoint round-trips the model', () => {
@@ -97,7 +110,13 @@ const allRecords: JournalRecord[] = [
   { type: RecordType.RESERVE, start: 5, count: 64 },
   { type: RecordType.MAP, vol: 3, l: 0xfffffff0, p: 12, count: 2 },
   { type: RecordType.UNMAP, vol: 3, l: 9, count: 4 },
-  { type: RecordType.VOL_CREATE, volume: { id: 3, uuid: randomUUID(), name: 'a'.repeat(64), sizeBytes: 2 ** 50, blockSize: 4096, thin: false, createdAtMs: 1_700_000_000_123 } },
+  { type: RecordType.VOL_CREATE, volume: { id: 3, uuid: randomUUID(), name: 'a'.repeat(64), sizeBytes: 2 ** 50, blockSize: 4096, thin: false, filling: false, createdAtMs: 1_700_000_000_123 } },
+  { type: RecordType.VOL_CREATE, volume: { id: 4, uuid: randomUUID(), name: 'clone', sizeBytes: 2 ** 20, blockSize: 512, thin: true, filling: true, createdAtMs: 5 } },
+  { type: RecordType.VOL_FILLED, vol: 4 },
+  { type: RecordType.SNAP_CREATE, snapshot: { id: 5, uuid: randomUUID(), name: 's'.repeat(64), sourceId: 3, sizeBytes: 2 ** 50, blockSize: 4096, createdAtMs: 7 } },
+  { type: RecordType.SNAP_READY, snap: 5 },
+  { type: RecordType.SNAP_DELETING, snap: 5 },
+  { type: RecordType.SNAP_DELETE, snap: 5 },
   { type: RecordType.VOL_RESIZE, vol: 3, sizeBytes: 2 ** 47 + 4096 },
   { type: RecordType.VOL_DELETING, vol: 3 },
   { type: RecordType.VOL_DELETE, vol: 3 },

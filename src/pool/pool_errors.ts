@@ -57,3 +57,11 @@ export class InvalidNameError extends BerthError {
 export class ShrinkNotSupportedError extends BerthError {
   constructor() { super('SHRINK_NOT_SUPPORTED', 'volumes can only grow'); }
 }
+
+export class SnapshotExistsError extends BerthError {
+  constructor(name: string) { super('SNAPSHOT_EXISTS', `snapshot ${name} already exists`); }
+}
+
+export class SnapshotNotFoundError extends BerthError {
+  constructor(name: string) { super('SNAPSHOT_NOT_FOUND', `snapshot ${name} not found`); }
+}

@@ -1,9 +1,9 @@
-import { decodeSuperblock, type Superblock } from './pool_superblock.ts';
+import { decodeSuperblock, encodeSuperblock, type Superblock } from './pool_superblock.ts';
 import { decodeCheckpoint, decodeCheckpointHead } from './pool_checkpoint.ts';
 import { checkJournalBlock } from './pool_journal_block.ts';
 import { decodeRecords } from './pool_journal_record.ts';
 import { uuidToBytes } from './pool_bytes.ts';
-import { META_BLOCK_BYTES, SUPERBLOCK_BYTES } from './pool_layout.ts';
+import { META_BLOCK_BYTES, POOL_FORMAT_VERSION, SUPERBLOCK_BYTES } from './pool_layout.ts';
 import { PoolCorruptError, PoolNotFoundError } from './pool_errors.ts';
 import type { PoolModel } from './pool_model.ts';
 import type { PoolFile } from './pool_file.ts';
@@ -81,4 +81,20 @@ async function replayJournal(file: PoolFile, sb: Superblock, model: PoolModel, g
     }
   }
   return seq;
+}
+
+/**
+ * Rewrites an older format's superblock as the current version (format 1 pools are a
+ * subset of format 2: no snapshot records, a zero snapshot count). Primary first, then
+ * the backup, each synced: a crash in between leaves two valid copies of either version.
+ */
+export async function upgradeSuperblock(file: PoolFile, sb: Superblock): Promise<Superblock> {
+  if (sb.formatVersion >= POOL_FORMAT_VERSION) return sb;
+  const next: Superblock = { ...sb, formatVersion: POOL_FORMAT_VERSION };
+  const buf = encodeSuperblock(next);
+  for (const at of [0, SUPERBLOCK_BYTES]) {
+    await file.write(buf, 0, SUPERBLOCK_BYTES, at);
+    await file.sync();
+  }
+  return next;
 }

@@ -19,7 +19,21 @@ export const RecordType = {
   /** Delete started: the volume is erased next, then VOL_DELETE frees it. */
   VOL_DELETING: 7,
   VOL_DELETE: 8,
+  /** Format 2: a snapshot of `source` is being filled; import erases it unless SNAP_READY follows. */
+  SNAP_CREATE: 9,
+  /** The snapshot's copy is complete and durable. */
+  SNAP_READY: 10,
+  SNAP_DELETING: 11,
+  /** Snapshot gone; its extents were erased and are free. */
+  SNAP_DELETE: 12,
+  /** A clone's copy is complete: the volume (created with the filling flag) is usable. */
+  VOL_FILLED: 13,
 } as const;
+
+/** VOL_CREATE flags byte. */
+const VOL_FLAG_THIN = 1;
+/** Format 2: created as a clone whose data is still being copied in. */
+const VOL_FLAG_FILLING = 2;
 
 export interface VolumeRecordFields {
   id: number;
@@ -28,6 +42,19 @@ export interface VolumeRecordFields {
   sizeBytes: number;
   blockSize: number;
   thin: boolean;
+  createdAtMs: number;
+  /** A clone whose copy has not finished (import erases it). */
+  filling?: boolean;
+}
+
+export interface SnapshotRecordFields {
+  id: number;
+  uuid: string;
+  name: string;
+  /** Id of the volume it was taken from (ids are never reused). */
+  sourceId: number;
+  sizeBytes: number;
+  blockSize: number;
   createdAtMs: number;
 }
 
@@ -39,10 +66,13 @@ export type JournalRecord =
   | { type: typeof RecordType.VOL_CREATE; volume: VolumeRecordFields }
   | { type: typeof RecordType.VOL_RESIZE; vol: number; sizeBytes: number }
   | { type: typeof RecordType.VOL_DELETING; vol: number }
-  | { type: typeof RecordType.VOL_DELETE; vol: number };
+  | { type: typeof RecordType.VOL_DELETE; vol: number }
+  | { type: typeof RecordType.SNAP_CREATE; snapshot: SnapshotRecordFields }
+  | { type: typeof RecordType.SNAP_READY | typeof RecordType.SNAP_DELETING | typeof RecordType.SNAP_DELETE; snap: number }
+  | { type: typeof RecordType.VOL_FILLED; vol: number };
 
-/** Largest encoded record (VOL_CREATE with a 64-byte name). */
-export const RECORD_MAX_BYTES = 1 + 4 + 16 + 8 + 4 + 1 + 8 + 1 + 64;
+/** Largest encoded record (SNAP_CREATE with a 64-byte name). */
+export const RECORD_MAX_BYTES = 1 + 4 + 16 + 4 + 8 + 4 + 8 + 1 + 64;
 
 export function encodeRecord(rec: JournalRecord): Buffer {
   let b: Buffer;
@@ -65,7 +95,7 @@ export function encodeRecord(rec: JournalRecord): Buffer {
       uuidToBytes(v.uuid).copy(b, 5);
       writeU64(b, 21, v.sizeBytes);
       b.writeUInt32LE(v.blockSize, 29);
-      b.writeUInt8(v.thin ? 1 : 0, 33);
+      b.writeUInt8((v.thin ? VOL_FLAG_THIN : 0) | (v.filling === true ? VOL_FLAG_FILLING : 0), 33);
       writeU64(b, 34, v.createdAtMs);
       b.writeUInt8(name.length, 42);
       name.copy(b, 43);
@@ -75,7 +105,26 @@ export function encodeRecord(rec: JournalRecord): Buffer {
       b = Buffer.allocUnsafe(13); b.writeUInt32LE(rec.vol, 1); writeU64(b, 5, rec.sizeBytes); break;
     case RecordType.VOL_DELETING:
     case RecordType.VOL_DELETE:
+    case RecordType.VOL_FILLED:
       b = Buffer.allocUnsafe(5); b.writeUInt32LE(rec.vol, 1); break;
+    case RecordType.SNAP_READY:
+    case RecordType.SNAP_DELETING:
+    case RecordType.SNAP_DELETE:
+      b = Buffer.allocUnsafe(5); b.writeUInt32LE(rec.snap, 1); break;
+    case RecordType.SNAP_CREATE: {
+      const v = rec.snapshot;
+      const name = Buffer.from(v.name, 'latin1');
+      b = Buffer.allocUnsafe(46 + name.length);
+      b.writeUInt32LE(v.id, 1);
+      uuidToBytes(v.uuid).copy(b, 5);
+      b.writeUInt32LE(v.sourceId, 21);
+      writeU64(b, 25, v.sizeBytes);
+      b.writeUInt32LE(v.blockSize, 33);
+      writeU64(b, 37, v.createdAtMs);
+      b.writeUInt8(name.length, 45);
+      name.copy(b, 46);
+      break;
+    }
   }
   b.writeUInt8(rec.type, 0);
   return b;
@@ -107,7 +156,8 @@ export function decodeRecords(buf: Buffer, start: number, end: number): JournalR
         need(43 + nameLen);
         out.push({ type, volume: {
           id: buf.readUInt32LE(o + 1), uuid: bytesToUuid(buf, o + 5), sizeBytes: readU64(buf, o + 21),
-          blockSize: buf.readUInt32LE(o + 29), thin: buf.readUInt8(o + 33) === 1, createdAtMs: readU64(buf, o + 34),
+          blockSize: buf.readUInt32LE(o + 29), thin: (buf.readUInt8(o + 33) & VOL_FLAG_THIN) !== 0,
+          filling: (buf.readUInt8(o + 33) & VOL_FLAG_FILLING) !== 0, createdAtMs: readU64(buf, o + 34),
           name: buf.toString('latin1', o + 43, o + 43 + nameLen),
         } });
         o += 43 + nameLen;
@@ -117,7 +167,24 @@ export function decodeRecords(buf: Buffer, start: number, end: number): JournalR
         need(13); out.push({ type, vol: buf.readUInt32LE(o + 1), sizeBytes: readU64(buf, o + 5) }); o += 13; break;
       case RecordType.VOL_DELETING:
       case RecordType.VOL_DELETE:
+      case RecordType.VOL_FILLED:
         need(5); out.push({ type, vol: buf.readUInt32LE(o + 1) }); o += 5; break;
+      case RecordType.SNAP_READY:
+      case RecordType.SNAP_DELETING:
+      case RecordType.SNAP_DELETE:
+        need(5); out.push({ type, snap: buf.readUInt32LE(o + 1) }); o += 5; break;
+      case RecordType.SNAP_CREATE: {
+        need(46);
+        const nameLen = buf.readUInt8(o + 45);
+        need(46 + nameLen);
+        out.push({ type, snapshot: {
+          id: buf.readUInt32LE(o + 1), uuid: bytesToUuid(buf, o + 5), sourceId: buf.readUInt32LE(o + 21),
+          sizeBytes: readU64(buf, o + 25), blockSize: buf.readUInt32LE(o + 33), createdAtMs: readU64(buf, o + 37),
+          name: buf.toString('latin1', o + 46, o + 46 + nameLen),
+        } });
+        o += 46 + nameLen;
+        break;
+      }
       default:
         throw new PoolCorruptError(`unknown journal record type ${type}`);
     }

@@ -11,7 +11,10 @@ import { InvalidSizeError } from './pool_errors.ts';
  *   ...        journal             (journalBytes, 4 KiB blocks)
  *   dataOffset extents            (extentCount x extentSize)
  */
-export const POOL_FORMAT_VERSION = 1;
+/** Format 2 added snapshots and clones (record types 9-13, the checkpoint's snapshot table). */
+export const POOL_FORMAT_VERSION = 2;
+/** Oldest format this code reads; import upgrades it in place to POOL_FORMAT_VERSION. */
+export const POOL_FORMAT_VERSION_MIN = 1;
 export const SUPERBLOCK_BYTES = 4096;
 export const META_BLOCK_BYTES = 4096;
 export const MIN_EXTENT_SIZE = 64 * 1024;

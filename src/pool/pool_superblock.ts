@@ -1,6 +1,6 @@
 import { crc32c } from './crc32c.ts';
 import { bytesToUuid, isValidName, readU64, uuidToBytes, writeU64 } from './pool_bytes.ts';
-import { POOL_FORMAT_VERSION, SUPERBLOCK_BYTES, type PoolLayout } from './pool_layout.ts';
+import { POOL_FORMAT_VERSION, POOL_FORMAT_VERSION_MIN, SUPERBLOCK_BYTES, type PoolLayout } from './pool_layout.ts';
 import { PoolCorruptError, PoolNotFoundError, PoolVersionError } from './pool_errors.ts';
 
 /** "BERTHPOL": the first eight bytes of a pool. */
@@ -77,7 +77,7 @@ export function hasSuperblockMagic(buf: Buffer): boolean {
 export function decodeSuperblock(buf: Buffer): Superblock {
   if (!hasSuperblockMagic(buf)) throw new PoolNotFoundError();
   const version = buf.readUInt32LE(OFF_VERSION);
-  if (version !== POOL_FORMAT_VERSION) throw new PoolVersionError(version);
+  if (version < POOL_FORMAT_VERSION_MIN || version > POOL_FORMAT_VERSION) throw new PoolVersionError(version);
   if (buf.readUInt32LE(OFF_USED) !== SUPERBLOCK_USED) throw new PoolCorruptError('superblock length field is wrong');
   if (crc32c(buf, 0, 0, OFF_CRC) !== buf.readUInt32LE(OFF_CRC)) throw new PoolCorruptError('superblock checksum mismatch');
   const nameLen = buf.readUInt8(OFF_NAME_LEN);

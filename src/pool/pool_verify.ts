@@ -6,7 +6,7 @@ export interface PoolCheckReport {
   ownedExtents: number;
   reservedExtents: number;
   freeExtents: number;
-  /** Sum over volumes of allocated bytes; equals the pool's used bytes when consistent. */
+  /** Sum over volumes and snapshots of allocated bytes; equals the pool's used bytes when consistent. */
   allocatedBytes: number;
   problems: string[];
 }
@@ -23,7 +23,7 @@ export async function verifyPool(model: PoolModel, allocator: PoolAllocator, fil
   const problems: string[] = [];
   const owner = new Map<number, string>();
   let allocatedBytes = 0;
-  for (const v of model.volumes.values()) {
+  for (const v of [...model.volumes.values(), ...model.snapshots.values()]) {
     allocatedBytes += v.map.size * model.extentSize;
     v.map.forEachMapped(0, model.extentsFor(v.sizeBytes), (l, p) => {
       const prev = owner.get(p);

@@ -58,6 +58,10 @@ export class Volume implements BlockDevice {
   private readonly locks = new Map<number, Promise<void>>();
   private gate = new IoGate();
   private gone = false;
+  /** Set while a snapshot or clone copies this volume: writes and unmaps wait for it. */
+  private held: Promise<void> | null = null;
+  /** Unmaps in progress (they erase extents outside the I/O gate). */
+  private readonly unmapping = new Set<Promise<void>>();
 
   constructor(meta: VolumeMeta, host: VolumeHost) {
     this.meta = meta;
@@ -91,6 +95,7 @@ export class Volume implements BlockDevice {
 
   write(lba: number, data: Buffer, fua: boolean): Promise<void> {
     if (this.gone) return Promise.reject(new DeviceGoneError());
+    if (this.held !== null) return this.held.then(() => this.write(lba, data, fua));
     const count = data.length / this.blockSize;
     if (!this.inRange(lba, count)) return Promise.reject(new OutOfRangeError());
     const pos = lba * this.blockSize;
@@ -114,7 +119,34 @@ export class Volume implements BlockDevice {
 
   async unmap(lba: number, count: number): Promise<void> {
     if (this.gone) throw new DeviceGoneError();
+    while (this.held !== null) await this.held;
     if (!this.inRange(lba, count)) throw new OutOfRangeError();
+    const job = this.unmapNow(lba, count);
+    this.unmapping.add(job);
+    try {
+      await job;
+    } finally {
+      this.unmapping.delete(job);
+    }
+  }
+
+  /**
+   * Stops the volume changing so its extents can be copied consistently: later writes and
+   * unmaps wait, and this resolves once those already started have finished. Reads go on.
+   * Call the returned function to let writes through again.
+   */
+  async holdWrites(): Promise<() => void> {
+    while (this.held !== null) await this.held;
+    let release!: () => void;
+    this.held = new Promise<void>((r) => { release = r; });
+    await Promise.allSettled([this.drain(), ...this.unmapping]);
+    return () => {
+      this.held = null;
+      release();
+    };
+  }
+
+  private async unmapNow(lba: number, count: number): Promise<void> {
     const pos = lba * this.blockSize;
     const end = pos + count * this.blockSize;
     const volumeEnd = this.blocks * this.blockSize;
@@ -233,6 +265,8 @@ export class Volume implements BlockDevice {
       const lock = this.locks.get(l);
       if (lock !== undefined) {
         await lock;
+        // A copy may have started while this write waited; it must not see half of it land mid-copy.
+        while (this.held !== null) await this.held;
         if (this.gone) throw new DeviceGoneError();
         continue;
       }

@@ -1,0 +1,209 @@
+/**
+ * RestControlPlane: the CSI controller's ControlPlaneClient over the control plane's
+ * REST API (docs/control-plane-api.md). The control plane owns the state and its
+ * idempotency (a volume's id follows from its name, a create with the same name and
+ * parameters answers the same volume); this client translates, and maps the answer
+ * codes to the driver's errors (rest_errors.ts).
+ */
+import type { Publication } from './capabilities.ts';
+import type {
+  Capacity,
+  ControlPlaneClient,
+  CreateVolumeArgs,
+  Page,
+  PageRequest,
+  PublishContext,
+  Snapshot,
+  TopologySegment,
+  Volume,
+} from './backend.ts';
+import { ControlPlaneUnavailableError, InUseError } from './csi_errors.ts';
+import { pageOf } from './pagination.ts';
+import type { VolumeParameters } from './parameters.ts';
+import { mapRestError, type RestSubject } from './rest_errors.ts';
+import { RestError, RestTransport, type RestTransportOptions } from './rest_transport.ts';
+import {
+  createVolumeBody,
+  lunOfTargetUrl,
+  poolFreeBytes,
+  poolMatches,
+  snapshotFromRest,
+  volumeFromRest,
+  type RestNode,
+  type RestPool,
+  type RestSnapshot,
+  type RestVolume,
+} from './rest_views.ts';
+
+/** podInfoOnMount facts the node plugin records for a mount. */
+export interface PodMountInfo {
+  podUid: string;
+  podName: string;
+  podNamespace: string;
+  nodeId?: string;
+}
+
+const seg = encodeURIComponent;
+
+function byId<T extends { id: string }>(a: T, b: T): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+export class RestControlPlane implements ControlPlaneClient {
+  private readonly http: RestTransport;
+
+  constructor(opts: RestTransportOptions) {
+    this.http = new RestTransport(opts);
+  }
+
+  get urls(): readonly string[] {
+    return this.http.urls;
+  }
+
+  /**
+   * Always undefined: the control plane compares a repeated create with the parameters
+   * it keeps (createVolume answers the same volume, or NameConflictError), whereas a
+   * volume read back here holds them in canonical form, which would not compare equal to
+   * the StorageClass's own text. See backend.ts.
+   */
+  async findVolumeByName(_name: string): Promise<Volume | undefined> {
+    return undefined;
+  }
+
+  async createVolume(args: CreateVolumeArgs): Promise<Volume> {
+    const body = createVolumeBody(args);
+    const made = await this.call<RestVolume>('POST', '/v1/volumes', { volumeName: args.name }, body);
+    const v = volumeFromRest(made, await this.zones());
+    // What the control plane does not keep, the request says: the CO stores this answer.
+    return { ...v, parameters: { ...v.parameters, ...pickLocal(args.parameters) }, definingParameters: { ...args.definingParameters } };
+  }
+
+  async deleteVolume(volumeId: string): Promise<void> {
+    const v = await this.getRest(volumeId);
+    if (v === undefined) return;
+    if (v.publishedNodeId !== undefined) throw new InUseError(`volume ${volumeId} is still published to ${v.publishedNodeId}`);
+    await this.optional('DELETE', `/v1/volumes/${seg(volumeId)}`, { volumeId, deleting: true });
+  }
+
+  async getVolume(volumeId: string): Promise<Volume | undefined> {
+    const v = await this.getRest(volumeId);
+    return v === undefined ? undefined : volumeFromRest(v, await this.zones());
+  }
+
+  async publish(volumeId: string, publication: Publication): Promise<PublishContext> {
+    const subject = { volumeId, nodeId: publication.nodeId };
+    const v = await this.call<RestVolume>('POST', `/v1/volumes/${seg(volumeId)}/publish`, subject, { nodeId: publication.nodeId });
+    if (!v.target) throw new ControlPlaneUnavailableError(`the control plane published volume ${volumeId} but named no target`);
+    return { targetPortal: v.target.portal, targetIqn: v.target.iqn, lun: lunOfTargetUrl(v.target.url) };
+  }
+
+  async unpublish(volumeId: string, nodeId: string): Promise<void> {
+    await this.optional('POST', `/v1/volumes/${seg(volumeId)}/unpublish`, { volumeId, nodeId }, { nodeId });
+  }
+
+  async listVolumes(page: PageRequest): Promise<Page<Volume>> {
+    const [list, zones] = await Promise.all([this.call<{ volumes: RestVolume[] }>('GET', '/v1/volumes', {}), this.zones()]);
+    const sorted = [...list.volumes].sort(byId);
+    const out = pageOf(sorted, (v) => v.id, page);
+    return { items: out.items.map((v) => volumeFromRest(v, zones)), nextToken: out.nextToken };
+  }
+
+  async getCapacity(parameters: VolumeParameters, segment?: TopologySegment): Promise<Capacity> {
+    const [pools, nodes] = await Promise.all([
+      this.call<{ pools: RestPool[] }>('GET', '/v1/pools', {}),
+      this.call<{ nodes: RestNode[] }>('GET', '/v1/nodes', {}),
+    ]);
+    const nodeById = new Map(nodes.nodes.map((n) => [n.id, n]));
+    const online = (n: RestNode | undefined) => n !== undefined && n.state?.status !== 'offline';
+    const free = pools.pools
+      .filter((p) => online(nodeById.get(p.nodeId)) && poolMatches(p, nodeById.get(p.nodeId), parameters, segment))
+      .map((p) => ({ nodeId: p.nodeId, bytes: poolFreeBytes(p, parameters.thin) }));
+    // Replicas go to distinct nodes: the r-th largest node's best pool bounds one volume.
+    const bestPerNode = new Map<string, number>();
+    for (const f of free) bestPerNode.set(f.nodeId, Math.max(bestPerNode.get(f.nodeId) ?? 0, f.bytes));
+    const ranked = [...bestPerNode.values()].sort((a, b) => b - a);
+    const bound = ranked.length >= parameters.replicas ? ranked[parameters.replicas - 1] : 0;
+    return {
+      availableBytes: free.reduce((a, f) => a + f.bytes, 0),
+      maximumVolumeSize: Math.min(bound, parameters.maxVolumeSize ?? Number.MAX_SAFE_INTEGER),
+      minimumVolumeSize: parameters.minVolumeSize,
+    };
+  }
+
+  async findSnapshotByName(name: string): Promise<Snapshot | undefined> {
+    const list = await this.call<{ snapshots: RestSnapshot[] }>('GET', '/v1/snapshots', { snapshotName: name });
+    const s = list.snapshots.find((x) => x.name === name);
+    return s ? snapshotFromRest(s) : undefined;
+  }
+
+  async createSnapshot(name: string, sourceVolumeId: string): Promise<Snapshot> {
+    const s = await this.call<RestSnapshot>('POST', '/v1/snapshots', { snapshotName: name, volumeId: sourceVolumeId }, { name, volumeId: sourceVolumeId });
+    return snapshotFromRest(s);
+  }
+
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    await this.optional('DELETE', `/v1/snapshots/${seg(snapshotId)}`, { snapshotId, deleting: true });
+  }
+
+  async listSnapshots(filter: { sourceVolumeId?: string; snapshotId?: string }, page: PageRequest): Promise<Page<Snapshot>> {
+    const query = filter.sourceVolumeId ? `?volumeId=${seg(filter.sourceVolumeId)}` : '';
+    const list = await this.call<{ snapshots: RestSnapshot[] }>('GET', `/v1/snapshots${query}`, {});
+    const sorted = list.snapshots.filter((s) => (filter.snapshotId ? s.id === filter.snapshotId : true)).sort(byId);
+    const out = pageOf(sorted, (s) => s.id, page);
+    return { items: out.items.map(snapshotFromRest), nextToken: out.nextToken };
+  }
+
+  async expandVolume(volumeId: string, requiredBytes: number): Promise<number> {
+    const v = await this.call<RestVolume>('PATCH', `/v1/volumes/${seg(volumeId)}`, { volumeId }, { sizeBytes: requiredBytes });
+    return v.sizeBytes;
+  }
+
+  /** Records that a pod mounts the volume (CSI podInfoOnMount); shown in the volume's `pods`. */
+  async recordPod(volumeId: string, pod: PodMountInfo): Promise<void> {
+    const body: Record<string, string> = { podName: pod.podName, podNamespace: pod.podNamespace };
+    if (pod.nodeId !== undefined) body.nodeId = pod.nodeId;
+    await this.call('PUT', `/v1/volumes/${seg(volumeId)}/pods/${seg(pod.podUid)}`, { volumeId }, body);
+  }
+
+  /** Not an error when the record or the volume is gone. */
+  async forgetPod(volumeId: string, podUid: string): Promise<void> {
+    await this.optional('DELETE', `/v1/volumes/${seg(volumeId)}/pods/${seg(podUid)}`, { volumeId });
+  }
+
+  private async getRest(volumeId: string): Promise<RestVolume | undefined> {
+    return this.optional<RestVolume>('GET', `/v1/volumes/${seg(volumeId)}`, { volumeId });
+  }
+
+  /** Node id → zone, for volumes' accessible topology. */
+  private async zones(): Promise<Map<string, string>> {
+    const nodes = await this.call<{ nodes: RestNode[] }>('GET', '/v1/nodes', {});
+    return new Map(nodes.nodes.map((n) => [n.id, n.zone]));
+  }
+
+  /** One request; any failure as the driver's error. */
+  private async call<T>(method: string, path: string, subject: RestSubject, body?: unknown): Promise<T> {
+    try {
+      return (await this.http.request<T>(method, path, body)).body;
+    } catch (err) {
+      throw mapRestError(err, subject);
+    }
+  }
+
+  /** Like call, but a 404 for the resource itself (not a missing route) is undefined. */
+  private async optional<T>(method: string, path: string, subject: RestSubject, body?: unknown): Promise<T | undefined> {
+    try {
+      return (await this.http.request<T>(method, path, body)).body;
+    } catch (err) {
+      if (err instanceof RestError && err.status === 404 && err.restCode !== 'ROUTE_NOT_FOUND') return undefined;
+      throw mapRestError(err, subject);
+    }
+  }
+}
+
+/** Parameters the control plane does not record, taken from the request. */
+function pickLocal(p: VolumeParameters): Partial<VolumeParameters> {
+  const out: Partial<VolumeParameters> = { fsType: p.fsType, striping: p.striping, transport: p.transport };
+  if (p.minVolumeSize !== undefined) out.minVolumeSize = p.minVolumeSize;
+  if (p.maxVolumeSize !== undefined) out.maxVolumeSize = p.maxVolumeSize;
+  return out;
+}

@@ -1,0 +1,204 @@
+/**
+ * The control plane's JSON (docs/openapi.json) as the CSI driver's types, and CSI
+ * requests as control-plane bodies. Pure.
+ *
+ * The control plane keeps what placement needs (replicas, thin, media, tags, storage
+ * group, spread, encryption, QoS), not the StorageClass text nor the filesystem, so a
+ * volume read back carries its parameters in canonical form (`canonicalParameters`) and
+ * the default filesystem; the answer to CreateVolume carries the request's own.
+ */
+import type { Publication } from './capabilities.ts';
+import { AccessMode } from './capabilities.ts';
+import { UnsupportedError } from './csi_errors.ts';
+import type { CreateVolumeArgs, Snapshot, TopologySegment, Volume } from './backend.ts';
+import { DEFAULT_PARAMETERS, type VolumeParameters } from './parameters.ts';
+
+export const TOPOLOGY_ZONE_KEY = 'topology.berth.io/zone';
+export const TOPOLOGY_NODE_KEY = 'topology.berth.io/node';
+
+export interface RestVolume {
+  id: string;
+  name: string;
+  sizeBytes: number;
+  replicas: number;
+  thin: boolean;
+  media?: 'hdd' | 'ssd';
+  requiredTags?: string[];
+  excludedTags?: string[];
+  storageGroup?: string;
+  spread?: { domain: string; strict: boolean };
+  encrypted?: boolean;
+  qos?: { maxIops?: number; maxBandwidthBytes?: number };
+  sourceSnapshotId?: string;
+  publishedNodeId?: string;
+  target?: { iqn: string; portal: string; url: string };
+  lifecycle: string;
+  status: 'pending' | 'online' | 'degraded' | 'faulted';
+  pending: string | null;
+  replicaStates?: { id: string; nodeId: string; poolId: string; status: string }[];
+}
+
+export interface RestNode {
+  id: string;
+  zone: string;
+  storageGroup: string;
+  labels?: Record<string, string>;
+  state?: { status?: string };
+}
+
+export interface RestPool {
+  id: string;
+  nodeId: string;
+  media: 'hdd' | 'ssd';
+  tags?: string[];
+  status: string;
+  capacityBytes: number;
+  usedBytes: number;
+  committedBytes: number;
+  overcommitRatio: number;
+}
+
+export interface RestSnapshot {
+  id: string;
+  name: string;
+  volumeId: string;
+  sizeBytes: number;
+  createdAtMs: number;
+  lifecycle: string;
+}
+
+/** The body of POST /v1/volumes; refuses what the control plane cannot record. */
+export function createVolumeBody(args: CreateVolumeArgs): Record<string, unknown> {
+  const p = args.parameters;
+  if (args.contentSource) throw new UnsupportedError(`creating a volume from a ${args.contentSource.kind} through the control plane`);
+  if (p.media === 'slice') throw new UnsupportedError('type=slice through the control plane (it places on hdd or ssd pools)');
+  if (p.striping) throw new UnsupportedError('striping=true through the control plane');
+  const body: Record<string, unknown> = {
+    name: args.name,
+    sizeBytes: args.capacityBytes,
+    replicas: p.replicas,
+    thin: p.thin,
+    spread: { domain: 'zone', strict: p.spreadStrict },
+    encrypted: p.encrypt,
+  };
+  if (p.media !== undefined) body.media = p.media;
+  if (p.requiredTags.length > 0) body.requiredTags = [...p.requiredTags];
+  if (p.excludedTags.length > 0) body.excludedTags = [...p.excludedTags];
+  if (p.storageGroup !== undefined) body.storageGroup = p.storageGroup;
+  if (p.maxIops !== undefined || p.maxBandwidth !== undefined) {
+    const qos: Record<string, number> = {};
+    if (p.maxIops !== undefined) qos.maxIops = p.maxIops;
+    if (p.maxBandwidth !== undefined) qos.maxBandwidthBytes = p.maxBandwidth;
+    body.qos = qos;
+  }
+  return body;
+}
+
+export function parametersFromRest(v: RestVolume): VolumeParameters {
+  const p: VolumeParameters = {
+    ...DEFAULT_PARAMETERS,
+    replicas: v.replicas,
+    thin: v.thin,
+    requiredTags: [...(v.requiredTags ?? [])],
+    excludedTags: [...(v.excludedTags ?? [])],
+    spreadStrict: v.spread?.strict ?? false,
+    encrypt: v.encrypted ?? false,
+  };
+  if (v.media !== undefined) p.media = v.media;
+  if (v.storageGroup) p.storageGroup = v.storageGroup;
+  if (v.qos?.maxIops !== undefined) p.maxIops = v.qos.maxIops;
+  if (v.qos?.maxBandwidthBytes !== undefined) p.maxBandwidth = v.qos.maxBandwidthBytes;
+  return p;
+}
+
+/** The StorageClass keys that reproduce these parameters, each written one way. */
+export function canonicalParameters(p: VolumeParameters): Record<string, string> {
+  const out: Record<string, string> = {
+    encrypt: String(p.encrypt),
+    fsType: p.fsType,
+    replicas: String(p.replicas),
+    spreadStrict: String(p.spreadStrict),
+    thin: String(p.thin),
+  };
+  if (p.media !== undefined) out.type = p.media;
+  if (p.requiredTags.length > 0) out.requiredTags = p.requiredTags.join(',');
+  if (p.excludedTags.length > 0) out.excludedTags = p.excludedTags.join(',');
+  if (p.storageGroup !== undefined) out.storageGroup = p.storageGroup;
+  if (p.maxIops !== undefined) out.maxIops = String(p.maxIops);
+  if (p.maxBandwidth !== undefined) out.maxBandwidth = String(p.maxBandwidth);
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * The control plane records one node and no access mode: a publication read back is
+ * a single-node writer's (the only kind it can serve for a mounted volume).
+ */
+export function publicationsFromRest(v: RestVolume): Publication[] {
+  if (v.publishedNodeId === undefined) return [];
+  return [{ nodeId: v.publishedNodeId, readonly: false, mode: AccessMode.SINGLE_NODE_WRITER }];
+}
+
+/** Zones of the nodes holding the volume's replicas; empty when they carry none. */
+export function topologyFromRest(v: RestVolume, zoneOf: ReadonlyMap<string, string>): TopologySegment[] {
+  const zones = new Set<string>();
+  for (const r of v.replicaStates ?? []) {
+    const zone = zoneOf.get(r.nodeId);
+    if (zone) zones.add(zone);
+  }
+  return [...zones].sort().map((z) => ({ [TOPOLOGY_ZONE_KEY]: z }));
+}
+
+export function volumeFromRest(v: RestVolume, zoneOf: ReadonlyMap<string, string>): Volume {
+  const parameters = parametersFromRest(v);
+  const abnormal = v.status === 'degraded' || v.status === 'faulted';
+  const replicas = v.replicaStates ?? [];
+  const online = replicas.filter((r) => r.status === 'online').length;
+  return {
+    id: v.id,
+    name: v.name,
+    capacityBytes: v.sizeBytes,
+    parameters,
+    definingParameters: canonicalParameters(parameters),
+    accessibleTopology: topologyFromRest(v, zoneOf),
+    contentSource: v.sourceSnapshotId ? { kind: 'snapshot', snapshotId: v.sourceSnapshotId } : undefined,
+    publications: publicationsFromRest(v),
+    condition: {
+      abnormal,
+      message: v.status === 'pending' ? `volume is being ${v.pending ?? 'created'}` : `${v.status}: ${online} of ${v.replicas} replica(s) online`,
+    },
+  };
+}
+
+export function snapshotFromRest(s: RestSnapshot): Snapshot {
+  return { id: s.id, name: s.name, sourceVolumeId: s.volumeId, sizeBytes: s.sizeBytes, createdAtMs: s.createdAtMs, readyToUse: s.lifecycle === 'created' };
+}
+
+/** The LUN of an `iscsi://portal/IQN/LUN` target URL; 0 when the URL names none. */
+export function lunOfTargetUrl(url: string): number {
+  const m = /\/(\d{1,5})$/.exec(url);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Does the pool serve volumes with these parameters in this topology segment? */
+export function poolMatches(pool: RestPool, node: RestNode | undefined, p: VolumeParameters, segment: TopologySegment | undefined): boolean {
+  if (pool.status !== 'online' && pool.status !== 'degraded') return false;
+  if (p.media !== undefined && p.media !== pool.media) return false;
+  const tags = pool.tags ?? [];
+  if (!p.requiredTags.every((t) => tags.includes(t))) return false;
+  if (p.excludedTags.some((t) => tags.includes(t))) return false;
+  if (p.storageGroup !== undefined && node?.storageGroup !== p.storageGroup) return false;
+  if (segment === undefined) return true;
+  return Object.entries(segment).every(([k, val]) => {
+    if (k === TOPOLOGY_ZONE_KEY) return node?.zone === val;
+    if (k === TOPOLOGY_NODE_KEY) return pool.nodeId === val;
+    return node?.labels?.[k] === val;
+  });
+}
+
+/** Bytes a new replica could still take from the pool, by the placement filter's rule. */
+export function poolFreeBytes(pool: RestPool, thin: boolean): number {
+  const limit = thin ? pool.capacityBytes * pool.overcommitRatio : pool.capacityBytes;
+  const byCommit = limit - pool.committedBytes;
+  const byUse = thin ? (pool.usedBytes < pool.capacityBytes ? byCommit : 0) : pool.capacityBytes - pool.usedBytes;
+  return Math.max(0, Math.floor(Math.min(byCommit, byUse)));
+}
