@@ -11,6 +11,10 @@ interface VolumeDoc {
   export: { targetIqn: string; lun: number; url: string } | null;
 }
 
+interface CreateOptions {
+  size?: string; blockSize?: string; thin?: boolean; thick?: boolean; fromSnapshot?: string; fromVolume?: string;
+}
+
 const columns = [
   { header: 'POOL', value: (v: VolumeDoc) => v.pool },
   { header: 'NAME', value: (v: VolumeDoc) => v.name },
@@ -26,17 +30,27 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
   const volume = program.command('volume').description('create, inspect, resize and delete volumes');
 
   volume.command('create <pool/volume>')
-    .description('create a volume')
-    .requiredOption('--size <size>', 'size, e.g. 10G, 512M, 64T')
+    .description('create a volume, blank or as a copy of a snapshot or of another volume in the same pool')
+    .option('--size <size>', 'size, e.g. 10G, 512M, 64T (a copy defaults to its source\'s size)')
     .option('--block-size <bytes>', 'logical block size: 512 or 4096')
     .option('--thin', 'allocate on first write (thin provisioning)')
     .option('--thick', 'allocate all space now')
-    .action(ctx.run(async (ref: string, o: { size: string; blockSize?: string; thin?: boolean; thick?: boolean }) => {
+    .option('--from-snapshot <snapshot>', 'fill the new volume with this snapshot\'s data')
+    .option('--from-volume <volume>', 'fill the new volume with a copy of this volume as it is now')
+    .action(ctx.run(async (ref: string, o: CreateOptions) => {
       const { pool, volume: name } = parseVolumeRef(ref);
       if (o.thin && o.thick) throw new BerthError('INVALID_ARGUMENT', 'choose --thin or --thick, not both');
-      const body: Record<string, unknown> = { name, sizeBytes: parseSize(o.size) };
+      if (o.fromSnapshot !== undefined && o.fromVolume !== undefined) {
+        throw new BerthError('INVALID_ARGUMENT', 'choose --from-snapshot or --from-volume, not both');
+      }
+      const copy = o.fromSnapshot !== undefined || o.fromVolume !== undefined;
+      if (o.size === undefined && !copy) throw new BerthError('INVALID_ARGUMENT', '--size is required for a blank volume');
+      const body: Record<string, unknown> = { name };
+      if (o.size !== undefined) body.sizeBytes = parseSize(o.size);
       if (o.blockSize !== undefined) body.blockSize = Number(o.blockSize);
       if (o.thin || o.thick) body.thin = Boolean(o.thin);
+      if (o.fromSnapshot !== undefined) body.fromSnapshot = o.fromSnapshot;
+      if (o.fromVolume !== undefined) body.fromVolume = o.fromVolume;
       describe(ctx, await ctx.api().post<VolumeDoc>(`/v1/pools/${encodeURIComponent(pool)}/volumes`, body));
     }));
 

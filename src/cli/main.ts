@@ -7,6 +7,7 @@ import { registerVolumeCommands } from './commands_volume.ts';
 import { registerExportCommands, rewriteExportShorthand } from './commands_export.ts';
 import { registerNexusCommands } from './commands_nexus.ts';
 import { registerReplicaCommands } from './commands_replica.ts';
+import { registerSnapshotCommands } from './commands_snapshot.ts';
 
 /** `berth`: the operator's CLI, a client of the engine's HTTP/JSON API only. */
 export function buildProgram(): Command {
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerExportCommands(program, ctx);
   registerNexusCommands(program, ctx);
   registerReplicaCommands(program, ctx);
+  registerSnapshotCommands(program, ctx);
   // Subcommands exit through the same path as the program so errors print one way.
   for (const c of program.commands) {
     c.exitOverride();

@@ -1,7 +1,8 @@
 /**
  * What the CSI controller needs from the control plane, and nothing more. The
  * controller never touches the store: it calls this interface, which the control
- * plane's REST client will implement (FakeControlPlane stands in until then).
+ * plane's REST client implements (rest_control_plane.ts); FakeControlPlane is the
+ * in-memory stand-in for tests and `--control-plane fake`.
  *
  * Every method is idempotent in the way its comment says, and fails only with the
  * BerthError classes in csi_errors.ts, so status_map.ts can name the gRPC code.
@@ -88,7 +89,13 @@ export interface Capacity {
 }
 
 export interface ControlPlaneClient {
-  /** The volume with this CSI name, if any. */
+  /**
+   * The volume with this CSI name, if any, with its definingParameters as given at
+   * creation (the controller compares them with a retry's). A client whose store keeps
+   * the parameters only in another form (RestControlPlane) answers undefined and leaves
+   * the name check to createVolume, which must then answer the existing volume or
+   * NameConflictError itself.
+   */
   findVolumeByName(name: string): Promise<Volume | undefined>;
   /**
    * Creates the volume. A second call with the same name returns the existing volume if

@@ -138,6 +138,21 @@ describe('RestControlPlane against a fake control plane', () => {
     slow.server.close();
   });
 
+  it('is UNAVAILABLE, not INTERNAL, when the answer is not what the API documents', async () => {
+    const cp = new RestControlPlane({ urls: [leader.url] });
+    for (const answer of ['<html>proxy error</html>', '{}', '{"volumes": 3}']) {
+      leader.handle = (_q, _b, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(answer);
+      };
+      const e = await (answer.includes('volumes') ? cp.listVolumes({ maxEntries: 0, startingToken: '' }) : cp.getVolume('v1')).then(
+        () => assert.fail(`should fail on ${answer}`),
+        (x: unknown) => x,
+      );
+      assert.equal(mapError(e).code, status.UNAVAILABLE, `${answer}: ${mapError(e).details}`);
+    }
+  });
+
   it('waits and asks again when no instance knows a leader yet, then gives up', async () => {
     const lost = await fakeInstance();
     lost.handle = (_q, _b, res) => send(res, 503, err('NOT_LEADER'));

@@ -72,7 +72,7 @@ export class RestControlPlane implements ControlPlaneClient {
 
   async createVolume(args: CreateVolumeArgs): Promise<Volume> {
     const body = createVolumeBody(args);
-    const made = await this.call<RestVolume>('POST', '/v1/volumes', { volumeName: args.name }, body);
+    const made = checked(await this.call<RestVolume>('POST', '/v1/volumes', { volumeName: args.name }, body));
     const v = volumeFromRest(made, await this.zones());
     // What the control plane does not keep, the request says: the CO stores this answer.
     return { ...v, parameters: { ...v.parameters, ...pickLocal(args.parameters) }, definingParameters: { ...args.definingParameters } };
@@ -92,8 +92,8 @@ export class RestControlPlane implements ControlPlaneClient {
 
   async publish(volumeId: string, publication: Publication): Promise<PublishContext> {
     const subject = { volumeId, nodeId: publication.nodeId };
-    const v = await this.call<RestVolume>('POST', `/v1/volumes/${seg(volumeId)}/publish`, subject, { nodeId: publication.nodeId });
-    if (!v.target) throw new ControlPlaneUnavailableError(`the control plane published volume ${volumeId} but named no target`);
+    const v = checked(await this.call<RestVolume>('POST', `/v1/volumes/${seg(volumeId)}/publish`, subject, { nodeId: publication.nodeId }));
+    if (typeof v.target?.portal !== 'string' || typeof v.target.iqn !== 'string' || typeof v.target.url !== 'string') throw new ControlPlaneUnavailableError(`the control plane published volume ${volumeId} but named no target`);
     return { targetPortal: v.target.portal, targetIqn: v.target.iqn, lun: lunOfTargetUrl(v.target.url) };
   }
 
@@ -103,7 +103,7 @@ export class RestControlPlane implements ControlPlaneClient {
 
   async listVolumes(page: PageRequest): Promise<Page<Volume>> {
     const [list, zones] = await Promise.all([this.call<{ volumes: RestVolume[] }>('GET', '/v1/volumes', {}), this.zones()]);
-    const sorted = [...list.volumes].sort(byId);
+    const sorted = listOf(list, 'volumes').map(checked).sort(byId);
     const out = pageOf(sorted, (v) => v.id, page);
     return { items: out.items.map((v) => volumeFromRest(v, zones)), nextToken: out.nextToken };
   }
@@ -113,9 +113,9 @@ export class RestControlPlane implements ControlPlaneClient {
       this.call<{ pools: RestPool[] }>('GET', '/v1/pools', {}),
       this.call<{ nodes: RestNode[] }>('GET', '/v1/nodes', {}),
     ]);
-    const nodeById = new Map(nodes.nodes.map((n) => [n.id, n]));
+    const nodeById = new Map(listOf(nodes, 'nodes').map((n) => [n.id, n]));
     const online = (n: RestNode | undefined) => n !== undefined && n.state?.status !== 'offline';
-    const free = pools.pools
+    const free = listOf(pools, 'pools')
       .filter((p) => online(nodeById.get(p.nodeId)) && poolMatches(p, nodeById.get(p.nodeId), parameters, segment))
       .map((p) => ({ nodeId: p.nodeId, bytes: poolFreeBytes(p, parameters.thin) }));
     // Replicas go to distinct nodes: the r-th largest node's best pool bounds one volume.
@@ -132,7 +132,7 @@ export class RestControlPlane implements ControlPlaneClient {
 
   async findSnapshotByName(name: string): Promise<Snapshot | undefined> {
     const list = await this.call<{ snapshots: RestSnapshot[] }>('GET', '/v1/snapshots', { snapshotName: name });
-    const s = list.snapshots.find((x) => x.name === name);
+    const s = listOf(list, 'snapshots').find((x) => x.name === name);
     return s ? snapshotFromRest(s) : undefined;
   }
 
@@ -148,13 +148,13 @@ export class RestControlPlane implements ControlPlaneClient {
   async listSnapshots(filter: { sourceVolumeId?: string; snapshotId?: string }, page: PageRequest): Promise<Page<Snapshot>> {
     const query = filter.sourceVolumeId ? `?volumeId=${seg(filter.sourceVolumeId)}` : '';
     const list = await this.call<{ snapshots: RestSnapshot[] }>('GET', `/v1/snapshots${query}`, {});
-    const sorted = list.snapshots.filter((s) => (filter.snapshotId ? s.id === filter.snapshotId : true)).sort(byId);
+    const sorted = listOf(list, 'snapshots').filter((s) => (filter.snapshotId ? s.id === filter.snapshotId : true)).sort(byId);
     const out = pageOf(sorted, (s) => s.id, page);
     return { items: out.items.map(snapshotFromRest), nextToken: out.nextToken };
   }
 
   async expandVolume(volumeId: string, requiredBytes: number): Promise<number> {
-    const v = await this.call<RestVolume>('PATCH', `/v1/volumes/${seg(volumeId)}`, { volumeId }, { sizeBytes: requiredBytes });
+    const v = checked(await this.call<RestVolume>('PATCH', `/v1/volumes/${seg(volumeId)}`, { volumeId }, { sizeBytes: requiredBytes }));
     return v.sizeBytes;
   }
 
@@ -171,13 +171,14 @@ export class RestControlPlane implements ControlPlaneClient {
   }
 
   private async getRest(volumeId: string): Promise<RestVolume | undefined> {
-    return this.optional<RestVolume>('GET', `/v1/volumes/${seg(volumeId)}`, { volumeId });
+    const v = await this.optional<RestVolume>('GET', `/v1/volumes/${seg(volumeId)}`, { volumeId });
+    return v === undefined ? undefined : checked(v);
   }
 
   /** Node id → zone, for volumes' accessible topology. */
   private async zones(): Promise<Map<string, string>> {
     const nodes = await this.call<{ nodes: RestNode[] }>('GET', '/v1/nodes', {});
-    return new Map(nodes.nodes.map((n) => [n.id, n.zone]));
+    return new Map(listOf(nodes, 'nodes').map((n) => [n.id, n.zone]));
   }
 
   /** One request; any failure as the driver's error. */
@@ -206,4 +207,18 @@ function pickLocal(p: VolumeParameters): Partial<VolumeParameters> {
   if (p.minVolumeSize !== undefined) out.minVolumeSize = p.minVolumeSize;
   if (p.maxVolumeSize !== undefined) out.maxVolumeSize = p.maxVolumeSize;
   return out;
+}
+
+/** A volume answer with the fields every conversion relies on; anything else is a broken peer. */
+function checked(v: RestVolume): RestVolume {
+  if (typeof v !== 'object' || v === null || typeof v.id !== 'string' || typeof v.name !== 'string' || !Number.isSafeInteger(v.sizeBytes) || !Number.isInteger(v.replicas)) {
+    throw new ControlPlaneUnavailableError('the control plane answered with a volume this driver cannot read');
+  }
+  return v;
+}
+
+function listOf<K extends string, T>(body: { [k in K]: T[] } | undefined, key: K): T[] {
+  const list = body?.[key];
+  if (!Array.isArray(list)) throw new ControlPlaneUnavailableError(`the control plane answered without a '${key}' list`);
+  return list;
 }

@@ -92,7 +92,9 @@ export class RestTransport {
       const text = await res.text().catch(() => '');
       if (res.ok) {
         this.preferred = target;
-        return { status: res.status, body: (text.length > 0 ? safeJson(text) : undefined) as T };
+        const parsed = text.length > 0 ? safeJson(text) : undefined;
+        if (text.length > 0 && parsed === undefined) throw new ControlPlaneUnavailableError(`${target} answered ${method} ${path.split('?')[0]} with a body that is not JSON`);
+        return { status: res.status, body: parsed as T };
       }
       const err = readError(res.status, text);
       if (res.status === 503 && err.restCode === NOT_LEADER_CODE) {

@@ -181,6 +181,15 @@ export class Engine {
     return [...await this.#pool(pool).listVolumes()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /**
+   * The imported pool `name`, for snapshot and clone requests: they run outside the
+   * engine lock because a copy can take a while, and the pool orders them itself.
+   */
+  importedPool(name: string): Pool {
+    if (this.#closed) throw new EngineClosedError();
+    return this.#pool(name);
+  }
+
   async describeVolume(pool: string, volume: string): Promise<VolumeInfo> {
     return this.#pool(pool).volumeInfo(volume);
   }

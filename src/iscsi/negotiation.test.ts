@@ -51,6 +51,9 @@ test('unknown keys get NotUnderstood, session keys in discovery Irrelevant, long
   assert.equal(answer([['ImmediateData', 'Yes']], true).ImmediateData, 'Irrelevant');
   assert.equal(answer([['HeaderDigest', `None${',CRC32C'.repeat(50)}`]]).HeaderDigest, 'Reject');
   assert.equal(answer([['OFMarker', 'Yes']]).OFMarker, 'No');
+  assert.equal(answer([['iSCSIProtocolLevel', '2']]).iSCSIProtocolLevel, '1');
+  assert.equal(answer([['iSCSIProtocolLevel', '0']]).iSCSIProtocolLevel, '0');
+  assert.equal(answer([['iSCSIProtocolLevel', 'x']]).iSCSIProtocolLevel, 'Reject');
 });
 
 test('a key negotiated twice fails the login with 02/00', () => {

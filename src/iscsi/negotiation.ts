@@ -78,6 +78,7 @@ type KeyRule =
   | { type: 'and' | 'or'; param: BoolKey; discovery: boolean }
   | { type: 'declare'; param: NumKey; lo: number; hi: number }
   | { type: 'fixed'; answer: string }
+  | { type: 'minConst'; ours: number; lo: number; hi: number }
   | { type: 'irrelevant' };
 
 const MAX_24 = 16777215;
@@ -103,8 +104,8 @@ const RULES: ReadonlyMap<string, KeyRule> = new Map<string, KeyRule>([
   ['IFMarker', { type: 'fixed', answer: 'No' }],
   ['OFMarkInt', { type: 'irrelevant' }],
   ['IFMarkInt', { type: 'irrelevant' }],
-  // RFC 7144: we implement RFC 7143 semantics only.
-  ['iSCSIProtocolLevel', { type: 'fixed', answer: '1' }],
+  // RFC 7144 §13.1: the lower level wins; ours is 1 (RFC 7143).
+  ['iSCSIProtocolLevel', { type: 'minConst', ours: 1, lo: 0, hi: 31 }],
   ['TaskReporting', { type: 'fixed', answer: 'RFC3720' }],
 ]);
 
@@ -200,6 +201,11 @@ export class Negotiator {
       }
       case 'fixed':
         return rule.answer;
+      case 'minConst': {
+        const n = parseNumber(value);
+        if (n === undefined || n < rule.lo || n > rule.hi) return 'Reject';
+        return String(Math.min(n, rule.ours));
+      }
       case 'irrelevant':
         return 'Irrelevant';
     }

@@ -27,8 +27,10 @@ export interface TargetEntry {
   scsi: ScsiTarget;
 }
 
-/** RFC 7143 §4.2.2.1: commands the target will accept beyond ExpCmdSN. */
+/** RFC 7143 §4.2.2.1: commands the target accepts from ExpCmdSN on (MaxCmdSN - ExpCmdSN + 1). */
 export const COMMAND_WINDOW = 128;
+/** Past this many unfinished tasks the window closes down, which bounds a session's load. */
+export const MAX_TASKS_PER_SESSION = 256;
 
 export class Session {
   readonly tsih: number;
@@ -114,11 +116,12 @@ export class Session {
   }
 
   /**
-   * MaxCmdSN counts unfinished tasks against the window, so the initiator cannot queue
-   * more than COMMAND_WINDOW commands; it only ever moves forward.
+   * The full window stays open until unfinished tasks pass MAX_TASKS_PER_SESSION -
+   * COMMAND_WINDOW; then it narrows, so no initiator can keep more than about
+   * MAX_TASKS_PER_SESSION tasks here. MaxCmdSN only ever moves forward.
    */
   updateWindow(): void {
-    const open = Math.max(COMMAND_WINDOW - this.tasks.size, 1);
+    const open = Math.min(COMMAND_WINDOW, Math.max(MAX_TASKS_PER_SESSION - this.tasks.size, 1));
     const max = (this.expCmdSN + open - 1) >>> 0;
     if (((max - this.maxCmdSN) | 0) > 0) this.maxCmdSN = max;
   }

@@ -86,10 +86,9 @@ export class Pool implements VolumeHost {
       window: reserveWindow(this.extentSize), commit: (records, flags) => this.commit(records, flags),
     });
     this.log = logger.child({ component: 'pool', pool: sb.name });
-    const pool = this;
     this.snaps = new PoolSnapshots({
       model, supply: this.supply, file, dataOffset: this.dataOffset, extentSize: this.extentSize,
-      maxEntries: sb.layout.maxVolumes, get log() { return pool.log; },
+      maxEntries: sb.layout.maxVolumes, log: this.log,
       commit: (records, flags) => this.commit(records, flags),
       openVolume: (name) => this.openVolume(name),
       nameTaken: (name) => this.pendingNames.has(name),
@@ -312,7 +311,7 @@ export class Pool implements VolumeHost {
   /** Wipes the superblocks and checkpoint headers so the path no longer holds a pool. */
   async destroy(): Promise<void> {
     this.checkOpen();
-    if (this.model.volumes.size > 0 || this.pendingNames.size > 0) throw new PoolNotEmptyError();
+    if (this.model.entryCount > 0 || this.pendingNames.size > 0) throw new PoolNotEmptyError();
     this.closing = this.shutdown();
     await this.closing;
     const l = this.sb.layout;

@@ -26,7 +26,7 @@ export class PoolBusyError extends BerthError {
 }
 
 export class PoolNotEmptyError extends BerthError {
-  constructor() { super('POOL_NOT_EMPTY', 'pool still has volumes'); }
+  constructor() { super('POOL_NOT_EMPTY', 'pool still has volumes or snapshots'); }
 }
 
 export class PoolClosedError extends BerthError {

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { parseMountInfo } from '../../src/csi/mount_info.ts';
 import type { EngineProcess } from '../helpers/engine_process.ts';
-import { run } from '../helpers/tools.ts';
+import { run, waitFor } from '../helpers/tools.ts';
 import { cp, startControlPlane, type ControlPlaneProcess } from '../control_plane/control_plane_process.ts';
 import { INITIATOR, MiB, engineVolumes, nodeOnline, poolOnline, registeredEngine } from '../control_plane/cp_kit.ts';
 import { startCsiPlugin, type CsiProcess } from './csi_process.ts';
@@ -103,6 +103,10 @@ describe('CSI end to end through the control plane, an engine and the user-space
     assert.equal(ctx.targetPortal, `${engine.iscsi.host}:${engine.iscsi.port}`);
     assert.match(ctx.targetIqn, /^iqn\.2026-11\.io\.berth:vol-/);
     assert.equal(ctx.lun, '0');
+    const got = await call('Controller', 'ControllerGetVolume', { volume_id: volumeId });
+    assert.deepEqual(got.status.published_node_ids, [NODE]);
+    assert.equal(got.status.volume_condition.abnormal, false, got.status.volume_condition.message);
+    assert.deepEqual(got.volume.accessible_topology, [{ segments: { 'topology.berth.io/zone': 'z1' } }]);
 
     const staging = join(dir, 'kubelet', 'staging', 'pvc-e2e-1');
     const podVolumes = join(dir, 'kubelet', 'pods', POD_UID, 'volumes', 'kubernetes.io~csi', 'pvc-e2e-1');
@@ -166,6 +170,21 @@ describe('CSI end to end through the control plane, an engine and the user-space
     assert.deepEqual(listed.entries.map((e: { volume: { volume_id: string } }) => e.volume.volume_id), [first.volume.volume_id]);
     await call('Controller', 'DeleteVolume', { volume_id: first.volume.volume_id });
     assert.equal(await poolFree(engine, 'p1'), freeBefore);
+  });
+
+  it('GetCapacity reports the pool\'s free bytes for the zone it is in, and none elsewhere', async () => {
+    // The control plane learns pool usage from heartbeats (every 5 s): wait for one after the last delete.
+    const free = await poolFree(engine, 'p1');
+    const all = await waitFor('GetCapacity to show the pool\'s free bytes', async () => {
+      const r = await call('Controller', 'GetCapacity', { parameters: params });
+      return Number(r.available_capacity) === free ? r : undefined;
+    }, 15_000, 500);
+    const inZone = await call('Controller', 'GetCapacity', { parameters: params, accessible_topology: { segments: { 'topology.berth.io/zone': 'z1' } } });
+    assert.equal(inZone.available_capacity, all.available_capacity);
+    const elsewhere = await call('Controller', 'GetCapacity', { parameters: params, accessible_topology: { segments: { 'topology.berth.io/zone': 'z9' } } });
+    assert.equal(Number(elsewhere.available_capacity), 0);
+    const hdd = await call('Controller', 'GetCapacity', { parameters: { ...params, type: 'hdd' } });
+    assert.equal(Number(hdd.available_capacity), 0, 'the engine\'s pools are ssd');
   });
 
   it('answers NOT_FOUND for an unknown volume or node, RESOURCE_EXHAUSTED when nothing can place it', async () => {

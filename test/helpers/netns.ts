@@ -120,7 +120,7 @@ export class Cluster {
       ]);
       const c = child;
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`engine on ${node.ns} not ready:\n${log.slice(-4000)}`)), 30_000);
+        const timer = setTimeout(() => reject(new Error(`engine on ${node.ns} not ready after 60 s:\n${log.slice(-4000)}`)), 60_000);
         const onData = (chunk: string): void => {
           log = (log + chunk).slice(-64 * 1024);
           if (log.includes('"msg":"engine ready"')) { clearTimeout(timer); resolve(); }

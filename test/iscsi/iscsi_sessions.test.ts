@@ -52,6 +52,23 @@ test('login registers the I_T nexus with the RFC-style id and reports the sessio
   assert.ok(await until(() => scsi.events.includes(`removed ${nexusId('400001370a01')}`)));
 });
 
+test('the CmdSN window is 128 commands wide, with 40 tasks in flight too', async () => {
+  const { c } = await login('400001370a17');
+  let release!: () => void;
+  scsi.gate = new Promise((r) => (release = r));
+  for (let i = 0; i < 40; i++) c.scsi(READ10(i, 1), { read: true, edtl: 512 });
+  const ping = c.nop();
+  const r = await c.next();
+  assert.equal(r?.pdu.fields.itt, ping);
+  const exp = r?.pdu.fields.expCmdSN as number;
+  const max = r?.pdu.fields.maxCmdSN as number;
+  assert.equal(exp, c.cmdSN);
+  assert.equal(((max - exp) >>> 0) + 1, 128);
+  scsi.gate = undefined;
+  release();
+  for (let i = 0; i < 40; i++) assert.equal((await c.next())?.pdu.fields.status, 0);
+});
+
 test('session reinstatement: same initiator and ISID closes the old session first', async () => {
   scsi.events.length = 0;
   const a = await login('400001370a02');
@@ -284,6 +301,22 @@ test('a write larger than 64 MiB ends with a target failure, not an allocation',
   assert.equal(r?.pdu.opcode, TargetOpcode.SCSI_RESPONSE);
   assert.equal(r?.pdu.fields.itt, itt);
   assert.equal(r?.pdu.fields.response, 1);
+});
+
+test('a login that trickles bytes is cut off at the login deadline', async () => {
+  const k = await startServer([{ iqn: IQN }], { loginTimeoutMs: 300 });
+  try {
+    const c = await RawInitiator.open(k.port);
+    open.push(c);
+    const timer = setInterval(() => c.socket.write(Buffer.of(0x43)), 50);
+    try {
+      assert.ok(await c.closedWithin(2000));
+    } finally {
+      clearInterval(timer);
+    }
+  } finally {
+    await k.server.close();
+  }
 });
 
 test('keepalive NOP-In after idle; no answer drops the connection', async () => {

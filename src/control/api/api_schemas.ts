@@ -162,6 +162,8 @@ export const createVolumeBody = {
     thin: bool, media, requiredTags: tags, excludedTags: tags,
     storageGroup: { type: 'string', pattern: NODE_ID_PATTERN },
     spread, encrypted: bool, qos,
+    /** Restore: the new volume starts as a copy of this snapshot (id from POST /v1/snapshots). */
+    sourceSnapshotId: { type: 'string', minLength: 1, maxLength: 256 },
   },
 } as const;
 

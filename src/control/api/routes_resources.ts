@@ -30,7 +30,7 @@ export function registerResourceRoutes(app: FastifyInstance, s: Services): void 
   }, async (req) => ({ snapshots: await s.snapshots.list(req.query.volumeId) }));
 
   app.post<{ Body: { name: string; volumeId: string } }>('/v1/snapshots', {
-    schema: { tags: ['snapshots'], summary: 'Snapshot a volume (idempotent by name; NOT_IMPLEMENTED until engines cut snapshots)', body: createSnapshotBody, response: { 200: snapshotSchema, 201: snapshotSchema, ...errorResponses } },
+    schema: { tags: ['snapshots'], summary: 'Snapshot a volume: a copy on each healthy replica (idempotent by name)', body: createSnapshotBody, response: { 200: snapshotSchema, 201: snapshotSchema, ...errorResponses } },
   }, async (req, reply) => {
     const { snapshot, created } = await s.snapshots.create(req.body);
     return reply.code(created ? 201 : 200).send(snapshot);

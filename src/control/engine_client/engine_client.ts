@@ -61,7 +61,8 @@ export class EngineClient implements EngineApi {
   }
 
   createReplica(req: CreateReplicaRequest): Promise<EngineReplica> {
-    return this.#call('POST', `/v1/pools/${seg(req.pool)}/volumes`, { name: req.name, sizeBytes: req.sizeBytes, thin: req.thin });
+    const source = req.fromSnapshot !== undefined ? { fromSnapshot: req.fromSnapshot } : {};
+    return this.#call('POST', `/v1/pools/${seg(req.pool)}/volumes`, { name: req.name, sizeBytes: req.sizeBytes, thin: req.thin, ...source });
   }
 
   resizeReplica(pool: string, name: string, sizeBytes: number): Promise<EngineReplica> {
@@ -104,8 +105,8 @@ export class EngineClient implements EngineApi {
     return this.#unimplemented('snapshots', this.#call('POST', `/v1/pools/${seg(req.pool)}/volumes/${seg(req.volume)}/snapshots`, { name: req.name }));
   }
 
-  async destroySnapshot(pool: string, volume: string, name: string): Promise<void> {
-    await this.#unimplemented('snapshots', this.#call('DELETE', `/v1/pools/${seg(pool)}/volumes/${seg(volume)}/snapshots/${seg(name)}`));
+  async destroySnapshot(pool: string, _volume: string, name: string): Promise<void> {
+    await this.#absentOk(this.#unimplemented('snapshots', this.#call('DELETE', `/v1/pools/${seg(pool)}/snapshots/${seg(name)}`)));
   }
 
   /** Deletes and lookups treat "not there" as an answer, not a failure. */

@@ -44,6 +44,8 @@ export interface CreateReplicaRequest {
   readonly name: string;
   readonly sizeBytes: number;
   readonly thin: boolean;
+  /** Fill the replica with a copy of this snapshot, which must be in the same pool. */
+  readonly fromSnapshot?: string;
 }
 
 export interface CreateExportRequest {
@@ -106,8 +108,9 @@ export interface EngineApi {
   createNexus(req: CreateNexusRequest): Promise<{ name: string; generation: number }>;
   /** Not an error when it is already gone. */
   destroyNexus(name: string): Promise<void>;
-  /** NOT_IMPLEMENTED until engine snapshots exist. */
+  /** NOT_IMPLEMENTED from an engine without snapshots. */
   createSnapshot(req: CreateSnapshotRequest): Promise<{ name: string }>;
+  /** Not an error when it is already gone. Snapshots are pool-wide on the engine; `volume` is informational. */
   destroySnapshot(pool: string, volume: string, name: string): Promise<void>;
 }
 

@@ -19,11 +19,13 @@ export function newReplicaId(): string {
 }
 
 /** Create the planned replica on its engine, or accept the one a previous attempt made. */
-export async function ensureReplica(ctx: ServiceContext, plan: ReplicaPlan, sizeBytes: number, thin: boolean): Promise<EngineReplica> {
+export async function ensureReplica(
+  ctx: ServiceContext, plan: ReplicaPlan, sizeBytes: number, thin: boolean, fromSnapshot?: string,
+): Promise<EngineReplica> {
   const engine = await ctx.engineOf(plan.nodeId);
   const { pool } = splitPoolId(plan.poolId);
   try {
-    return await engine.createReplica({ pool, name: plan.id, sizeBytes, thin });
+    return await engine.createReplica({ pool, name: plan.id, sizeBytes, thin, ...(fromSnapshot !== undefined ? { fromSnapshot } : {}) });
   } catch (err) {
     if (errorCode(err) !== 'VOLUME_EXISTS') throw err;
     const existing = await engine.getReplica(pool, plan.id);

@@ -1,17 +1,29 @@
+import { errorCode } from '../../util/errors.ts';
 import { IntentLog } from '../model/intent_log.ts';
 import type { SnapshotSpec } from '../model/snapshot_spec.ts';
 import { ResourceKind, SpecLifecycle } from '../model/spec_common.ts';
 import { OperationInProgressError } from '../model/intent_log.ts';
 import type { ServiceContext } from './service_context.ts';
-import { SnapshotExistsError, SnapshotNotFoundError, VolumeNotFoundError } from './service_errors.ts';
-import { listSpecs, readRecord, replicasOf, snapshotIdFor, snapshotKey, splitPoolId, volumeKey, type StoredVolume } from './service_records.ts';
+import { NotImplementedError } from '../engine_client/engine_client_errors.ts';
+import {
+  InvalidArgumentError, SnapshotExistsError, SnapshotNotFoundError, VolumeNotFoundError, VolumeNotReadyError,
+} from './service_errors.ts';
+import { newReplicaId } from './replica_operations.ts';
+import {
+  listSpecs, readRecord, replicasOf, snapshotIdFor, snapshotKey, splitPoolId, volumeKey, type ReplicaPlan, type StoredVolume,
+} from './service_records.ts';
 
 type SnapshotOp = { readonly type: 'create'; readonly spec: SnapshotSpec } | { readonly type: 'delete' };
+type SnapshotCopy = SnapshotSpec['replicaSnapshots'][number];
 
 /**
- * Snapshots are cut on every healthy replica of a volume. Idempotent by name like
- * volumes. The engine has no snapshot API yet, so a create ends in NOT_IMPLEMENTED and
- * is rolled back; the records, the intent handling and the REST routes are in place.
+ * Snapshots are cut by the engines, on every healthy replica of a volume: each copy is a
+ * full copy in its replica's pool, crash-consistent as of a moment between the request
+ * and its answer (the engine holds the replica's writes while it copies). Copies of a
+ * replicated volume are taken one replica after another, so they may differ in writes
+ * that were in flight meanwhile; each is a valid image and a restore uses one of them.
+ * The engine names each copy after the snapshot id, so a retry finds it. Idempotent by
+ * name like volumes; a failed create removes the copies it made.
  */
 export class SnapshotService {
   readonly #ctx: ServiceContext;
@@ -38,6 +50,7 @@ export class SnapshotService {
       const volume = (await readRecord<StoredVolume>(ctx.store, volumeKey(input.volumeId)))?.record.spec;
       if (volume == null) throw new VolumeNotFoundError(input.volumeId);
       const replicas = (await replicasOf(ctx.store, volume.id)).filter((r) => r.faulted === undefined);
+      if (replicas.length === 0) throw new VolumeNotReadyError(volume.id, 'without a healthy replica');
       const spec: SnapshotSpec = {
         id, name: input.name, volumeId: volume.id, sizeBytes: volume.sizeBytes, createdAtMs: ctx.now(),
         replicaSnapshots: replicas.map((r) => ({ replicaId: r.id, poolId: r.poolId })), lifecycle: SpecLifecycle.Created,
@@ -45,10 +58,16 @@ export class SnapshotService {
       const made = await this.#log.run(key, { type: 'create', spec }, async () => {
         for (const r of replicas) {
           const engine = await ctx.engineOf(r.nodeId);
-          await engine.createSnapshot({ pool: splitPoolId(r.poolId).pool, volume: r.id, name: id });
+          try {
+            await engine.createSnapshot({ pool: splitPoolId(r.poolId).pool, volume: r.id, name: id });
+          } catch (err) {
+            // An earlier attempt that died after the engine answered already made this copy.
+            if (errorCode(err) !== 'SNAPSHOT_EXISTS') throw err;
+          }
         }
+        ctx.log.info({ snapshot: id, volume: volume.id, copies: replicas.length }, 'snapshot created');
         return spec;
-      });
+      }, async () => removeSnapshotCopies(ctx, id, spec.replicaSnapshots));
       return { snapshot: made as SnapshotSpec, created: true };
     });
   }
@@ -64,7 +83,7 @@ export class SnapshotService {
     return r.record.spec;
   }
 
-  /** Not an error when the snapshot does not exist. */
+  /** Not an error when the snapshot does not exist. Copies on offline nodes are left for orphan cleanup. */
   async delete(id: string): Promise<void> {
     const ctx = this.#ctx;
     await ctx.requireLeader();
@@ -74,13 +93,45 @@ export class SnapshotService {
       const spec = current?.record.spec;
       if (spec == null) return;
       await this.#log.run(key, { type: 'delete' }, async () => {
-        for (const c of spec.replicaSnapshots) {
-          const replica = (await replicasOf(ctx.store, spec.volumeId)).find((r) => r.id === c.replicaId);
-          if (replica === undefined || !ctx.nodeOnline(replica.nodeId)) continue;
-          await (await ctx.engineOf(replica.nodeId)).destroySnapshot(splitPoolId(c.poolId).pool, c.replicaId, id);
-        }
+        await removeSnapshotCopies(ctx, id, spec.replicaSnapshots);
         return null;
       });
     });
   }
+}
+
+/**
+ * Deletes a snapshot's copies from their engines (already gone is fine). The pool id
+ * names the node, so this works after the source volume and its replicas are deleted:
+ * snapshots outlive their volumes.
+ */
+export async function removeSnapshotCopies(ctx: ServiceContext, id: string, copies: readonly SnapshotCopy[]): Promise<void> {
+  for (const c of copies) {
+    const { nodeId, pool } = splitPoolId(c.poolId);
+    if (!ctx.nodeOnline(nodeId)) continue;
+    try {
+      await (await ctx.engineOf(nodeId)).destroySnapshot(pool, c.replicaId, id);
+    } catch (err) {
+      // An engine without snapshots made no copy to remove.
+      if (errorCode(err) !== 'NOT_IMPLEMENTED') throw err;
+    }
+  }
+}
+
+/**
+ * Where a volume restored from a snapshot goes: engines copy within a pool, so its one
+ * replica is placed in the pool of the first copy whose node is online. More replicas
+ * would have to be rebuilt from that one; that is not done yet (NOT_IMPLEMENTED).
+ */
+export async function planFromSnapshot(ctx: ServiceContext, volume: StoredVolume): Promise<ReplicaPlan[]> {
+  const id = volume.sourceSnapshotId!;
+  const snap = (await readRecord<SnapshotSpec>(ctx.store, snapshotKey(id)))?.record.spec;
+  if (snap == null) throw new SnapshotNotFoundError(id);
+  if (volume.replicas !== 1) throw new NotImplementedError('restoring a snapshot into a volume with more than one replica');
+  if (volume.sizeBytes < snap.sizeBytes) {
+    throw new InvalidArgumentError(`sizeBytes ${volume.sizeBytes} is smaller than the snapshot (${snap.sizeBytes})`);
+  }
+  const copy = snap.replicaSnapshots.find((c) => ctx.nodeOnline(splitPoolId(c.poolId).nodeId));
+  if (copy === undefined) throw new VolumeNotReadyError(id, 'a snapshot with no copy on an online node');
+  return [{ id: newReplicaId(), poolId: copy.poolId, nodeId: splitPoolId(copy.poolId).nodeId }];
 }

@@ -20,7 +20,7 @@ type PublishOp = Extract<VolumeOp, { type: 'publish' }>;
 /** Create every planned replica, record their specs, and return the created volume. */
 export async function provisionVolume(ctx: ServiceContext, op: CreateOp): Promise<StoredVolume> {
   const v = op.spec;
-  await Promise.all(op.replicas.map((p) => ensureReplica(ctx, p, v.sizeBytes, v.thin)));
+  await Promise.all(op.replicas.map((p) => ensureReplica(ctx, p, v.sizeBytes, v.thin, v.sourceSnapshotId)));
   await ctx.faults.hit('volume-create:after-engine');
   for (const p of op.replicas) await saveReplica(ctx, replicaSpecOf(p, v.id, v.sizeBytes, v.thin, SpecLifecycle.Created));
   return { ...v, lifecycle: SpecLifecycle.Created };

@@ -6,6 +6,7 @@ import type { ServiceContext } from './service_context.ts';
 import { InvalidArgumentError, VolumeExistsError, VolumeNotFoundError, VolumeNotReadyError } from './service_errors.ts';
 import { provisionVolume, resizeVolume, teardownVolume, unprovisionVolume } from './volume_acts.ts';
 import { planReplicas } from './volume_placement.ts';
+import { planFromSnapshot } from './snapshot_service.ts';
 import { kindPrefixOf, listRecords, readRecord, volumeIdFor, volumeKey, type StoredVolume, type VolumeOp } from './service_records.ts';
 import { OperationInProgressError } from '../model/intent_log.ts';
 
@@ -22,6 +23,8 @@ export interface CreateVolumeInput {
   readonly spread?: VolumeSpread;
   readonly encrypted?: boolean;
   readonly qos?: { readonly maxIops?: number; readonly maxBandwidthBytes?: number };
+  /** Restore: start as a copy of this snapshot (its id). */
+  readonly sourceSnapshotId?: string;
 }
 
 const BLOCK = 512;
@@ -54,7 +57,9 @@ export class VolumeService {
         return { volume: existing, created: false };
       }
       if (wanted.encrypted) throw new NotImplementedError('encryption at rest');
-      const plans = await planReplicas(ctx, wanted, wanted.replicas);
+      const plans = wanted.sourceSnapshotId !== undefined
+        ? await planFromSnapshot(ctx, wanted)
+        : await planReplicas(ctx, wanted, wanted.replicas);
       const volume = await ctx.volumes.run(key, { type: 'create', spec: wanted, replicas: plans }, async () => {
         await ctx.faults.hit('volume-create:after-pending');
         return await provisionVolume(ctx, { type: 'create', spec: wanted, replicas: plans });
@@ -149,6 +154,7 @@ function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {
     spread: input.spread ?? { domain: 'zone', strict: false },
     encrypted: input.encrypted ?? false,
     ...(input.qos !== undefined ? { qos: input.qos } : {}),
+    ...(input.sourceSnapshotId !== undefined ? { sourceSnapshotId: input.sourceSnapshotId } : {}),
     lifecycle: SpecLifecycle.Creating,
     createdAtMs: nowMs,
   };
@@ -156,7 +162,7 @@ function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {
 
 /** The parameters that make two requests "the same volume"; undefined when none differ. */
 function differences(a: StoredVolume, b: StoredVolume): string | undefined {
-  const fields = ['sizeBytes', 'replicas', 'thin', 'media', 'requiredTags', 'excludedTags', 'storageGroup', 'spread', 'encrypted'] as const;
+  const fields = ['sizeBytes', 'replicas', 'thin', 'media', 'requiredTags', 'excludedTags', 'storageGroup', 'spread', 'encrypted', 'sourceSnapshotId'] as const;
   const diff = fields.filter((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
   return diff.length === 0 ? undefined : diff.map((f) => `${f} ${JSON.stringify(a[f])} ≠ ${JSON.stringify(b[f])}`).join(', ');
 }

@@ -42,11 +42,17 @@ export const importPoolBody = {
   properties: { path: { type: 'string', minLength: 1, maxLength: 4096 } },
 } as const;
 
+/** A new volume, blank (sizeBytes required) or a clone of a snapshot or volume (size defaults to the source's). */
 export const createVolumeBody = {
   type: 'object',
   additionalProperties: false,
-  required: ['name', 'sizeBytes'],
-  properties: { name, sizeBytes: size, blockSize: { type: 'integer', enum: [512, 4096] }, thin: { type: 'boolean' } },
+  required: ['name'],
+  properties: {
+    name, sizeBytes: size, blockSize: { type: 'integer', enum: [512, 4096] }, thin: { type: 'boolean' },
+    fromSnapshot: name, fromVolume: name,
+  },
+  anyOf: [{ required: ['sizeBytes'] }, { required: ['fromSnapshot'] }, { required: ['fromVolume'] }],
+  not: { required: ['fromSnapshot', 'fromVolume'] },
 } as const;
 
 export const resizeVolumeBody = {

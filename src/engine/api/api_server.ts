@@ -5,6 +5,7 @@ import { httpError } from './http_errors.ts';
 import { registerPoolRoutes } from './routes_pools.ts';
 import { registerExportRoutes } from './routes_exports.ts';
 import { registerNexusRoutes } from './routes_nexus.ts';
+import { registerSnapshotRoutes } from './routes_snapshots.ts';
 import { collectOpenApi } from './openapi.ts';
 import { collectEngineMetrics, RequestCounter } from './engine_metrics.ts';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus_text.ts';
@@ -65,6 +66,7 @@ export async function buildApiServer(engine: Engine, logger: Logger): Promise<Fa
   registerPoolRoutes(app, engine);
   registerExportRoutes(app, engine);
   registerNexusRoutes(app, engine);
+  registerSnapshotRoutes(app, engine);
 
   app.get('/metrics', { config: { hidden: true } }, async (_req, reply) => {
     const text = renderPrometheus(await collectEngineMetrics(engine, requests));

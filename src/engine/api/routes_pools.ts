@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine.ts';
 import type { VolumeInfo } from '../engine_types.ts';
+import { createClone, type CloneRequest } from './routes_snapshots.ts';
 import {
   createPoolBody, createVolumeBody, errorResponses, importPoolBody, listOf, poolParams, poolSchema,
   resizeVolumeBody, volumeParams, volumeSchema,
@@ -45,10 +46,16 @@ export function registerPoolRoutes(app: FastifyInstance, engine: Engine): void {
     volumes: (await engine.listVolumes(req.params.pool)).map((v) => withVolumeExport(req.params.pool, v)),
   }));
 
-  app.post<{ Params: PoolParams; Body: { name: string; sizeBytes: number; blockSize?: 512 | 4096; thin?: boolean } }>('/v1/pools/:pool/volumes', {
-    schema: { tags: ['volumes'], summary: 'Create a volume', params: poolParams, body: createVolumeBody, response: { 201: volumeSchema, ...errorResponses } },
+  app.post<{ Params: PoolParams; Body: CloneRequest }>('/v1/pools/:pool/volumes', {
+    schema: {
+      tags: ['volumes'], summary: 'Create a volume, blank or as a copy of a snapshot (fromSnapshot) or volume (fromVolume)',
+      params: poolParams, body: createVolumeBody, response: { 201: volumeSchema, ...errorResponses },
+    },
   }, async (req, reply) => {
-    const v = await engine.createVolume(req.params.pool, req.body);
+    const b = req.body;
+    const v = b.fromSnapshot !== undefined || b.fromVolume !== undefined
+      ? await createClone(engine, req.params.pool, b)
+      : await engine.createVolume(req.params.pool, { ...b, sizeBytes: b.sizeBytes ?? 0 });
     return reply.code(201).send(withVolumeExport(req.params.pool, v));
   });
 
