@@ -38,8 +38,14 @@ export interface ReplicatedResult {
   markdown: string;
 }
 
+/** The run with the median headline figure (IOPS or bandwidth). */
+function median(runs: FioResult[], row: RowSpec): FioResult {
+  const key = (r: FioResult): number => (row.metric === Metric.iops ? r.iops : r.mibPerSec);
+  return [...runs].sort((a, b) => key(a) - key(b))[Math.floor(runs.length / 2)];
+}
+
 async function fioRow(cluster: Cluster, fio: string, url: string, row: RowSpec, runtimeS: number): Promise<FioResult> {
-  const r = await nsRun(cluster.nodes[0].ns, fio, fioArgs({ fio, url, row, runtimeS, rampS: 1 }), { timeoutMs: (runtimeS + 120) * 1000 });
+  const r = await nsRun(cluster.nodes[0].ns, fio, [...fioArgs({ fio, url, row, runtimeS, rampS: 1 }), '--thread'], { timeoutMs: (runtimeS + 120) * 1000 });
   return parseFioJson(r.stdout, row.rw);
 }
 
@@ -50,27 +56,39 @@ export async function runReplicatedBench(opts: ReplicatedOptions = {}): Promise<
   const volBytes = opts.quick ? 256 * MiB : 1 * GiB;
   const rebuildBytes = opts.quick ? 1 * GiB : 4 * GiB;
   const runtimeS = opts.quick ? 5 : 20;
+  const repeats = opts.quick ? 3 : 5;
   const cluster = await Cluster.create(4);
   try {
     const engines: NodeEngine[] = [];
     for (const n of cluster.nodes.slice(1)) engines.push(await cluster.startEngine(n));
     for (const e of engines) await e.api('POST', '/v1/pools', { name: 'p', sizeBytes: 3 * volBytes + rebuildBytes + 512 * MiB });
-    const results: Record<string, Record<number, FioResult>> = {};
+    // Every nexus exists for the whole run and rows alternate between them, so a burst of
+    // load from elsewhere on the machine hits all replica counts alike.
+    const urls: Record<number, string> = {};
     for (let k = 1; k <= 3; k++) {
       const name = `bench-r${k}`;
       const members = engines.slice(0, k);
       for (const e of members) await e.api('POST', '/v1/pools/p/volumes', { name, sizeBytes: volBytes, thin: false });
       await engines[0].api('POST', '/v1/nexus', { name, replicas: members.map((e, i) => ({ node: i === 0 ? 'local' : e.replica, pool: 'p', volume: name })) });
-      const { url } = await engines[0].api<{ url: string }>('POST', `/v1/nexus/${name}/export`, {});
+      urls[k] = (await engines[0].api<{ url: string }>('POST', `/v1/nexus/${name}/export`, {})).url;
       // Write every block once so reads hit data, not holes.
-      await nsRun(cluster.nodes[0].ns, fio, fioArgs({ fio, url, row: REPLICATED_ROWS[3] }), { timeoutMs: 30 * 60_000 });
-      for (const row of REPLICATED_ROWS) {
-        const r = await fioRow(cluster, fio, url, row, runtimeS);
-        (results[row.id] ??= {})[k] = r;
-        log(`${k} replica(s) ${row.label}: ${Math.round(r.iops)} IOPS, ${r.mibPerSec.toFixed(1)} MiB/s`);
+      await nsRun(cluster.nodes[0].ns, fio, [...fioArgs({ fio, url: urls[k], row: REPLICATED_ROWS[3] }), '--thread'], { timeoutMs: 30 * 60_000 });
+    }
+    const results: Record<string, Record<number, FioResult>> = {};
+    for (const row of REPLICATED_ROWS) {
+      const runs: Record<number, FioResult[]> = { 1: [], 2: [], 3: [] };
+      for (let rep = 0; rep < repeats; rep++) {
+        for (let k = 1; k <= 3; k++) runs[k].push(await fioRow(cluster, fio, urls[k], row, runtimeS));
       }
-      await engines[0].api('DELETE', `/v1/nexus/${name}/export`);
-      await engines[0].api('DELETE', `/v1/nexus/${name}`);
+      for (let k = 1; k <= 3; k++) {
+        const r = median(runs[k], row);
+        (results[row.id] ??= {})[k] = r;
+        log(`${k} replica(s) ${row.label}: ${Math.round(r.iops)} IOPS, ${r.mibPerSec.toFixed(1)} MiB/s (median of ${repeats})`);
+      }
+    }
+    for (let k = 1; k <= 3; k++) {
+      await engines[0].api('DELETE', `/v1/nexus/bench-r${k}/export`);
+      await engines[0].api('DELETE', `/v1/nexus/bench-r${k}`);
     }
     log(`rebuild of ${rebuildBytes / GiB} GiB ...`);
     const rebuild = await measureRebuild(cluster, engines[0], engines[1], rebuildBytes, fio);
@@ -90,7 +108,7 @@ export function replicatedMarkdown(results: Record<string, Record<number, FioRes
     return row.metric === Metric.iops ? `${Math.round(r.iops).toLocaleString('en-US')} IOPS` : `${r.mibPerSec.toFixed(0)} MiB/s`;
   };
   const lines = [
-    `Replicated volumes (${quick ? 'quick run' : 'full run'}; nexus on n1 with its local replica, remote replicas on n2/n3, fio libiscsi from n0; veth MTU 65535)`,
+    `Replicated volumes (${quick ? 'quick run: 5 s rows, median of 3' : 'full run: 20 s rows, median of 5'}, rows alternating between replica counts; nexus on n1 with its local replica, remote replicas on n2/n3, fio libiscsi from n0; veth MTU 65535)`,
     '',
     '| Workload | 1 replica | 2 replicas | 3 replicas |',
     '|---|---:|---:|---:|',

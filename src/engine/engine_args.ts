@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { IO_MODES, isIoMode, type IoMode } from '../pool/pool_io_policy.ts';
 import { InvalidArgumentError } from './errors.ts';
 
 export interface HostPort {
@@ -13,6 +14,8 @@ export interface EngineArgs {
   /** Replica protocol server (`--replica-listen`); default: the iSCSI host, a kernel-chosen port. */
   replicaListen?: HostPort;
   logLevel: string;
+  /** `--io-mode auto|sync|async`: how pool files do positional I/O (docs/performance.md). */
+  ioMode: IoMode;
   /** Register with these control planes (`--control-plane URL[,URL…]`); needs `nodeId`. */
   controlPlane?: string[];
   nodeId?: string;
@@ -49,12 +52,15 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'control-plane': { type: 'string' },
       'node-id': { type: 'string' },
       labels: { type: 'string' },
+      'io-mode': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
   });
   const logLevel = values['log-level'] ?? env.BERTH_LOG_LEVEL ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const ioMode = values['io-mode'] ?? env.BERTH_IO_MODE ?? 'auto';
+  if (!isIoMode(ioMode)) throw new InvalidArgumentError(`--io-mode must be one of ${IO_MODES.join(', ')}`);
   const controlPlane = values['control-plane']?.split(',').filter((u) => u.length > 0);
   if (controlPlane !== undefined && !controlPlane.every((u) => /^https?:\/\/[^/\s]+\/?$/.test(u))) {
     throw new InvalidArgumentError('--control-plane wants http://HOST:PORT[,http://HOST:PORT…]');
@@ -72,6 +78,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
     iscsiListen: parseHostPort(values['iscsi-listen'] ?? DEFAULT_ISCSI_LISTEN, '--iscsi-listen'),
     ...(values['replica-listen'] !== undefined ? { replicaListen: parseHostPort(values['replica-listen'], '--replica-listen') } : {}),
     logLevel,
+    ioMode,
   };
 }
 

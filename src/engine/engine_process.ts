@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { setDefaultIoMode } from '../pool/pool_file.ts';
 import type { Logger } from '../util/log.ts';
 import { Engine } from './engine.ts';
 import { buildApiServer } from './api/api_server.ts';
@@ -19,6 +20,7 @@ export interface RunningEngine {
  * scripts and tests wait for. Shared by `src/engine/main.ts` and the quick start.
  */
 export async function startEngineProcess(args: EngineArgs, logger: Logger): Promise<RunningEngine> {
+  setDefaultIoMode(args.ioMode);
   const engine = await Engine.open({ dataDir: args.dataDir, iscsi: args.iscsiListen, ...(args.replicaListen ? { replica: args.replicaListen } : {}), logger });
   let api: FastifyInstance;
   try {

@@ -6,7 +6,7 @@ import { API_VERSION } from './api/api_server.ts';
 
 /**
  * The engine process: `node src/engine/main.ts --data-dir DIR --api-listen H:P
- * --iscsi-listen H:P [--replica-listen H:P] [--log-level L] [--control-plane URL[,URL…] --node-id ID [--labels k=v,…]]`.
+ * --iscsi-listen H:P [--replica-listen H:P] [--log-level L] [--io-mode auto|sync|async] [--control-plane URL[,URL…] --node-id ID [--labels k=v,…]]`.
  * With --control-plane the engine heartbeats to the control plane (src/engine/heartbeat.ts).
  * Logs JSON lines on stdout; the line with "msg":"engine ready" carries `api` (URL) and
  * `iscsi` and `replica` (host:port).

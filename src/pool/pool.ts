@@ -91,7 +91,11 @@ export class Pool implements VolumeHost {
       maxEntries: sb.layout.maxVolumes, log: this.log,
       commit: (records, flags) => this.commit(records, flags),
       openVolume: (name) => this.openVolume(name),
-      nameTaken: (name) => this.pendingNames.has(name),
+      claimName: (name) => {
+        if (this.model.byName.has(name) || this.pendingNames.has(name)) throw new VolumeExistsError(name);
+        this.pendingNames.add(name);
+        return () => this.pendingNames.delete(name);
+      },
       checkVolumeSize: (size, blockSize) => this.checkVolumeSize(size, blockSize),
     });
     this.journal = new PoolJournal({

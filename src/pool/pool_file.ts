@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { MediumError } from '../block/errors.ts';
 import { PoolBusyError, PoolNotFoundError } from './pool_errors.ts';
+import { IoMode, IoPolicy } from './pool_io_policy.ts';
 
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 const ZERO_PARALLEL = 8;
@@ -16,17 +17,32 @@ function ioError(op: string, err: NodeJS.ErrnoException): MediumError {
   return new MediumError(`pool ${op} failed: ${err.code ?? err.message}`, { cause: err });
 }
 
+/** Called once per transfer with null or the MediumError; may be called before the call returns. */
+export type IoDone = (err: MediumError | null) => void;
+
+let defaultIoMode: IoMode = IoMode.auto;
+
+/** The I/O mode of pool files opened from now on (the engine's `--io-mode`). */
+export function setDefaultIoMode(mode: IoMode): void {
+  defaultIoMode = mode;
+}
+
 /**
- * The pool's raw file descriptor with callback-based positional I/O wrapped once in a
- * promise each, and an fdatasync that coalesces: callers that arrive while one runs share
- * the next one (their writes may have landed after the running one started).
+ * The pool's raw file descriptor. Positional transfers run synchronously on the event
+ * loop or on libuv's thread pool as the file's IoPolicy decides (pool_io_policy.ts);
+ * fdatasync always runs on the pool, and coalesces: callers that arrive while one runs
+ * share the next one (their writes may have landed after the running one started).
  */
 export class PoolFile {
   readonly fd: number;
+  readonly policy: IoPolicy;
   private syncing: Promise<void> | null = null;
   private nextSync: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | null = null;
 
-  constructor(fd: number) { this.fd = fd; }
+  constructor(fd: number, mode: IoMode = defaultIoMode) {
+    this.fd = fd;
+    this.policy = new IoPolicy({ mode });
+  }
 
   static open(path: string, flags: number, mode = 0o600): Promise<PoolFile> {
     return new Promise((resolve, reject) => {
@@ -37,42 +53,111 @@ export class PoolFile {
   /** Reads exactly `len` bytes; bytes past the end of the file read as zeros. */
   read(buf: Buffer, off: number, len: number, pos: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const step = (done: number): void => {
-        fs.read(this.fd, buf, off + done, len - done, pos + done, (err, n) => {
-          if (err) return reject(ioError('read', err));
-          if (n === 0) { buf.fill(0, off + done, off + len); return resolve(); }
-          if (done + n < len) return step(done + n);
-          resolve();
-        });
-      };
-      step(0);
+      this.readInto(buf, off, len, pos, (err) => (err === null ? resolve() : reject(err)));
     });
   }
 
   write(buf: Buffer, off: number, len: number, pos: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const step = (done: number): void => {
-        fs.write(this.fd, buf, off + done, len - done, pos + done, (err, n) => {
-          if (err) return reject(ioError('write', err));
-          if (done + n < len) return step(done + n);
-          resolve();
-        });
-      };
-      step(0);
+      this.writeFrom(buf, off, len, pos, (err) => (err === null ? resolve() : reject(err)));
     });
   }
 
-  /** Writes zeros over [pos, pos+len) with a few chunk writes in flight. */
+  /**
+   * The hot-path read: `done` runs once, synchronously when the policy chose a
+   * synchronous read (no promise, no thread-pool hop). Past the end of file reads zeros.
+   */
+  readInto(buf: Buffer, off: number, len: number, pos: number, done: IoDone): void {
+    const policy = this.policy;
+    if (policy.mode === IoMode.async) return this.readAsync(buf, off, len, pos, done);
+    if (policy.mode === IoMode.sync) return done(this.readNow(buf, off, len, pos));
+    const t0 = performance.now();
+    if (!policy.useSync(len, t0)) return this.readAsync(buf, off, len, pos, done);
+    const err = this.readNow(buf, off, len, pos);
+    policy.observeSync(len, t0, performance.now());
+    done(err);
+  }
+
+  /** The hot-path write, with readInto's calling convention. */
+  writeFrom(buf: Buffer, off: number, len: number, pos: number, done: IoDone): void {
+    const policy = this.policy;
+    if (policy.mode === IoMode.async) return this.writeAsync(buf, off, len, pos, done);
+    if (policy.mode === IoMode.sync) return done(this.writeNow(buf, off, len, pos));
+    const t0 = performance.now();
+    if (!policy.useSync(len, t0)) return this.writeAsync(buf, off, len, pos, done);
+    const err = this.writeNow(buf, off, len, pos);
+    policy.observeSync(len, t0, performance.now());
+    done(err);
+  }
+
+  private readNow(buf: Buffer, off: number, len: number, pos: number): MediumError | null {
+    try {
+      for (let done = 0; done < len;) {
+        const n = fs.readSync(this.fd, buf, off + done, len - done, pos + done);
+        if (n === 0) {
+          buf.fill(0, off + done, off + len);
+          break;
+        }
+        done += n;
+      }
+      return null;
+    } catch (err) {
+      return ioError('read', err as NodeJS.ErrnoException);
+    }
+  }
+
+  private writeNow(buf: Buffer, off: number, len: number, pos: number): MediumError | null {
+    try {
+      for (let done = 0; done < len;) done += fs.writeSync(this.fd, buf, off + done, len - done, pos + done);
+      return null;
+    } catch (err) {
+      return ioError('write', err as NodeJS.ErrnoException);
+    }
+  }
+
+  private readAsync(buf: Buffer, off: number, len: number, pos: number, done: IoDone): void {
+    const step = (got: number): void => {
+      fs.read(this.fd, buf, off + got, len - got, pos + got, (err, n) => {
+        if (err) return done(ioError('read', err));
+        if (n === 0) {
+          buf.fill(0, off + got, off + len);
+          return done(null);
+        }
+        if (got + n < len) return step(got + n);
+        done(null);
+      });
+    };
+    step(0);
+  }
+
+  private writeAsync(buf: Buffer, off: number, len: number, pos: number, done: IoDone): void {
+    const step = (put: number): void => {
+      fs.write(this.fd, buf, off + put, len - put, pos + put, (err, n) => {
+        if (err) return done(ioError('write', err));
+        if (put + n < len) return step(put + n);
+        done(null);
+      });
+    };
+    step(0);
+  }
+
+  /**
+   * Writes zeros over [pos, pos+len) with a few chunk writes in flight. Always on the
+   * thread pool: erasing is background work and must not hold up the loop's I/O.
+   */
   async zero(pos: number, len: number): Promise<void> {
     const z = zeroBuffer();
     let next = pos;
     const end = pos + len;
+    const writeChunk = (n: number, at: number): Promise<void> => new Promise((resolve, reject) => {
+      this.writeAsync(z, 0, n, at, (err) => (err === null ? resolve() : reject(err)));
+    });
     const worker = async (): Promise<void> => {
       while (next < end) {
         const at = next;
         const n = Math.min(z.length, end - at);
         next += n;
-        await this.write(z, 0, n, at);
+        await writeChunk(n, at);
       }
     };
     const workers: Promise<void>[] = [];

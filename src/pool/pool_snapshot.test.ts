@@ -178,3 +178,23 @@ test('a format 1 pool imports and is upgraded to format 2', async (t) => {
   assert.equal(third.listSnapshots().length, 1);
   await third.close();
 });
+
+test('a clone and a create racing for one name: one wins, the other gets VOLUME_EXISTS', async (t) => {
+  const { pool } = await freshPool(t);
+  await pool.createVolume({ name: 'v', sizeBytes: 2 * MiB, thin: false });
+  await pool.createSnapshot('v', 's');
+  const results = await Promise.allSettled([
+    pool.createVolumeFromSnapshot({ name: 'x', snapshot: 's' }),
+    pool.createVolume({ name: 'x', sizeBytes: MiB }),
+  ]);
+  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+  const failed = results.find((r) => r.status === 'rejected');
+  assert.equal(errorCode(failed?.reason), 'VOLUME_EXISTS');
+  assert.deepEqual((await pool.verify()).problems, []);
+  await assert.rejects(pool.destroy(), code('POOL_NOT_EMPTY'));
+  await pool.deleteVolume('x');
+  await pool.deleteVolume('v');
+  await assert.rejects(pool.destroy(), code('POOL_NOT_EMPTY'), 'the snapshot still holds data');
+  await pool.deleteSnapshot('s');
+  await pool.destroy();
+});

@@ -39,8 +39,8 @@ export interface SnapshotHost {
   commit(records: JournalRecord[], flags: number): Promise<void>;
   /** The open Volume for a live volume (created on demand). */
   openVolume(name: string): Volume;
-  /** Rejects a name a volume create has claimed but not yet journaled. */
-  nameTaken(name: string): boolean;
+  /** Reserves a volume name against concurrent creates (VolumeExistsError if taken); returns its release. */
+  claimName(name: string): () => void;
   /** Validates a volume size for a block size (throws InvalidSizeError). */
   checkVolumeSize(sizeBytes: number, blockSize: number): void;
 }
@@ -103,15 +103,24 @@ export class PoolSnapshots {
   async clone(opts: { name: string; sizeBytes?: number; thin?: boolean }, source: { snapshot?: string; volume?: VolumeMeta }): Promise<void> {
     const { model } = this.h;
     if (!isValidName(opts.name)) throw new InvalidNameError();
-    if (model.byName.has(opts.name) || this.h.nameTaken(opts.name)) throw new VolumeExistsError(opts.name);
+    if (model.byName.has(opts.name)) throw new VolumeExistsError(opts.name);
     this.checkRoom();
     const src: SnapshotMeta | VolumeMeta = source.snapshot !== undefined ? this.lookup(source.snapshot) : source.volume!;
     if ('deleting' in src && (src.deleting || src.filling)) throw new VolumeNotFoundError(src.name);
     const sizeBytes = opts.sizeBytes ?? src.sizeBytes;
     this.h.checkVolumeSize(sizeBytes, src.blockSize);
     if (sizeBytes < src.sizeBytes) throw new InvalidSizeError('a clone cannot be smaller than its source');
-    const release = source.volume !== undefined ? await this.h.openVolume(src.name).holdWrites() : () => undefined;
-    const thin = opts.thin ?? true;
+    const unclaim = this.h.claimName(opts.name);
+    try {
+      await this.cloneInto(opts.name, sizeBytes, opts.thin ?? true, src, source.volume !== undefined);
+    } finally {
+      unclaim();
+    }
+  }
+
+  private async cloneInto(name: string, sizeBytes: number, thin: boolean, src: SnapshotMeta | VolumeMeta, live: boolean): Promise<void> {
+    const { model } = this.h;
+    const release = live ? await this.h.openVolume(src.name).holdWrites() : () => undefined;
     let id = -1;
     try {
       const sources = mappedExtents(src, model);
@@ -121,7 +130,7 @@ export class PoolSnapshots {
         for (let l = 0; l < model.extentsFor(sizeBytes); l++) if (!have.has(l)) blank.push(l);
       }
       const fields = {
-        id: model.nextVolumeId++, uuid: randomUUID(), name: opts.name, sizeBytes, blockSize: src.blockSize, thin,
+        id: model.nextVolumeId++, uuid: randomUUID(), name, sizeBytes, blockSize: src.blockSize, thin,
         createdAtMs: Date.now(), filling: true,
       };
       await this.fill({ type: RecordType.VOL_CREATE, volume: fields }, fields.id, sources, blank, () => { id = fields.id; });
@@ -132,7 +141,7 @@ export class PoolSnapshots {
       release();
     }
     await this.finish([{ type: RecordType.VOL_FILLED, vol: id }], id);
-    this.h.log.info({ volume: opts.name, source: src.name, fromSnapshot: source.snapshot !== undefined }, 'clone created');
+    this.h.log.info({ volume: name, source: src.name, fromSnapshot: !live }, 'clone created');
   }
 
   /** Journals the delete, erases the snapshot's extents, then frees them. */
