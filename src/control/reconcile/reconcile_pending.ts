@@ -7,6 +7,7 @@ import { readRecord, type StoredVolume, type VolumeOp } from '../service/service
 import {
   exportVolume, isRetryable, provisionVolume, resizeVolume, teardownVolume, unexportVolume, unprovisionVolume,
 } from '../service/volume_acts.ts';
+import { removeSnapshotCopies } from '../service/snapshot_service.ts';
 import type { Reconciler } from './reconcile_types.ts';
 
 type Decision = { commit: StoredVolume | null } | { rollback: true };
@@ -88,20 +89,22 @@ function volumeIdOf(key: string): string {
  *
  * Given a snapshot record marked pending,
  * when this reconciler runs on the leader,
- * then a delete is committed (the snapshot spec goes; copies left on engines are the
- * engines' to drop once snapshots exist there) and a create is rolled back — engines
- * cannot cut snapshots yet, so nothing was made.
+ * then a delete is finished (copies still on reachable engines are removed, the spec
+ * goes) and a create is rolled back after removing whatever copies engines already cut,
+ * so a crash mid-create never leaks snapshot space.
  */
 export const finishPendingSnapshots: Reconciler = {
   name: 'pending_snapshot_intents',
   async run(ctx) {
-    const log = new IntentLog<SnapshotSpec, { type: string }>({ store: ctx.store, fence: () => ctx.fence(), now: ctx.now });
+    const log = new IntentLog<SnapshotSpec, { type: string; spec?: SnapshotSpec }>({ store: ctx.store, fence: () => ctx.fence(), now: ctx.now });
     let finished = 0;
     for (const ticket of await log.pending(kindPrefix(ResourceKind.Snapshot))) {
       await ctx.locks.with(ticket.key, async () => {
-        const now = await readRecord<SnapshotSpec, { type: string }>(ctx.store, ticket.key);
+        const now = await readRecord<SnapshotSpec, { type: string; spec?: SnapshotSpec }>(ctx.store, ticket.key);
         if (now?.record.pending?.id !== ticket.pending.id) return;
         const fresh = { ...ticket, revision: now.revision };
+        const made = ticket.pending.op.type === 'delete' ? ticket.spec : ticket.pending.op.spec;
+        if (made != null) await removeSnapshotCopies(ctx, made.id, made.replicaSnapshots);
         if (ticket.pending.op.type === 'delete') await log.commit(fresh, null);
         else await log.rollback(fresh);
         finished++;
