@@ -33,7 +33,7 @@ export interface Volume {
   name: string;
   capacityBytes: number;
   parameters: VolumeParameters;
-  /** The parameters as given, minus sidecar keys: what idempotent retries must match. */
+  /** The parameters as given, minus sidecar keys (a record; retries are compared on `parameters`, normalized). */
   definingParameters: Readonly<Record<string, string>>;
   accessibleTopology: TopologySegment[];
   contentSource?: ContentSource;
@@ -90,11 +90,10 @@ export interface Capacity {
 
 export interface ControlPlaneClient {
   /**
-   * The volume with this CSI name, if any, with its definingParameters as given at
-   * creation (the controller compares them with a retry's). A client whose store keeps
-   * the parameters only in another form (RestControlPlane) answers undefined and leaves
-   * the name check to createVolume, which must then answer the existing volume or
-   * NameConflictError itself.
+   * The volume with this CSI name, if any, with the parameters it was created with (the
+   * controller compares their normalized form, parameters_canonical.ts, with a retry's;
+   * fsType included). createVolume must still answer the existing volume or
+   * NameConflictError itself, for a create racing another controller.
    */
   findVolumeByName(name: string): Promise<Volume | undefined>;
   /**

@@ -27,6 +27,7 @@ import {
   type ByteRange,
 } from './csi_wire.ts';
 import { parseVolumeParameters, volumeDefiningParameters, type VolumeParameters } from './parameters.ts';
+import { sameCanonicalParameters } from './parameters_canonical.ts';
 
 export interface ControllerDeps {
   backend: ControlPlaneClient;
@@ -57,10 +58,6 @@ function fitsRange(bytes: number, range: ByteRange): boolean {
   return bytes >= range.requiredBytes && (range.limitBytes === 0 || bytes <= range.limitBytes);
 }
 
-function sameParameters(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
-}
 
 export async function createVolume(d: ControllerDeps, req: CreateVolumeRequest): Promise<object> {
   const name = requireString(req.name, 'name');
@@ -81,7 +78,8 @@ export async function createVolume(d: ControllerDeps, req: CreateVolumeRequest):
     const existing = await d.backend.findVolumeByName(name);
     if (existing) {
       if (!fitsRange(existing.capacityBytes, range)) throw new NameConflictError('volume', name, `size ${existing.capacityBytes} bytes, outside the requested range`);
-      if (!sameParameters(existing.definingParameters, definingParameters)) throw new NameConflictError('volume', name, 'other parameters');
+      // Compared as meant, not as written: "01" and "1" replicas, or fsType from the class or the capability, are the same.
+      if (!sameCanonicalParameters(existing.parameters, params)) throw new NameConflictError('volume', name, 'other parameters');
       if (!sameContentSource(existing.contentSource, contentSource)) throw new NameConflictError('volume', name, 'another content source');
       return { volume: volumeToWire(existing) };
     }
@@ -161,8 +159,17 @@ export async function validateVolumeCapabilities(d: ControllerDeps, req: Validat
     }
   }
   const params = req.parameters ?? {};
-  if (Object.keys(params).length > 0 && !sameParameters(volumeDefiningParameters(params), v.definingParameters)) {
-    return { confirmed: null, message: `volume ${volumeId} was created with other parameters` };
+  if (Object.keys(params).length > 0) {
+    let asked: VolumeParameters;
+    try {
+      asked = parseVolumeParameters(params);
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) return { confirmed: null, message: err.message };
+      throw err;
+    }
+    // A class without fsType leaves it to the capability, checked above.
+    if (!Object.hasOwn(params, 'fsType')) asked.fsType = v.parameters.fsType;
+    if (!sameCanonicalParameters(asked, v.parameters)) return { confirmed: null, message: `volume ${volumeId} was created with other parameters` };
   }
   return {
     confirmed: { volume_context: req.volume_context ?? {}, volume_capabilities: req.volume_capabilities, parameters: params },

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { silentLogger } from '../util/log.ts';
-import { DEFAULT_PARAMETERS } from './parameters.ts';
+import { DEFAULT_PARAMETERS, parseVolumeParameters } from './parameters.ts';
+import { sameCanonicalParameters } from './parameters_canonical.ts';
 import { RestControlPlane } from './rest_control_plane.ts';
 import { podInfoOf, podUidOfTargetPath, withPodRecords } from './rest_pod_records.ts';
 import { canonicalParameters, createVolumeBody, lunOfTargetUrl } from './rest_views.ts';
@@ -163,21 +164,59 @@ describe('RestControlPlane against a fake control plane', () => {
     lost.server.close();
   });
 
-  it('creates with the StorageClass mapped to the control plane body and answers with the request\'s own parameters', async () => {
-    let got: unknown;
+  it('creates with the StorageClass mapped to the control plane body, its canonical parameters kept as attributes', async () => {
+    let got: Record<string, unknown> | undefined;
+    const parameters = { ...DEFAULT_PARAMETERS, requiredTags: ['fast'], excludedTags: [], thin: true, media: 'ssd' as const, fsType: 'xfs' as const, spreadStrict: true, maxIops: 100 };
+    const attributes = { encrypt: 'false', fsType: 'xfs', maxIops: '100', replicas: '1', requiredTags: 'fast', spreadStrict: 'true', thin: 'true', type: 'ssd' };
+    const stored = volume({ name: 'pvc-x', thin: true, replicas: 1, spread: { domain: 'zone', strict: true }, media: 'ssd', requiredTags: ['fast'], qos: { maxIops: 100 }, attributes });
     leader.handle = (req, body, res) => {
       if (req.url === '/v1/nodes') return send(res, 200, nodes);
-      got = body;
-      send(res, 201, volume({ name: 'pvc-x', thin: true, replicas: 1, spread: { domain: 'zone', strict: true }, media: 'ssd' }));
+      if (req.method === 'GET' && req.url === '/v1/volumes') return send(res, 200, { volumes: [volume({ id: 'v0', name: 'pvc-other' }), stored] });
+      got = body as Record<string, unknown>;
+      send(res, 201, stored);
     };
     const cp = new RestControlPlane({ urls: [leader.url] });
-    const parameters = { ...DEFAULT_PARAMETERS, requiredTags: ['fast'], excludedTags: [], thin: true, media: 'ssd' as const, fsType: 'xfs' as const, spreadStrict: true, maxIops: 100 };
     const v = await cp.createVolume({ name: 'pvc-x', capacityBytes: 8 << 20, parameters, definingParameters: { fsType: 'xfs', thin: 'true' } });
-    assert.deepEqual(got, { name: 'pvc-x', sizeBytes: 8 << 20, replicas: 1, thin: true, spread: { domain: 'zone', strict: true }, encrypted: false, media: 'ssd', requiredTags: ['fast'], qos: { maxIops: 100 } });
-    assert.equal(v.parameters.fsType, 'xfs');
-    assert.deepEqual(v.definingParameters, { fsType: 'xfs', thin: 'true' });
+    assert.deepEqual(got, {
+      name: 'pvc-x', sizeBytes: 8 << 20, replicas: 1, thin: true, spread: { domain: 'zone', strict: true }, encrypted: false, media: 'ssd',
+      requiredTags: ['fast'], qos: { maxIops: 100 }, attributes,
+    });
+    assert.deepEqual(v.parameters, parameters, 'read back from the attributes, fsType included');
     assert.deepEqual(v.accessibleTopology, [{ 'topology.berth.io/zone': 'z1' }]);
-    assert.equal(await cp.findVolumeByName('pvc-x'), undefined, 'the control plane resolves names on create');
+    const found = await cp.findVolumeByName('pvc-x');
+    assert.equal(found?.id, 'v1');
+    assert.equal(found?.parameters.fsType, 'xfs', 'an xfs volume reads back as xfs');
+    assert.equal(await cp.findVolumeByName('pvc-none'), undefined);
+    const plain = await cp.getVolume('v1');
+    assert.equal(plain?.parameters.fsType, 'xfs');
+  });
+
+  it('maps content sources to sourceSnapshotId / sourceVolumeId, and a gone source to NOT_FOUND', async () => {
+    const bodies: unknown[] = [];
+    let answer: [number, unknown] = [201, volume({ sourceSnapshotId: 's-1' })];
+    leader.handle = (req, body, res) => {
+      if (req.url === '/v1/nodes') return send(res, 200, nodes);
+      bodies.push(body);
+      send(res, answer[0], answer[1]);
+    };
+    const cp = new RestControlPlane({ urls: [leader.url] });
+    const base = { name: 'pvc-c', capacityBytes: 8 << 20, parameters: { ...DEFAULT_PARAMETERS, requiredTags: [], excludedTags: [] }, definingParameters: {} };
+    const fromSnap = await cp.createVolume({ ...base, contentSource: { kind: 'snapshot', snapshotId: 's-1' } });
+    assert.deepEqual(fromSnap.contentSource, { kind: 'snapshot', snapshotId: 's-1' });
+    answer = [201, volume({ sourceVolumeId: 'v0' })];
+    const fromVol = await cp.createVolume({ ...base, contentSource: { kind: 'volume', volumeId: 'v0' } });
+    assert.deepEqual(fromVol.contentSource, { kind: 'volume', volumeId: 'v0' });
+    assert.deepEqual(bodies.map((b) => [(b as Record<string, unknown>).sourceSnapshotId, (b as Record<string, unknown>).sourceVolumeId]), [['s-1', undefined], [undefined, 'v0']]);
+    answer = [404, err('SNAPSHOT_NOT_FOUND')];
+    const e1 = await cp.createVolume({ ...base, contentSource: { kind: 'snapshot', snapshotId: 's-9' } }).then(() => assert.fail('should fail'), (x: unknown) => x);
+    assert.equal(mapError(e1).code, status.NOT_FOUND);
+    assert.match(mapError(e1).details, /source snapshot s-9/);
+    answer = [404, err('VOLUME_NOT_FOUND')];
+    const e2 = await cp.createVolume({ ...base, contentSource: { kind: 'volume', volumeId: 'v9' } }).then(() => assert.fail('should fail'), (x: unknown) => x);
+    assert.match(mapError(e2).details, /source volume v9/);
+    answer = [501, err('NOT_IMPLEMENTED', 'cloning a volume into a volume with more than one replica')];
+    const e3 = await cp.createVolume({ ...base, contentSource: { kind: 'volume', volumeId: 'v0' } }).then(() => assert.fail('should fail'), (x: unknown) => x);
+    assert.equal(mapError(e3).code, status.UNIMPLEMENTED);
   });
 });
 
@@ -185,8 +224,14 @@ describe('REST views and pod records (pure)', () => {
   it('refuses what the control plane cannot record, and writes parameters one way', () => {
     const p = { ...DEFAULT_PARAMETERS, requiredTags: [], excludedTags: [] };
     assert.throws(() => createVolumeBody({ name: 'a', capacityBytes: 1 << 20, parameters: { ...p, media: 'slice' }, definingParameters: {} }), /slice/);
-    assert.throws(() => createVolumeBody({ name: 'a', capacityBytes: 1 << 20, parameters: p, definingParameters: {}, contentSource: { kind: 'snapshot', snapshotId: 's' } }), /snapshot/);
+    assert.throws(() => createVolumeBody({ name: 'a', capacityBytes: 1 << 20, parameters: { ...p, striping: true }, definingParameters: {} }), /striping/);
     assert.deepEqual(canonicalParameters(p), { encrypt: 'false', fsType: 'ext4', replicas: '1', spreadStrict: 'false', thin: 'false' });
+    const spelled = parseVolumeParameters({ replicas: '01', thin: 'TRUE', requiredTags: 'b, a,b', minVolumeSize: '1Mi', fsType: 'xfs' });
+    const canon = canonicalParameters(spelled);
+    assert.deepEqual(canon, { encrypt: 'false', fsType: 'xfs', minVolumeSize: '1048576', replicas: '1', requiredTags: 'a,b', spreadStrict: 'false', thin: 'true' });
+    assert.deepEqual(canonicalParameters(parseVolumeParameters(canon)), canon, 'the canonical form parses back to itself');
+    assert.ok(sameCanonicalParameters(spelled, parseVolumeParameters(canon)));
+    assert.ok(!sameCanonicalParameters(spelled, { ...spelled, fsType: 'ext4' }), 'fsType is part of the identity');
     assert.equal(lunOfTargetUrl('iscsi://127.0.0.1:3260/iqn.2026-11.io.berth:vol-x/3'), 3);
   });
 

@@ -17,7 +17,7 @@ import type {
   TopologySegment,
   Volume,
 } from './backend.ts';
-import { ControlPlaneUnavailableError, InUseError } from './csi_errors.ts';
+import { ControlPlaneUnavailableError, InUseError, SourceNotFoundError } from './csi_errors.ts';
 import { pageOf } from './pagination.ts';
 import type { VolumeParameters } from './parameters.ts';
 import { mapRestError, type RestSubject } from './rest_errors.ts';
@@ -61,21 +61,33 @@ export class RestControlPlane implements ControlPlaneClient {
   }
 
   /**
-   * Always undefined: the control plane compares a repeated create with the parameters
-   * it keeps (createVolume answers the same volume, or NameConflictError), whereas a
-   * volume read back here holds them in canonical form, which would not compare equal to
-   * the StorageClass's own text. See backend.ts.
+   * The volume with this CSI name, parameters read back from the attributes the driver
+   * saved with it (rest_views.ts), so the controller can compare a retry's. The control
+   * plane has no lookup by name, so this reads the list: O(volumes) per CreateVolume.
    */
-  async findVolumeByName(_name: string): Promise<Volume | undefined> {
-    return undefined;
+  async findVolumeByName(name: string): Promise<Volume | undefined> {
+    const [list, zones] = await Promise.all([this.call<{ volumes: RestVolume[] }>('GET', '/v1/volumes', {}), this.zones()]);
+    const found = listOf(list, 'volumes').map(checked).find((v) => v.name === name);
+    return found === undefined ? undefined : volumeFromRest(found, zones);
   }
 
+  /** The control plane answers the existing volume for the same name and parameters, or VOLUME_EXISTS. */
   async createVolume(args: CreateVolumeArgs): Promise<Volume> {
     const body = createVolumeBody(args);
-    const made = checked(await this.call<RestVolume>('POST', '/v1/volumes', { volumeName: args.name }, body));
-    const v = volumeFromRest(made, await this.zones());
-    // What the control plane does not keep, the request says: the CO stores this answer.
-    return { ...v, parameters: { ...v.parameters, ...pickLocal(args.parameters) }, definingParameters: { ...args.definingParameters } };
+    const source = args.contentSource;
+    const subject: RestSubject = { volumeName: args.name };
+    if (source?.kind === 'snapshot') subject.snapshotId = source.snapshotId;
+    let made: RestVolume;
+    try {
+      made = checked((await this.http.request<RestVolume>('POST', '/v1/volumes', body)).body);
+    } catch (err) {
+      // A content source that is gone is the CSI "source not found", not a missing volume.
+      const code = err instanceof RestError ? err.restCode : undefined;
+      if (source?.kind === 'snapshot' && code === 'SNAPSHOT_NOT_FOUND') throw new SourceNotFoundError('snapshot', source.snapshotId);
+      if (source?.kind === 'volume' && code === 'VOLUME_NOT_FOUND') throw new SourceNotFoundError('volume', source.volumeId);
+      throw mapRestError(err, subject);
+    }
+    return volumeFromRest(made, await this.zones());
   }
 
   async deleteVolume(volumeId: string): Promise<void> {
@@ -132,13 +144,13 @@ export class RestControlPlane implements ControlPlaneClient {
 
   async findSnapshotByName(name: string): Promise<Snapshot | undefined> {
     const list = await this.call<{ snapshots: RestSnapshot[] }>('GET', '/v1/snapshots', { snapshotName: name });
-    const s = listOf(list, 'snapshots').find((x) => x.name === name);
+    const s = listOf(list, 'snapshots').map(checkedSnapshot).find((x) => x.name === name);
     return s ? snapshotFromRest(s) : undefined;
   }
 
   async createSnapshot(name: string, sourceVolumeId: string): Promise<Snapshot> {
     const s = await this.call<RestSnapshot>('POST', '/v1/snapshots', { snapshotName: name, volumeId: sourceVolumeId }, { name, volumeId: sourceVolumeId });
-    return snapshotFromRest(s);
+    return snapshotFromRest(checkedSnapshot(s));
   }
 
   async deleteSnapshot(snapshotId: string): Promise<void> {
@@ -148,7 +160,7 @@ export class RestControlPlane implements ControlPlaneClient {
   async listSnapshots(filter: { sourceVolumeId?: string; snapshotId?: string }, page: PageRequest): Promise<Page<Snapshot>> {
     const query = filter.sourceVolumeId ? `?volumeId=${seg(filter.sourceVolumeId)}` : '';
     const list = await this.call<{ snapshots: RestSnapshot[] }>('GET', `/v1/snapshots${query}`, {});
-    const sorted = listOf(list, 'snapshots').filter((s) => (filter.snapshotId ? s.id === filter.snapshotId : true)).sort(byId);
+    const sorted = listOf(list, 'snapshots').map(checkedSnapshot).filter((s) => (filter.snapshotId ? s.id === filter.snapshotId : true)).sort(byId);
     const out = pageOf(sorted, (s) => s.id, page);
     return { items: out.items.map(snapshotFromRest), nextToken: out.nextToken };
   }
@@ -201,20 +213,19 @@ export class RestControlPlane implements ControlPlaneClient {
   }
 }
 
-/** Parameters the control plane does not record, taken from the request. */
-function pickLocal(p: VolumeParameters): Partial<VolumeParameters> {
-  const out: Partial<VolumeParameters> = { fsType: p.fsType, striping: p.striping, transport: p.transport };
-  if (p.minVolumeSize !== undefined) out.minVolumeSize = p.minVolumeSize;
-  if (p.maxVolumeSize !== undefined) out.maxVolumeSize = p.maxVolumeSize;
-  return out;
-}
-
 /** A volume answer with the fields every conversion relies on; anything else is a broken peer. */
 function checked(v: RestVolume): RestVolume {
   if (typeof v !== 'object' || v === null || typeof v.id !== 'string' || typeof v.name !== 'string' || !Number.isSafeInteger(v.sizeBytes) || !Number.isInteger(v.replicas)) {
     throw new ControlPlaneUnavailableError('the control plane answered with a volume this driver cannot read');
   }
   return v;
+}
+
+function checkedSnapshot(s: RestSnapshot): RestSnapshot {
+  if (typeof s !== 'object' || s === null || typeof s.id !== 'string' || typeof s.name !== 'string' || typeof s.volumeId !== 'string' || !Number.isSafeInteger(s.sizeBytes)) {
+    throw new ControlPlaneUnavailableError('the control plane answered with a snapshot this driver cannot read');
+  }
+  return s;
 }
 
 function listOf<K extends string, T>(body: { [k in K]: T[] } | undefined, key: K): T[] {

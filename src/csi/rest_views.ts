@@ -3,15 +3,20 @@
  * requests as control-plane bodies. Pure.
  *
  * The control plane keeps what placement needs (replicas, thin, media, tags, storage
- * group, spread, encryption, QoS), not the StorageClass text nor the filesystem, so a
- * volume read back carries its parameters in canonical form (`canonicalParameters`) and
- * the default filesystem; the answer to CreateVolume carries the request's own.
+ * group, spread, encryption, QoS) as fields, and the driver's own facts (fsType, size
+ * bounds) in the volume's opaque `attributes`: the driver saves its canonical parameters
+ * there (parameters_canonical.ts) and reads them back, so a volume read back has the
+ * parameters it was created with, in canonical form. A volume without them (made by
+ * another client) reads as its fields say, with the default filesystem.
  */
 import type { Publication } from './capabilities.ts';
 import { AccessMode } from './capabilities.ts';
 import { UnsupportedError } from './csi_errors.ts';
-import type { CreateVolumeArgs, Snapshot, TopologySegment, Volume } from './backend.ts';
-import { DEFAULT_PARAMETERS, type VolumeParameters } from './parameters.ts';
+import type { ContentSource, CreateVolumeArgs, Snapshot, TopologySegment, Volume } from './backend.ts';
+import { DEFAULT_PARAMETERS, parseVolumeParameters, type VolumeParameters } from './parameters.ts';
+import { canonicalParameters } from './parameters_canonical.ts';
+
+export { canonicalParameters };
 
 export const TOPOLOGY_ZONE_KEY = 'topology.berth.io/zone';
 export const TOPOLOGY_NODE_KEY = 'topology.berth.io/node';
@@ -30,6 +35,8 @@ export interface RestVolume {
   encrypted?: boolean;
   qos?: { maxIops?: number; maxBandwidthBytes?: number };
   sourceSnapshotId?: string;
+  sourceVolumeId?: string;
+  attributes?: Record<string, string>;
   publishedNodeId?: string;
   target?: { iqn: string; portal: string; url: string };
   lifecycle: string;
@@ -70,7 +77,6 @@ export interface RestSnapshot {
 /** The body of POST /v1/volumes; refuses what the control plane cannot record. */
 export function createVolumeBody(args: CreateVolumeArgs): Record<string, unknown> {
   const p = args.parameters;
-  if (args.contentSource) throw new UnsupportedError(`creating a volume from a ${args.contentSource.kind} through the control plane`);
   if (p.media === 'slice') throw new UnsupportedError('type=slice through the control plane (it places on hdd or ssd pools)');
   if (p.striping) throw new UnsupportedError('striping=true through the control plane');
   const body: Record<string, unknown> = {
@@ -80,7 +86,10 @@ export function createVolumeBody(args: CreateVolumeArgs): Record<string, unknown
     thin: p.thin,
     spread: { domain: 'zone', strict: p.spreadStrict },
     encrypted: p.encrypt,
+    attributes: canonicalParameters(p),
   };
+  if (args.contentSource?.kind === 'snapshot') body.sourceSnapshotId = args.contentSource.snapshotId;
+  if (args.contentSource?.kind === 'volume') body.sourceVolumeId = args.contentSource.volumeId;
   if (p.media !== undefined) body.media = p.media;
   if (p.requiredTags.length > 0) body.requiredTags = [...p.requiredTags];
   if (p.excludedTags.length > 0) body.excludedTags = [...p.excludedTags];
@@ -94,7 +103,15 @@ export function createVolumeBody(args: CreateVolumeArgs): Record<string, unknown
   return body;
 }
 
+/** The parameters the driver saved in the volume's attributes, or derived from its fields. */
 export function parametersFromRest(v: RestVolume): VolumeParameters {
+  if (v.attributes !== undefined && typeof v.attributes === 'object' && v.attributes !== null && Object.keys(v.attributes).length > 0) {
+    try {
+      return parseVolumeParameters(v.attributes);
+    } catch {
+      // Not this driver's attributes: read the fields as for a volume made by another client.
+    }
+  }
   const p: VolumeParameters = {
     ...DEFAULT_PARAMETERS,
     replicas: v.replicas,
@@ -109,24 +126,6 @@ export function parametersFromRest(v: RestVolume): VolumeParameters {
   if (v.qos?.maxIops !== undefined) p.maxIops = v.qos.maxIops;
   if (v.qos?.maxBandwidthBytes !== undefined) p.maxBandwidth = v.qos.maxBandwidthBytes;
   return p;
-}
-
-/** The StorageClass keys that reproduce these parameters, each written one way. */
-export function canonicalParameters(p: VolumeParameters): Record<string, string> {
-  const out: Record<string, string> = {
-    encrypt: String(p.encrypt),
-    fsType: p.fsType,
-    replicas: String(p.replicas),
-    spreadStrict: String(p.spreadStrict),
-    thin: String(p.thin),
-  };
-  if (p.media !== undefined) out.type = p.media;
-  if (p.requiredTags.length > 0) out.requiredTags = p.requiredTags.join(',');
-  if (p.excludedTags.length > 0) out.excludedTags = p.excludedTags.join(',');
-  if (p.storageGroup !== undefined) out.storageGroup = p.storageGroup;
-  if (p.maxIops !== undefined) out.maxIops = String(p.maxIops);
-  if (p.maxBandwidth !== undefined) out.maxBandwidth = String(p.maxBandwidth);
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /**
@@ -160,13 +159,19 @@ export function volumeFromRest(v: RestVolume, zoneOf: ReadonlyMap<string, string
     parameters,
     definingParameters: canonicalParameters(parameters),
     accessibleTopology: topologyFromRest(v, zoneOf),
-    contentSource: v.sourceSnapshotId ? { kind: 'snapshot', snapshotId: v.sourceSnapshotId } : undefined,
+    contentSource: contentSourceFromRest(v),
     publications: publicationsFromRest(v),
     condition: {
       abnormal,
       message: v.status === 'pending' ? `volume is being ${v.pending ?? 'created'}` : `${v.status}: ${online} of ${v.replicas} replica(s) online`,
     },
   };
+}
+
+function contentSourceFromRest(v: RestVolume): ContentSource | undefined {
+  if (v.sourceSnapshotId) return { kind: 'snapshot', snapshotId: v.sourceSnapshotId };
+  if (v.sourceVolumeId) return { kind: 'volume', volumeId: v.sourceVolumeId };
+  return undefined;
 }
 
 export function snapshotFromRest(s: RestSnapshot): Snapshot {

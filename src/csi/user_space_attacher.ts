@@ -6,7 +6,7 @@
  * One daemon per volume; its pid file, QMP socket and export file live in the state
  * dir, so a restarted node plugin can find and stop them.
  */
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AttachedDevice, AttachRequest, Attacher, TargetAddress } from './attacher.ts';
 import { AttachError, UnsupportedError } from './csi_errors.ts';
@@ -26,6 +26,9 @@ export interface UserSpaceAttacherOptions {
 /** The block node and export names inside each daemon. */
 const NODE_NAME = 'lun';
 const EXPORT_ID = 'exp';
+/** How long a rescan waits for the export file to show its new size, and how often it looks. */
+const EXPORT_SIZE_WAIT_MS = 5_000;
+const EXPORT_SIZE_POLL_MS = 100;
 
 /** qemu option values escape a comma by doubling it. */
 function qemuValue(v: string): string {
@@ -103,6 +106,13 @@ export class UserSpaceAttacher implements Attacher {
     const p = this.paths(volumeId);
     // block_resize on an iSCSI node re-reads the LUN's capacity and refuses a size beyond it.
     await qmpExecute(p.qmpSocket, 'block_resize', { 'node-name': NODE_NAME, size: newSizeBytes });
+    // The kernel caches the FUSE file's attributes (qemu's export gives them a 1 s
+    // timeout): until it asks again, `losetup -c` would read the old size and grow nothing.
+    const deadline = Date.now() + EXPORT_SIZE_WAIT_MS;
+    while ((await stat(p.exportFile)).size < newSizeBytes) {
+      if (Date.now() > deadline) throw new AttachError(`the FUSE export of ${volumeId} still shows its old size after block_resize`);
+      await new Promise((r) => setTimeout(r, EXPORT_SIZE_POLL_MS));
+    }
     await runChecked(this.opts.runner, 'losetup', ['-c', device.devicePath]);
   }
 

@@ -8,6 +8,7 @@ import { ExportRegistry } from './export_registry.ts';
 import { describeFault, EngineClosedError, PoolExistsError, PoolFaultedError, PoolNotFoundError, VolumeExportedError } from './errors.ts';
 import { ReplicaService } from './replica_service.ts';
 import { NexusRegistry } from './nexus_registry.ts';
+import { VolumeInUseError } from './nexus_registry_errors.ts';
 import { ChildOpener } from './nexus_children.ts';
 import { NEXUS_OP_TIMEOUT_MS_DEFAULT } from '../nexus/index.ts';
 import type { ExportRequest, ExportView, PoolView, SessionView, TargetView, VolumeInfo } from './engine_types.ts';
@@ -214,6 +215,8 @@ export class Engine {
     return this.#mutate(async () => {
       const p = this.#pool(pool);
       if (this.#exports.find(pool, volume)) throw new VolumeExportedError(pool, volume);
+      const user = this.#nexuses?.nexusUsing(pool, volume);
+      if (user !== undefined) throw new VolumeInUseError(pool, volume, user);
       const info = await p.volumeInfo(volume);
       await p.deleteVolume(volume);
       this.#exports.prStoreFor(info.uuid).removeSync();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
-import { BerthError, errorCode } from '../util/errors.ts';
+import { errorCode } from '../util/errors.ts';
 import { Nexus, NexusState, WriteIntentMap, NEXUS_REGION_BYTES_DEFAULT, type NexusChildSpec, type NexusEvent, type RebuildJob, type RebuildOutcome } from '../nexus/index.ts';
 import { AbsentReplica, childName, type ChildOpener, type ReplicaRef } from './nexus_children.ts';
 import { NexusDevice } from './nexus_device.ts';
@@ -8,6 +8,7 @@ import { loadNexusRecords, saveNexusRecords, type NexusRecord, type ReplicaRecor
 import { replicaView, type NexusView, type RebuildSummary } from './nexus_view.ts';
 import { InvalidArgumentError } from './errors.ts';
 import { NexusRetrier } from './nexus_retry.ts';
+import { NexusExistsError, NexusNotFoundError, NexusUnavailableError } from './nexus_registry_errors.ts';
 
 /**
  * Regions a rebuild copies at once. Each is a 1 MiB read and a 1 MiB write on another
@@ -15,16 +16,6 @@ import { NexusRetrier } from './nexus_retry.ts';
  * keeps the link busy while foreground I/O still gets its turn between regions.
  */
 export const ENGINE_REBUILD_PARALLEL = 8;
-
-export class NexusExistsError extends BerthError {
-  constructor(name: string) { super('NEXUS_EXISTS', `nexus '${name}' already exists on this engine`); }
-}
-export class NexusNotFoundError extends BerthError {
-  constructor(name: string) { super('NEXUS_NOT_FOUND', `no nexus '${name}' on this engine`); }
-}
-export class NexusUnavailableError extends BerthError {
-  constructor(name: string, why: string) { super('NEXUS_UNAVAILABLE', `nexus '${name}' is not serving: ${why}`); }
-}
 
 export interface CreateNexusRequest {
   name: string;
@@ -92,6 +83,17 @@ export class NexusRegistry {
   describe(name: string): NexusView { return this.#view(this.#get(name)); }
 
   has(name: string): boolean { return this.#live.has(name); }
+
+  /** The nexus that uses this engine's volume as a replica, if any. */
+  nexusUsing(pool: string, volume: string): string | undefined {
+    const self = this.#opener.self;
+    for (const live of this.#live.values()) {
+      for (const ref of live.nexus ? live.refs.values() : live.record.replicas) {
+        if (ref.node === self && ref.pool === pool && ref.volume === volume) return live.record.name;
+      }
+    }
+    return undefined;
+  }
 
   /** The device to export; rejects while the nexus could not be opened. */
   device(name: string): NexusDevice {

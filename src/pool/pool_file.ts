@@ -20,6 +20,29 @@ function ioError(op: string, err: NodeJS.ErrnoException): MediumError {
 /** Called once per transfer with null or the MediumError; may be called before the call returns. */
 export type IoDone = (err: MediumError | null) => void;
 
+/** Read buffers up to this size are carved from a shared slab instead of each getting an ArrayBuffer. */
+const IO_SLAB_MAX_PIECE = 64 * 1024;
+const IO_SLAB_BYTES = 1024 * 1024;
+let ioSlab: Buffer | undefined;
+let ioSlabUsed = 0;
+
+/**
+ * An uninitialised buffer for a read's result. Small ones are views of a 1 MiB slab
+ * (as Buffer.allocUnsafe does below 4 KiB): one ArrayBuffer per few hundred 4 KiB reads
+ * instead of one each, which is most of the garbage collector's work at high IOPS. A
+ * slab is freed when the last view of it is; pieces are never reused.
+ */
+export function allocIoBuffer(len: number): Buffer {
+  if (len > IO_SLAB_MAX_PIECE) return Buffer.allocUnsafe(len);
+  if (ioSlab === undefined || ioSlabUsed + len > IO_SLAB_BYTES) {
+    ioSlab = Buffer.allocUnsafeSlow(IO_SLAB_BYTES);
+    ioSlabUsed = 0;
+  }
+  const b = ioSlab.subarray(ioSlabUsed, ioSlabUsed + len);
+  ioSlabUsed = (ioSlabUsed + len + 7) & ~7;
+  return b;
+}
+
 let defaultIoMode: IoMode = IoMode.auto;
 
 /** The I/O mode of pool files opened from now on (the engine's `--io-mode`). */

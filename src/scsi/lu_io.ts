@@ -8,14 +8,26 @@ import { ScsiStatus, type ScsiResponse } from './types.ts';
  * WRITE ATOMIC) overlaps, and registers as in flight so those can wait for it.
  * Without write cache enabled every write is forced to the medium (FUA).
  */
-export async function writeBlocks(lu: LogicalUnit, lba: number, data: Buffer, fua: boolean): Promise<void> {
-  if (lu.locks.active) await lu.locks.waitClear(lba, data.length / lu.device.blockSize);
-  const epoch = lu.writes.enter();
+export function writeBlocks(lu: LogicalUnit, lba: number, data: Buffer, fua: boolean): Promise<void> {
+  if (lu.locks.active) return lu.locks.waitClear(lba, data.length / lu.device.blockSize).then(() => writeNow(lu, lba, data, fua));
+  return writeNow(lu, lba, data, fua);
+}
+
+/** The write itself, counted in `lu.writes`; one `then`, no async frame (it is the hot path). */
+function writeNow(lu: LogicalUnit, lba: number, data: Buffer, fua: boolean): Promise<void> {
+  const writes = lu.writes;
+  const epoch = writes.enter();
+  let p: Promise<void>;
   try {
-    await lu.device.write(lba, data, fua || !lu.mode.wce);
-  } finally {
-    lu.writes.leave(epoch);
+    p = lu.device.write(lba, data, fua || !lu.mode.wce);
+  } catch (err) {
+    writes.leave(epoch);
+    return Promise.reject(err as Error);
   }
+  return p.then(
+    () => { writes.leave(epoch); },
+    (err: unknown) => { writes.leave(epoch); throw err; },
+  );
 }
 
 /** Deallocates through the same gate as writes: an unmap changes what reads return. */

@@ -4,7 +4,7 @@ import { Opcode } from './constants.ts';
 import type { LogicalUnit } from './logical_unit.ts';
 import { firstDifference, good, goodDataOut, requireWritable, writeBlocks } from './lu_io.ts';
 import { invalidFieldInCdb, miscompare } from './sense.ts';
-import type { ScsiResponse, ScsiTask } from './types.ts';
+import { ScsiStatus, type ScsiResponse, type ScsiTask } from './types.ts';
 
 const FUA = 0x08;
 /** Byte of the TRANSFER LENGTH field by CDB length, for the field pointer. */
@@ -12,15 +12,23 @@ const LENGTH_BYTE: Record<number, number> = { 6: 4, 10: 7, 12: 6, 16: 10 };
 
 function lengthByte(cdb: Buffer): number { return LENGTH_BYTE[cdbLength(cdb[0])] ?? 0; }
 
-/** READ (6/10/12/16): the hot path — decode, range check, one device call. */
-async function read(task: ScsiTask, lu: LogicalUnit): Promise<ScsiResponse> {
+/** Read data as a GOOD response; a named function so READ makes no closure per command. */
+function goodWith(data: Buffer): ScsiResponse {
+  return { status: ScsiStatus.GOOD, data };
+}
+
+/**
+ * READ (6/10/12/16): the hot path — decode, range check, one device call. Not async:
+ * a bad CDB throws before any promise exists (the caller turns it into sense data).
+ */
+function read(task: ScsiTask, lu: LogicalUnit): Promise<ScsiResponse> | ScsiResponse {
   const cdb = task.cdb;
   if (cdb[0] !== Opcode.READ_6) requireNoProtection(cdb);
   const { lba, count } = decodeBlockRange(cdb);
   if (count > lu.limits.maxTransfer) throw invalidFieldInCdb(lengthByte(cdb));
   checkRange(lba, count, lu.device.blockCount);
   if (count === 0) return good();
-  return good(await lu.device.read(lba, count));
+  return lu.device.read(lba, count).then(goodWith);
 }
 
 /**
@@ -28,7 +36,7 @@ async function read(task: ScsiTask, lu: LogicalUnit): Promise<ScsiResponse> {
  * iSCSI overflow), only the whole blocks received are written and the command still
  * succeeds; the transport reports the residual (libiscsi's Write*Residuals, LIO).
  */
-async function write(task: ScsiTask, lu: LogicalUnit): Promise<ScsiResponse> {
+function write(task: ScsiTask, lu: LogicalUnit): Promise<ScsiResponse> | ScsiResponse {
   const cdb = task.cdb;
   const fua = cdb[0] !== Opcode.WRITE_6 && (cdb[1] & FUA) !== 0;
   if (cdb[0] !== Opcode.WRITE_6) requireNoProtection(cdb);
@@ -40,8 +48,9 @@ async function write(task: ScsiTask, lu: LogicalUnit): Promise<ScsiResponse> {
   if (count === 0) return goodDataOut(0);
   requireWritable(lu);
   const data = receivedBlocks(task.dataOut, needed, bs);
-  if (data) await writeBlocks(lu, lba, data, fua);
-  return goodDataOut(needed);
+  const done = goodDataOut(needed);
+  if (!data) return done;
+  return writeBlocks(lu, lba, data, fua).then(() => done);
 }
 
 /** The whole blocks of data-out, at most `needed` bytes, without copying. */

@@ -5,7 +5,8 @@
  * loop) logging in to Berth's own iSCSI target. The test plays the orchestrator over the
  * plugin's unix socket: create → publish → stage → publish → write → unpublish →
  * unstage → stage again → data intact → unpublish → delete, and checks that no process,
- * mount, loop device or pool space is left behind.
+ * mount, loop device or pool space is left behind. Snapshots, restore, clones and
+ * expansion: csi_e2e_snapshots.test.ts.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -13,12 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { parseMountInfo } from '../../src/csi/mount_info.ts';
 import type { EngineProcess } from '../helpers/engine_process.ts';
-import { run, waitFor } from '../helpers/tools.ts';
+import { waitFor } from '../helpers/tools.ts';
 import { cp, startControlPlane, type ControlPlaneProcess } from '../control_plane/control_plane_process.ts';
 import { INITIATOR, MiB, engineVolumes, nodeOnline, poolOnline, registeredEngine } from '../control_plane/cp_kit.ts';
 import { startCsiPlugin, type CsiProcess } from './csi_process.ts';
+import { clearLeftovers, leftovers, poolFree } from './csi_e2e_kit.ts';
 
 const NODE = 'node-e2e';
 const NODE_B = 'node-e2e-b';
@@ -30,27 +31,6 @@ interface CpVolume {
   id: string;
   publishedNodeId?: string;
   pods: { podUid: string; podName: string; podNamespace: string; nodeId?: string }[];
-}
-
-async function poolFree(engine: EngineProcess, pool: string): Promise<number> {
-  const res = await fetch(`${engine.api}/v1/pools/${pool}`);
-  return ((await res.json()) as { freeBytes: number }).freeBytes;
-}
-
-/** Mount points, loop devices and processes that mention the test's directory. */
-async function leftovers(dir: string): Promise<{ mounts: string[]; loops: string[]; processes: string[] }> {
-  const mounts = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8')).map((m) => m.mountPoint).filter((p) => p.startsWith(dir + '/'));
-  const loops = (await run('losetup', ['-l', '-n', '-O', 'NAME,BACK-FILE'], { check: false })).stdout
-    .split('\n')
-    .filter((l) => l.includes(dir + '/'))
-    .map((l) => l.trim());
-  const processes: string[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes('qemu-storage-daemon') && cmd.includes(dir)) processes.push(`${pid} ${cmd.replaceAll('\0', ' ').slice(0, 120)}`);
-  }
-  return { mounts, loops, processes };
 }
 
 describe('CSI end to end through the control plane, an engine and the user-space attach path', () => {
@@ -76,12 +56,7 @@ describe('CSI end to end through the control plane, an engine and the user-space
 
   after(async () => {
     await csi?.stop();
-    // Whatever a failed run left: mounts under the dir (deepest first), then the daemons' files.
-    const left = await leftovers(dir).catch(() => ({ mounts: [] as string[], loops: [] as string[], processes: [] as string[] }));
-    for (const m of left.mounts.filter((p) => !p.endsWith('lun.img')).sort((a, b) => b.length - a.length)) await run('umount', ['-l', m], { check: false });
-    for (const l of left.loops) await run('losetup', ['-d', l.split(/\s+/)[0]], { check: false });
-    for (const p of left.processes) process.kill(Number(p.split(' ')[0]), 'SIGKILL');
-    for (const m of left.mounts.filter((p) => p.endsWith('lun.img'))) await run('umount', ['-l', m], { check: false });
+    await clearLeftovers(dir);
     await engineB?.stop();
     await engine?.stop();
     await plane?.stop();

@@ -4,7 +4,8 @@
  * and prints the top self-time functions. Compare --io-mode choices with --engine-args.
  *
  *   node test/perf/profile_engine.ts [--backing DIR] [--rows id,…] [--runtime S]
- *        [--engine-args "--io-mode sync"] [--prof] [--tgt] [--size-gib N]
+ *        [--engine-args="--io-mode sync"] [--prof] [--tgt] [--size-gib N] [--no-prefill] [--show-login]
+ *        [--node-options="--max-semi-space-size=64"]
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { startTgt } from '../helpers/tgt.ts';
 import { fioPath as findFio, nodeBin, run } from '../helpers/tools.ts';
 
 const { values } = parseArgs({
+  allowNegative: true,
   options: {
     backing: { type: 'string', default: '/dev/shm' },
     rows: { type: 'string', default: 'randread-4k-qd32,randwrite-4k-qd32' },
@@ -26,6 +28,9 @@ const { values } = parseArgs({
     'size-gib': { type: 'string', default: '1' },
     prof: { type: 'boolean', default: false },
     tgt: { type: 'boolean', default: false },
+    prefill: { type: 'boolean', default: true },
+    'node-options': { type: 'string', default: '' },
+    'show-login': { type: 'boolean', default: false },
   },
 });
 const fioPath = findFio() ?? 'fio';
@@ -41,7 +46,7 @@ const dir = mkdtempSync(join(values.backing!, 'berth-perf-'));
 const profDir = join(dir, 'prof');
 
 async function measure(name: string, url: string, pid: number): Promise<void> {
-  await runFio({ fio: fioPath, url, row: { ...prefill, id: 'prefill' } });
+  if (values.prefill) await runFio({ fio: fioPath, url, row: prefill });
   for (const row of rows) {
     const meter = new CpuMeter(pid);
     meter.start();
@@ -63,7 +68,7 @@ try {
   const engineArgs = values['engine-args']!.split(' ').filter(Boolean);
   const engine = await startEngine({
     dataDir: join(dir, 'data'), args: engineArgs, logLevel: 'info',
-    env: values.prof ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : {},
+    env: { NODE_OPTIONS: `${values['node-options']} ${values.prof ? `--cpu-prof --cpu-prof-dir=${profDir}` : ''}`.trim() },
   });
   try {
     const exp = await exportedVolume(engine.api, {
@@ -71,6 +76,7 @@ try {
       volume: { name: 'vol', sizeBytes: size, blockSize: 512, thin: false },
     });
     await measure('berth', exp.url, engine.pid);
+    if (values['show-login']) process.stdout.write(`${/.*login complete.*/.exec(engine.diagnostics())?.[0] ?? ''}\n`);
   } finally {
     await engine.stop();
   }

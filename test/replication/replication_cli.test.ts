@@ -37,6 +37,9 @@ test('replication_cli: nexus create/list/describe/throttle/move and replica list
   assert.equal(created.generation, 1);
   assert.deepEqual(created.replicas.map((r) => [r.name, r.local]), [[`${aEnd}/p/v`, true], [`${bEnd}/p/v`, false]]);
 
+  const inUse = await berth(a.api, ['volume', 'delete', 'p/v']);
+  assert.match(inUse.stderr, /VOLUME_IN_USE/);
+
   const table = await berth(a.api, ['nexus', 'list']);
   assert.match(table.stdout, /nx\s.*online.*2\/2 online/);
   const listed = await json<{ nexuses: Doc[] }>(a.api, ['nexus', 'list']);

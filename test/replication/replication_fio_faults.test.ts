@@ -19,11 +19,15 @@ async function fioPass(client: NetNode, url: string): Promise<{ ok: boolean; det
     '--iodepth=16', '--size=48M', '--thread', '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--output-format=json',
   ], { timeoutMs: 300_000, check: false });
   let jobError = -1;
+  let verified = 0;
   try {
-    const doc = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { jobs: Array<{ error: number }> };
+    const doc = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { jobs: Array<{ error: number; read: { io_bytes: number }; write: { io_bytes: number } }> };
     jobError = doc.jobs[0].error;
+    // The verify phase reads back everything written: proof that it ran.
+    verified = Math.min(doc.jobs[0].read.io_bytes, doc.jobs[0].write.io_bytes);
   } catch { /* reported below */ }
-  return { ok: r.code === 0 && jobError === 0, detail: `exit ${r.code}, job error ${jobError}\n${r.stderr.slice(-2000)}${r.stdout.slice(-1000)}` };
+  const ok = r.code === 0 && jobError === 0 && verified >= 48 * MiB;
+  return { ok, detail: `exit ${r.code}, job error ${jobError}, verified ${verified} bytes\n${r.stderr.slice(-2000)}${r.stdout.slice(-1000)}` };
 }
 
 test('replication_fio_faults: fio verify over 3 replicas while one is killed and one cut off — no errors, replicas identical', { timeout: 600_000 }, async (t) => {

@@ -153,6 +153,11 @@ export const nexusSchema = {
 
 // ---- volumes ----
 
+/** A client's own string facts about a volume, kept and returned as given (the CSI driver's normalized parameters). */
+const attributes = {
+  type: 'object', maxProperties: 32, additionalProperties: { type: 'string', maxLength: 1024 },
+} as const;
+
 export const createVolumeBody = {
   type: 'object', additionalProperties: false, required: ['name', 'sizeBytes'],
   properties: {
@@ -164,6 +169,9 @@ export const createVolumeBody = {
     spread, encrypted: bool, qos,
     /** Restore: the new volume starts as a copy of this snapshot (id from POST /v1/snapshots). */
     sourceSnapshotId: { type: 'string', minLength: 1, maxLength: 256 },
+    /** Clone: the new volume starts as a copy of this volume (its id); not with sourceSnapshotId. */
+    sourceVolumeId: { type: 'string', minLength: 1, maxLength: 256 },
+    attributes,
   },
 } as const;
 
@@ -200,7 +208,7 @@ export const volumeSchema = {
   properties: {
     id: str, name: str, sizeBytes: int, replicas: int, thin: bool, media,
     requiredTags: { type: 'array', items: str }, excludedTags: { type: 'array', items: str },
-    storageGroup: str, spread, encrypted: bool, qos, sourceSnapshotId: str,
+    storageGroup: str, spread, encrypted: bool, qos, sourceSnapshotId: str, sourceVolumeId: str, attributes,
     publishedNodeId: str, initiatorIqn: str,
     target: { type: 'object', properties: { iqn: str, portal: str, url: str, replicaId: str } },
     lifecycle, createdAtMs: int,

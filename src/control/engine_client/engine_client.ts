@@ -61,7 +61,8 @@ export class EngineClient implements EngineApi {
   }
 
   createReplica(req: CreateReplicaRequest): Promise<EngineReplica> {
-    const source = req.fromSnapshot !== undefined ? { fromSnapshot: req.fromSnapshot } : {};
+    const source = req.fromSnapshot !== undefined ? { fromSnapshot: req.fromSnapshot }
+      : req.fromVolume !== undefined ? { fromVolume: req.fromVolume } : {};
     return this.#call('POST', `/v1/pools/${seg(req.pool)}/volumes`, { name: req.name, sizeBytes: req.sizeBytes, thin: req.thin, ...source });
   }
 

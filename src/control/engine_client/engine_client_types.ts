@@ -46,6 +46,8 @@ export interface CreateReplicaRequest {
   readonly thin: boolean;
   /** Fill the replica with a copy of this snapshot, which must be in the same pool. */
   readonly fromSnapshot?: string;
+  /** Or with a copy of this volume (writes held while it copies), also in the same pool. */
+  readonly fromVolume?: string;
 }
 
 export interface CreateExportRequest {

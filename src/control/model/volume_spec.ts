@@ -25,6 +25,13 @@ export interface VolumeSpec {
   readonly qos?: { readonly maxIops?: number; readonly maxBandwidthBytes?: number };
   /** The snapshot a clone was made from. */
   readonly sourceSnapshotId?: string;
+  /** The volume a clone was copied from (as it was when the clone was made). */
+  readonly sourceVolumeId?: string;
+  /**
+   * A client's own facts about the volume, kept and returned as given (the CSI driver
+   * keeps its normalized StorageClass parameters, fsType among them, here).
+   */
+  readonly attributes?: Readonly<Record<string, string>>;
   /** Node the volume is published to (where its nexus should run), if any. */
   readonly publishedNodeId?: string;
   readonly lifecycle: SpecLifecycle;

@@ -18,14 +18,17 @@ export function newReplicaId(): string {
   return `${REPLICA_NAME_PREFIX}${randomUUID()}`;
 }
 
+/** Where a new replica's first contents come from: a snapshot or a volume in its pool, or nowhere (blank). */
+export type ReplicaSource = { readonly fromSnapshot?: string; readonly fromVolume?: string };
+
 /** Create the planned replica on its engine, or accept the one a previous attempt made. */
 export async function ensureReplica(
-  ctx: ServiceContext, plan: ReplicaPlan, sizeBytes: number, thin: boolean, fromSnapshot?: string,
+  ctx: ServiceContext, plan: ReplicaPlan, sizeBytes: number, thin: boolean, source: ReplicaSource = {},
 ): Promise<EngineReplica> {
   const engine = await ctx.engineOf(plan.nodeId);
   const { pool } = splitPoolId(plan.poolId);
   try {
-    return await engine.createReplica({ pool, name: plan.id, sizeBytes, thin, ...(fromSnapshot !== undefined ? { fromSnapshot } : {}) });
+    return await engine.createReplica({ pool, name: plan.id, sizeBytes, thin, ...source });
   } catch (err) {
     if (errorCode(err) !== 'VOLUME_EXISTS') throw err;
     const existing = await engine.getReplica(pool, plan.id);

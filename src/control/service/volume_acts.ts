@@ -2,7 +2,8 @@ import { errorCode } from '../../util/errors.ts';
 import { isTransient } from '../engine_client/engine_client_errors.ts';
 import { SpecLifecycle } from '../model/spec_common.ts';
 import type { ServiceContext } from './service_context.ts';
-import { ensureReplica, removeReplica, replicaSpecOf, saveReplica } from './replica_operations.ts';
+import { ensureReplica, removeReplica, replicaSpecOf, saveReplica, type ReplicaSource } from './replica_operations.ts';
+import { VolumeNotReadyError } from './service_errors.ts';
 import {
   PODS_PREFIX, deleteSpec, listRecords, replicaKey, replicasOf, splitPoolId,
   type ReplicaPlan, type StoredVolume, type VolumeOp,
@@ -20,10 +21,24 @@ type PublishOp = Extract<VolumeOp, { type: 'publish' }>;
 /** Create every planned replica, record their specs, and return the created volume. */
 export async function provisionVolume(ctx: ServiceContext, op: CreateOp): Promise<StoredVolume> {
   const v = op.spec;
-  await Promise.all(op.replicas.map((p) => ensureReplica(ctx, p, v.sizeBytes, v.thin, v.sourceSnapshotId)));
+  const sources = await Promise.all(op.replicas.map((p) => replicaSourceOf(ctx, v, p)));
+  await Promise.all(op.replicas.map((p, i) => ensureReplica(ctx, p, v.sizeBytes, v.thin, sources[i])));
   await ctx.faults.hit('volume-create:after-engine');
   for (const p of op.replicas) await saveReplica(ctx, replicaSpecOf(p, v.id, v.sizeBytes, v.thin, SpecLifecycle.Created));
   return { ...v, lifecycle: SpecLifecycle.Created };
+}
+
+/**
+ * What a new replica of the volume starts from. A clone's replica copies the source
+ * volume's replica in the same pool (engines copy only within a pool; planFromVolume put
+ * it there); the lookup is by pool, so a reconciler finishing the create finds the same one.
+ */
+async function replicaSourceOf(ctx: ServiceContext, v: StoredVolume, plan: ReplicaPlan): Promise<ReplicaSource> {
+  if (v.sourceSnapshotId !== undefined) return { fromSnapshot: v.sourceSnapshotId };
+  if (v.sourceVolumeId === undefined) return {};
+  const source = (await replicasOf(ctx.store, v.sourceVolumeId)).find((r) => r.poolId === plan.poolId && r.faulted === undefined);
+  if (source === undefined) throw new VolumeNotReadyError(v.sourceVolumeId, `without a healthy replica in pool ${plan.poolId} to clone`);
+  return { fromVolume: source.id };
 }
 
 /** Undo a create: remove what a partial attempt may have made (offline nodes: orphan cleanup). */

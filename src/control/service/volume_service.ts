@@ -7,7 +7,10 @@ import { InvalidArgumentError, VolumeExistsError, VolumeNotFoundError, VolumeNot
 import { provisionVolume, resizeVolume, teardownVolume, unprovisionVolume } from './volume_acts.ts';
 import { planReplicas } from './volume_placement.ts';
 import { planFromSnapshot } from './snapshot_service.ts';
-import { kindPrefixOf, listRecords, readRecord, volumeIdFor, volumeKey, type StoredVolume, type VolumeOp } from './service_records.ts';
+import {
+  kindPrefixOf, listRecords, readRecord, replicasOf, volumeIdFor, volumeKey, type ReplicaPlan, type StoredVolume, type VolumeOp,
+} from './service_records.ts';
+import { newReplicaId } from './replica_operations.ts';
 import { OperationInProgressError } from '../model/intent_log.ts';
 
 /** What a client (the CSI controller, the CLI) asks for; StorageClass parameters map onto it. */
@@ -25,6 +28,10 @@ export interface CreateVolumeInput {
   readonly qos?: { readonly maxIops?: number; readonly maxBandwidthBytes?: number };
   /** Restore: start as a copy of this snapshot (its id). */
   readonly sourceSnapshotId?: string;
+  /** Clone: start as a copy of this volume (its id), as it is at the moment of the copy. */
+  readonly sourceVolumeId?: string;
+  /** The client's own facts, kept with the spec and part of its identity (see differences). */
+  readonly attributes?: Readonly<Record<string, string>>;
 }
 
 const BLOCK = 512;
@@ -57,8 +64,8 @@ export class VolumeService {
         return { volume: existing, created: false };
       }
       if (wanted.encrypted) throw new NotImplementedError('encryption at rest');
-      const plans = wanted.sourceSnapshotId !== undefined
-        ? await planFromSnapshot(ctx, wanted)
+      const plans = wanted.sourceSnapshotId !== undefined ? await planFromSnapshot(ctx, wanted)
+        : wanted.sourceVolumeId !== undefined ? await planFromVolume(ctx, wanted)
         : await planReplicas(ctx, wanted, wanted.replicas);
       const volume = await ctx.volumes.run(key, { type: 'create', spec: wanted, replicas: plans }, async () => {
         await ctx.faults.hit('volume-create:after-pending');
@@ -135,8 +142,46 @@ function checkSize(sizeBytes: number): void {
   }
 }
 
+/** Bounds on `attributes`, so a client cannot grow a record without limit. */
+const MAX_ATTRIBUTES = 32;
+const MAX_ATTRIBUTE_KEY = 128;
+const MAX_ATTRIBUTE_VALUE = 1024;
+
+function checkAttributes(a: Readonly<Record<string, string>>): Record<string, string> {
+  const entries = Object.entries(a);
+  if (entries.length > MAX_ATTRIBUTES) throw new InvalidArgumentError(`attributes: at most ${MAX_ATTRIBUTES} entries`);
+  for (const [k, v] of entries) {
+    if (k.length === 0 || k.length > MAX_ATTRIBUTE_KEY) throw new InvalidArgumentError(`attributes: keys are 1–${MAX_ATTRIBUTE_KEY} characters`);
+    if (typeof v !== 'string' || v.length > MAX_ATTRIBUTE_VALUE) throw new InvalidArgumentError(`attributes: values are strings of at most ${MAX_ATTRIBUTE_VALUE} characters`);
+  }
+  // Sorted, so that two maps with the same entries compare equal as JSON.
+  return Object.fromEntries(entries.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+}
+
+/**
+ * Where a clone of a volume goes: engines copy within a pool, so its one replica is
+ * placed in the pool of the source's first healthy replica on an online node. More
+ * replicas would have to be rebuilt from that one, which is not done yet (as for restore).
+ */
+async function planFromVolume(ctx: ServiceContext, volume: StoredVolume): Promise<ReplicaPlan[]> {
+  const id = volume.sourceVolumeId!;
+  const source = (await readRecord<StoredVolume>(ctx.store, volumeKey(id)))?.record.spec;
+  if (source == null) throw new VolumeNotFoundError(id);
+  if (source.lifecycle !== SpecLifecycle.Created) throw new VolumeNotReadyError(id, source.lifecycle);
+  if (volume.replicas !== 1) throw new NotImplementedError('cloning a volume into a volume with more than one replica');
+  if (volume.sizeBytes < source.sizeBytes) {
+    throw new InvalidArgumentError(`sizeBytes ${volume.sizeBytes} is smaller than the source volume (${source.sizeBytes})`);
+  }
+  const replica = (await replicasOf(ctx.store, id)).find((r) => r.faulted === undefined && ctx.nodeOnline(r.nodeId));
+  if (replica === undefined) throw new VolumeNotReadyError(id, 'without a healthy replica on an online node');
+  return [{ id: newReplicaId(), poolId: replica.poolId, nodeId: replica.nodeId }];
+}
+
 function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {
   checkSize(input.sizeBytes);
+  if (input.sourceSnapshotId !== undefined && input.sourceVolumeId !== undefined) {
+    throw new InvalidArgumentError('sourceSnapshotId and sourceVolumeId exclude each other: a volume has one source');
+  }
   const replicas = input.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) {
     throw new InvalidArgumentError(`replicas must be 1–${MAX_REPLICAS}`);
@@ -155,6 +200,8 @@ function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {
     encrypted: input.encrypted ?? false,
     ...(input.qos !== undefined ? { qos: input.qos } : {}),
     ...(input.sourceSnapshotId !== undefined ? { sourceSnapshotId: input.sourceSnapshotId } : {}),
+    ...(input.sourceVolumeId !== undefined ? { sourceVolumeId: input.sourceVolumeId } : {}),
+    ...(input.attributes !== undefined ? { attributes: checkAttributes(input.attributes) } : {}),
     lifecycle: SpecLifecycle.Creating,
     createdAtMs: nowMs,
   };
@@ -162,7 +209,7 @@ function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {
 
 /** The parameters that make two requests "the same volume"; undefined when none differ. */
 function differences(a: StoredVolume, b: StoredVolume): string | undefined {
-  const fields = ['sizeBytes', 'replicas', 'thin', 'media', 'requiredTags', 'excludedTags', 'storageGroup', 'spread', 'encrypted', 'sourceSnapshotId'] as const;
+  const fields = ['sizeBytes', 'replicas', 'thin', 'media', 'requiredTags', 'excludedTags', 'storageGroup', 'spread', 'encrypted', 'sourceSnapshotId', 'sourceVolumeId', 'attributes'] as const;
   const diff = fields.filter((f) => JSON.stringify(a[f]) !== JSON.stringify(b[f]));
   return diff.length === 0 ? undefined : diff.map((f) => `${f} ${JSON.stringify(a[f])} ≠ ${JSON.stringify(b[f])}`).join(', ');
 }
