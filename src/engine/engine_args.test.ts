@@ -25,3 +25,10 @@ test('bad values are INVALID_ARGUMENT, unknown flags throw', () => {
   assert.throws(() => parseEngineArgs(['--log-level', 'loud'], {}), { code: 'INVALID_ARGUMENT' });
   assert.throws(() => parseEngineArgs(['--bogus'], {}));
 });
+
+test('--io-mode: auto by default, BERTH_IO_MODE or the flag choose, anything else is refused', () => {
+  assert.equal(parseEngineArgs([], {}).ioMode, 'auto');
+  assert.equal(parseEngineArgs([], { BERTH_IO_MODE: 'async' }).ioMode, 'async');
+  assert.equal(parseEngineArgs(['--io-mode', 'sync'], { BERTH_IO_MODE: 'async' }).ioMode, 'sync');
+  assert.throws(() => parseEngineArgs(['--io-mode', 'fast'], {}), { code: 'INVALID_ARGUMENT' });
+});

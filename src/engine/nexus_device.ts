@@ -12,13 +12,12 @@ export class NexusDevice implements BlockDevice {
   readonly uuid: string;
   readonly name: string;
   readonly nexus: Nexus;
-  readonly #after: () => Promise<void> | undefined;
 
   constructor(nexus: Nexus, uuid: string, durable: () => Promise<void> | undefined) {
     this.nexus = nexus;
     this.uuid = uuid;
     this.name = nexus.name;
-    this.#after = durable;
+    nexus.setAckBarrier(durable);
   }
 
   get blockSize(): number { return this.nexus.blockSize; }
@@ -27,7 +26,7 @@ export class NexusDevice implements BlockDevice {
 
   read(lba: number, count: number): Promise<Buffer> { return this.nexus.read(lba, count); }
   mapStatus(lba: number, count: number): Promise<{ mapped: boolean; count: number }> { return this.nexus.mapStatus(lba, count); }
-  write(lba: number, data: Buffer, fua: boolean): Promise<void> { return this.nexus.write(lba, data, fua).then(this.#after); }
-  unmap(lba: number, count: number): Promise<void> { return this.nexus.unmap(lba, count).then(this.#after); }
-  flush(): Promise<void> { return this.nexus.flush().then(this.#after); }
+  write(lba: number, data: Buffer, fua: boolean): Promise<void> { return this.nexus.write(lba, data, fua); }
+  unmap(lba: number, count: number): Promise<void> { return this.nexus.unmap(lba, count); }
+  flush(): Promise<void> { return this.nexus.flush(); }
 }

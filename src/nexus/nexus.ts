@@ -48,6 +48,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
   private rr = 0;
   private throttle: number;
   private readonly parallel: number;
+  private barrier: (() => Promise<void> | undefined) | undefined;
 
   private constructor(opts: NexusOptions) {
     const specs = opts.children;
@@ -283,6 +284,15 @@ export class Nexus implements BlockDevice, NexusIoHost {
   }
 
   fencedError(): Error | undefined { return this.fenced; }
+
+  ackBarrier(): Promise<void> | undefined { return this.barrier?.(); }
+
+  /**
+   * Sets what every successful write, unmap and flush waits for before it resolves
+   * (the engine's save of membership and intent maps); `fn` returns undefined when
+   * nothing is pending, which adds no promise step to the I/O.
+   */
+  setAckBarrier(fn: (() => Promise<void> | undefined) | undefined): void { this.barrier = fn; }
 
   // ---- internals ----
 

@@ -14,6 +14,8 @@ export interface NexusIoHost {
   pickReadChild(): NexusChild | undefined;
   /** The error every op must fail with once the nexus is fenced. */
   fencedError(): Error | undefined;
+  /** What a successful write, unmap or flush must still wait for before it is acknowledged. */
+  ackBarrier(): Promise<void> | undefined;
 }
 
 export const MirrorKind = { WRITE: 0, UNMAP: 1, FLUSH: 2 } as const;
@@ -39,7 +41,7 @@ export class MirrorOp {
   private settled = false;
   private lastError: unknown;
   private readonly host: NexusIoHost;
-  private resolve!: () => void;
+  private resolve!: (barrier: Promise<void> | undefined) => void;
   private reject!: (err: Error) => void;
   readonly promise: Promise<void>;
 
@@ -51,7 +53,7 @@ export class MirrorOp {
     this.lba = lba;
     this.count = count;
     this.epoch = epoch;
-    this.promise = new Promise<void>((resolve, reject) => { this.resolve = resolve; this.reject = reject; });
+    this.promise = new Promise<void>((resolve, reject) => { this.resolve = resolve as (b: Promise<void> | undefined) => void; this.reject = reject; });
   }
 
   dispatch(data: Buffer | undefined, fua: boolean): void {
@@ -98,7 +100,8 @@ export class MirrorOp {
     const fenced = this.host.fencedError();
     if (fenced) return this.reject(fenced);
     for (let i = 0; i < this.members.length; i++) {
-      if ((this.ackMask & (1 << i)) !== 0 && this.members[i].state === ChildState.ONLINE) return this.resolve();
+      // Resolving with the barrier (usually undefined) costs no extra promise step when nothing waits.
+      if ((this.ackMask & (1 << i)) !== 0 && this.members[i].state === ChildState.ONLINE) return this.resolve(this.host.ackBarrier());
     }
     this.reject(new NexusFaultedError('no in-sync replica acknowledged the I/O', { cause: this.lastError }));
   }

@@ -25,7 +25,7 @@ export interface RebuildJobOptions {
   blankTarget?: boolean;
   /** Bytes per second of copied data; 0 or undefined for no limit. */
   throttleBytesPerSec?: number;
-  /** Regions copied at once. */
+  /** Spans (runs of regions, see REBUILD_SPAN_BYTES) copied at once. */
   parallel?: number;
   /** A target op silent this long fails the rebuild (the target is then retired). */
   opTimeoutMs?: number;
@@ -33,11 +33,21 @@ export interface RebuildJobOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/**
+ * Contiguous dirty regions one worker copies under one lock: big enough that the copy
+ * streams rather than waits on round trips, small enough that a foreground write to a
+ * locked span waits only for a few MiB to cross the link. The write-intent map keeps its
+ * own (finer) granularity; this only groups its regions.
+ */
+export const REBUILD_SPAN_BYTES = 8 * 1024 * 1024;
+/** One read from the source and one write to the target; a span's chunks are all in flight at once. */
+export const REBUILD_CHUNK_BYTES = 1024 * 1024;
+
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Copies the regions a rebuild map names from the in-sync source to a target that is
- * already receiving every foreground write. Each region is copied under the I/O gate's
+ * already receiving every foreground write. Each span of regions is copied under the I/O gate's
  * lock, so no write to it is in flight while it is read and written. Thin sources are
  * copied by mapped runs only (mapStatus); unmapped runs are unmapped on the target so
  * it reads zeros there too. Errors of the target are wrapped in RebuildTargetError so
@@ -129,45 +139,63 @@ export class RebuildJob {
 
   private async worker(): Promise<void> {
     const map = this.opts.map;
-    for (let r = map.claim(); r >= 0; r = map.claim()) {
+    const maxRegions = Math.max(1, Math.floor(REBUILD_SPAN_BYTES / (map.intents.regionBlocks * this.blockSize)));
+    for (let r = map.claimRun(maxRegions); r >= 0; r = map.claimRun(maxRegions)) {
+      const n = map.claimedRun;
       if (this.cancelled) {
-        map.abandoned(r);
+        for (let k = 0; k < n; k++) map.abandoned(r + k);
         throw this.cancelled;
       }
       try {
-        await this.copyRegion(r);
+        await this.copySpan(r, n);
       } catch (err) {
-        map.abandoned(r);
+        for (let k = 0; k < n; k++) map.abandoned(r + k);
         this.cancel(err as Error);
         throw err;
       }
-      map.finished(r);
+      for (let k = 0; k < n; k++) map.finished(r + k);
       await this.pace();
     }
   }
 
-  private async copyRegion(r: number): Promise<void> {
+  /**
+   * Copies regions [first, first+n) under one lock. The span is cut into chunks that
+   * are all read and written at once, so the source reads of later chunks overlap the
+   * target writes of earlier ones; the lock is held until every chunk has settled.
+   */
+  private async copySpan(first: number, n: number): Promise<void> {
     const { source, target, gate, map } = this.opts;
-    const lba = map.intents.regionStart(r);
-    const end = lba + map.intents.regionLength(r);
+    const lba = map.intents.regionStart(first);
+    const end = map.intents.regionStart(first + n - 1) + map.intents.regionLength(first + n - 1);
+    const chunk = Math.max(1, Math.floor(REBUILD_CHUNK_BYTES / this.blockSize));
     await gate.lock(lba, end - lba);
+    const copies: Array<Promise<void>> = [];
+    let failure: unknown;
+    const note = (err: unknown): void => { failure ??= err; };
     try {
-      for (let at = lba; at < end;) {
+      for (let at = lba; at < end && failure === undefined;) {
         if (this.cancelled) throw this.cancelled;
         const run = source.thin ? await this.guard(source.mapStatus(at, end - at)) : { mapped: true, count: end - at };
-        const n = Math.min(Math.max(1, run.count), end - at);
+        const len = Math.min(Math.max(1, run.count), end - at);
         if (run.mapped) {
-          const data = await this.guard(source.read(at, n));
-          await this.guardTarget(target.write(at, data, false));
-          this.copiedBytes += data.length;
+          for (let c = at; c < at + len; c += chunk) copies.push(this.copyChunk(c, Math.min(chunk, at + len - c)).then(undefined, note));
         } else if (!this.opts.blankTarget) {
-          await this.guardTarget(target.unmap(at, n));
+          copies.push(this.guardTarget(target.unmap(at, len)).then(undefined, note));
         }
-        at += n;
+        at += len;
       }
     } finally {
+      // Never unlock while a copy of this span could still land on the target.
+      await Promise.all(copies);
       gate.unlock(lba);
     }
+    if (failure !== undefined) throw failure;
+  }
+
+  private async copyChunk(lba: number, count: number): Promise<void> {
+    const data = await this.guard(this.opts.source.read(lba, count));
+    await this.guardTarget(this.opts.target.write(lba, data, false));
+    this.copiedBytes += data.length;
   }
 
   /** Sleeps as long as needed to keep copied bytes under the throttle. */

@@ -13,6 +13,8 @@ export class RebuildMap {
   /** Blocks to copy as known so far: grows if regions are marked again. */
   private blocksPlanned: number;
   private blocksFinished = 0;
+  /** Regions the last claimRun took. */
+  claimedRun = 0;
 
   constructor(intents: WriteIntentMap) {
     this.intents = intents;
@@ -27,6 +29,25 @@ export class RebuildMap {
     this.intents.clearRegion(r);
     this.cursor = r + 1;
     return r;
+  }
+
+  /**
+   * Claims the next dirty region and up to `maxRegions - 1` dirty regions right after
+   * it, so a rebuild copies long contiguous spans with few locks and round trips.
+   * Returns the first region (or -1 when none is left); `claimedRun` tells how many.
+   */
+  claimRun(maxRegions: number): number {
+    const first = this.claim();
+    if (first < 0) return -1;
+    let n = 1;
+    const intents = this.intents;
+    while (n < maxRegions && first + n < intents.regionCount && intents.isDirty(first + n)) {
+      intents.clearRegion(first + n);
+      n++;
+    }
+    this.cursor = first + n;
+    this.claimedRun = n;
+    return first;
   }
 
   /** A claimed region was copied. */

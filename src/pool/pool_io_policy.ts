@@ -29,7 +29,7 @@ export const SLOW_SYNC_BYTES_PER_MS = 1_000_000;
 export const BACKOFF_MIN_MS = 50;
 export const BACKOFF_MAX_MS = 2000;
 /** In auto mode, transfers of at least this many bytes always use the thread pool. */
-export const DEFAULT_ASYNC_MIN_BYTES = 2 * 1024 * 1024;
+export const DEFAULT_ASYNC_MIN_BYTES = 256 * 1024;
 
 export interface IoPolicyOptions {
   mode: IoMode;

@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { BlockDevice } from '../block/block_device.ts';
 import { DeviceGoneError } from '../block/errors.ts';
 import { ReplicaFramer } from './replica_framer.ts';
+import { ReplicaCork } from './replica_cork.ts';
 import { encodeHeader, encodeRequest, isReply, replyOp } from './replica_codec.ts';
 import { REPLICA_MAX_PAYLOAD_DEFAULT, REPLICA_PROTOCOL_VERSION, ReplicaFlag, ReplicaOp, ReplicaStatus, opName, type FrameHeader } from './replica_protocol.ts';
 import { ReplicaProtocolError, ReplicaTimeoutError, errorForStatus } from './replica_errors.ts';
@@ -57,7 +58,7 @@ export class RemoteReplica implements BlockDevice {
   private readonly failureListeners: Array<(err: Error) => void> = [];
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
-  private corked = false;
+  private readonly cork: ReplicaCork;
   private ready = false;
   private closed = false;
 
@@ -65,6 +66,7 @@ export class RemoteReplica implements BlockDevice {
     this.socket = socket;
     this.opTimeoutMs = opts.opTimeoutMs ?? 5000;
     this.framer = new ReplicaFramer((h, p) => this.onFrame(h, p), opts.maxPayload ?? REPLICA_MAX_PAYLOAD_DEFAULT);
+    this.cork = new ReplicaCork(socket);
     socket.setNoDelay(true);
     // Notices a dead link even while idle, so the nexus can retire the child before the next I/O.
     socket.setKeepAlive(true, 5000);
@@ -169,11 +171,8 @@ export class RemoteReplica implements BlockDevice {
     });
     if (this.timer === undefined) this.timer = setTimeout(() => this.checkTimeouts(), this.opTimeoutMs);
     const s = this.socket;
-    if (!this.corked) {
-      this.corked = true;
-      s.cork();
-      process.nextTick(() => { this.corked = false; s.uncork(); });
-    }
+    // Requests of one event-loop turn (a burst of initiator commands) leave in one writev.
+    this.cork.hold();
     s.write(header);
     if (payload && payload.length > 0) s.write(payload);
     return promise;

@@ -3,6 +3,7 @@ import type { Logger } from '../util/log.ts';
 import type { BlockDevice } from '../block/block_device.ts';
 import { BerthError } from '../util/errors.ts';
 import { ReplicaFramer } from './replica_framer.ts';
+import { ReplicaCork } from './replica_cork.ts';
 import { decodeRequest, encodeErrorReply, encodeReply, isReply, type ReplicaRequest } from './replica_codec.ts';
 import { REPLICA_PROTOCOL_VERSION, ReplicaFlag, ReplicaOp, ReplicaStatus, type FrameHeader } from './replica_protocol.ts';
 import {
@@ -31,7 +32,7 @@ export class ReplicaSession {
   private volume: string | undefined;
   private device: BlockDevice | undefined;
   private generation = 0;
-  private corked = false;
+  private readonly cork: ReplicaCork;
   private inflight = 0;
   private refused = false;
 
@@ -42,6 +43,7 @@ export class ReplicaSession {
     this.maxPayload = maxPayload;
     this.log = log;
     this.framer = new ReplicaFramer((h, p) => this.onFrame(h, p), maxPayload);
+    this.cork = new ReplicaCork(socket);
     socket.setNoDelay(true);
     // A peer that vanished without a FIN (power loss, cut link) must not pin this session forever.
     socket.setKeepAlive(true, 5000);
@@ -78,6 +80,10 @@ export class ReplicaSession {
 
   private onFrame(h: FrameHeader, payload: Buffer): void {
     if (isReply(h)) throw new ReplicaProtocolError('a reply arrived at the server');
+    if (h.op === ReplicaOp.WRITE || h.op === ReplicaOp.READ) {
+      this.io(h, payload);
+      return;
+    }
     let req: ReplicaRequest;
     try {
       req = decodeRequest(h, payload);
@@ -90,6 +96,51 @@ export class ReplicaSession {
       this.sendError(req.op, req.id, err);
       this.settled();
     });
+  }
+
+  /**
+   * READ and WRITE, the hot path: checked in place (no request object), run straight on
+   * the device, answered from its settlement: one promise step per op.
+   */
+  private io(h: FrameHeader, payload: Buffer): void {
+    const op = h.op;
+    const id = h.requestId;
+    const lba = h.arg64;
+    const count = h.arg32;
+    const write = op === ReplicaOp.WRITE;
+    let dev: BlockDevice;
+    try {
+      // The same checks, in the same order, as decodeRequest and dispatch make for other ops.
+      if (h.status !== 0) throw new ReplicaProtocolError(`request ${id} carries a status`);
+      if (write && (payload.length === 0 || count === 0)) throw new ReplicaProtocolError(`WRITE request ${id} carries no data`);
+      if (!write && payload.length !== 0) throw new ReplicaProtocolError(`READ request ${id} must not carry a payload`);
+    } catch (err) {
+      this.sendError(op, id, err);
+      return;
+    }
+    if (++this.inflight === REPLICA_SESSION_MAX_INFLIGHT) this.socket.pause();
+    const failed = (err: unknown): void => {
+      this.sendError(op, id, err);
+      this.settled();
+    };
+    try {
+      dev = this.ioDevice(op);
+      if (write) {
+        if (count * dev.blockSize !== payload.length) throw new ReplicaProtocolError(`WRITE of ${count} blocks carries ${payload.length} bytes`);
+        dev.write(lba, payload, (h.flags & ReplicaFlag.FUA) !== 0).then(() => {
+          this.send(encodeReply(op, id, 0, 0, 0, 0));
+          this.settled();
+        }, failed);
+      } else {
+        if (count * dev.blockSize > this.maxPayload) throw new ReplicaProtocolError(`READ of ${count} blocks exceeds the frame limit`);
+        dev.read(lba, count).then((data) => {
+          this.send(encodeReply(op, id, 0, 0, count, data.length), data);
+          this.settled();
+        }, failed);
+      }
+    } catch (err) {
+      failed(err);
+    }
   }
 
   private readonly settled = (): void => {
@@ -114,15 +165,6 @@ export class ReplicaSession {
     }
     const dev = this.ioDevice(req.op);
     switch (req.op) {
-      case ReplicaOp.READ: {
-        if (req.count * dev.blockSize > this.maxPayload) throw new ReplicaProtocolError(`READ of ${req.count} blocks exceeds the frame limit`);
-        const data = await dev.read(req.lba, req.count);
-        return this.send(encodeReply(req.op, req.id, 0, 0, req.count, data.length), data);
-      }
-      case ReplicaOp.WRITE:
-        if (req.count * dev.blockSize !== req.data.length) throw new ReplicaProtocolError(`WRITE of ${req.count} blocks carries ${req.data.length} bytes`);
-        await dev.write(req.lba, req.data, req.fua);
-        return this.send(encodeReply(req.op, req.id, 0, 0, 0, 0));
       case ReplicaOp.FLUSH:
         await dev.flush();
         return this.send(encodeReply(req.op, req.id, 0, 0, 0, 0));
@@ -177,15 +219,11 @@ export class ReplicaSession {
     this.send(...encodeErrorReply(op, id, status, message, detail));
   }
 
-  /** Replies finishing in the same tick leave in one write: cork now, uncork next tick. */
+  /** Replies finishing in the same event-loop turn leave in one write (ReplicaCork). */
   private send(header: Buffer, payload?: Buffer): void {
     const s = this.socket;
     if (!s.writable) return;
-    if (!this.corked) {
-      this.corked = true;
-      s.cork();
-      process.nextTick(() => { this.corked = false; s.uncork(); });
-    }
+    this.cork.hold();
     s.write(header);
     if (payload && payload.length > 0) s.write(payload);
   }

@@ -80,6 +80,22 @@ describe('CSI controller: volumes', () => {
     assert.equal(other.code, status.ALREADY_EXISTS);
   });
 
+  it('CreateVolume compares parameters by meaning: other spellings match, another fsType (class or capability) does not', async () => {
+    const req = createReq();
+    const a = await kit.client.call('Controller', 'CreateVolume', req);
+    const spelled = await kit.client.call('Controller', 'CreateVolume', { ...req, parameters: { replicas: '02', thin: 'false', 'csi.storage.k8s.io/pvc/name': 'x' } });
+    assert.equal(spelled.volume.volume_id, a.volume.volume_id, '"02", a default spelled out, fsType from the capability and sidecar keys are the same request');
+    const xfsClass = await kit.client.callError('Controller', 'CreateVolume', { ...req, volume_capabilities: [mountCap('SINGLE_NODE_WRITER', 'xfs')], parameters: { replicas: '2', fsType: 'xfs' } });
+    assert.equal(xfsClass.code, status.ALREADY_EXISTS, xfsClass.details);
+    const xfsCap = await kit.client.callError('Controller', 'CreateVolume', { ...req, volume_capabilities: [mountCap('SINGLE_NODE_WRITER', 'xfs')], parameters: { replicas: '2' } });
+    assert.equal(xfsCap.code, status.ALREADY_EXISTS, xfsCap.details);
+    const ok = await kit.client.call('Controller', 'ValidateVolumeCapabilities', { volume_id: a.volume.volume_id, volume_capabilities: [mountCap()], parameters: { replicas: '2' } });
+    assert.ok(ok.confirmed, 'a class without fsType leaves it to the capability');
+    const bad = await kit.client.call('Controller', 'ValidateVolumeCapabilities', { volume_id: a.volume.volume_id, volume_capabilities: [mountCap()], parameters: { replicas: '2', nope: '1' } });
+    assert.equal(bad.confirmed, null);
+    assert.match(bad.message, /unknown parameter/);
+  });
+
   it('CreateVolume refuses missing or bad fields with INVALID_ARGUMENT', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ name: '' }, /name is required/],

@@ -183,16 +183,22 @@ describe('CSI end to end through the control plane, an engine and the user-space
     assert.match(huge.details, /min_free_space/);
   });
 
-  it('a 2-replica volume is created on two engines, but publishing it is UNIMPLEMENTED by the control plane today', async () => {
+  it('a 2-replica volume is created on two engines and published through a nexus on the publishing node', async () => {
     engineB = await registeredEngine([plane.url], NODE_B, `zone=z1,storageGroup=r2,media=ssd,initiatorIqn=${INITIATOR}-b`);
     await nodeOnline(plane.url, NODE_B);
     await poolOnline(plane.url, NODE_B, 'p1', 128 * MiB);
     const v = await call('Controller', 'CreateVolume', { name: 'pvc-e2e-mirror', capacity_range: { required_bytes: 8 * MiB }, volume_capabilities: [cap], parameters: { ...params, replicas: '2' } });
     const volumeId: string = v.volume.volume_id;
     assert.equal((await engineVolumes(engine, 'p1')).length + (await engineVolumes(engineB, 'p1')).length, 2);
-    const pub = await callError('Controller', 'ControllerPublishVolume', { volume_id: volumeId, node_id: NODE, volume_capability: cap, readonly: false });
-    assert.equal(pub.code, status.UNIMPLEMENTED, pub.details);
-    assert.match(pub.details, /publishing a replicated volume \(nexus orchestration\)/);
+    const pub = await call('Controller', 'ControllerPublishVolume', { volume_id: volumeId, node_id: NODE, volume_capability: cap, readonly: false });
+    assert.equal(pub.publish_context.targetPortal, `${engine.iscsi.host}:${engine.iscsi.port}`, 'the nexus runs where the volume is published');
+    const again = await call('Controller', 'ControllerPublishVolume', { volume_id: volumeId, node_id: NODE, volume_capability: cap, readonly: false });
+    assert.deepEqual(again.publish_context, pub.publish_context, 'idempotent');
+    const nexus = await cp<{ nodeId: string; generation: number }>(plane.url, 'GET', `/v1/nexuses/${volumeId}`);
+    assert.equal(nexus.body.nodeId, NODE);
+    assert.equal(nexus.body.generation, 1);
+    await call('Controller', 'ControllerUnpublishVolume', { volume_id: volumeId, node_id: NODE });
+    assert.equal((await cp(plane.url, 'GET', `/v1/nexuses/${volumeId}`)).status, 404, 'unpublish destroys the nexus');
     await call('Controller', 'DeleteVolume', { volume_id: volumeId });
     assert.deepEqual(await engineVolumes(engineB, 'p1'), []);
     assert.equal(await poolFree(engine, 'p1'), freeBefore);

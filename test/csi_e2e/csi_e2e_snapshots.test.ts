@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { run } from '../helpers/tools.ts';
+import { cp } from '../control_plane/control_plane_process.ts';
 import { MiB, engineVolumes, poolOnline } from '../control_plane/cp_kit.ts';
 import { NOTHING_LEFT, engineSnapshots, kubeletPaths, leftovers, poolFree, startE2eEnv, type E2eEnv } from './csi_e2e_kit.ts';
 
@@ -143,6 +144,15 @@ describe('CSI end to end: snapshots, restore, clones, expansion, and nothing lef
     assert.match(twoClone.details, /more than one replica/);
     const noVolume = await callError('Controller', 'CreateVolume', createReq('pvc-clone-gone', 32 * MiB, { volume_content_source: { volume: { volume_id: 'no-such-volume' } } }));
     assert.equal(noVolume.code, status.NOT_FOUND, noVolume.details);
+    const stored = await cp<{ sourceVolumeId?: string; attributes?: Record<string, string>; replicaStates: { poolId: string }[] }>(env.plane.url, 'GET', `/v1/volumes/${clone.volume_id}`);
+    assert.equal(stored.body.sourceVolumeId, src.volume_id);
+    assert.equal(stored.body.attributes?.fsType, 'ext4', 'the driver\'s normalized parameters are kept with the volume');
+    const srcReplica = await cp<{ replicaStates: { poolId: string }[] }>(env.plane.url, 'GET', `/v1/volumes/${src.volume_id}`);
+    assert.equal(stored.body.replicaStates[0].poolId, srcReplica.body.replicaStates[0].poolId, 'the clone is in its source\'s pool');
+    const both = await cp(env.plane.url, 'POST', '/v1/volumes', { name: 'both-sources', sizeBytes: 32 * MiB, sourceVolumeId: src.volume_id, sourceSnapshotId: snap.snapshot_id });
+    assert.equal(both.status, 400, JSON.stringify(both.body));
+    const tooMany = await cp(env.plane.url, 'POST', '/v1/volumes', { name: 'many-attributes', sizeBytes: MiB, attributes: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v'])) });
+    assert.equal(tooMany.status, 400, JSON.stringify(tooMany.body));
     const otherSource = await callError('Controller', 'CreateSnapshot', { ...snapReq, source_volume_id: clone.volume_id });
     assert.equal(otherSource.code, status.ALREADY_EXISTS, otherSource.details);
     await writeFile(join(a.target, 'after-clone.txt'), 'after the clone\n');

@@ -3,7 +3,7 @@
  * benchmarks, waits for its "engine ready" log line, and tears it down by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeBin, repoRoot, sleep } from './tools.ts';
@@ -11,6 +11,7 @@ import { nodeBin, repoRoot, sleep } from './tools.ts';
 const ENGINE_MAIN = join(repoRoot, 'src', 'engine', 'main.ts');
 const READY_MSG = 'engine ready';
 const DIAG_BYTES = 32 * 1024;
+const READY_POLL_MS = 25;
 
 export interface EngineOptions {
   /** Kept after stop() when given; otherwise a temp dir under os.tmpdir() is made and removed. */
@@ -31,7 +32,7 @@ export interface EngineProcess {
   iscsi: { host: string; port: number };
   pid: number;
   dataDir: string;
-  /** Everything the engine wrote to stderr and its last stdout lines: for failure messages. */
+  /** The tails of the engine's stderr and stdout (kept in temp files until stop()). */
   diagnostics(): string;
   /** SIGTERM, wait for the exit (SIGKILL after a grace period); returns the exit code. */
   stop(): Promise<number | null>;
@@ -58,15 +59,25 @@ interface Running {
 export async function startEngine(opts: EngineOptions = {}): Promise<EngineProcess> {
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'berth-engine-'));
-  let stderr = '';
-  let stdoutTail = '';
-  const diagnostics = (): string => `--- engine stderr ---\n${stderr}\n--- engine stdout (tail) ---\n${stdoutTail}`;
+  // The engine writes into files, not pipes: a test that blocks its own event loop
+  // (execFileSync of an initiator tool) would stop draining a pipe, and the engine's
+  // synchronous logging would then block on the full pipe and hang the I/O under test.
+  const logDir = mkdtempSync(join(tmpdir(), 'berth-engine-log-'));
+  const stdoutPath = join(logDir, 'stdout.log');
+  const stderrPath = join(logDir, 'stderr.log');
+  const diagnostics = (): string =>
+    `--- engine stderr ---\n${tailOf(stderrPath)}\n--- engine stdout (tail) ---\n${tailOf(stdoutPath)}`;
   let current: Running | undefined;
   let removed = false;
+  const removeOwned = (): void => {
+    rmSync(logDir, { recursive: true, force: true });
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    removed = true;
+  };
 
   const cleanupOnExit = (): void => {
     current?.child.kill('SIGKILL');
-    if (ownDir && !removed) rmSync(dataDir, { recursive: true, force: true });
+    if (!removed) removeOwned();
   };
   process.on('exit', cleanupOnExit);
 
@@ -79,51 +90,41 @@ export async function startEngine(opts: EngineOptions = {}): Promise<EngineProce
       '--log-level', opts.logLevel ?? 'info',
       ...(opts.args ?? []),
     ];
+    const readFrom = existsSync(stdoutPath) ? statSync(stdoutPath).size : 0;
+    const outFd = openSync(stdoutPath, 'a');
+    const errFd = openSync(stderrPath, 'a');
     const child = spawn(nodeBin, args, {
       cwd: repoRoot,
       env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', outFd, errFd],
     });
+    closeSync(outFd);
+    closeSync(errFd);
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
-      stderr = (stderr + c).slice(-DIAG_BYTES);
-    });
     const timeoutMs = opts.readyTimeoutMs ?? 20_000;
     const ready = new Promise<{ api: string; iscsi: string }>((resolve, reject) => {
-      let partial = '';
       let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        reject(new EngineStartError(`engine did not log "${READY_MSG}" within ${timeoutMs} ms\n${diagnostics()}`));
-      }, timeoutMs);
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        if (!settled) reject(new EngineStartError(`engine exited (${code ?? signal}) before it was ready\n${diagnostics()}`));
-        settled = true;
-      });
-      child.once('error', (err) => {
-        clearTimeout(timer);
-        if (!settled) reject(new EngineStartError(`cannot spawn ${nodeBin}: ${err.message}`));
-        settled = true;
-      });
-      // Keep reading stdout for the life of the child: a full pipe would stall it.
-      child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-        stdoutTail = (stdoutTail + c).slice(-DIAG_BYTES);
+      const finish = (err: Error | undefined, found?: { api: string; iscsi: string }): void => {
         if (settled) return;
-        partial += c;
-        let nl = partial.indexOf('\n');
-        while (nl >= 0 && !settled) {
-          const line = partial.slice(0, nl);
-          partial = partial.slice(nl + 1);
-          nl = partial.indexOf('\n');
-          const found = readyLine(line);
-          if (found) {
-            settled = true;
-            clearTimeout(timer);
-            resolve(found);
-          }
-        }
+        settled = true;
+        clearTimeout(timer);
+        clearInterval(poll);
+        if (err) reject(err);
+        else resolve(found!);
+      };
+      const timer = setTimeout(() => {
+        finish(new EngineStartError(`engine did not log "${READY_MSG}" within ${timeoutMs} ms\n${diagnostics()}`));
+      }, timeoutMs);
+      // The ready line is looked for in what this start wrote (restarts append).
+      const poll = setInterval(() => {
+        const found = findReady(stdoutPath, readFrom);
+        if (found) finish(undefined, found);
+      }, READY_POLL_MS);
+      child.once('exit', (code, signal) => {
+        const found = findReady(stdoutPath, readFrom);
+        finish(found ? undefined : new EngineStartError(`engine exited (${code ?? signal}) before it was ready\n${diagnostics()}`), found);
       });
+      child.once('error', (err) => finish(new EngineStartError(`cannot spawn ${nodeBin}: ${err.message}`)));
     });
     try {
       const r = await ready;
@@ -153,7 +154,7 @@ export async function startEngine(opts: EngineOptions = {}): Promise<EngineProce
     current = await launch(opts.apiPort ?? 0, opts.iscsiPort ?? 0);
   } catch (err) {
     process.off('exit', cleanupOnExit);
-    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    removeOwned();
     throw err;
   }
 
@@ -167,10 +168,7 @@ export async function startEngine(opts: EngineOptions = {}): Promise<EngineProce
       const code = await terminate('SIGTERM');
       current = undefined;
       process.off('exit', cleanupOnExit);
-      if (ownDir && !removed) {
-        rmSync(dataDir, { recursive: true, force: true });
-        removed = true;
-      }
+      if (!removed) removeOwned();
       return code;
     },
     async kill() {
@@ -187,6 +185,28 @@ export async function startEngine(opts: EngineOptions = {}): Promise<EngineProce
     },
   };
   return engine;
+}
+
+function tailOf(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').slice(-DIAG_BYTES);
+  } catch {
+    return '';
+  }
+}
+
+function findReady(path: string, from: number): { api: string; iscsi: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path).subarray(from).toString('utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const found = readyLine(line);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Picks the ready line out of pino's JSON output; other lines are ignored. */

@@ -4,7 +4,9 @@
  * target whose disk is LUN 1 (tgt reserves LUN 0 for a controller).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, iscsiUrl, pidAlive, run, sleep, waitFor } from './tools.ts';
 
 const TGT_SOCKET_DIR = '/var/run/tgtd';
@@ -31,7 +33,7 @@ export interface TgtTarget {
   url: string;
   pid: number;
   controlPort: number;
-  /** tgtd's log so far (it runs in the foreground and logs to stderr). */
+  /** tgtd's log so far (the tail of its stderr, kept in a temp file until stop()). */
   log(): string;
   stop(): Promise<void>;
 }
@@ -43,11 +45,19 @@ export async function startTgt(opts: TgtOptions): Promise<TgtTarget> {
   const iqn = opts.iqn ?? `iqn.2025-01.io.berth.test:tgt-${process.pid}-${controlPort}`;
   const args = ['-f', '--iscsi', `portal=${host}:${port}`, '-C', String(controlPort)];
   if (opts.ioThreads) args.push('-t', String(opts.ioThreads));
-  const child = spawn('tgtd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
-    log = (log + c).slice(-64 * 1024);
-  });
+  // tgtd logs to a file, not a pipe: a caller that blocks its event loop (execFileSync)
+  // would stop draining a pipe, tgtd would block on a full one, and the I/O would hang.
+  const logPath = join(tmpdir(), `berth-tgtd-${process.pid}-${controlPort}.log`);
+  const logFd = openSync(logPath, 'w');
+  const child = spawn('tgtd', args, { stdio: ['ignore', 'ignore', logFd] });
+  closeSync(logFd);
+  const log = (): string => {
+    try {
+      return readFileSync(logPath, 'utf8').slice(-64 * 1024);
+    } catch {
+      return '';
+    }
+  };
   const killOnExit = (): void => {
     child.kill('SIGKILL');
   };
@@ -68,11 +78,12 @@ export async function startTgt(opts: TgtOptions): Promise<TgtTarget> {
     }
     process.off('exit', killOnExit);
     removeSockets(controlPort);
+    rmSync(logPath, { force: true });
   };
 
   try {
     await waitFor('tgtd management socket', async () => {
-      if (child.exitCode !== null) throw new Error(`tgtd exited ${child.exitCode}: ${log}`);
+      if (child.exitCode !== null) throw new Error(`tgtd exited ${child.exitCode}: ${log()}`);
       const r = await run('tgtadm', ['-C', String(controlPort), '--mode', 'system', '--op', 'show'], { check: false, timeoutMs: 5_000 });
       return r.code === 0 ? true : undefined;
     }, 10_000, 50);
@@ -93,7 +104,7 @@ export async function startTgt(opts: TgtOptions): Promise<TgtTarget> {
     host, port, iqn, lun: TGT_DISK_LUN, controlPort,
     url: iscsiUrl({ host, port, iqn, lun: TGT_DISK_LUN }),
     pid: child.pid ?? -1,
-    log: () => log,
+    log,
     stop,
   };
 }

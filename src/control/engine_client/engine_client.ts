@@ -4,7 +4,7 @@ import {
 } from './engine_client_errors.ts';
 import type {
   CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, CreateSnapshotRequest,
-  EngineApi, EngineExport, EngineHealth, EnginePool, EngineReplica,
+  EngineApi, EngineExport, EngineHealth, EngineNexus, EnginePool, EngineReplica, NexusReplicaRef,
 } from './engine_client_types.ts';
 
 export interface EngineClientOptions {
@@ -94,12 +94,36 @@ export class EngineClient implements EngineApi {
     return this.#unimplemented('the replica service', this.#call('GET', '/v1/replica-service'));
   }
 
-  createNexus(req: CreateNexusRequest): Promise<{ name: string; generation: number }> {
+  createNexus(req: CreateNexusRequest): Promise<EngineNexus> {
     return this.#unimplemented('nexus creation', this.#call('POST', '/v1/nexus', req));
+  }
+
+  async listNexuses(): Promise<EngineNexus[]> {
+    return (await this.#unimplemented('nexuses', this.#call<{ nexuses: EngineNexus[] }>('GET', '/v1/nexus'))).nexuses;
+  }
+
+  getNexus(name: string): Promise<EngineNexus | undefined> {
+    return this.#absentOk(this.#unimplemented('nexuses', this.#call<EngineNexus>('GET', `/v1/nexus/${seg(name)}`)));
   }
 
   async destroyNexus(name: string): Promise<void> {
     await this.#absentOk(this.#unimplemented('nexus removal', this.#call('DELETE', `/v1/nexus/${seg(name)}`)));
+  }
+
+  exportNexus(name: string, req: { targetIqn: string; allowedInitiators: readonly string[] }): Promise<EngineExport> {
+    return this.#unimplemented('nexus export', this.#call('POST', `/v1/nexus/${seg(name)}/export`, req));
+  }
+
+  async unexportNexus(name: string): Promise<void> {
+    await this.#absentOk(this.#unimplemented('nexus export', this.#call('DELETE', `/v1/nexus/${seg(name)}/export`)));
+  }
+
+  addNexusReplica(name: string, ref: NexusReplicaRef & { full?: boolean }): Promise<EngineNexus> {
+    return this.#unimplemented('nexus replicas', this.#call('POST', `/v1/nexus/${seg(name)}/replicas`, ref));
+  }
+
+  removeNexusReplica(name: string, replica: string): Promise<EngineNexus> {
+    return this.#unimplemented('nexus replicas', this.#call('DELETE', `/v1/nexus/${seg(name)}/replicas/${seg(replica)}`));
   }
 
   createSnapshot(req: CreateSnapshotRequest): Promise<{ name: string }> {

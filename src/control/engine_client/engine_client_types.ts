@@ -70,6 +70,26 @@ export interface CreateNexusRequest {
   readonly replicas: readonly NexusReplicaRef[];
   readonly sizeBytes?: number;
   readonly generation?: number;
+  /** How many replicas must accept the generation; default every one given `online`. */
+  readonly requireFenced?: number;
+}
+
+/** One replica as the nexus sees it (`GET /v1/nexus/:name`). */
+export interface EngineNexusReplica {
+  /** `node/pool/volume`: the key of add/remove. */
+  readonly name: string;
+  readonly node: string;
+  readonly pool: string;
+  readonly volume: string;
+  /** online, rebuilding, faulted, stale… (the engine's words). */
+  readonly state: string;
+}
+
+export interface EngineNexus {
+  readonly name: string;
+  readonly generation: number;
+  readonly replicas: readonly EngineNexusReplica[];
+  readonly export: { readonly targetIqn: string; readonly lun: number; readonly url: string } | null;
 }
 
 export interface CreateSnapshotRequest {
@@ -107,9 +127,21 @@ export interface EngineApi {
   /** Where other engines' nexuses reach this engine's replicas (host:port). */
   replicaService(): Promise<{ endpoint: string }>;
   /** NOT_IMPLEMENTED from an engine without the nexus API. */
-  createNexus(req: CreateNexusRequest): Promise<{ name: string; generation: number }>;
-  /** Not an error when it is already gone. */
+  createNexus(req: CreateNexusRequest): Promise<EngineNexus>;
+  /** Every nexus the engine runs (NOT_IMPLEMENTED from an engine without the nexus API). */
+  listNexuses(): Promise<EngineNexus[]>;
+  /** undefined when the engine runs no such nexus. */
+  getNexus(name: string): Promise<EngineNexus | undefined>;
+  /** Not an error when it is already gone (unexport it first). */
   destroyNexus(name: string): Promise<void>;
+  /** Export the nexus as an iSCSI target (portal and URL as for a replica export). */
+  exportNexus(name: string, req: { targetIqn: string; allowedInitiators: readonly string[] }): Promise<EngineExport>;
+  /** Not an error when it is not exported. */
+  unexportNexus(name: string): Promise<void>;
+  /** Add a replica to a live nexus; the engine rebuilds it (full copy when `full`). */
+  addNexusReplica(name: string, ref: NexusReplicaRef & { full?: boolean }): Promise<EngineNexus>;
+  /** Remove a replica (by the nexus's `node/pool/volume` name); its volume stays. */
+  removeNexusReplica(name: string, replica: string): Promise<EngineNexus>;
   /** NOT_IMPLEMENTED from an engine without snapshots. */
   createSnapshot(req: CreateSnapshotRequest): Promise<{ name: string }>;
   /** Not an error when it is already gone. Snapshots are pool-wide on the engine; `volume` is informational. */

@@ -3,13 +3,23 @@ import { finishPendingSnapshots, finishPendingVolumes } from './reconcile_pendin
 import { createMissing } from './reconcile_missing.ts';
 import { replaceLostReplicas } from './reconcile_node_loss.ts';
 import { cleanOrphans, type OrphanOptions } from './reconcile_orphans.ts';
+import { moveLostNexuses } from './reconcile_nexus_move.ts';
+import { reconcileNexusReplicas } from './reconcile_nexus_replicas.ts';
+import { cleanNexusOrphans } from './reconcile_nexus_orphans.ts';
 import type { Reconciler } from './reconcile_types.ts';
 
-export { finishPendingVolumes, finishPendingSnapshots, createMissing, replaceLostReplicas, cleanOrphans, type OrphanOptions };
+export { finishPendingVolumes, finishPendingSnapshots, createMissing, replaceLostReplicas, moveLostNexuses, reconcileNexusReplicas, cleanNexusOrphans, cleanOrphans, type OrphanOptions };
 export { ReconcileLoop, type LoopOptions, type PassReport } from './reconcile_loop.ts';
 export type { Reconciler } from './reconcile_types.ts';
 
-/** The standard chain, in the order a pass runs them: finish what crashed first. */
+/**
+ * The standard chain, in the order a pass runs them: finish what crashed first; fault
+ * and replace lost replicas before the nexus moves (so it is not rebuilt over a dead
+ * copy); create replacements, then add them to the live nexus.
+ */
 export function defaultReconcilers(options: { orphans?: OrphanOptions } = {}): Reconciler[] {
-  return [finishPendingVolumes, finishPendingSnapshots, replaceLostReplicas, createMissing, cleanOrphans(options.orphans)];
+  return [
+    finishPendingVolumes, finishPendingSnapshots, replaceLostReplicas, moveLostNexuses, createMissing,
+    reconcileNexusReplicas, cleanNexusOrphans({ intervalMs: options.orphans?.intervalMs }), cleanOrphans(options.orphans),
+  ];
 }

@@ -202,7 +202,6 @@ test('service: what engines cannot do yet is NOT_IMPLEMENTED and leaves nothing 
   try {
     const { volume } = await kit.services.volumes.create({ name: 'pvc-two', sizeBytes: 4 * MiB, replicas: 2 });
     assert.equal(kit.engines.get('n1')!.replicaNames().length + kit.engines.get('n2')!.replicaNames().length, 2, 'both replicas made');
-    await assert.rejects(kit.services.publish.publish(volume.id, { nodeId: 'n1' }), { code: 'NOT_IMPLEMENTED' });
     await assert.rejects(kit.services.snapshots.create({ name: 'snap-1', volumeId: volume.id }), { code: 'NOT_IMPLEMENTED' });
     assert.deepEqual(await kit.services.snapshots.list(), []);
     assert.equal((await ctx.volumes.pending('berth/v1/')).length, 0);

@@ -14,8 +14,8 @@ import type { Reconciler } from './reconcile_types.ts';
  *   (a) a replica spec still `creating` (a replacement placed after a node loss), or
  *   (b) a target recorded for it (published) that its engine no longer exports,
  * when the replica's (or target's) node is online,
- * then (a) the replica is created on its pool and marked created — empty: copying the
- * data into it is the nexus's rebuild, which comes with the nexus wiring — and
+ * then (a) the replica is created on its pool and marked created — empty and still
+ * awaiting its rebuild, which nexus_replicas starts on the live nexus — and
  * (b) the export is created again with the same target name and initiator ACL.
  * Nodes that are not online are skipped until they are.
  */
@@ -46,11 +46,11 @@ async function repairVolume(ctx: ServiceContext, v: StoredVolume): Promise<numbe
     if (r.lifecycle !== SpecLifecycle.Creating || r.faulted !== undefined || !ctx.nodeOnline(r.nodeId)) continue;
     await ensureReplica(ctx, r, r.sizeBytes, r.thin);
     await saveReplica(ctx, { ...r, lifecycle: SpecLifecycle.Created });
-    ctx.log.info({ volume: v.id, replica: r.id, pool: r.poolId }, 'replacement replica created (rebuild waits for the nexus)');
+    ctx.log.info({ volume: v.id, replica: r.id, pool: r.poolId }, 'replacement replica created (awaiting its rebuild)');
     changed++;
   }
   const t = v.target;
-  if (t !== undefined && v.initiatorIqn !== undefined) {
+  if (t?.replicaId !== undefined && v.initiatorIqn !== undefined) {
     const r = replicas.find((x) => x.id === t.replicaId);
     if (r !== undefined && r.faulted === undefined && ctx.nodeOnline(r.nodeId)) {
       const engine = await ctx.engineOf(r.nodeId);

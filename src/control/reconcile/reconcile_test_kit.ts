@@ -5,7 +5,8 @@
  */
 import { EngineRequestError, EngineUnreachableError, NotImplementedError } from '../engine_client/engine_client_errors.ts';
 import type {
-  CreateExportRequest, CreateReplicaRequest, EngineApi, EngineExport, EnginePool, EngineReplica,
+  CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, EngineApi, EngineExport, EngineNexus, EnginePool, EngineReplica,
+  NexusReplicaRef,
 } from '../engine_client/engine_client_types.ts';
 import { NodeRegistry } from '../registry/node_registry.ts';
 import type { Heartbeat } from '../registry/registry_heartbeat.ts';
@@ -19,6 +20,7 @@ export class FakeEngine implements EngineApi {
   readonly endpoint: string;
   readonly pools = new Map<string, { capacityBytes: number; replicas: Map<string, EngineReplica> }>();
   readonly exports = new Map<string, EngineExport>();
+  readonly nexuses = new Map<string, EngineNexus>();
   down = false;
   /** Next createReplica fails with this code (once). */
   failNextCreate: string | undefined;
@@ -89,14 +91,58 @@ export class FakeEngine implements EngineApi {
   }
   async destroyExport(pool: string, volume: string) { this.#check(); this.exports.delete(`${pool}/${volume}`); }
   async replicaService(): Promise<{ endpoint: string }> { this.#check(); return { endpoint: `${this.endpoint}:9520` }; }
-  async createNexus(): Promise<{ name: string; generation: number }> { this.#check(); throw new NotImplementedError('nexus creation'); }
-  async destroyNexus() { this.#check(); throw new NotImplementedError('nexus removal'); }
+  async createNexus(req: CreateNexusRequest): Promise<EngineNexus> {
+    this.#check();
+    if (this.nexuses.has(req.name)) throw new EngineRequestError('NEXUS_EXISTS', 409, `nexus ${req.name} exists`);
+    const n: EngineNexus = {
+      name: req.name, generation: req.generation ?? 1, export: null,
+      replicas: req.replicas.map((r) => ({ ...fakeChild(this.endpoint, r), state: (r as { state?: string }).state ?? 'online' })),
+    };
+    this.nexuses.set(req.name, n);
+    return n;
+  }
+  async listNexuses() { this.#check(); return [...this.nexuses.values()]; }
+  async getNexus(name: string) { this.#check(); return this.nexuses.get(name); }
+  async destroyNexus(name: string) {
+    this.#check();
+    if (this.exports.has(`_nexus/${name}`)) throw new EngineRequestError('VOLUME_EXPORTED', 409, 'exported');
+    this.nexuses.delete(name);
+  }
+  async exportNexus(name: string, req: { targetIqn: string; allowedInitiators: readonly string[] }) {
+    if (!this.nexuses.has(name)) throw new EngineRequestError('NEXUS_NOT_FOUND', 404, `no nexus ${name}`);
+    return await this.createExport({ pool: '_nexus', volume: name, ...req });
+  }
+  async unexportNexus(name: string) { await this.destroyExport('_nexus', name); }
+  async addNexusReplica(name: string, ref: NexusReplicaRef): Promise<EngineNexus> {
+    this.#check();
+    const n = this.nexuses.get(name) as EngineNexus;
+    const next = { ...n, replicas: [...n.replicas, { ...fakeChild(this.endpoint, ref), state: 'rebuilding' }] };
+    this.nexuses.set(name, next);
+    return next;
+  }
+  async removeNexusReplica(name: string, replica: string): Promise<EngineNexus> {
+    this.#check();
+    const n = this.nexuses.get(name) as EngineNexus;
+    const next = { ...n, replicas: n.replicas.filter((c) => c.name !== replica) };
+    this.nexuses.set(name, next);
+    return next;
+  }
+  /** Finish every rebuild of the nexus (a test's stand-in for the engine's copy). */
+  finishRebuilds(name: string): void {
+    const n = this.nexuses.get(name) as EngineNexus;
+    this.nexuses.set(name, { ...n, replicas: n.replicas.map((c) => ({ ...c, state: 'online' })) });
+  }
   async createSnapshot(): Promise<{ name: string }> { this.#check(); throw new NotImplementedError('snapshots'); }
   async destroySnapshot() { this.#check(); throw new NotImplementedError('snapshots'); }
 
   replicaNames(): string[] {
     return [...this.pools.values()].flatMap((p) => [...p.replicas.keys()]).sort();
   }
+}
+
+function fakeChild(self: string, r: NexusReplicaRef) {
+  const node = r.node === 'local' ? `${self}:9520` : r.node;
+  return { name: `${node}/${r.pool}/${r.volume}`, node, pool: r.pool, volume: r.volume };
 }
 
 export interface Kit {

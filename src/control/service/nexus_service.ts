@@ -2,13 +2,13 @@ import type { NexusSpec } from '../model/nexus_spec.ts';
 import { ResourceKind } from '../model/spec_common.ts';
 import type { ServiceContext } from './service_context.ts';
 import { NexusNotFoundError } from './service_errors.ts';
-import { listSpecs, nexusKey, readRecord } from './service_records.ts';
+import { listSpecs, type StoredVolume } from './service_records.ts';
 
 /**
- * Nexuses are the front end of replicated volumes. They are created by publishing a
- * volume; until the control plane orchestrates them (the engine client already has
- * createNexus for the engine's POST /v1/nexus) publish answers NOT_IMPLEMENTED for
- * replicated volumes and no nexus spec is written, so this service only reads.
+ * Nexuses are the front end of replicated volumes. Publishing a volume creates one,
+ * unpublishing destroys it, the reconcilers move it off a lost node; its spec lives in
+ * the volume's record (so it changes under the volume's intent log), and this service
+ * reads it from there. A nexus's id is its volume's id.
  */
 export class NexusService {
   readonly #ctx: ServiceContext;
@@ -18,12 +18,14 @@ export class NexusService {
   }
 
   async list(): Promise<NexusSpec[]> {
-    return await listSpecs<NexusSpec>(this.#ctx.store, ResourceKind.Nexus);
+    const out: NexusSpec[] = [];
+    for (const v of await listSpecs<StoredVolume>(this.#ctx.store, ResourceKind.Volume)) if (v.nexus !== undefined) out.push(v.nexus);
+    return out;
   }
 
   async get(id: string): Promise<NexusSpec> {
-    const r = await readRecord<NexusSpec>(this.#ctx.store, nexusKey(id));
-    if (r?.record.spec == null) throw new NexusNotFoundError(id);
-    return r.record.spec;
+    const found = (await this.list()).find((n) => n.id === id);
+    if (found === undefined) throw new NexusNotFoundError(id);
+    return found;
   }
 }

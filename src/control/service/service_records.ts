@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { KEY_ROOT, ResourceKind, kindPrefix, specKey } from '../model/spec_common.ts';
 import type { IntentRecord } from '../model/intent_log.ts';
+import type { NexusSpec } from '../model/nexus_spec.ts';
 import type { ReplicaSpec } from '../model/replica_spec.ts';
 import type { VolumeSpec } from '../model/volume_spec.ts';
 import type { Fence, Store } from '../store/store.ts';
@@ -16,14 +17,21 @@ export interface VolumeTarget {
   readonly iqn: string;
   readonly portal: string;
   readonly url: string;
-  /** The replica whose engine serves it (single-replica volumes, until the nexus is wired). */
-  readonly replicaId: string;
+  /** The replica whose engine serves it (single-replica volumes; replicated ones are served by `nexus`). */
+  readonly replicaId?: string;
 }
 
 /** The stored volume: the model's spec plus where it is published. */
 export interface StoredVolume extends VolumeSpec {
   readonly initiatorIqn?: string;
   readonly target?: VolumeTarget;
+  /** The live nexus of a published replicated volume (written under the intent log). */
+  readonly nexus?: NexusSpec;
+  /**
+   * The highest nexus generation ever issued for the volume; kept across unpublish so
+   * every new incarnation gets a higher one and replicas fence all earlier ones.
+   */
+  readonly nexusGeneration?: number;
   readonly createdAtMs: number;
 }
 
@@ -32,8 +40,9 @@ export interface StoredReplica extends ReplicaSpec {
   /** Set when its node was lost (or its pool faulted); the volume then counts it out. */
   readonly faulted?: { readonly reason: string; readonly atMs: number };
   /**
-   * A replacement created empty: it holds no data until the volume's nexus rebuilds it
-   * (nexus orchestration comes later), so it does not count as a healthy copy.
+   * A replacement created empty: it holds no data until the volume's nexus has rebuilt
+   * it (the nexus_replicas reconciler clears the flag then), so until then it does not
+   * count as a healthy copy and never seeds a new nexus as `online`.
    */
   readonly awaitingRebuild?: boolean;
 }
@@ -49,6 +58,11 @@ export type VolumeOp =
   | { readonly type: 'create'; readonly spec: StoredVolume; readonly replicas: readonly ReplicaPlan[] }
   | { readonly type: 'delete' }
   | { readonly type: 'publish'; readonly nodeId: string; readonly initiatorIqn: string; readonly replicaId: string; readonly targetIqn: string }
+  | {
+    readonly type: 'publish-nexus'; readonly nodeId: string; readonly initiatorIqn: string; readonly targetIqn: string;
+    readonly nexusNodeId: string; readonly generation: number;
+  }
+  | { readonly type: 'move-nexus'; readonly nexusNodeId: string; readonly generation: number }
   | { readonly type: 'unpublish' }
   | { readonly type: 'resize'; readonly sizeBytes: number };
 

@@ -4,8 +4,9 @@ import { SpecLifecycle } from '../model/spec_common.ts';
 import type { ServiceContext } from './service_context.ts';
 import { ensureReplica, removeReplica, replicaSpecOf, saveReplica, type ReplicaSource } from './replica_operations.ts';
 import { VolumeNotReadyError } from './service_errors.ts';
+import { teardownNexus } from './nexus_acts.ts';
 import {
-  PODS_PREFIX, deleteSpec, listRecords, replicaKey, replicasOf, splitPoolId,
+  PODS_PREFIX, deleteSpec, listRecords, readRecord, replicaKey, replicasOf, splitPoolId, volumeKey,
   type ReplicaPlan, type StoredVolume, type VolumeOp,
 } from './service_records.ts';
 
@@ -51,6 +52,9 @@ export async function unprovisionVolume(ctx: ServiceContext, plans: readonly Rep
 
 /** Remove the volume's replicas (and export) from the engines, then its replica and pod records. */
 export async function teardownVolume(ctx: ServiceContext, volumeId: string): Promise<void> {
+  // The engine refuses to remove a replica its nexus still uses.
+  const volume = (await readRecord<StoredVolume>(ctx.store, volumeKey(volumeId)))?.record.spec;
+  if (volume != null) await teardownNexus(ctx, volume);
   for (const r of await replicasOf(ctx.store, volumeId)) {
     await removeReplica(ctx, r);
     await deleteSpec(ctx.store, replicaKey(r.id), ctx.fence());
@@ -81,14 +85,16 @@ export async function exportVolume(ctx: ServiceContext, volume: StoredVolume, op
 
 export async function unexportVolume(ctx: ServiceContext, volume: StoredVolume): Promise<StoredVolume> {
   const t = volume.target;
-  if (t !== undefined) {
+  if (volume.nexus !== undefined) {
+    await teardownNexus(ctx, volume);
+  } else if (t?.replicaId !== undefined) {
     const replica = (await replicasOf(ctx.store, volume.id)).find((r) => r.id === t.replicaId);
     if (replica !== undefined && ctx.nodeOnline(replica.nodeId)) {
       const engine = await ctx.engineOf(replica.nodeId);
       await engine.destroyExport(splitPoolId(replica.poolId).pool, replica.id);
     }
   }
-  const { target: _t, initiatorIqn: _i, publishedNodeId: _p, ...rest } = volume;
+  const { target: _t, initiatorIqn: _i, publishedNodeId: _p, nexus: _n, ...rest } = volume;
   return rest;
 }
 

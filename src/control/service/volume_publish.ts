@@ -1,9 +1,9 @@
-import { NotImplementedError } from '../engine_client/engine_client_errors.ts';
 import { OperationInProgressError } from '../model/intent_log.ts';
 import { SpecLifecycle } from '../model/spec_common.ts';
 import type { ServiceContext } from './service_context.ts';
 import { InvalidArgumentError, VolumeNotFoundError, VolumeNotReadyError, VolumePublishedError } from './service_errors.ts';
 import { exportVolume, unexportVolume } from './volume_acts.ts';
+import { buildNexus, chooseNexusNode } from './nexus_acts.ts';
 import {
   PODS_PREFIX, TARGET_IQN_PREFIX, deleteSpec, listRecords, podKey, putSpec, readRecord, replicasOf, volumeKey,
   type PodMount, type StoredVolume,
@@ -16,8 +16,9 @@ const IQN = /^(iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:
 /**
  * Publishing makes a volume reachable from one node: an iSCSI export whose ACL admits
  * only that node's initiator. A single-replica volume is exported straight from the
- * engine holding its replica; a replicated one needs a nexus, which the control plane
- * does not orchestrate yet (NOT_IMPLEMENTED). Also keeps the pod → volume records of podInfoOnMount.
+ * engine holding its replica; a replicated one through a nexus over its replicas (on the
+ * publishing node when that holds an in-sync replica), created with the next generation
+ * the volume's record has issued. Also keeps the pod → volume records of podInfoOnMount.
  */
 export class VolumePublishService {
   readonly #ctx: ServiceContext;
@@ -43,12 +44,19 @@ export class VolumePublishService {
       }
       const healthy = (await replicasOf(ctx.store, id)).filter((r) => r.faulted === undefined && r.lifecycle === SpecLifecycle.Created);
       if (healthy.length === 0) throw new VolumeNotReadyError(id, 'faulted (no healthy replica)');
+      const targetIqn = `${TARGET_IQN_PREFIX}${id}`;
       if (volume.replicas > 1) {
-        // Served by a nexus over the replicas: the engine client has createNexus (POST /v1/nexus),
-        // the orchestration (generation, moving it on node loss) is the next step of the control plane.
-        throw new NotImplementedError('publishing a replicated volume (nexus orchestration)');
+        const nexusNodeId = chooseNexusNode(ctx, healthy, req.nodeId);
+        if (nexusNodeId === undefined) throw new VolumeNotReadyError(id, 'without an in-sync replica on an online node');
+        // A republish to the same node with another initiator keeps the live incarnation.
+        const live = volume.nexus;
+        const generation = live !== undefined && ctx.nodeOnline(live.nodeId) ? live.generation : (volume.nexusGeneration ?? 0) + 1;
+        const op = { type: 'publish-nexus' as const, nodeId: req.nodeId, initiatorIqn, targetIqn, nexusNodeId: live?.generation === generation ? live.nodeId : nexusNodeId, generation };
+        const next = await ctx.volumes.run(key, op, async () => buildNexus(ctx, volume, op));
+        ctx.log.info({ volume: id, node: req.nodeId, nexusNode: op.nexusNodeId, generation }, 'replicated volume published');
+        return next as StoredVolume;
       }
-      const op = { type: 'publish' as const, nodeId: req.nodeId, initiatorIqn, replicaId: healthy[0].id, targetIqn: `${TARGET_IQN_PREFIX}${id}` };
+      const op = { type: 'publish' as const, nodeId: req.nodeId, initiatorIqn, replicaId: healthy[0].id, targetIqn };
       const next = await ctx.volumes.run(key, op, async () => exportVolume(ctx, volume, op));
       ctx.log.info({ volume: id, node: req.nodeId }, 'volume published');
       return next as StoredVolume;

@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MediumError } from '../block/errors.ts';
+import { allocIoBuffer, PoolFile } from './pool_file.ts';
+import { IoMode, type IoMode as Mode } from './pool_io_policy.ts';
+
+function withFile(mode: Mode, fn: (f: PoolFile) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-poolfile-'));
+    const fd = fs.openSync(path.join(dir, 'f'), 'w+');
+    const f = new PoolFile(fd, mode);
+    try {
+      await fn(f);
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+for (const mode of [IoMode.auto, IoMode.sync, IoMode.async]) {
+  test(`${mode}: writes and reads back, at offsets, small and large`, withFile(mode, async (f) => {
+    assert.equal(f.policy.mode, mode);
+    for (const len of [4096, 1024 * 1024]) {
+      const data = Buffer.alloc(len + 100);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 7 + len) & 0xff;
+      await f.write(data, 100, len, 8192);
+      const back = Buffer.alloc(len + 10, 0xee);
+      await f.read(back, 10, len, 8192);
+      assert.ok(back.subarray(10).equals(data.subarray(100)));
+      assert.equal(back[9], 0xee);
+    }
+  }));
+
+  test(`${mode}: bytes past the end of the file read as zeros`, withFile(mode, async (f) => {
+    await f.write(Buffer.alloc(100, 1), 0, 100, 0);
+    const buf = Buffer.alloc(4096, 0xff);
+    await f.read(buf, 0, 4096, 0);
+    assert.equal(buf.subarray(0, 100).every((b) => b === 1), true);
+    assert.equal(buf.subarray(100).every((b) => b === 0), true);
+  }));
+
+  test(`${mode}: readInto and writeFrom call back exactly once`, withFile(mode, async (f) => {
+    let calls = 0;
+    await new Promise<void>((resolve, reject) => f.writeFrom(Buffer.alloc(512, 3), 0, 512, 0, (err) => {
+      calls++;
+      if (err) reject(err); else resolve();
+    }));
+    const buf = Buffer.alloc(512);
+    await new Promise<void>((resolve, reject) => f.readInto(buf, 0, 512, 0, (err) => {
+      calls++;
+      if (err) reject(err); else resolve();
+    }));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(calls, 2);
+    assert.equal(buf[511], 3);
+  }));
+
+  test(`${mode}: an I/O error becomes a MediumError`, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-poolfile-'));
+    fs.writeFileSync(path.join(dir, 'f'), '');
+    const fd = fs.openSync(path.join(dir, 'f'), 'r');
+    const f = new PoolFile(fd, mode);
+    try {
+      await assert.rejects(f.write(Buffer.alloc(512), 0, 512, 0), (err: unknown) => err instanceof MediumError);
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('zero writes zeros over a range', withFile(IoMode.auto, async (f) => {
+  await f.write(Buffer.alloc(3 * 1024 * 1024, 9), 0, 3 * 1024 * 1024, 0);
+  await f.zero(4096, 2 * 1024 * 1024 + 512);
+  const buf = Buffer.alloc(3 * 1024 * 1024);
+  await f.read(buf, 0, buf.length, 0);
+  assert.equal(buf[4095], 9);
+  assert.equal(buf.subarray(4096, 4096 + 2 * 1024 * 1024 + 512).every((b) => b === 0), true);
+  assert.equal(buf[4096 + 2 * 1024 * 1024 + 512], 9);
+}));
+
+test('allocIoBuffer: small buffers are distinct views, large ones are their own', () => {
+  const a = allocIoBuffer(4096);
+  const b = allocIoBuffer(4096);
+  assert.equal(a.length, 4096);
+  a.fill(1);
+  b.fill(2);
+  assert.equal(a.every((x) => x === 1), true);
+  assert.equal(a.buffer, b.buffer);
+  const big = allocIoBuffer(1024 * 1024);
+  assert.equal(big.length, 1024 * 1024);
+  assert.notEqual(big.buffer, a.buffer);
+  // A slab that cannot fit the next piece is replaced, never overrun.
+  const pieces = Array.from({ length: 40 }, () => allocIoBuffer(60 * 1024));
+  for (const p of pieces) assert.ok(p.byteOffset + p.length <= p.buffer.byteLength);
+});
