@@ -124,7 +124,8 @@ export function idleTable(f: IdleFigures): string {
     [
       ['RSS, no volumes (MiB)', mib(f.rssBeforeBytes)],
       [`RSS, ${f.volumes} thin volumes exported (MiB)`, mib(f.rssAfterBytes)],
-      [`CPU over ${f.idleSeconds} s idle (% of one core)`, f.idleCpuPercent.toFixed(2)],
+      // /proc counts CPU in 10 ms ticks: below one tick per window there is nothing to show.
+      [`CPU over ${f.idleSeconds} s idle (% of one core)`, f.idleCpuPercent < 1 / f.idleSeconds ? `< ${(1 / f.idleSeconds).toFixed(2)}` : f.idleCpuPercent.toFixed(2)],
     ],
   );
 }

@@ -9,6 +9,13 @@ import { FilePrStore } from './pr_store_file.ts';
 import { defaultTargetIqn, naaIdForVolume, serialForVolume } from './lun_identity.ts';
 import { describeFault, ExportExistsError, ExportNotFoundError, InvalidArgumentError, LunInUseError, TargetFullError } from './errors.ts';
 
+/**
+ * A SANITIZE rewrites the whole volume; paced like a rebuild so one LU's erase cannot
+ * starve the other volumes sharing the pool's disk. Initiators poll its progress
+ * (NOT READY, SANITIZE IN PROGRESS with a progress indication) meanwhile.
+ */
+const SANITIZE_BYTES_PER_SECOND = 128 * 1024 * 1024;
+
 /** LUNs 0..255 fit SAM's single-level peripheral addressing, which every initiator takes. */
 export const MAX_LUN = 255;
 
@@ -222,6 +229,7 @@ export class ExportRegistry {
       naaId: naaIdForVolume(volume.uuid),
       serial: serialForVolume(volume.uuid),
       prStore,
+      sanitizeBytesPerSecond: SANITIZE_BYTES_PER_SECOND,
     });
     live.volume = volume;
     live.prStore = prStore;

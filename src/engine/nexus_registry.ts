@@ -11,11 +11,12 @@ import { NexusRetrier } from './nexus_retry.ts';
 import { NexusExistsError, NexusNotFoundError, NexusUnavailableError } from './nexus_registry_errors.ts';
 
 /**
- * Regions a rebuild copies at once. Each is a 1 MiB read and a 1 MiB write on another
- * node; with 2 in flight (the nexus default) the copy waits on round trips, with 8 it
- * keeps the link busy while foreground I/O still gets its turn between regions.
+ * Spans a rebuild copies at once. Each span is up to 8 MiB of contiguous dirty regions
+ * (REBUILD_SPAN_BYTES) with all its 1 MiB chunks in flight, so 4 spans keep ~32 MiB
+ * on the link: enough to stream, while a foreground write that hits a locked span
+ * waits for at most one span's copy.
  */
-export const ENGINE_REBUILD_PARALLEL = 8;
+export const ENGINE_REBUILD_PARALLEL = 4;
 
 export interface CreateNexusRequest {
   name: string;

@@ -139,8 +139,7 @@ export class RebuildJob {
 
   private async worker(): Promise<void> {
     const map = this.opts.map;
-    const maxRegions = Math.max(1, Math.floor(REBUILD_SPAN_BYTES / (map.intents.regionBlocks * this.blockSize)));
-    for (let r = map.claimRun(maxRegions); r >= 0; r = map.claimRun(maxRegions)) {
+    for (let r = map.claimRun(this.spanRegions()); r >= 0; r = map.claimRun(this.spanRegions())) {
       const n = map.claimedRun;
       if (this.cancelled) {
         for (let k = 0; k < n; k++) map.abandoned(r + k);
@@ -156,6 +155,13 @@ export class RebuildJob {
       for (let k = 0; k < n; k++) map.finished(r + k);
       await this.pace();
     }
+  }
+
+  /** Regions per span: REBUILD_SPAN_BYTES, or under a throttle about 1/8 s of it, so pacing stays smooth. */
+  private spanRegions(): number {
+    const regionBytes = this.opts.map.intents.regionBlocks * this.blockSize;
+    const bytes = this.throttle > 0 ? Math.min(REBUILD_SPAN_BYTES, this.throttle / 8) : REBUILD_SPAN_BYTES;
+    return Math.max(1, Math.floor(bytes / regionBytes));
   }
 
   /**

@@ -1,14 +1,13 @@
 import type { Socket } from 'node:net';
 
 /**
- * Holds a socket's writes back until the end of the current event-loop turn, so that
- * every frame queued during the turn leaves in one writev. On a veth or loopback link
- * the send syscall also runs the peer's receive path, so under load it is the largest
- * cost of a replica I/O on both ends (measured with --cpu-prof: one send per reply
- * took about a third of a replica engine's time). Uncorking in setImmediate rather
- * than nextTick gathers the frames of every completion the poll phase delivered
- * (many fs and socket callbacks), not only those of one callback; the wait is at most
- * the rest of that phase.
+ * Holds a socket's writes back until the current callback's ticks run, so that every
+ * frame queued by one callback (a burst of requests cut from one chunk) leaves in one
+ * writev. On a veth or loopback link the send syscall also runs the peer's receive
+ * path, so it is the largest cost of a replica I/O on both ends (--cpu-prof: about a
+ * third of a replica engine's time under 4k random writes). Holding until setImmediate
+ * would gather more frames per send but delays every reply behind the poll phase's
+ * other callbacks; measured under load it was no better, so the hold ends at nextTick.
  */
 export class ReplicaCork {
   private readonly socket: Socket;
@@ -18,12 +17,12 @@ export class ReplicaCork {
     this.socket = socket;
   }
 
-  /** Call before writing; the writes of this turn are flushed together. */
+  /** Call before writing; the writes made until the next tick are flushed together. */
   hold(): void {
     if (this.held) return;
     this.held = true;
     this.socket.cork();
-    if (process.env.BERTH_CORK === "tick") process.nextTick(this.release); else setImmediate(this.release);
+    process.nextTick(this.release);
   }
 
   private readonly release = (): void => {

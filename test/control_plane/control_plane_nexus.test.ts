@@ -105,6 +105,13 @@ test('a published 2-replica volume survives a replica node and then its nexus no
   assert.equal(rebuilt.v.replicaStates.find((x) => x.nodeId === other)?.status, 'faulted');
   const members = await nexus(url, id);
   assert.equal(members.generation, 1, 'the same incarnation healed itself');
+  const onEngine = await waitFor('the faulted replica removed from the engine\'s nexus', async () => {
+    const res = await fetch(`${(engines.get(front) as EngineProcess).api}/v1/nexus/${id}`);
+    const doc = (await res.json()) as { replicas: { volume: string; state: string }[] };
+    return doc.replicas.length === 2 ? doc : undefined;
+  }, 20_000, 250);
+  assert.deepEqual(onEngine.replicas.map((r) => r.state), ['online', 'online']);
+  assert.ok(!onEngine.replicas.some((r) => r.volume === made.body.replicaStates[1].id), 'the lost replica is no member');
   await qemuIo(target, [...writes(1).filter((c) => !c.startsWith('sleep')), ...reads(1)]);
 
   // Now the nexus's own node: the nexus comes back on the spare (the only in-sync replica left).

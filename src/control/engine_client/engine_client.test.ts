@@ -56,3 +56,35 @@ test('requests carry JSON bodies to the documented routes', async () => {
   assert.equal(e.targetIqn, 'iqn.x');
   assert.equal(seen, 'POST /v1/exports {"pool":"p","volume":"r-1","allowedInitiators":["iqn.y"]}');
 });
+
+test('nexus calls use the engine\'s nexus routes (replica names URL-encoded); a missing nexus is absent', async () => {
+  const seen: string[] = [];
+  handler = (req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url} ${body}`);
+      json(200, { name: 'v', generation: 3, replicas: [], export: null, nexuses: [] })(req, res);
+    });
+  };
+  const c = new EngineClient({ endpoint });
+  await c.createNexus({ name: 'v', replicas: [{ node: 'local', pool: 'p', volume: 'r-1' }], generation: 3, requireFenced: 1 });
+  await c.exportNexus('v', { targetIqn: 'iqn.t', allowedInitiators: ['iqn.i'] });
+  await c.addNexusReplica('v', { node: 'h:9', pool: 'p', volume: 'r-2', full: true });
+  await c.removeNexusReplica('v', 'h:9/p/r-2');
+  await c.unexportNexus('v');
+  await c.destroyNexus('v');
+  assert.deepEqual(await c.listNexuses(), []);
+  assert.deepEqual(seen, [
+    'POST /v1/nexus {"name":"v","replicas":[{"node":"local","pool":"p","volume":"r-1"}],"generation":3,"requireFenced":1}',
+    'POST /v1/nexus/v/export {"targetIqn":"iqn.t","allowedInitiators":["iqn.i"]}',
+    'POST /v1/nexus/v/replicas {"node":"h:9","pool":"p","volume":"r-2","full":true}',
+    'DELETE /v1/nexus/v/replicas/h%3A9%2Fp%2Fr-2 ',
+    'DELETE /v1/nexus/v/export ',
+    'DELETE /v1/nexus/v ',
+    'GET /v1/nexus ',
+  ]);
+  handler = json(404, { error: { code: 'NEXUS_NOT_FOUND', message: 'no' } });
+  assert.equal(await c.getNexus('v'), undefined);
+  await c.destroyNexus('v');
+});

@@ -1,7 +1,7 @@
 import type { EngineApi, EngineNexus, NexusReplicaRef } from '../engine_client/engine_client_types.ts';
 import { SpecLifecycle } from '../model/spec_common.ts';
 import type { ServiceContext } from './service_context.ts';
-import { VolumeNotReadyError } from './service_errors.ts';
+import { NoInSyncReplicaError, VolumeNotReadyError } from './service_errors.ts';
 import { replicasOf, splitPoolId, type StoredReplica, type StoredVolume, type VolumeOp } from './service_records.ts';
 
 /**
@@ -65,7 +65,7 @@ export async function buildNexus(
   const name = nexusNameOf(volume.id);
   const replicas = (await replicasOf(ctx.store, volume.id))
     .filter((r) => r.lifecycle === SpecLifecycle.Created && r.faulted === undefined && ctx.nodeOnline(r.nodeId));
-  if (!replicas.some(inSync)) throw new VolumeNotReadyError(volume.id, 'without a reachable in-sync replica');
+  if (!replicas.some(inSync)) throw new NoInSyncReplicaError(volume.id);
   const engine = await ctx.engineOf(op.nexusNodeId);
   let nexus = await engine.getNexus(name);
   if (nexus !== undefined && nexus.generation !== op.generation) {

@@ -27,6 +27,13 @@ export class VolumeNotReadyError extends BerthError {
   }
 }
 
+/** A replicated volume cannot be served: no in-sync replica is on an online node (yet). */
+export class NoInSyncReplicaError extends BerthError {
+  constructor(id: string) {
+    super('VOLUME_NOT_READY', `volume ${id} has no in-sync replica on an online node to serve it`);
+  }
+}
+
 /** Published to another node; unpublish there first. */
 export class VolumePublishedError extends BerthError {
   constructor(id: string, nodeId: string) {

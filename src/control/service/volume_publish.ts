@@ -1,7 +1,7 @@
 import { OperationInProgressError } from '../model/intent_log.ts';
 import { SpecLifecycle } from '../model/spec_common.ts';
 import type { ServiceContext } from './service_context.ts';
-import { InvalidArgumentError, VolumeNotFoundError, VolumeNotReadyError, VolumePublishedError } from './service_errors.ts';
+import { InvalidArgumentError, NoInSyncReplicaError, VolumeNotFoundError, VolumeNotReadyError, VolumePublishedError } from './service_errors.ts';
 import { exportVolume, unexportVolume } from './volume_acts.ts';
 import { buildNexus, chooseNexusNode } from './nexus_acts.ts';
 import {
@@ -47,7 +47,7 @@ export class VolumePublishService {
       const targetIqn = `${TARGET_IQN_PREFIX}${id}`;
       if (volume.replicas > 1) {
         const nexusNodeId = chooseNexusNode(ctx, healthy, req.nodeId);
-        if (nexusNodeId === undefined) throw new VolumeNotReadyError(id, 'without an in-sync replica on an online node');
+        if (nexusNodeId === undefined) throw new NoInSyncReplicaError(id);
         // A republish to the same node with another initiator keeps the live incarnation.
         const live = volume.nexus;
         const generation = live !== undefined && ctx.nodeOnline(live.nodeId) ? live.generation : (volume.nexusGeneration ?? 0) + 1;
