@@ -1,9 +1,8 @@
-import fs from 'node:fs';
 import type { BlockDevice } from '../block/block_device.ts';
-import { DeviceGoneError, MediumError, OutOfRangeError } from '../block/errors.ts';
+import { DeviceGoneError, OutOfRangeError } from '../block/errors.ts';
 import { RecordType, type JournalRecord } from './pool_journal_record.ts';
 import { JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
-import { zeroBuffer, type PoolFile } from './pool_file.ts';
+import { allocIoBuffer, zeroBuffer, type PoolFile } from './pool_file.ts';
 import type { VolumeMeta } from './pool_model.ts';
 
 /** What a Volume needs from its pool. */
@@ -49,7 +48,6 @@ export class Volume implements BlockDevice {
   private blocks: number;
   private readonly meta: VolumeMeta;
   private readonly host: VolumeHost;
-  private readonly fd: number;
   private readonly es: number;
   private readonly dataOffset: number;
   /** First writes in flight: resolve to the pool extent once its MAP is journaled. */
@@ -71,7 +69,6 @@ export class Volume implements BlockDevice {
     this.blockSize = meta.blockSize;
     this.thin = meta.thin;
     this.blocks = meta.sizeBytes / meta.blockSize;
-    this.fd = host.file.fd;
     this.es = host.extentSize;
     this.dataOffset = host.dataOffset;
   }
@@ -88,7 +85,7 @@ export class Volume implements BlockDevice {
     if (off + len <= this.es && this.locks.size === 0) {
       const p = this.meta.map.get(l);
       if (p < 0) return Promise.resolve(Buffer.alloc(len));
-      return this.readAt(Buffer.allocUnsafe(len), 0, len, this.dataOffset + p * this.es + off);
+      return this.readAt(allocIoBuffer(len), 0, len, this.dataOffset + p * this.es + off);
     }
     return this.readSlow(pos, len);
   }
@@ -203,11 +200,9 @@ export class Volume implements BlockDevice {
     const gate = this.gate;
     gate.n++;
     return new Promise((resolve, reject) => {
-      fs.read(this.fd, buf, bo, len, at, (err, n) => {
+      this.host.file.readInto(buf, bo, len, at, (err) => {
         gate.leave();
-        if (err) return reject(new MediumError(`read failed: ${err.code ?? err.message}`, { cause: err }));
-        if (n < len) buf.fill(0, bo + n, bo + len);
-        resolve(buf);
+        if (err === null) resolve(buf); else reject(err);
       });
     });
   }
@@ -216,23 +211,15 @@ export class Volume implements BlockDevice {
     const gate = this.gate;
     gate.n++;
     return new Promise((resolve, reject) => {
-      const step = (done: number): void => {
-        fs.write(this.fd, data, bo + done, len - done, at + done, (err, n) => {
-          if (err) {
-            gate.leave();
-            return reject(new MediumError(`write failed: ${err.code ?? err.message}`, { cause: err }));
-          }
-          if (done + n < len) return step(done + n);
-          gate.leave();
-          resolve();
-        });
-      };
-      step(0);
+      this.host.file.writeFrom(data, bo, len, at, (err) => {
+        gate.leave();
+        if (err === null) resolve(); else reject(err);
+      });
     });
   }
 
   private async readSlow(pos: number, len: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafe(len);
+    const buf = allocIoBuffer(len);
     const ops: Promise<Buffer>[] = [];
     for (let done = 0; done < len;) {
       const at = pos + done;
