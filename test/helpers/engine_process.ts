@@ -3,7 +3,7 @@
  * benchmarks, waits for its "engine ready" log line, and tears it down by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeBin, repoRoot, sleep } from './tools.ts';
@@ -90,6 +90,12 @@ export async function startEngine(opts: EngineOptions = {}): Promise<EngineProce
       '--log-level', opts.logLevel ?? 'info',
       ...(opts.args ?? []),
     ];
+    // A stopped engine may be restarted (same data dir, same ports): its log dir comes back.
+    if (removed) {
+      mkdirSync(logDir, { recursive: true });
+      removed = false;
+      process.on('exit', cleanupOnExit);
+    }
     const readFrom = existsSync(stdoutPath) ? statSync(stdoutPath).size : 0;
     const outFd = openSync(stdoutPath, 'a');
     const errFd = openSync(stderrPath, 'a');
