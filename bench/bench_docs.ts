@@ -60,6 +60,8 @@ export interface DocsInput {
   method: string;
   sections: string[];
   idle?: string;
+  /** Further sections (replicated volumes, placement), each with its own `##` heading. */
+  extra?: string[];
   summary: string;
 }
 
@@ -90,6 +92,7 @@ export function renderDocs(d: DocsInput): string {
     '',
     ...d.sections.flatMap((s) => [s, '']),
     ...(d.idle ? ['## Engine at rest', '', d.idle, ''] : []),
+    ...(d.extra ?? []).flatMap((s) => [s, '']),
     `**${d.summary}**`,
     '',
   ].join('\n');

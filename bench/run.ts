@@ -11,6 +11,8 @@ import { loadAverage, machineFacts, writeDocs, DOCS_PATH } from './bench_docs.ts
 import { SINGLE_VOLUME_ROWS, PREFILL_ROW, type RowSpec } from './bench_rows.ts';
 import { idleTable, label, minRatioLine, sectionTable, type Comparison, type IdleFigures, type Measurement, type Section } from './bench_table.ts';
 import { runFio } from './fio.ts';
+import { placementSection } from './placement_section.ts';
+import { runReplicatedBench } from './replicated.ts';
 import { measureIdleExports } from './idle_exports.ts';
 import { CpuMeter } from './proc_stat.ts';
 import { startTarget, TargetKind, type RunningTarget } from './targets.ts';
@@ -32,6 +34,9 @@ interface Config {
   backings: Backing[];
   rows: RowSpec[];
   idle: boolean;
+  quick: boolean;
+  replicated: boolean;
+  placement: boolean;
   writeDocs: boolean;
 }
 
@@ -50,6 +55,8 @@ function parseConfig(argv: string[]): Config {
       'disk-dir': { type: 'string', default: join(buildDir, 'bench') },
       rows: { type: 'string' },
       idle: { type: 'boolean', default: true },
+      replicated: { type: 'boolean', default: true },
+      placement: { type: 'boolean', default: true },
       'write-docs': { type: 'boolean', default: true },
     },
   });
@@ -81,6 +88,9 @@ function parseConfig(argv: string[]): Config {
     sizeBytes: Math.round(num('size-gib', values['size-gib']) * GIB),
     targets, backings, rows,
     idle: values.idle! && targets.includes(TargetKind.berth),
+    quick: values.quick!,
+    replicated: values.replicated! && targets.includes(TargetKind.berth),
+    placement: values.placement!,
     writeDocs: values['write-docs']!,
   };
 }
@@ -187,6 +197,20 @@ async function main(): Promise<void> {
     });
   }
 
+  const extra: string[] = [];
+  if (cfg.replicated) {
+    log('replicated volumes: nodes in network namespaces');
+    const text = await runReplicatedBench({ quick: cfg.quick, log }).then((r) => r.markdown, (err: Error) => {
+      log(`replicated bench failed: ${err.message.split('\n')[0]}`);
+      return `failed: ${err.message.split('\n')[0]}`;
+    });
+    extra.push(`## Replicated volumes\n\n${text}`);
+  }
+  if (cfg.placement) {
+    log('placement: 10,000 volumes on a simulated fleet of 10,000 nodes / 100,000 drives');
+    extra.push(await placementSection());
+  }
+
   const tables = sections.map((s) => sectionTable(s, cfg.targets, COMPARISON));
   const idleText = idle ? idleTable(idle) : undefined;
   const summary = minRatioLine(sections, COMPARISON);
@@ -195,13 +219,14 @@ async function main(): Promise<void> {
       command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
       date: new Date().toISOString(),
       load: { start: loadAtStart, end: loadAverage() },
-      facts, method: methodText(cfg), sections: tables, idle: idleText, summary,
+      facts, method: methodText(cfg), sections: tables, idle: idleText, extra, summary,
     });
     log(`wrote ${DOCS_PATH}`);
   }
   console.log('');
   for (const t of tables) console.log(`${t}\n`);
   if (idleText) console.log(`${idleText}\n`);
+  for (const e of extra) console.log(`${e}\n`);
   console.log(summary);
 }
 

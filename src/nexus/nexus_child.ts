@@ -77,8 +77,10 @@ export class NexusChild {
   readonly release: (() => void) | undefined;
   state: ChildStateName;
   reason: string | undefined;
-  /** Reads and map queries in flight: the read balancer picks the least busy child. */
+  /** Reads and map queries in flight: the read balancer weighs them by readMs. */
   outstanding = 0;
+  /** Recent read latency, ms (moving average): a local replica answers in microseconds, a remote one in a round trip. */
+  readMs = 0;
   rebuild: RebuildJob | undefined;
   private released = false;
 

@@ -122,6 +122,7 @@ export class ReadOp {
   deadline = 0;
   private readonly host: NexusIoHost;
   private attempt = 0;
+  private startedAt = 0;
   private child: NexusChild | undefined;
   private settled = false;
   private lastError: unknown;
@@ -149,6 +150,7 @@ export class ReadOp {
     const attempt = ++this.attempt;
     this.child = child;
     child.outstanding++;
+    this.startedAt = performance.now();
     this.host.track(this);
     const dev = child.device;
     const p: Promise<unknown> = this.kind === ReadKind.READ ? dev.read(this.lba, this.count) : dev.mapStatus(this.lba, this.count);
@@ -173,6 +175,8 @@ export class ReadOp {
       this.start();
       return;
     }
+    // Moving average over ~8 reads: the balancer's estimate of what one more read costs here.
+    child.readMs += (performance.now() - this.startedAt - child.readMs) / 8;
     this.settled = true;
     this.host.readDone(this);
     const fenced = this.host.fencedError();
