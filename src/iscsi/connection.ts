@@ -3,7 +3,7 @@ import type { Logger } from '../util/log.ts';
 import {
   BHS_LENGTH, InitiatorOpcode as Op, LoginStatus, LogoutReason, LogoutResponse, RejectReason, RESERVED_TAG, TargetOpcode,
 } from './constants.ts';
-import { crc32cUpdate } from './crc32c.ts';
+import { crc32cUpdate } from '../util/crc32c.ts';
 import { LoginFailure, PduFramingError } from './errors.ts';
 import { PduFramer, type RawPdu } from './framer.ts';
 import { LoginStateMachine, type LoginHost, type LoginRequest, type LoginResult } from './login.ts';

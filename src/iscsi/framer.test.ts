@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PduFramer, type RawPdu } from './framer.ts';
-import { crc32c, crc32cUpdate } from './crc32c.ts';
+import { crc32c, crc32cUpdate } from '../util/crc32c.ts';
 import { PduFramingError } from './errors.ts';
 
 /** Builds one PDU on the wire: BHS (+AHS) (+header digest) + data + pad (+data digest). */

@@ -1,5 +1,5 @@
 import { BHS_LENGTH, DIGEST_LENGTH } from './constants.ts';
-import { crc32cUpdate } from './crc32c.ts';
+import { crc32cUpdate } from '../util/crc32c.ts';
 import { PduFramingError } from './errors.ts';
 
 /**

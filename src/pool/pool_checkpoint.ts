@@ -1,4 +1,4 @@
-import { crc32c } from './crc32c.ts';
+import { crc32c } from '../util/crc32c.ts';
 import { bytesToUuid, isValidName, readU64, uuidToBytes, writeU64 } from './pool_bytes.ts';
 import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_RUN_BYTES, CHECKPOINT_VOLUME_BYTES_MAX } from './pool_layout.ts';
 import { PoolModel } from './pool_model.ts';

@@ -1,4 +1,4 @@
-import { crc32c } from './crc32c.ts';
+import { crc32c } from '../util/crc32c.ts';
 import { META_BLOCK_BYTES } from './pool_layout.ts';
 import { writeU64, readU64 } from './pool_bytes.ts';
 

@@ -1,4 +1,4 @@
-import { crc32c } from './crc32c.ts';
+import { crc32c } from '../util/crc32c.ts';
 import { bytesToUuid, isValidName, readU64, uuidToBytes, writeU64 } from './pool_bytes.ts';
 import { POOL_FORMAT_VERSION, POOL_FORMAT_VERSION_MIN, SUPERBLOCK_BYTES, type PoolLayout } from './pool_layout.ts';
 import { PoolCorruptError, PoolNotFoundError, PoolVersionError } from './pool_errors.ts';

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { InitiatorOpcode as Op, RejectReason, TargetOpcode } from '../../src/iscsi/constants.ts';
-import { crc32c } from '../../src/iscsi/crc32c.ts';
+import { crc32c } from '../../src/util/crc32c.ts';
 import { encodePdu } from '../../src/iscsi/pdu.ts';
 import { encodeText } from '../../src/iscsi/text.ts';
 import type { IscsiServer } from '../../src/iscsi/index.ts';

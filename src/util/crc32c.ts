@@ -1,7 +1,8 @@
 /**
- * CRC32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of every pool
- * metadata structure. Table-driven slicing-by-8: eight bytes per step through eight
- * 256-entry tables, which is what makes checksumming whole checkpoints cheap.
+ * CRC32C (Castagnoli, reflected polynomial 0x82F63B78): the iSCSI header and data
+ * digests (RFC 7143) and the checksum of every pool metadata structure. Table-driven
+ * slicing-by-8: eight bytes per step through eight 256-entry tables, which is what makes
+ * digests on every PDU and checksums of whole checkpoints cheap.
  */
 const CRC32C_POLY_REFLECTED = 0x82f63b78;
 
@@ -42,4 +43,9 @@ export function crc32c(data: Uint8Array, seed = 0, start = 0, end = data.length)
   }
   while (i < end) crc = T0[(crc ^ data[i++]) & 0xff] ^ (crc >>> 8);
   return ~crc >>> 0;
+}
+
+/** Continues a CRC over `buf[start, end)` (the iSCSI digest's streaming form). */
+export function crc32cUpdate(crc: number, buf: Uint8Array, start = 0, end = buf.length): number {
+  return crc32c(buf, crc, start, end);
 }
