@@ -16,7 +16,7 @@ after(async () => { await cluster?.destroy(); });
 async function fioPass(client: NetNode, url: string): Promise<{ ok: boolean; detail: string }> {
   const r = await nsRun(client.ns, FIO, [
     '--name=faults', '--ioengine=libiscsi', `--filename=${url.replace(/:/g, '\\:')}`, '--rw=randwrite', '--bs=16k',
-    '--iodepth=16', '--size=48M', '--thread', '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--output-format=json',
+    '--iodepth=16', '--size=48M', '--thread', '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--verify_state_save=0', '--output-format=json',
   ], { timeoutMs: 300_000, check: false });
   let jobError = -1;
   let verified = 0;
