@@ -1,4 +1,5 @@
 import { BerthError } from '../util/errors.ts';
+import { AUTH_TOKEN_ENV } from '../util/auth_token.ts';
 
 /** An error the engine API answered with, or a failure to reach it. */
 export class ApiError extends BerthError {
@@ -12,9 +13,12 @@ export class ApiError extends BerthError {
 /** Thin client of the engine's HTTP/JSON API: JSON in, JSON out, {error} bodies thrown. */
 export class ApiClient {
   readonly base: string;
+  /** `Bearer …`, or undefined: kept private so no output path can print it. */
+  readonly #authorization: string | undefined;
 
-  constructor(base: string) {
+  constructor(base: string, authToken?: string) {
     this.base = base.replace(/\/+$/, '');
+    this.#authorization = authToken === undefined ? undefined : `Bearer ${authToken}`;
   }
 
   get<T>(path: string): Promise<T> { return this.request<T>('GET', path); }
@@ -27,7 +31,7 @@ export class ApiClient {
     try {
       res = await fetch(this.base + path, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: this.#headers(body !== undefined),
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
@@ -44,9 +48,16 @@ export class ApiClient {
     }
     if (!res.ok) {
       const e = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new ApiError(e?.code ?? `HTTP_${res.status}`, e?.message ?? (res.statusText || 'request failed'), res.status);
+      const hint = res.status === 401 ? ` (give the cluster token with --token-file PATH or ${AUTH_TOKEN_ENV})` : '';
+      throw new ApiError(e?.code ?? `HTTP_${res.status}`, (e?.message ?? (res.statusText || 'request failed')) + hint, res.status);
     }
     return data as T;
+  }
+
+  #headers(json: boolean): Record<string, string> {
+    const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
+    if (this.#authorization !== undefined) h.authorization = this.#authorization;
+    return h;
   }
 }
 

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { BerthError } from '../util/errors.ts';
 import type { CliContext } from './cli_context.ts';
-import { ApiClient } from './api_client.ts';
 import { parseSize } from './sizes.ts';
 import { printRows } from './cli_output.ts';
 import { nexusColumns, parseReplicaRef, printNexus, type NexusDoc } from './nexus_docs.ts';
@@ -87,7 +86,7 @@ export function registerNexusCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--to <url>', 'API URL of the engine that takes the nexus')
     .action(ctx.run(async (name: string, o: { to: string }) => {
       const from = ctx.api();
-      const to = new ApiClient(o.to);
+      const to = ctx.client(o.to);
       const here = (await from.get<{ endpoint: string }>('/v1/replica-service')).endpoint;
       const old = await from.get<NexusDoc>(nexusUrl(name));
       if (old.export) await from.delete(`${nexusUrl(name)}/export`);

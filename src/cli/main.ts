@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { ApiClient } from './api_client.ts';
 import { parseOutputFormat, printJson, type OutputFormat } from './cli_output.ts';
-import { reportError, type CliContext } from './cli_context.ts';
+import { cliTokenSource, reportError, type CliContext } from './cli_context.ts';
 import { registerPoolCommands } from './commands_pool.ts';
 import { registerVolumeCommands } from './commands_volume.ts';
 import { registerExportCommands, rewriteExportShorthand } from './commands_export.ts';
@@ -15,11 +15,14 @@ export function buildProgram(): Command {
     .description('Berth storage: pools, volumes and iSCSI exports')
     .option('--api <url>', 'engine API URL', process.env.BERTH_API ?? 'http://127.0.0.1:9500')
     .option('-o, --output <format>', 'table or json', 'table')
+    .option('--token-file <path>', 'file holding the cluster API token (default: $BERTH_AUTH_TOKEN_FILE)')
     .showHelpAfterError()
     .exitOverride();
-  const opts = (): { api: string; output: string } => program.opts();
+  const opts = (): { api: string; output: string; tokenFile?: string } => program.opts();
+  const token = cliTokenSource(() => opts().tokenFile);
   const ctx: CliContext = {
-    api: () => new ApiClient(opts().api),
+    api: () => new ApiClient(opts().api, token()),
+    client: (url) => new ApiClient(url, token()),
     format: (): OutputFormat => parseOutputFormat(opts().output),
     run: (fn) => async (...args) => {
       ctx.format();

@@ -8,13 +8,15 @@ import { connectEngine } from './engine_client/index.ts';
 import { ALWAYS_LEADER, FaultInjector, ServiceContext, createServices, type Leadership } from './service/index.ts';
 import { ReconcileLoop, defaultReconcilers } from './reconcile/index.ts';
 import { buildControlApi } from './api/index.ts';
+import { tokenFilePath } from '../util/auth_token_file.ts';
+import { setUpApiAuth, type ApiAuthSetup } from '../util/auth_setup.ts';
 
 /**
  * The control-plane process:
  *   node src/control/main.ts --listen 127.0.0.1:9600 --store sqlite:PATH | etcd:URL[,URL…]
  *     [--advertise URL] [--reconcile-interval-ms 2000] [--heartbeat-deadline-ms 15000]
  *     [--node-loss-grace-ms 300000] [--orphan-min-age-ms 60000] [--orphan-interval-ms 30000]
- *     [--election-ttl-s 5]
+ *     [--election-ttl-s 5] [--auth-token-file PATH | --insecure-no-auth]
  *     [--log-level info]
  * With etcd, instances elect a leader through an etcd lease; only the leader writes
  * and runs reconcilers, followers answer writes with 503 NOT_LEADER naming the leader
@@ -32,6 +34,9 @@ interface ControlArgs {
   orphanIntervalMs: number;
   electionTtlSeconds: number;
   logLevel: string;
+  /** `--auth-token-file` or BERTH_AUTH_TOKEN_FILE (docs/security.md). */
+  authTokenFile?: string;
+  insecureNoAuth: boolean;
 }
 
 function parseControlArgs(argv: string[]): ControlArgs {
@@ -42,10 +47,12 @@ function parseControlArgs(argv: string[]): ControlArgs {
       'reconcile-interval-ms': { type: 'string' }, 'heartbeat-deadline-ms': { type: 'string' },
       'node-loss-grace-ms': { type: 'string' }, 'orphan-min-age-ms': { type: 'string' }, 'orphan-interval-ms': { type: 'string' },
       'election-ttl-s': { type: 'string' }, 'log-level': { type: 'string' },
+      'auth-token-file': { type: 'string' }, 'insecure-no-auth': { type: 'boolean' },
     },
   });
   const listen = /^(.+):(\d{1,5})$/.exec(values.listen ?? '127.0.0.1:9600');
   if (listen === null || Number(listen[2]) > 65535) throw new Error('--listen wants HOST:PORT');
+  const authTokenFile = tokenFilePath(values['auth-token-file']);
   const storeText = values.store ?? 'sqlite:./berth-control.db';
   let store: ControlArgs['store'];
   if (storeText.startsWith('sqlite:') && storeText.length > 7) store = { kind: 'sqlite', path: storeText.slice(7) };
@@ -68,6 +75,8 @@ function parseControlArgs(argv: string[]): ControlArgs {
     orphanIntervalMs: ms('orphan-interval-ms', values['orphan-interval-ms'], 30_000),
     electionTtlSeconds: Math.max(1, ms('election-ttl-s', values['election-ttl-s'], 5)),
     logLevel: values['log-level'] ?? process.env.BERTH_LOG_LEVEL ?? 'info',
+    ...(authTokenFile !== undefined ? { authTokenFile } : {}),
+    insecureNoAuth: values['insecure-no-auth'] === true,
   };
 }
 
@@ -103,6 +112,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ level: args.logLevel, name: 'berth-control' });
+  let auth: ApiAuthSetup;
+  try {
+    auth = setUpApiAuth({ host: args.listen.host, listenFlag: '--listen', tokenFile: args.authTokenFile, insecureNoAuth: args.insecureNoAuth, logger });
+  } catch (err) {
+    process.stderr.write(`berth-control: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const faults = FaultInjector.fromEnv();
   if (faults.armed) logger.warn('TEST-ONLY fault injection is armed (BERTH_TEST_FAULT)');
 
@@ -116,13 +132,13 @@ async function main(): Promise<void> {
   const registry = new NodeRegistry(Date.now(), { timing: { heartbeatDeadlineMs: args.heartbeatDeadlineMs, nodeLossGraceMs: args.nodeLossGraceMs } });
   const etcdLeadership = client !== undefined ? new EtcdLeadership() : undefined;
   const leadership: Leadership = etcdLeadership ?? ALWAYS_LEADER;
-  const ctx = new ServiceContext({ store, engines: connectEngine(), registry, logger, leadership, faults });
+  const ctx = new ServiceContext({ store, engines: connectEngine(undefined, auth.tokens?.[0]), registry, logger, leadership, faults });
   const services = createServices(ctx);
   const loop = new ReconcileLoop(ctx, defaultReconcilers({ orphans: { minAgeMs: args.orphanMinAgeMs, intervalMs: args.orphanIntervalMs } }));
 
   let api: FastifyInstance;
   try {
-    api = await buildControlApi(services, logger.child({ component: 'api' }), { storeKind: args.store.kind });
+    api = await buildControlApi(services, logger.child({ component: 'api' }), { storeKind: args.store.kind, ...(auth.tokens ? { authTokens: auth.tokens } : {}) });
     await api.listen({ host: args.listen.host, port: args.listen.port });
   } catch (err) {
     logger.fatal({ err }, 'control plane failed to start');

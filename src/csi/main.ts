@@ -14,18 +14,46 @@ import { RestControlPlane } from './rest_control_plane.ts';
 import { withPodRecords } from './rest_pod_records.ts';
 import { CsiServer } from './server.ts';
 import { UserSpaceAttacher } from './user_space_attacher.ts';
+import { loadTokenFile, tokenFilePath } from '../util/auth_token_file.ts';
+
+/**
+ * `--auth-token-file PATH` (or `=PATH`) is taken out before the CSI options are parsed:
+ * it belongs to the REST client, which sends the cluster token (docs/security.md).
+ * BERTH_AUTH_TOKEN_FILE does the same from the environment.
+ */
+function takeTokenFileFlag(argv: readonly string[]): { rest: string[]; tokenFile: string | undefined } {
+  const rest: string[] = [];
+  let tokenFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--auth-token-file') {
+      if (i + 1 >= argv.length) throw new Error('--auth-token-file wants a PATH');
+      tokenFile = argv[++i];
+    } else if (a.startsWith('--auth-token-file=')) {
+      tokenFile = a.slice('--auth-token-file='.length);
+    } else {
+      rest.push(a);
+    }
+  }
+  return { rest, tokenFile };
+}
 
 async function main(): Promise<void> {
   let args;
+  let authToken: string | undefined;
   try {
-    args = parseCsiArgs(process.argv.slice(2), process.env);
+    const { rest: argv, tokenFile } = takeTokenFileFlag(process.argv.slice(2));
+    args = parseCsiArgs(argv, process.env);
+    const path = tokenFilePath(tokenFile, process.env);
+    // The first line is the current token; a second one is only accepted by servers.
+    if (path !== undefined && args.controlPlane.kind === 'rest') authToken = loadTokenFile(path)[0];
   } catch (err) {
     process.stderr.write(`berth-csi: ${(err as Error).message}\n`);
     process.exit(2);
   }
   const log = createLogger({ level: args.logLevel, name: 'berth-csi' });
   const runner = new HostCommandRunner();
-  const rest = args.controlPlane.kind === 'rest' ? new RestControlPlane({ urls: args.controlPlane.urls }) : undefined;
+  const rest = args.controlPlane.kind === 'rest' ? new RestControlPlane({ urls: args.controlPlane.urls, ...(authToken !== undefined ? { authToken } : {}) }) : undefined;
   let controller;
   if (args.mode !== 'node') {
     if (rest) {

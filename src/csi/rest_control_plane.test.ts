@@ -166,12 +166,17 @@ describe('RestControlPlane against a fake control plane', () => {
 
   it('creates with the StorageClass mapped to the control plane body, its canonical parameters kept as attributes', async () => {
     let got: Record<string, unknown> | undefined;
+    const lookups: string[] = [];
     const parameters = { ...DEFAULT_PARAMETERS, requiredTags: ['fast'], excludedTags: [], thin: true, media: 'ssd' as const, fsType: 'xfs' as const, spreadStrict: true, maxIops: 100 };
     const attributes = { encrypt: 'false', fsType: 'xfs', maxIops: '100', replicas: '1', requiredTags: 'fast', spreadStrict: 'true', thin: 'true', type: 'ssd' };
     const stored = volume({ name: 'pvc-x', thin: true, replicas: 1, spread: { domain: 'zone', strict: true }, media: 'ssd', requiredTags: ['fast'], qos: { maxIops: 100 }, attributes });
     leader.handle = (req, body, res) => {
       if (req.url === '/v1/nodes') return send(res, 200, nodes);
-      if (req.method === 'GET' && req.url === '/v1/volumes') return send(res, 200, { volumes: [volume({ id: 'v0', name: 'pvc-other' }), stored] });
+      if (req.method === 'GET' && req.url?.startsWith('/v1/volumes?')) {
+        lookups.push(req.url);
+        // An older control plane ignores the query and lists every volume: the driver checks the name itself.
+        return send(res, 200, { volumes: [volume({ id: 'v0', name: 'pvc-other' }), stored] });
+      }
       got = body as Record<string, unknown>;
       send(res, 201, stored);
     };
@@ -187,6 +192,7 @@ describe('RestControlPlane against a fake control plane', () => {
     assert.equal(found?.id, 'v1');
     assert.equal(found?.parameters.fsType, 'xfs', 'an xfs volume reads back as xfs');
     assert.equal(await cp.findVolumeByName('pvc-none'), undefined);
+    assert.deepEqual(lookups, ['/v1/volumes?name=pvc-x', '/v1/volumes?name=pvc-none'], 'looked up by name, not listed');
     const plain = await cp.getVolume('v1');
     assert.equal(plain?.parameters.fsType, 'xfs');
   });

@@ -66,7 +66,8 @@ export class RestControlPlane implements ControlPlaneClient {
    * plane has no lookup by name, so this reads the list: O(volumes) per CreateVolume.
    */
   async findVolumeByName(name: string): Promise<Volume | undefined> {
-    const [list, zones] = await Promise.all([this.call<{ volumes: RestVolume[] }>('GET', '/v1/volumes', {}), this.zones()]);
+    // The control plane answers only that volume (one read); the name is checked again for one that ignores the query.
+    const [list, zones] = await Promise.all([this.call<{ volumes: RestVolume[] }>('GET', `/v1/volumes?name=${encodeURIComponent(name)}`, {}), this.zones()]);
     const found = listOf(list, 'volumes').map(checked).find((v) => v.name === name);
     return found === undefined ? undefined : volumeFromRest(found, zones);
   }

@@ -38,6 +38,8 @@ export interface RestTransportOptions {
   /** Attempts per request across instances and leader hints; default 2 per URL, at least 4. */
   maxAttempts?: number;
   retryDelayMs?: number;
+  /** Sent as `Authorization: Bearer …` (the cluster token, docs/security.md). */
+  authToken?: string;
   /** Injected in tests. */
   fetchImpl?: typeof fetch;
 }
@@ -53,6 +55,8 @@ export class RestTransport {
   private readonly maxAttempts: number;
   private readonly retryDelayMs: number;
   private readonly fetchImpl: typeof fetch;
+  private readonly baseHeaders: Readonly<Record<string, string>>;
+  private readonly jsonHeaders: Readonly<Record<string, string>>;
   /** Where the last write succeeded or the last hint pointed: asked first next time. */
   private preferred: string | undefined;
 
@@ -63,6 +67,8 @@ export class RestTransport {
     this.maxAttempts = o.maxAttempts ?? Math.max(4, 2 * o.urls.length);
     this.retryDelayMs = o.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
     this.fetchImpl = o.fetchImpl ?? fetch;
+    this.baseHeaders = o.authToken === undefined ? { accept: 'application/json' } : { accept: 'application/json', authorization: `Bearer ${o.authToken}` };
+    this.jsonHeaders = { ...this.baseHeaders, 'content-type': 'application/json' };
   }
 
   /**
@@ -79,7 +85,7 @@ export class RestTransport {
       try {
         res = await this.fetchImpl(new URL(path.replace(/^\//, ''), `${target}/`), {
           method,
-          headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+          headers: body === undefined ? this.baseHeaders : this.jsonHeaders,
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.timeout(this.timeoutMs),
           redirect: 'error',

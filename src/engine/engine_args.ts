@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { IO_MODES, isIoMode, type IoMode } from '../pool/pool_io_policy.ts';
 import { InvalidArgumentError } from './errors.ts';
+import { tokenFilePath } from '../util/auth_token_file.ts';
 
 export interface HostPort {
   host: string;
@@ -21,6 +22,10 @@ export interface EngineArgs {
   nodeId?: string;
   /** `--labels k=v,…`: topology (zone, storageGroup), pool media, the node's initiatorIqn. */
   labels?: Record<string, string>;
+  /** `--auth-token-file` or BERTH_AUTH_TOKEN_FILE: the API demands this bearer token (docs/security.md). */
+  authTokenFile?: string;
+  /** `--insecure-no-auth`: serve a non-loopback API without a token, on purpose. */
+  insecureNoAuth?: boolean;
 }
 
 export const DEFAULT_API_LISTEN = '127.0.0.1:9500';
@@ -53,6 +58,8 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'node-id': { type: 'string' },
       labels: { type: 'string' },
       'io-mode': { type: 'string' },
+      'auth-token-file': { type: 'string' },
+      'insecure-no-auth': { type: 'boolean' },
     },
     strict: true,
     allowPositionals: false,
@@ -65,6 +72,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (controlPlane !== undefined && !controlPlane.every((u) => /^https?:\/\/[^/\s]+\/?$/.test(u))) {
     throw new InvalidArgumentError('--control-plane wants http://HOST:PORT[,http://HOST:PORT…]');
   }
+  const authTokenFile = tokenFilePath(values['auth-token-file'], env);
   if (controlPlane !== undefined && values['node-id'] === undefined) throw new InvalidArgumentError('--control-plane needs --node-id');
   if (values['node-id'] !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,252}$/.test(values['node-id'])) {
     throw new InvalidArgumentError('--node-id must be letters, digits and . _ : / -');
@@ -79,6 +87,8 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ...(values['replica-listen'] !== undefined ? { replicaListen: parseHostPort(values['replica-listen'], '--replica-listen') } : {}),
     logLevel,
     ioMode,
+    ...(authTokenFile !== undefined ? { authTokenFile } : {}),
+    ...(values['insecure-no-auth'] === true ? { insecureNoAuth: true } : {}),
   };
 }
 

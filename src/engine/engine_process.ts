@@ -4,6 +4,7 @@ import type { Logger } from '../util/log.ts';
 import { Engine } from './engine.ts';
 import { buildApiServer } from './api/api_server.ts';
 import { formatHostPort, type EngineArgs } from './engine_args.ts';
+import { setUpApiAuth } from '../util/auth_setup.ts';
 
 export interface RunningEngine {
   engine: Engine;
@@ -12,6 +13,8 @@ export interface RunningEngine {
   apiUrl: string;
   /** host:port of the iSCSI portal. */
   iscsi: string;
+  /** The token this engine sends as a client (the token file's first line), if any. */
+  clientToken?: string;
   stop(): Promise<void>;
 }
 
@@ -21,10 +24,14 @@ export interface RunningEngine {
  */
 export async function startEngineProcess(args: EngineArgs, logger: Logger): Promise<RunningEngine> {
   setDefaultIoMode(args.ioMode);
+  // Refuse a network-reachable API without a token before anything is opened.
+  const auth = setUpApiAuth({
+    host: args.apiListen.host, listenFlag: '--api-listen', tokenFile: args.authTokenFile, insecureNoAuth: args.insecureNoAuth === true, logger,
+  });
   const engine = await Engine.open({ dataDir: args.dataDir, iscsi: args.iscsiListen, ...(args.replicaListen ? { replica: args.replicaListen } : {}), logger });
   let api: FastifyInstance;
   try {
-    api = await buildApiServer(engine, logger.child({ component: 'api' }));
+    api = await buildApiServer(engine, logger.child({ component: 'api' }), auth.tokens ? { auth: { tokens: auth.tokens } } : {});
     await api.listen({ host: args.apiListen.host, port: args.apiListen.port });
   } catch (err) {
     await engine.close();
@@ -40,7 +47,7 @@ export async function startEngineProcess(args: EngineArgs, logger: Logger): Prom
     await api.close();
     await engine.close();
   })());
-  return { engine, api, apiUrl, iscsi, stop };
+  return { engine, api, apiUrl, iscsi, stop, ...(auth.tokens ? { clientToken: auth.tokens[0] } : {}) };
 }
 
 /** SIGINT/SIGTERM stop the engine cleanly and exit 0; a second signal exits at once. */

@@ -20,6 +20,8 @@ export interface HeartbeatOptions {
   readonly engineVersion: string;
   readonly intervalMs?: number;
   readonly logger: Logger;
+  /** Sent as `Authorization: Bearer …` when the control plane demands it (docs/security.md). */
+  readonly authToken?: string;
 }
 
 export interface HeartbeatBody {
@@ -70,12 +72,14 @@ export function startHeartbeat(o: HeartbeatOptions): () => void {
   const failing = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (o.authToken !== undefined) headers.authorization = `Bearer ${o.authToken}`;
   const beat = async (): Promise<void> => {
     const body = JSON.stringify(buildHeartbeat(o, o.engine.listPools()));
     await Promise.all(o.controlPlanes.map(async (url) => {
       try {
         const res = await fetch(`${url.replace(/\/+$/, '')}/v1/heartbeats`, {
-          method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+          method: 'POST', headers, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });
         await res.text();
         if (!res.ok) throw new Error(`status ${res.status}`);

@@ -7,7 +7,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEngineArgs } from '../../src/engine/engine_args.ts';
 import { parseCsiArgs } from '../../src/csi/csi_args.ts';
@@ -29,6 +29,12 @@ const BASE_KINDS = [
   'Namespace', 'CSIDriver', 'Deployment', 'DaemonSet', 'Service', 'ServiceAccount', 'ClusterRole',
   'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'Secret', 'StorageClass', 'VolumeSnapshotClass',
 ];
+/**
+ * Secrets holding real credentials are created by the operator, never rendered from git
+ * (docs/security.md): they are referenced, and must be absent from the render.
+ */
+const OPERATOR_SECRETS = new Set(['berth-auth']);
+const AUTH_DIR = '/etc/berth/auth';
 const SIDECAR_IMAGE = /^registry\.k8s\.io\/sig-storage\/[a-z-]+:v\d+\.\d+\.\d+$/;
 
 function berthWorkloads(objects: K8sObject[]): Workload[] {
@@ -160,7 +166,11 @@ for (const overlay of overlays) {
         if (pc !== undefined) assert.ok(find(objects, 'PriorityClass', pc), `${where}: PriorityClass ${pc} missing`);
         for (const v of w.pod.volumes ?? []) {
           if (v.configMap) assert.ok(find(objects, 'ConfigMap', v.configMap.name, NAMESPACE), `${where}: ConfigMap ${v.configMap.name}`);
-          if (v.secret) assert.ok(find(objects, 'Secret', v.secret.secretName, NAMESPACE), `${where}: Secret ${v.secret.secretName}`);
+          if (v.secret && OPERATOR_SECRETS.has(v.secret.secretName)) {
+            assert.equal(find(objects, 'Secret', v.secret.secretName, NAMESPACE), undefined, `${where}: Secret ${v.secret.secretName} must not be in git`);
+          } else if (v.secret) {
+            assert.ok(find(objects, 'Secret', v.secret.secretName, NAMESPACE), `${where}: Secret ${v.secret.secretName}`);
+          }
         }
         for (const c of allContainers(w.pod)) assert.deepEqual(containerEnv(objects, NAMESPACE, c).problems, [], where);
       }
@@ -256,6 +266,28 @@ for (const overlay of overlays) {
       assert.equal(pluginDir, `/var/lib/kubelet/plugins/${DRIVER}`);
       assert.equal(hostPath(registrar.volumeMounts?.find((m) => m.mountPath === '/registration')?.name ?? ''), '/var/lib/kubelet/plugins_registry');
       assert.ok(w.pod.containers.some((c) => /livenessprobe:v/.test(c.image ?? '')), 'no livenessprobe sidecar');
+    });
+
+    test('API authentication: every Berth process reads the cluster token from the operator-made Secret berth-auth', () => {
+      const docs = readFileSync(join(REPO, 'docs', 'security.md'), 'utf8');
+      assert.match(docs, /kubectl -n berth-system create secret generic berth-auth --from-literal=token=\$\(openssl rand -hex 32\)/);
+      const wanted = [['DaemonSet', 'berth-engine', 'engine'], ['Deployment', 'berth-control', 'control-plane'], ['Deployment', 'berth-control', 'csi-controller'], ['DaemonSet', 'berth-csi-node', 'csi-node']];
+      for (const [kind, name, containerName] of wanted) {
+        const w = workload(objects, kind, name);
+        const c = container(w, containerName);
+        const where = `${name}/${containerName}`;
+        const volume = (w.pod.volumes ?? []).find((v) => v.secret?.secretName === 'berth-auth');
+        assert.ok(volume, `${where}: no berth-auth volume`);
+        const mount = (c.volumeMounts ?? []).find((m) => m.name === volume.name);
+        assert.equal(mount?.mountPath, AUTH_DIR, `${where}: berth-auth not mounted at ${AUTH_DIR}`);
+        const { env } = containerEnv(objects, NAMESPACE, c);
+        const flag = flagValue(c.args ?? [], 'auth-token-file');
+        const file = flag !== undefined ? expand([flag], env).args[0] : env.BERTH_AUTH_TOKEN_FILE;
+        assert.equal(file, `${AUTH_DIR}/token`, `${where}: token file`);
+        // The API servers get the flag itself, so a missing setting cannot go unnoticed.
+        if (containerName === 'engine' || containerName === 'control-plane') assert.ok(flag !== undefined, `${where}: --auth-token-file`);
+        assert.ok(!flagNames(c.args ?? []).includes('insecure-no-auth'), `${where} runs without authentication`);
+      }
     });
 
     test('the engine DaemonSet: hostNetwork, privileged, host data dir, ports matching its listen flags, storage nodes only', () => {

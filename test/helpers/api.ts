@@ -45,11 +45,30 @@ export interface ExportInfo {
   url: string;
 }
 
+/** Bearer tokens by API origin: engines started with a token register it here. */
+const tokens = new Map<string, string>();
+
+/** Sends `token` on every request to the API at `base` (undefined: stop sending one). */
+export function setApiToken(base: string, token: string | undefined): void {
+  const origin = new URL(base).origin;
+  if (token === undefined) tokens.delete(origin);
+  else tokens.set(origin, token);
+}
+
+/** Headers for a request to `url`: JSON when there is a body, the bearer token when one is registered. */
+export function apiHeaders(url: URL, json: boolean): Record<string, string> {
+  const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
+  const token = tokens.get(url.origin);
+  if (token !== undefined) h.authorization = `Bearer ${token}`;
+  return h;
+}
+
 /** One request; resolves the parsed JSON body (undefined for an empty one). */
 export async function apiRequest<T = unknown>(base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(new URL(path, base), {
+  const url = new URL(path, base);
+  const res = await fetch(url, {
     method,
-    headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+    headers: apiHeaders(url, body !== undefined),
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });

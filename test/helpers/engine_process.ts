@@ -3,10 +3,11 @@
  * benchmarks, waits for its "engine ready" log line, and tears it down by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeBin, repoRoot, sleep } from './tools.ts';
+import { setApiToken } from './api.ts';
 
 const ENGINE_MAIN = join(repoRoot, 'src', 'engine', 'main.ts');
 const READY_MSG = 'engine ready';
@@ -24,6 +25,12 @@ export interface EngineOptions {
   /** Ports to listen on; 0 (default) lets the kernel choose. */
   apiPort?: number;
   iscsiPort?: number;
+  /**
+   * A bearer token for the API: written to a 0600 file that the engine gets with
+   * --auth-token-file, and registered with test/helpers/api.ts for this API's URL.
+   * Absent (the default): the loopback API runs without authentication, as before.
+   */
+  authToken?: string;
 }
 
 export interface EngineProcess {
@@ -32,6 +39,8 @@ export interface EngineProcess {
   iscsi: { host: string; port: number };
   pid: number;
   dataDir: string;
+  /** The token the API demands (EngineOptions.authToken), if any. */
+  authToken?: string;
   /** The tails of the engine's stderr and stdout (kept in temp files until stop()). */
   diagnostics(): string;
   /** SIGTERM, wait for the exit (SIGKILL after a grace period); returns the exit code. */
@@ -81,13 +90,17 @@ export async function startEngine(opts: EngineOptions = {}): Promise<EngineProce
   };
   process.on('exit', cleanupOnExit);
 
+  const tokenPath = join(logDir, 'auth-token');
   const launch = async (apiPort: number, iscsiPort: number): Promise<Running> => {
+    // Restarts remove the log dir, so the token file is written before every launch.
+    if (opts.authToken !== undefined && !removed) writeFileSync(tokenPath, `${opts.authToken}\n`, { mode: 0o600 });
     const args = [
       ENGINE_MAIN,
       '--data-dir', dataDir,
       '--api-listen', `127.0.0.1:${apiPort}`,
       '--iscsi-listen', `127.0.0.1:${iscsiPort}`,
       '--log-level', opts.logLevel ?? 'info',
+      ...(opts.authToken !== undefined ? ['--auth-token-file', tokenPath] : []),
       ...(opts.args ?? []),
     ];
     // A stopped engine may be restarted (same data dir, same ports): its log dir comes back.
@@ -95,6 +108,7 @@ export async function startEngine(opts: EngineOptions = {}): Promise<EngineProce
       mkdirSync(logDir, { recursive: true });
       removed = false;
       process.on('exit', cleanupOnExit);
+      if (opts.authToken !== undefined) writeFileSync(tokenPath, `${opts.authToken}\n`, { mode: 0o600 });
     }
     const readFrom = existsSync(stdoutPath) ? statSync(stdoutPath).size : 0;
     const outFd = openSync(stdoutPath, 'a');
@@ -164,11 +178,13 @@ export async function startEngine(opts: EngineOptions = {}): Promise<EngineProce
     throw err;
   }
 
+  if (opts.authToken !== undefined) setApiToken(current.api, opts.authToken);
   const engine: EngineProcess = {
     api: current.api,
     iscsi: current.iscsi,
     pid: current.child.pid ?? -1,
     dataDir,
+    ...(opts.authToken !== undefined ? { authToken: opts.authToken } : {}),
     diagnostics,
     async stop() {
       const code = await terminate('SIGTERM');
@@ -186,6 +202,7 @@ export async function startEngine(opts: EngineOptions = {}): Promise<EngineProce
       await terminate(r.hard ? 'SIGKILL' : 'SIGTERM');
       current = await launch(apiPort, iscsiPort);
       engine.api = current.api;
+      if (opts.authToken !== undefined) setApiToken(engine.api, opts.authToken);
       engine.iscsi = current.iscsi;
       engine.pid = current.child.pid ?? -1;
     },

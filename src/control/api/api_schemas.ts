@@ -234,6 +234,11 @@ export const createSnapshotBody = {
   properties: { name: { type: 'string', pattern: VOLUME_NAME_PATTERN }, volumeId: { type: 'string', minLength: 1, maxLength: 256 } },
 } as const;
 
+/** `name`: the one volume of that name, found by its id (derived from the name), not by a scan. */
+export const volumeQuery = {
+  type: 'object', additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 253 } },
+} as const;
+
 export const snapshotQuery = {
   type: 'object', additionalProperties: false, properties: { volumeId: str },
 } as const;

@@ -59,3 +59,19 @@ test('a follower refuses writes with 503 NOT_LEADER naming the leader, and still
     await kit.close();
   }
 });
+
+test('GET /v1/volumes?name= answers only the volume of that name, or none', async () => {
+  const kit = await makeKit(1);
+  const app = await buildControlApi(kit.services, silentLogger(), { storeKind: 'sqlite' });
+  try {
+    for (const name of ['pvc-a', 'pvc-b']) assert.equal((await app.inject({ method: 'POST', url: '/v1/volumes', payload: { name, sizeBytes: 4 * MiB } })).statusCode, 201);
+    const one = await app.inject({ method: 'GET', url: '/v1/volumes?name=pvc-b' });
+    assert.deepEqual(one.json().volumes.map((v: { name: string }) => v.name), ['pvc-b']);
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/v1/volumes?name=pvc-none' })).json().volumes, []);
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/volumes' })).json().volumes.length, 2);
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/volumes?colour=red' })).statusCode, 400);
+  } finally {
+    await app.close();
+    await kit.close();
+  }
+});

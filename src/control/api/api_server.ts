@@ -10,6 +10,7 @@ import { registerNodeRoutes } from './routes_nodes.ts';
 import { registerPoolRoutes } from './routes_pools.ts';
 import { registerResourceRoutes } from './routes_resources.ts';
 import { registerVolumeRoutes } from './routes_volumes.ts';
+import { installBearerAuth } from '../../util/http_auth.ts';
 
 export const CONTROL_API_VERSION = '0.1.0';
 const BODY_LIMIT = 256 * 1024;
@@ -22,7 +23,12 @@ export const OPENAPI_INFO = {
 export interface ControlApiOptions {
   /** Shown by /v1/health: `sqlite` or `etcd`. */
   readonly storeKind: string;
+  /** Accepted bearer tokens; absent: the API is open (loopback only, or --insecure-no-auth). */
+  readonly authTokens?: readonly string[];
 }
+
+/** Probes call these without a token (docs/security.md). */
+export const CONTROL_OPEN_ROUTES = ['/v1/health'] as const;
 
 /**
  * The control plane's REST API. Handlers only translate: the schemas validate, a
@@ -37,6 +43,8 @@ export async function buildControlApi(services: Services, logger: Logger, option
     bodyLimit: BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
+  // Before any route: every request passes the bearer check first.
+  if (options.authTokens) installBearerAuth(app, { tokens: options.authTokens, openRoutes: CONTROL_OPEN_ROUTES }, logger);
   const openApi = collectControlOpenApi(app, OPENAPI_INFO, {
     Error: errorSchema, Node: nodeSchema, Pool: poolSchema, Volume: volumeSchema, Replica: replicaSchema,
     Nexus: nexusSchema, Snapshot: snapshotSchema, PodMount: podSchema,

@@ -26,6 +26,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   ENGINE_UNREACHABLE: 502,
   ENGINE_BAD_RESPONSE: 502,
   ENGINE_ERROR: 502,
+  // The engine refused our token: a cluster misconfiguration, not the caller's fault.
+  ENGINE_AUTH_FAILED: 502,
   NOT_LEADER: 503,
   NODE_OFFLINE: 503,
   STORE_UNAVAILABLE: 503,

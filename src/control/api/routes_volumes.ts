@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { volumeView, volumeViews, type CreateVolumeInput, type Services, type StoredVolume } from '../service/index.ts';
 import {
   createVolumeBody, errorResponses, idParams, listOf, noContent, podBody, podSchema, publishBody, resizeVolumeBody,
-  unpublishBody, volumeSchema,
+  unpublishBody, volumeQuery, volumeSchema,
 } from './api_schemas.ts';
 
 type Id = { Params: { id: string } };
@@ -11,9 +11,15 @@ type Id = { Params: { id: string } };
 export function registerVolumeRoutes(app: FastifyInstance, s: Services): void {
   const view = async (volume: StoredVolume, pending?: string) => volumeView(s.ctx, volume, pending, await s.publish.pods(volume.id));
 
-  app.get('/v1/volumes', {
-    schema: { tags: ['volumes'], summary: 'List volumes with their health and replicas', response: { 200: listOf('volumes', volumeSchema), ...errorResponses } },
-  }, async () => ({ volumes: await volumeViews(s.ctx, await s.volumes.list()) }));
+  app.get<{ Querystring: { name?: string } }>('/v1/volumes', {
+    schema: {
+      tags: ['volumes'], summary: 'List volumes with their health and replicas; with `name`, only the volume of that name (if any)',
+      querystring: volumeQuery, response: { 200: listOf('volumes', volumeSchema), ...errorResponses },
+    },
+  }, async (req) => {
+    const entries = req.query.name === undefined ? await s.volumes.list() : await s.volumes.findByName(req.query.name);
+    return { volumes: await volumeViews(s.ctx, entries) };
+  });
 
   app.post<{ Body: CreateVolumeInput }>('/v1/volumes', {
     schema: {

@@ -12,6 +12,8 @@ export interface EngineClientOptions {
   readonly endpoint: string;
   /** Per-request timeout (default 10 s: a thick create zeroes nothing, but a pool create may allocate). */
   readonly timeoutMs?: number;
+  /** Sent as `Authorization: Bearer …` on every request (docs/security.md). */
+  readonly authToken?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -29,8 +31,10 @@ export class EngineClient implements EngineApi {
   readonly endpoint: string;
   readonly #base: string;
   readonly #timeoutMs: number;
+  readonly #authorization: string | undefined;
 
   constructor(options: EngineClientOptions) {
+    this.#authorization = options.authToken === undefined ? undefined : `Bearer ${options.authToken}`;
     this.endpoint = options.endpoint;
     this.#base = /^https?:\/\//.test(options.endpoint) ? options.endpoint.replace(/\/+$/, '') : `http://${options.endpoint}`;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -155,13 +159,19 @@ export class EngineClient implements EngineApi {
     }
   }
 
+  #headers(json: boolean): Record<string, string> {
+    const h: Record<string, string> = json ? { 'content-type': 'application/json' } : {};
+    if (this.#authorization !== undefined) h.authorization = this.#authorization;
+    return h;
+  }
+
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     let text: string;
     try {
       res = await fetch(this.#base + path, {
         method,
-        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+        headers: this.#headers(body !== undefined),
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
@@ -177,6 +187,8 @@ export class EngineClient implements EngineApi {
     } catch {
       throw new EngineRequestError('ENGINE_BAD_RESPONSE', res.status, `engine ${this.endpoint} answered ${method} ${path} with ${res.status} and no JSON`);
     }
+    // Not the engine's UNAUTHENTICATED passed through: our callers would read it as their own.
+    if (res.status === 401) throw new EngineRequestError('ENGINE_AUTH_FAILED', 401, `engine ${this.endpoint} refused the cluster token (check --auth-token-file on both sides)`);
     if (!res.ok) {
       const e = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
       const code = typeof e?.code === 'string' ? e.code : 'ENGINE_ERROR';
@@ -187,4 +199,5 @@ export class EngineClient implements EngineApi {
   }
 }
 
-export const connectEngine = (timeoutMs?: number) => (endpoint: string): EngineApi => new EngineClient({ endpoint, timeoutMs });
+export const connectEngine = (timeoutMs?: number, authToken?: string) => (endpoint: string): EngineApi =>
+  new EngineClient({ endpoint, timeoutMs, ...(authToken !== undefined ? { authToken } : {}) });

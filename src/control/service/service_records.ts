@@ -52,6 +52,12 @@ export interface ReplicaPlan {
   readonly id: string;
   readonly poolId: string;
   readonly nodeId: string;
+  /**
+   * Created blank and marked awaitingRebuild: a restored or cloned volume's copy is made
+   * in one pool only (engines copy within a pool), the others are rebuilt from it by the
+   * nexus when the volume is first published.
+   */
+  readonly blank?: true;
 }
 
 export type VolumeOp =

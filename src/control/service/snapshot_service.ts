@@ -4,11 +4,12 @@ import type { SnapshotSpec } from '../model/snapshot_spec.ts';
 import { ResourceKind, SpecLifecycle } from '../model/spec_common.ts';
 import { OperationInProgressError } from '../model/intent_log.ts';
 import type { ServiceContext } from './service_context.ts';
-import { NotImplementedError } from '../engine_client/engine_client_errors.ts';
 import {
   InvalidArgumentError, SnapshotExistsError, SnapshotNotFoundError, VolumeNotFoundError, VolumeNotReadyError,
 } from './service_errors.ts';
 import { newReplicaId } from './replica_operations.ts';
+import { inSync } from './nexus_acts.ts';
+import { withBlankReplicas } from './volume_placement.ts';
 import {
   listSpecs, readRecord, replicasOf, snapshotIdFor, snapshotKey, splitPoolId, volumeKey, type ReplicaPlan, type StoredVolume,
 } from './service_records.ts';
@@ -17,7 +18,7 @@ type SnapshotOp = { readonly type: 'create'; readonly spec: SnapshotSpec } | { r
 type SnapshotCopy = SnapshotSpec['replicaSnapshots'][number];
 
 /**
- * Snapshots are cut by the engines, on every healthy replica of a volume: each copy is a
+ * Snapshots are cut by the engines, on every in-sync replica of a volume: each copy is a
  * full copy in its replica's pool, crash-consistent as of a moment between the request
  * and its answer (the engine holds the replica's writes while it copies). Copies of a
  * replicated volume are taken one replica after another, so they may differ in writes
@@ -49,7 +50,8 @@ export class SnapshotService {
       }
       const volume = (await readRecord<StoredVolume>(ctx.store, volumeKey(input.volumeId)))?.record.spec;
       if (volume == null) throw new VolumeNotFoundError(input.volumeId);
-      const replicas = (await replicasOf(ctx.store, volume.id)).filter((r) => r.faulted === undefined);
+      // A replica still awaiting its rebuild (a replacement, a blank copy of a clone) holds no valid image.
+      const replicas = (await replicasOf(ctx.store, volume.id)).filter(inSync);
       if (replicas.length === 0) throw new VolumeNotReadyError(volume.id, 'without a healthy replica');
       const spec: SnapshotSpec = {
         id, name: input.name, volumeId: volume.id, sizeBytes: volume.sizeBytes, createdAtMs: ctx.now(),
@@ -119,19 +121,19 @@ export async function removeSnapshotCopies(ctx: ServiceContext, id: string, copi
 }
 
 /**
- * Where a volume restored from a snapshot goes: engines copy within a pool, so its one
- * replica is placed in the pool of the first copy whose node is online. More replicas
- * would have to be rebuilt from that one; that is not done yet (NOT_IMPLEMENTED).
+ * Where a volume restored from a snapshot goes: engines copy within a pool, so its first
+ * replica is placed in the pool of the first copy whose node is online; any others are
+ * placed as usual (spread from that one), created blank and rebuilt from it by the nexus
+ * on first publish (withBlankReplicas).
  */
 export async function planFromSnapshot(ctx: ServiceContext, volume: StoredVolume): Promise<ReplicaPlan[]> {
   const id = volume.sourceSnapshotId!;
   const snap = (await readRecord<SnapshotSpec>(ctx.store, snapshotKey(id)))?.record.spec;
   if (snap == null) throw new SnapshotNotFoundError(id);
-  if (volume.replicas !== 1) throw new NotImplementedError('restoring a snapshot into a volume with more than one replica');
   if (volume.sizeBytes < snap.sizeBytes) {
     throw new InvalidArgumentError(`sizeBytes ${volume.sizeBytes} is smaller than the snapshot (${snap.sizeBytes})`);
   }
   const copy = snap.replicaSnapshots.find((c) => ctx.nodeOnline(splitPoolId(c.poolId).nodeId));
   if (copy === undefined) throw new VolumeNotReadyError(id, 'a snapshot with no copy on an online node');
-  return [{ id: newReplicaId(), poolId: copy.poolId, nodeId: splitPoolId(copy.poolId).nodeId }];
+  return await withBlankReplicas(ctx, volume, { id: newReplicaId(), poolId: copy.poolId, nodeId: splitPoolId(copy.poolId).nodeId });
 }

@@ -4,7 +4,7 @@ import { SpecLifecycle } from '../model/spec_common.ts';
 import type { ServiceContext } from './service_context.ts';
 import { ensureReplica, removeReplica, replicaSpecOf, saveReplica, type ReplicaSource } from './replica_operations.ts';
 import { VolumeNotReadyError } from './service_errors.ts';
-import { teardownNexus } from './nexus_acts.ts';
+import { buildNexus, inSync, teardownNexus } from './nexus_acts.ts';
 import {
   PODS_PREFIX, deleteSpec, listRecords, readRecord, replicaKey, replicasOf, splitPoolId, volumeKey,
   type ReplicaPlan, type StoredVolume, type VolumeOp,
@@ -22,10 +22,13 @@ type PublishOp = Extract<VolumeOp, { type: 'publish' }>;
 /** Create every planned replica, record their specs, and return the created volume. */
 export async function provisionVolume(ctx: ServiceContext, op: CreateOp): Promise<StoredVolume> {
   const v = op.spec;
-  const sources = await Promise.all(op.replicas.map((p) => replicaSourceOf(ctx, v, p)));
+  const sources = await Promise.all(op.replicas.map((p) => (p.blank === true ? {} : replicaSourceOf(ctx, v, p))));
   await Promise.all(op.replicas.map((p, i) => ensureReplica(ctx, p, v.sizeBytes, v.thin, sources[i])));
   await ctx.faults.hit('volume-create:after-engine');
-  for (const p of op.replicas) await saveReplica(ctx, replicaSpecOf(p, v.id, v.sizeBytes, v.thin, SpecLifecycle.Created));
+  for (const p of op.replicas) {
+    const spec = replicaSpecOf(p, v.id, v.sizeBytes, v.thin, SpecLifecycle.Created);
+    await saveReplica(ctx, p.blank === true ? { ...spec, awaitingRebuild: true } : spec);
+  }
   return { ...v, lifecycle: SpecLifecycle.Created };
 }
 
@@ -37,7 +40,7 @@ export async function provisionVolume(ctx: ServiceContext, op: CreateOp): Promis
 async function replicaSourceOf(ctx: ServiceContext, v: StoredVolume, plan: ReplicaPlan): Promise<ReplicaSource> {
   if (v.sourceSnapshotId !== undefined) return { fromSnapshot: v.sourceSnapshotId };
   if (v.sourceVolumeId === undefined) return {};
-  const source = (await replicasOf(ctx.store, v.sourceVolumeId)).find((r) => r.poolId === plan.poolId && r.faulted === undefined);
+  const source = (await replicasOf(ctx.store, v.sourceVolumeId)).find((r) => r.poolId === plan.poolId && inSync(r));
   if (source === undefined) throw new VolumeNotReadyError(v.sourceVolumeId, `without a healthy replica in pool ${plan.poolId} to clone`);
   return { fromVolume: source.id };
 }
@@ -108,7 +111,20 @@ export async function resizeVolume(ctx: ServiceContext, volume: StoredVolume, si
     if (current !== undefined && current.sizeBytes < sizeBytes) await engine.resizeReplica(pool, r.id, sizeBytes);
     await saveReplica(ctx, { ...r, sizeBytes });
   }
-  return { ...volume, sizeBytes };
+  const grown = { ...volume, sizeBytes };
+  return volume.nexus !== undefined && ctx.nodeOnline(volume.nexus.nodeId) ? await regrowNexus(ctx, grown) : grown;
+}
+
+/**
+ * A live nexus has a fixed geometry, so a grown replicated volume gets a new incarnation
+ * of its nexus (generation + 1, as a move does) on the same node at the new size, exported
+ * under the same target name: the initiator reconnects and reads the new capacity. A
+ * retry after a crash computes the same generation and reuses what the first try made.
+ */
+async function regrowNexus(ctx: ServiceContext, volume: StoredVolume): Promise<StoredVolume> {
+  const n = volume.nexus!;
+  const generation = Math.max(n.generation, volume.nexusGeneration ?? 0) + 1;
+  return await buildNexus(ctx, volume, { type: 'move-nexus', nexusNodeId: n.nodeId, generation });
 }
 
 /** Engine failures that say "ask again later" rather than "this cannot be done". */

@@ -56,3 +56,14 @@ export async function planReplicas(
   const nodeOf = new Map(fleet.pools.map((p) => [p.id, p.nodeId]));
   return result.pools.map((poolId) => ({ id: newReplicaId(), poolId, nodeId: nodeOf.get(poolId) as string }));
 }
+
+/**
+ * A copied volume's plans: `seed` (where the engine copies the source) and the rest of
+ * the replicas placed around it, blank — they await a full rebuild from the seed, which
+ * the nexus does under live I/O when the volume is published.
+ */
+export async function withBlankReplicas(ctx: ServiceContext, volume: StoredVolume, seed: ReplicaPlan): Promise<ReplicaPlan[]> {
+  if (volume.replicas <= 1) return [seed];
+  const rest = await planReplicas(ctx, volume, volume.replicas - 1, { existingPools: [seed.poolId] });
+  return [seed, ...rest.map((p) => ({ ...p, blank: true as const }))];
+}

@@ -5,12 +5,13 @@ import { MAX_REPLICAS } from '../placement/placement_types.ts';
 import type { ServiceContext } from './service_context.ts';
 import { InvalidArgumentError, VolumeExistsError, VolumeNotFoundError, VolumeNotReadyError } from './service_errors.ts';
 import { provisionVolume, resizeVolume, teardownVolume, unprovisionVolume } from './volume_acts.ts';
-import { planReplicas } from './volume_placement.ts';
+import { planReplicas, withBlankReplicas } from './volume_placement.ts';
 import { planFromSnapshot } from './snapshot_service.ts';
 import {
   kindPrefixOf, listRecords, readRecord, replicasOf, volumeIdFor, volumeKey, type ReplicaPlan, type StoredVolume, type VolumeOp,
 } from './service_records.ts';
 import { newReplicaId } from './replica_operations.ts';
+import { inSync } from './nexus_acts.ts';
 import { OperationInProgressError } from '../model/intent_log.ts';
 
 /** What a client (the CSI controller, the CLI) asks for; StorageClass parameters map onto it. */
@@ -95,6 +96,14 @@ export class VolumeService {
     return out;
   }
 
+  /** The volume of this name, if any (zero or one entry): its id derives from the name, so one read. */
+  async findByName(name: string): Promise<{ volume: StoredVolume; pending: string | undefined }[]> {
+    const r = await readRecord<StoredVolume, VolumeOp>(this.#ctx.store, volumeKey(volumeIdFor(name)));
+    const op = r?.record.pending?.op;
+    const spec = r?.record.spec ?? (op?.type === 'create' ? op.spec : undefined);
+    return spec == null || spec.name !== name ? [] : [{ volume: spec, pending: op?.type }];
+  }
+
   /** Not an error when the volume does not exist (CSI DeleteVolume is idempotent). */
   async delete(id: string): Promise<void> {
     const ctx = this.#ctx;
@@ -159,22 +168,21 @@ function checkAttributes(a: Readonly<Record<string, string>>): Record<string, st
 }
 
 /**
- * Where a clone of a volume goes: engines copy within a pool, so its one replica is
- * placed in the pool of the source's first healthy replica on an online node. More
- * replicas would have to be rebuilt from that one, which is not done yet (as for restore).
+ * Where a clone of a volume goes: engines copy within a pool, so its first replica is
+ * placed in the pool of the source's first healthy replica on an online node; the others
+ * are blank and rebuilt from it on first publish (as for restore).
  */
 async function planFromVolume(ctx: ServiceContext, volume: StoredVolume): Promise<ReplicaPlan[]> {
   const id = volume.sourceVolumeId!;
   const source = (await readRecord<StoredVolume>(ctx.store, volumeKey(id)))?.record.spec;
   if (source == null) throw new VolumeNotFoundError(id);
   if (source.lifecycle !== SpecLifecycle.Created) throw new VolumeNotReadyError(id, source.lifecycle);
-  if (volume.replicas !== 1) throw new NotImplementedError('cloning a volume into a volume with more than one replica');
   if (volume.sizeBytes < source.sizeBytes) {
     throw new InvalidArgumentError(`sizeBytes ${volume.sizeBytes} is smaller than the source volume (${source.sizeBytes})`);
   }
-  const replica = (await replicasOf(ctx.store, id)).find((r) => r.faulted === undefined && ctx.nodeOnline(r.nodeId));
+  const replica = (await replicasOf(ctx.store, id)).find((r) => inSync(r) && ctx.nodeOnline(r.nodeId));
   if (replica === undefined) throw new VolumeNotReadyError(id, 'without a healthy replica on an online node');
-  return [{ id: newReplicaId(), poolId: replica.poolId, nodeId: replica.nodeId }];
+  return await withBlankReplicas(ctx, volume, { id: newReplicaId(), poolId: replica.poolId, nodeId: replica.nodeId });
 }
 
 function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {

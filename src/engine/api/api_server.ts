@@ -10,8 +10,16 @@ import { collectOpenApi } from './openapi.ts';
 import { collectEngineMetrics, RequestCounter } from './engine_metrics.ts';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus_text.ts';
 import { errorResponses, healthSchema } from './api_schemas.ts';
+import { installBearerAuth } from '../../util/http_auth.ts';
 
 export const API_VERSION = '0.1.0';
+/** Probes call these without a token; /metrics is not among them (scrape with the token). */
+export const ENGINE_OPEN_ROUTES = ['/v1/health'] as const;
+
+export interface EngineApiAuth {
+  /** Accepted bearer tokens (the token file's lines). */
+  readonly tokens: readonly string[];
+}
 /** Requests are small JSON documents; anything larger is a mistake or an attack. */
 const BODY_LIMIT = 64 * 1024;
 
@@ -19,7 +27,7 @@ const BODY_LIMIT = 64 * 1024;
  * The engine's HTTP/JSON API. Handlers only translate: validate (schemas), call the
  * Engine, shape the reply. Errors become {error:{code,message}} in one handler.
  */
-export async function buildApiServer(engine: Engine, logger: Logger): Promise<FastifyInstance> {
+export async function buildApiServer(engine: Engine, logger: Logger, options: { auth?: EngineApiAuth } = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Requests are logged by the hook below at debug, without bodies (they may hold CHAP secrets).
@@ -27,6 +35,8 @@ export async function buildApiServer(engine: Engine, logger: Logger): Promise<Fa
     bodyLimit: BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
+  // Before any route: every request passes the bearer check first (docs/security.md).
+  if (options.auth) installBearerAuth(app, { tokens: options.auth.tokens, openRoutes: ENGINE_OPEN_ROUTES }, logger);
   const started = Date.now();
   const requests = new RequestCounter();
   const openApi = collectOpenApi(app, { title: 'Berth engine API', version: API_VERSION });
