@@ -61,7 +61,7 @@ async function plainCopy(cluster: Cluster, from: NodeEngine, to: NodeEngine, sou
 }
 
 /**
- * `front` runs a nexus over its own thick volume `rb`; `peer` holds an equal volume that
+ * `front` runs a nexus over its own thick volume `rb`, filled with data; `peer` holds an equal volume that
  * is added (full copy) twice — idle, then under fio 4k randwrite QD32 — and then serves
  * a delta-resync measurement after a 10 s absence with 8 MiB written.
  */
@@ -70,7 +70,12 @@ export async function measureRebuild(cluster: Cluster, front: NodeEngine, peer: 
   await front.api('POST', '/v1/nexus', { name: 'rb', replicas: [{ node: 'local', pool: 'p', volume: 'rb' }] });
   const ex = await front.api<{ url: string }>('POST', '/v1/nexus/rb/export', {});
   const client = cluster.nodes[0];
+  // Real data on the source, written once: the rebuild and the plain copy then read the
+  // same (cached) bytes, rather than the first reader paying to fault in a sparse file.
+  const fill = { id: 'rebuild-fill', label: '', rw: 'write' as const, blockSize: '1m', iodepth: 8, numjobs: 1, metric: Metric.bandwidth };
+  await nsRun(client.ns, fio, [...fioArgs({ fio, url: ex.url, row: fill }), '--thread'], { timeoutMs: 30 * 60_000 });
 
+  // Both the first rebuild and the plain copy write to never-written space on n2 (fresh pool extents, a fresh file).
   const idle = await fullRebuild(front, 'rb', peer, 'rb');
   const row = { id: 'rebuild-load', label: '', rw: 'randwrite' as const, blockSize: '4k', iodepth: 32, numjobs: 1, metric: Metric.iops };
   // --thread: fio's jobs are threads of the process we kill, not forked children that outlive it.

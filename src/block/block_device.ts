@@ -20,9 +20,24 @@ export interface BlockDevice {
   readonly blockCount: number;
   /** True when blocks are allocated on first write and `unmap` gives space back. */
   readonly thin: boolean;
+  /**
+   * Buffer ownership of `write`: true only when the device never reads, keeps or hands
+   * on `data` after the promise `write` returned has settled (resolved or rejected), so
+   * the caller may reuse the buffer at once. A device that may still copy from it later
+   * (a write queued for a slow or retired child, a cache holding a view) must leave it
+   * unset: callers then treat the buffer as the device's for good.
+   */
+  readonly releasesWriteBuffers?: boolean;
 
   /** Reads `count` blocks starting at `lba`. */
   read(lba: number, count: number): Promise<Buffer>;
+  /**
+   * Optional: reads `count` blocks at `lba` into `dest` (exactly count x blockSize
+   * bytes), sparing the allocation `read` makes. The promise settles only once nothing
+   * writes into `dest` any more (every transfer into it has finished, even when one
+   * failed), so the caller may reuse `dest` as soon as it settles.
+   */
+  readInto?(lba: number, count: number, dest: Buffer): Promise<void>;
   /** Writes `data` (a whole number of blocks) at `lba`. */
   write(lba: number, data: Buffer, fua: boolean): Promise<void>;
   /** Makes every write resolved before this call durable against power loss. */

@@ -110,8 +110,11 @@ export class Connection implements DataPathConnection {
 
   // ---- output ----
 
-  send(bhs: Buffer, data?: Buffer): void {
-    if (this.phase === Phase.CLOSED) return;
+  send(bhs: Buffer, data?: Buffer, onSent?: () => void): void {
+    if (this.phase === Phase.CLOSED) {
+      onSent?.();
+      return;
+    }
     const sock = this.socket;
     if (!this.corked) {
       this.corked = true;
@@ -121,11 +124,22 @@ export class Connection implements DataPathConnection {
     sock.write(bhs);
     if (this.headerDigest) sock.write(digest(bhs, undefined));
     if (data !== undefined && data.length > 0) {
-      sock.write(data);
+      // The callback runs when the write has completed or failed (the socket was
+      // destroyed): either way the socket holds `data` no longer.
+      sock.write(data, onSent);
       const pad = (4 - (data.length & 3)) & 3;
       if (pad > 0) sock.write(PAD.subarray(0, pad));
       if (this.dataDigest) sock.write(digest(data, pad > 0 ? PAD.subarray(0, pad) : undefined));
+    } else {
+      onSent?.();
     }
+  }
+
+  sendQueuedNow(): void {
+    if (!this.corked || this.phase === Phase.CLOSED) return;
+    // One writev now; the socket stays corked until the pending flush at setImmediate.
+    this.socket.uncork();
+    this.socket.cork();
   }
 
   private readonly flush = (): void => {

@@ -2,6 +2,7 @@ import { DataInFlag, InitiatorOpcode, RejectReason, RESERVED_TAG, ScsiResponseFl
 import { decodeDataOut, decodeScsiCommand, encodeDataIn, encodeR2T, encodeScsiResponse, LUN_UNSUPPORTED } from './pdu.ts';
 import type { RawPdu } from './framer.ts';
 import type { Session } from './session.ts';
+import { ioBuffers } from './io_buffer_pool.ts';
 import { ScsiStatus, type ScsiResponse, type ScsiTask } from '../scsi/types.ts';
 
 /**
@@ -12,7 +13,16 @@ import { ScsiStatus, type ScsiResponse, type ScsiTask } from '../scsi/types.ts';
 
 /** What the data path needs from the connection. */
 export interface DataPathConnection {
-  send(bhs: Buffer, data?: Buffer): void;
+  /**
+   * Queues a PDU. `onSent` runs once the socket no longer needs `data` (written, or
+   * the connection is gone), so a lent buffer can be taken back.
+   */
+  send(bhs: Buffer, data?: Buffer, onSent?: () => void): void;
+  /**
+   * Puts what is queued on the wire now rather than at the end of the event-loop turn:
+   * the initiator is idle until it sees an R2T (MaxOutstandingR2T is often 1).
+   */
+  sendQueuedNow(): void;
   /** Returns the StatSN for a status-bearing PDU and advances it. */
   takeStatSN(): number;
   /** The StatSN for PDUs that do not carry status (R2T, Data-In without S). */
@@ -28,6 +38,12 @@ export const MAX_WRITE_LENGTH = 64 * 1024 * 1024;
  * FULL and the initiator retries, instead of one session making us allocate gigabytes.
  */
 export const MAX_SESSION_WRITE_BUFFER = 256 * 1024 * 1024;
+/**
+ * Node reads a socket at most 64 KiB at a time, so immediate data longer than this is
+ * split across reads and copied by the framer anyway: it might as well be copied into
+ * a pooled buffer. Shorter data may lie in one chunk and is then used in place.
+ */
+const SPLIT_IMMEDIATE_BYTES = 64 * 1024;
 
 export interface R2tState {
   task: Task;
@@ -48,6 +64,8 @@ export interface Task {
   cdb: Buffer;
   /** Write data being gathered; undefined for reads and for writes complete at arrival. */
   buffer: Buffer | undefined;
+  /** A pooled buffer lent to the SCSI layer for read data (ScsiTask.dataInBuffer). */
+  dataIn: Buffer | undefined;
   received: number;
   /** Unsolicited Data-Out still expected (F=0 on the command), and where it must end. */
   unsolicitedOpen: boolean;
@@ -92,12 +110,14 @@ export function handleScsiCommand(s: Session, c: DataPathConnection, pdu: RawPdu
   const edtl = cmd.write || cmd.read ? cmd.expectedDataTransferLength : 0;
   const task: Task = {
     itt: cmd.itt, lun: cmd.lun, read: cmd.read, write: cmd.write, attribute: cmd.attribute, edtl, cdb,
-    buffer: undefined, received: imm, unsolicitedOpen: false, unsolicitedEnd: 0, unsolicitedDataSN: 0,
+    buffer: undefined, dataIn: undefined, received: imm, unsolicitedOpen: false, unsolicitedEnd: 0, unsolicitedDataSN: 0,
     unsolicitedOffset: imm, nextR2tOffset: edtl, r2tSN: 0, openR2ts: [], dataSN: 0, aborted: false,
   };
   s.tasks.set(task.itt, task);
+  if (cmd.read && ioBuffers.pools(edtl)) task.dataIn = ioBuffers.acquire(edtl);
   if (!cmd.write || imm === edtl) {
-    execute(s, c, task, cmd.write && imm > 0 ? pdu.data : undefined);
+    const placedAll = imm > 0 ? takePlacedBuffer(s, task.itt, pdu.data, edtl) : undefined;
+    execute(s, c, task, cmd.write && imm > 0 ? placedAll ?? pdu.data : undefined, placedAll !== undefined);
     return;
   }
   if (edtl > MAX_WRITE_LENGTH) {
@@ -111,7 +131,7 @@ export function handleScsiCommand(s: Session, c: DataPathConnection, pdu: RawPdu
     return;
   }
   const placed = imm > 0 ? takePlacedBuffer(s, task.itt, pdu.data, edtl) : undefined;
-  task.buffer = placed ?? Buffer.allocUnsafe(edtl);
+  task.buffer = placed ?? ioBuffers.acquire(edtl);
   s.writeBufferBytes += edtl;
   if (imm > 0 && placed === undefined) pdu.data.copy(task.buffer, 0);
   if (!cmd.final) {
@@ -124,6 +144,7 @@ export function handleScsiCommand(s: Session, c: DataPathConnection, pdu: RawPdu
 
 function issueR2ts(s: Session, c: DataPathConnection, task: Task): void {
   const p = s.params;
+  if (task.openR2ts.length >= p.maxOutstandingR2T || task.nextR2tOffset >= task.edtl) return;
   while (task.openR2ts.length < p.maxOutstandingR2T && task.nextR2tOffset < task.edtl) {
     const length = Math.min(p.maxBurstLength, task.edtl - task.nextR2tOffset);
     const ttt = s.allocateTtt();
@@ -133,20 +154,22 @@ function issueR2ts(s: Session, c: DataPathConnection, task: Task): void {
     c.send(encodeR2T(task.lun, task.itt, ttt, c.peekStatSN(), s, task.r2tSN++, r2t.offset, length));
     task.nextR2tOffset += length;
   }
+  c.sendQueuedNow();
 }
 
 /**
  * Where a PDU's data should land, so a segment split across socket reads is copied
  * once: a Data-Out's straight into its task's write buffer; a write command's immediate
- * data into a fresh buffer big enough for the whole transfer, which the command then
+ * data into a (pooled) buffer big enough for the whole transfer, which the command then
  * keeps. Everything is checked again when the PDU is handled.
  */
 export function placeData(s: Session, bhs: Buffer, length: number): Buffer | undefined {
   const opcode = bhs[0] & 0x3f;
   if (opcode === InitiatorOpcode.SCSI_COMMAND) {
     const edtl = bhs.readUInt32BE(20);
-    if ((bhs[1] & 0x20) === 0 || length >= edtl || edtl > MAX_WRITE_LENGTH || s.writeBufferBytes + edtl > MAX_SESSION_WRITE_BUFFER) return undefined;
-    const whole = Buffer.allocUnsafe(edtl);
+    if ((bhs[1] & 0x20) === 0 || length > edtl || edtl > MAX_WRITE_LENGTH || s.writeBufferBytes + edtl > MAX_SESSION_WRITE_BUFFER) return undefined;
+    if (length === edtl && length <= SPLIT_IMMEDIATE_BYTES) return undefined;
+    const whole = ioBuffers.acquire(edtl);
     s.placedCommand = { itt: bhs.readUInt32BE(16), buffer: whole };
     return whole.subarray(0, length);
   }
@@ -212,7 +235,7 @@ export function handleDataOut(s: Session, c: DataPathConnection, pdu: RawPdu): v
   if (task.received === task.edtl && task.openR2ts.length === 0 && !task.unsolicitedOpen) {
     const data = task.buffer;
     s.releaseBuffer(task);
-    execute(s, c, task, data);
+    execute(s, c, task, data, true);
   }
 }
 
@@ -230,24 +253,39 @@ function failDataPhase(s: Session, c: DataPathConnection, task: Task, why: strin
   sendStatus(s, c, task, { status: 0x02, sense: DATA_PHASE_ERROR_SENSE }, ScsiServiceResponse.COMMAND_COMPLETED);
 }
 
-function execute(s: Session, c: DataPathConnection, task: Task, dataOut: Buffer | undefined): void {
+/**
+ * Hands the task to the SCSI target. `pooled` says dataOut came from `ioBuffers`; it
+ * goes back there when the command settles, but only if the target declared, before
+ * taking it, that nothing touches the data after that (otherwise it is left to the
+ * collector: the device may still hold it).
+ */
+function execute(s: Session, c: DataPathConnection, task: Task, dataOut: Buffer | undefined, pooled = false): void {
+  const target = s.target!.scsi;
+  const lun = task.lun === LUN_UNSUPPORTED ? 0xffff : task.lun;
+  const giveBack = pooled && dataOut !== undefined && target.dataOutReusable?.(lun, task.cdb) === true ? dataOut : undefined;
   const st: ScsiTask = {
     nexus: s.nexus!,
-    lun: task.lun === LUN_UNSUPPORTED ? 0xffff : task.lun,
+    lun,
     cdb: task.cdb,
     expectedLength: task.edtl,
     dataOut,
+    dataInBuffer: task.dataIn,
     attribute: task.attribute,
   };
   let p: Promise<ScsiResponse>;
   try {
-    p = s.target!.scsi.execute(st);
+    p = target.execute(st);
   } catch (err) {
     p = Promise.reject(err);
   }
   p.then(
-    (res) => complete(s, c, task, res),
+    (res) => {
+      if (giveBack !== undefined) ioBuffers.release(giveBack);
+      complete(s, c, task, res);
+    },
     (err: unknown) => {
+      if (giveBack !== undefined) ioBuffers.release(giveBack);
+      takeBackDataIn(task);
       if (task.aborted || s.ended) return;
       s.log.error({ err, itt: task.itt }, 'SCSI target failed a task');
       s.tasks.delete(task.itt);
@@ -256,14 +294,31 @@ function execute(s: Session, c: DataPathConnection, task: Task, dataOut: Buffer 
   );
 }
 
+/** The SCSI layer is done with the lent data-in buffer and it is not being sent: back to the pool. */
+function takeBackDataIn(task: Task): void {
+  const lent = task.dataIn;
+  if (lent === undefined) return;
+  task.dataIn = undefined;
+  ioBuffers.release(lent);
+}
+
 function complete(s: Session, c: DataPathConnection, task: Task, res: ScsiResponse): void {
   // An aborted task, or one whose connection is gone, sends nothing (RFC 7143 §4.2.3).
-  if (task.aborted || s.ended || s.conn !== (c as unknown)) return;
+  if (task.aborted || s.ended || s.conn !== (c as unknown)) return takeBackDataIn(task);
   s.tasks.delete(task.itt);
   const data = task.read ? res.data : undefined;
   if (data === undefined || data.length === 0 || task.edtl === 0) {
+    takeBackDataIn(task);
     sendStatus(s, c, task, res, ScsiServiceResponse.COMMAND_COMPLETED, data?.length ?? 0);
     return;
+  }
+  // Data in the lent buffer goes back to the pool when the socket is done with it.
+  const lent = task.dataIn;
+  task.dataIn = undefined;
+  let onSent: (() => void) | undefined;
+  if (lent !== undefined) {
+    if (data.buffer === lent.buffer) onSent = () => ioBuffers.release(lent);
+    else ioBuffers.release(lent);
   }
   const total = Math.min(data.length, task.edtl);
   const seg = s.params.initiatorMaxRecvDataSegmentLength;
@@ -284,10 +339,10 @@ function complete(s: Session, c: DataPathConnection, task: Task, res: ScsiRespon
     if (last && withStatus) {
       const flags = DataInFlag.FINAL | DataInFlag.STATUS | residualFlags;
       s.updateWindow();
-      c.send(encodeDataIn(flags, res.status, task.lun, task.itt, c.takeStatSN(), s, task.dataSN++, off, residual, n), chunk);
+      c.send(encodeDataIn(flags, res.status, task.lun, task.itt, c.takeStatSN(), s, task.dataSN++, off, residual, n), chunk, onSent);
     } else {
       const flags = last ? DataInFlag.FINAL : 0;
-      c.send(encodeDataIn(flags, 0, task.lun, task.itt, c.peekStatSN(), s, task.dataSN++, off, 0, n), chunk);
+      c.send(encodeDataIn(flags, 0, task.lun, task.itt, c.peekStatSN(), s, task.dataSN++, off, 0, n), chunk, last ? onSent : undefined);
     }
   }
   if (!withStatus) sendStatus(s, c, task, res, ScsiServiceResponse.COMMAND_COMPLETED, data.length);

@@ -1,8 +1,8 @@
 // The nexus's front door: the mirror, its child states, and the pieces of a rebuild.
 export { Nexus } from './nexus.ts';
 export {
-  NEXUS_MAX_CHILDREN, NEXUS_OP_TIMEOUT_MS_DEFAULT, NEXUS_REGION_BYTES_DEFAULT,
-  type AddChildOptions, type NexusOptions, type RebuildOutcome,
+  NEXUS_MAX_CHILDREN, NEXUS_OP_TIMEOUT_MS_DEFAULT, NEXUS_READ_POLICY_DEFAULT, NEXUS_REGION_BYTES_DEFAULT, NexusReadPolicy,
+  type NexusReadPolicyName, type AddChildOptions, type NexusOptions, type RebuildOutcome,
 } from './nexus_options.ts';
 export type { NexusEvent } from './nexus_events.ts';
 export { ChildState, NexusState, type ChildInfo, type ChildStateName, type NexusChildSpec, type NexusStateName, type ChildDeviceExtras } from './nexus_child.ts';

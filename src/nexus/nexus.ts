@@ -3,7 +3,7 @@ import { DeviceGoneError, OutOfRangeError } from '../block/errors.ts';
 import { errorCode } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
 import {
-  NEXUS_MAX_CHILDREN, NEXUS_OP_TIMEOUT_MS_DEFAULT, NEXUS_REGION_BYTES_DEFAULT,
+  NEXUS_MAX_CHILDREN, NEXUS_OP_TIMEOUT_MS_DEFAULT, NEXUS_READ_POLICY_DEFAULT, NEXUS_REGION_BYTES_DEFAULT,
   type AddChildOptions, type NexusOptions, type RebuildOutcome,
 } from './nexus_options.ts';
 import { NexusEvents, type NexusEvent } from './nexus_events.ts';
@@ -15,18 +15,14 @@ import { ChildInvalidError, ChildNotFoundError, NexusFaultedError, NexusFencedEr
 import { WriteIntentMap } from './write_intent_map.ts';
 import { RebuildMap } from './rebuild_map.ts';
 import { RebuildJob } from './rebuild_job.ts';
-
-/** One read in this many goes to the least busy child regardless of latency (a power of two). */
-const READ_PROBE_INTERVAL = 32;
-/** Latencies below this count as equal, so children of similar speed share reads evenly. */
-const READ_COST_FLOOR_MS = 0.05;
+import { NexusReadChooser } from './nexus_read_policy.ts';
 
 /**
  * The volume's front end: an n-way mirror over local and remote replicas, itself a
  * BlockDevice. Writes, unmaps and flushes go to every online and rebuilding child and
  * succeed once every one has answered (or been retired) and at least one online child
- * acknowledged. Reads go to the online child with the least expected wait (reads in
- * flight there times its recent read latency) and move to another on error.
+ * acknowledged. Reads go to an online child chosen by the read policy (NexusReadPolicy:
+ * by default the local replica while it keeps up) and move to another on error.
  * A child that fails or stays silent for `opTimeoutMs` is retired (faulted) without the
  * caller seeing an error while another online child remains. A stale-generation answer
  * from any child fences the nexus: it then fails every I/O rather than diverge.
@@ -51,8 +47,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
   private fenced: NexusFencedError | undefined;
   private closed = false;
   private lastState: NexusStateName = NexusState.ONLINE;
-  private rr = 0;
-  private reads = 0;
+  private readonly reader: NexusReadChooser;
   private throttle: number;
   private readonly parallel: number;
   private barrier: (() => Promise<void> | undefined) | undefined;
@@ -70,6 +65,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     this.regionBlocks = Math.max(1, Math.floor((opts.regionBytes ?? NEXUS_REGION_BYTES_DEFAULT) / this.blockSize));
     this.throttle = opts.rebuildThrottleBytesPerSec ?? 0;
     this.parallel = opts.rebuildParallel ?? 2;
+    this.reader = new NexusReadChooser(opts.readPolicy ?? NEXUS_READ_POLICY_DEFAULT);
     this.log = (opts.log ?? silentLogger()).child({ component: 'nexus', nexus: opts.name });
     this.events = new NexusEvents(this.log);
     for (const spec of specs) {
@@ -277,25 +273,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
 
   track(op: MirrorOp | ReadOp): void { this.deadlines.track(op); }
 
-  pickReadChild(): NexusChild | undefined {
-    const m = this.members;
-    const n = m.length;
-    if (n === 0) return undefined;
-    const start = (this.rr = (this.rr + 1) % n);
-    // Every READ_PROBE_INTERVAL-th read ignores latency, so a child whose estimate is
-    // stale (one slow moment) is measured again rather than starved.
-    const probe = (++this.reads & (READ_PROBE_INTERVAL - 1)) === 0;
-    let best: NexusChild | undefined;
-    let bestCost = Infinity;
-    for (let k = 0; k < n; k++) {
-      const c = m[(start + k) % n];
-      if (c.state !== ChildState.ONLINE) continue;
-      // Expected wait: reads queued there (plus this one) times what one read takes there.
-      const cost = probe ? c.outstanding : (c.outstanding + 1) * Math.max(c.readMs, READ_COST_FLOOR_MS);
-      if (cost < bestCost) { best = c; bestCost = cost; }
-    }
-    return best;
-  }
+  pickReadChild(): NexusChild | undefined { return this.reader.pick(this.members); }
 
   fencedError(): Error | undefined { return this.fenced; }
 

@@ -48,6 +48,8 @@ export interface ChildDeviceExtras {
   fence?(generation: number): Promise<void>;
   /** Reports a broken connection before any I/O notices (RemoteReplica). */
   onFailed?(listener: (err: Error) => void): void;
+  /** The replica is on the nexus's own node, used in-process (LocalReplica): the prefer-local read policy favours it. */
+  readonly local?: boolean;
 }
 
 export interface NexusChildSpec {
@@ -58,6 +60,8 @@ export interface NexusChildSpec {
   state?: typeof ChildState.ONLINE | typeof ChildState.STALE;
   /** For a stale child: the regions it misses (e.g. persisted by the engine). */
   intents?: WriteIntentMap;
+  /** Overrides `device.local` (e.g. a test double standing for the local replica). */
+  local?: boolean;
   /** Called once when the nexus lets go of the device (retired, removed, closed). */
   release?: () => void;
 }
@@ -75,6 +79,8 @@ export class NexusChild {
   readonly name: string;
   readonly device: BlockDevice & ChildDeviceExtras;
   readonly release: (() => void) | undefined;
+  /** On the nexus's own node: see NexusReadPolicy. */
+  readonly local: boolean;
   state: ChildStateName;
   reason: string | undefined;
   /** Reads and map queries in flight: the read balancer weighs them by readMs. */
@@ -88,6 +94,7 @@ export class NexusChild {
     this.name = spec.name;
     this.device = spec.device;
     this.release = spec.release;
+    this.local = spec.local ?? spec.device.local === true;
     this.state = state;
   }
 

@@ -5,6 +5,22 @@ import type { ChildStateName, NexusChildSpec } from './nexus_child.ts';
 export const NEXUS_MAX_CHILDREN = 5;
 /** A child silent this long is retired: the bound on how long a failure stalls the initiator. */
 export const NEXUS_OP_TIMEOUT_MS_DEFAULT = 5000;
+/**
+ * Which in-sync child serves a read.
+ * - prefer-local (default): the child on the nexus's own node (a LocalReplica, read
+ *   in-process) serves every read while it keeps up; a read goes to a remote in-sync
+ *   child only when the local one is saturated (reads queue there and its recent latency
+ *   is several times what the best remote gives) or when there is no in-sync local
+ *   child, in which case reads are balanced across the remotes as `balanced` does. A
+ *   remote read costs a round trip plus the CPU of two network stacks and a replica
+ *   server; on a node where that CPU is shared, spreading reads makes them slower.
+ * - balanced: every read goes to the in-sync child with the least expected wait (reads
+ *   in flight there times its recent latency), local or not.
+ */
+export const NexusReadPolicy = { PREFER_LOCAL: 'prefer-local', BALANCED: 'balanced' } as const;
+export type NexusReadPolicyName = (typeof NexusReadPolicy)[keyof typeof NexusReadPolicy];
+export const NEXUS_READ_POLICY_DEFAULT: NexusReadPolicyName = NexusReadPolicy.PREFER_LOCAL;
+
 /** Granularity of the write-intent map and of rebuild copies. */
 export const NEXUS_REGION_BYTES_DEFAULT = 1024 * 1024;
 
@@ -24,6 +40,8 @@ export interface NexusOptions {
   regionBytes?: number;
   rebuildThrottleBytesPerSec?: number;
   rebuildParallel?: number;
+  /** See NexusReadPolicy; default NEXUS_READ_POLICY_DEFAULT. */
+  readPolicy?: NexusReadPolicyName;
   log?: Logger;
 }
 

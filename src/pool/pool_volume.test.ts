@@ -165,3 +165,43 @@ test('unmaps racing writes keep metadata consistent and free extents zeroed', as
   assert.deepEqual(report.problems, []);
   assert.equal(pool.info().usedBytes, report.allocatedBytes);
 });
+
+test('readInto fills the caller\'s buffer across extents, zeros unwritten blocks, checks its length', async (t) => {
+  const pool = await withPool(t);
+  await pool.createVolume({ name: 'v', sizeBytes: 4 * MiB, blockSize: 512, thin: true });
+  const v = pool.openVolume('v');
+  assert.equal(v.releasesWriteBuffers, true);
+  const data = pattern(2 * ES, 7);
+  await v.write(ES / 512 - 3, data, false);
+  const dest = Buffer.alloc(3 * ES, 0xff);
+  await v.readInto(0, dest.length / 512, dest);
+  assert.ok(dest.equals(Buffer.concat([Buffer.alloc(ES - 1536), data, Buffer.alloc(1536)])));
+  const one = Buffer.alloc(512, 0xff);
+  await v.readInto(v.blockCount - 1, 1, one);
+  assert.deepEqual(one, Buffer.alloc(512));
+  await assert.rejects(v.readInto(0, 2, Buffer.alloc(512)), code('OUT_OF_RANGE'));
+  await assert.rejects(v.readInto(v.blockCount, 1, Buffer.alloc(512)), code('OUT_OF_RANGE'));
+});
+
+test('a write that fails in one extent settles only after its other pwrites have finished', async (t) => {
+  const pool = await withPool(t);
+  await pool.createVolume({ name: 'v', sizeBytes: 4 * MiB, blockSize: 512, thin: true });
+  const v = pool.openVolume('v');
+  await v.write(0, pattern(ES, 1), false); // extent 0 mapped; extent 1 is not
+  const inner = v as unknown as { host: { file: { writeFrom: (...a: unknown[]) => void }; acquireExtent: () => Promise<number> } };
+  const file = inner.host.file;
+  const realWrite = file.writeFrom.bind(file);
+  let inFlight = 0;
+  file.writeFrom = (...a: unknown[]) => {
+    inFlight++;
+    const done = a[4] as (err: null) => void;
+    // Slow pwrite: it must still be running when the other extent's allocation fails.
+    setTimeout(() => realWrite(a[0], a[1], a[2], a[3], (err: null) => { inFlight--; done(err); }), 30);
+  };
+  const realAcquire = inner.host.acquireExtent;
+  inner.host.acquireExtent = () => Promise.reject(Object.assign(new Error('no space'), { code: 'NO_SPACE' }));
+  t.after(() => { inner.host.acquireExtent = realAcquire; file.writeFrom = realWrite; });
+  let inFlightAtRejection = -1;
+  await assert.rejects(v.write(0, pattern(2 * ES, 2), false).catch((err: unknown) => { inFlightAtRejection = inFlight; throw err; }));
+  assert.equal(inFlightAtRejection, 0);
+});

@@ -33,6 +33,15 @@ class IoGate {
 }
 
 const MAP_STATUS_SCAN_EXTENTS = 65536;
+
+/**
+ * Promise.all that settles only once every promise has: a write's buffer is the
+ * caller's again only when no pwrite from it is left running (releasesWriteBuffers).
+ */
+async function settleAll(ops: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(ops);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+}
 const ERASE_PARALLEL = 8;
 
 /**
@@ -45,6 +54,11 @@ export class Volume implements BlockDevice {
   readonly uuid: string;
   readonly blockSize: number;
   readonly thin: boolean;
+  /**
+   * `write` settles only after every pwrite from `data` has finished (the slow paths
+   * wait for all their pieces even when one fails), so callers may reuse the buffer.
+   */
+  readonly releasesWriteBuffers = true;
   private blocks: number;
   private readonly meta: VolumeMeta;
   private readonly host: VolumeHost;
@@ -85,9 +99,30 @@ export class Volume implements BlockDevice {
     if (off + len <= this.es && this.locks.size === 0) {
       const p = this.meta.map.get(l);
       if (p < 0) return Promise.resolve(Buffer.alloc(len));
-      return this.readAt(allocIoBuffer(len), 0, len, this.dataOffset + p * this.es + off);
+      const buf = allocIoBuffer(len);
+      return this.readAt(buf, 0, len, this.dataOffset + p * this.es + off, buf);
     }
-    return this.readSlow(pos, len);
+    const buf = allocIoBuffer(len);
+    return this.readSlow(pos, len, buf).then(() => buf);
+  }
+
+  /** `read` into the caller's buffer; settles only after every pread into it has finished. */
+  readInto(lba: number, count: number, dest: Buffer): Promise<void> {
+    if (this.gone) return Promise.reject(new DeviceGoneError());
+    if (!this.inRange(lba, count) || dest.length !== count * this.blockSize) return Promise.reject(new OutOfRangeError());
+    const pos = lba * this.blockSize;
+    const len = dest.length;
+    const l = Math.floor(pos / this.es);
+    const off = pos - l * this.es;
+    if (off + len <= this.es && this.locks.size === 0) {
+      const p = this.meta.map.get(l);
+      if (p < 0) {
+        dest.fill(0);
+        return Promise.resolve();
+      }
+      return this.readAt(dest, 0, len, this.dataOffset + p * this.es + off, undefined);
+    }
+    return this.readSlow(pos, len, dest);
   }
 
   write(lba: number, data: Buffer, fua: boolean): Promise<void> {
@@ -196,13 +231,14 @@ export class Volume implements BlockDevice {
     return Number.isInteger(lba) && Number.isInteger(count) && lba >= 0 && count >= 0 && lba + count <= this.blocks;
   }
 
-  private readAt(buf: Buffer, bo: number, len: number, at: number): Promise<Buffer> {
+  /** Reads into `buf` at `bo`; resolves to `result` (the buffer, or nothing for readInto). */
+  private readAt<T>(buf: Buffer, bo: number, len: number, at: number, result: T): Promise<T> {
     const gate = this.gate;
     gate.n++;
     return new Promise((resolve, reject) => {
       this.host.file.readInto(buf, bo, len, at, (err) => {
         gate.leave();
-        if (err === null) resolve(buf); else reject(err);
+        if (err === null) resolve(result); else reject(err);
       });
     });
   }
@@ -218,49 +254,64 @@ export class Volume implements BlockDevice {
     });
   }
 
-  private async readSlow(pos: number, len: number): Promise<Buffer> {
-    const buf = allocIoBuffer(len);
-    const ops: Promise<Buffer>[] = [];
-    for (let done = 0; done < len;) {
-      const at = pos + done;
-      const l = Math.floor(at / this.es);
-      const off = at - l * this.es;
-      const n = Math.min(this.es - off, len - done);
-      const lock = this.locks.get(l);
-      if (lock !== undefined) {
-        await lock;
-        if (this.gone) throw new DeviceGoneError();
-        continue;
+  private async readSlow(pos: number, len: number, buf: Buffer): Promise<void> {
+    const ops: Promise<undefined>[] = [];
+    let failed = false;
+    let failure: unknown;
+    try {
+      for (let done = 0; done < len;) {
+        const at = pos + done;
+        const l = Math.floor(at / this.es);
+        const off = at - l * this.es;
+        const n = Math.min(this.es - off, len - done);
+        const lock = this.locks.get(l);
+        if (lock !== undefined) {
+          await lock;
+          if (this.gone) throw new DeviceGoneError();
+          continue;
+        }
+        const p = this.meta.map.get(l);
+        if (p < 0) buf.fill(0, done, done + n);
+        else ops.push(this.readAt(buf, done, n, this.dataOffset + p * this.es + off, undefined));
+        done += n;
       }
-      const p = this.meta.map.get(l);
-      if (p < 0) buf.fill(0, done, done + n);
-      else ops.push(this.readAt(buf, done, n, this.dataOffset + p * this.es + off));
-      done += n;
+    } catch (err) {
+      failed = true;
+      failure = err;
     }
-    await Promise.all(ops);
-    return buf;
+    // readInto's caller may reuse `buf` once this settles: no pread into it may be left.
+    await settleAll(ops);
+    if (failed) throw failure;
   }
 
   private async writeSlow(pos: number, data: Buffer, fua: boolean): Promise<void> {
     const ops: Promise<void>[] = [];
     const len = data.length;
-    for (let done = 0; done < len;) {
-      const at = pos + done;
-      const l = Math.floor(at / this.es);
-      const off = at - l * this.es;
-      const n = Math.min(this.es - off, len - done);
-      const lock = this.locks.get(l);
-      if (lock !== undefined) {
-        await lock;
-        // A copy may have started while this write waited; it must not see half of it land mid-copy.
-        while (this.held !== null) await this.held;
-        if (this.gone) throw new DeviceGoneError();
-        continue;
+    let failed = false;
+    let failure: unknown;
+    try {
+      for (let done = 0; done < len;) {
+        const at = pos + done;
+        const l = Math.floor(at / this.es);
+        const off = at - l * this.es;
+        const n = Math.min(this.es - off, len - done);
+        const lock = this.locks.get(l);
+        if (lock !== undefined) {
+          await lock;
+          // A copy may have started while this write waited; it must not see half of it land mid-copy.
+          while (this.held !== null) await this.held;
+          if (this.gone) throw new DeviceGoneError();
+          continue;
+        }
+        ops.push(this.writeSegment(l, off, data, done, n));
+        done += n;
       }
-      ops.push(this.writeSegment(l, off, data, done, n));
-      done += n;
+    } catch (err) {
+      failed = true;
+      failure = err;
     }
-    await Promise.all(ops);
+    await settleAll(ops);
+    if (failed) throw failure;
     if (fua) await this.host.file.sync();
   }
 
@@ -305,7 +356,7 @@ export class Volume implements BlockDevice {
         this.allocating.delete(l);
         settle(p);
       }, () => undefined);
-      await Promise.all([committed, written]);
+      await settleAll([committed, written]);
     } catch (err) {
       if (this.allocating.get(l) === entry) this.allocating.delete(l);
       fail(err);

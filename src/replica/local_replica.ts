@@ -9,6 +9,8 @@ import { StaleGenerationError } from './replica_errors.ts';
  * a stale nexus that reaches it locally. The check is one map lookup per I/O.
  */
 export class LocalReplica implements BlockDevice {
+  /** Tells the nexus this child is read in-process (its prefer-local read policy). */
+  readonly local = true;
   private readonly device: BlockDevice;
   private readonly volume: string;
   private readonly registry: GenerationRegistry;

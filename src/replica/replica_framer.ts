@@ -10,6 +10,8 @@ MAGIC_BYTES.writeUInt32BE(REPLICA_MAGIC, 0);
 const PREFIX_LENGTH = HeaderOffset.VERSION + 1;
 
 export type FrameHandler = (header: FrameHeader, payload: Buffer) => void;
+/** Supplies the buffer a payload that spans chunks is assembled into. */
+export type PayloadAllocator = (len: number) => Buffer;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -31,10 +33,12 @@ export class ReplicaFramer {
   private payload: Buffer | undefined;
   private payloadHave = 0;
   private failure: Error | undefined;
+  private readonly alloc: PayloadAllocator;
 
-  constructor(onFrame: FrameHandler, maxPayload = REPLICA_MAX_PAYLOAD_DEFAULT) {
+  constructor(onFrame: FrameHandler, maxPayload = REPLICA_MAX_PAYLOAD_DEFAULT, alloc: PayloadAllocator = Buffer.allocUnsafe) {
     this.onFrame = onFrame;
     this.maxPayload = maxPayload;
+    this.alloc = alloc;
   }
 
   /** Feeds bytes; calls the handler for each complete frame. Throws on a protocol error. */
@@ -92,7 +96,7 @@ export class ReplicaFramer {
         this.onFrame(header, payload);
         continue;
       }
-      if (this.payload === undefined) this.payload = Buffer.allocUnsafe(want);
+      if (this.payload === undefined) this.payload = this.alloc(want);
       const take = Math.min(want - this.payloadHave, len - at);
       chunk.copy(this.payload, this.payloadHave, at, at + take);
       this.payloadHave += take;

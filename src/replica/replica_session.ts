@@ -10,6 +10,7 @@ import {
   ReplicaNotFoundError, ReplicaProtocolError, ReplicaVersionMismatchError, StaleGenerationError, statusForError,
 } from './replica_errors.ts';
 import type { GenerationRegistry } from './replica_generations.ts';
+import { ReplicaPayloadPool } from './replica_payload_pool.ts';
 
 export type ReplicaResolver = (volume: string) => BlockDevice | undefined;
 
@@ -35,6 +36,7 @@ export class ReplicaSession {
   private readonly cork: ReplicaCork;
   private inflight = 0;
   private refused = false;
+  private readonly payloads = new ReplicaPayloadPool();
 
   constructor(socket: Socket, resolve: ReplicaResolver, generations: GenerationRegistry, maxPayload: number, log: Logger) {
     this.socket = socket;
@@ -42,7 +44,7 @@ export class ReplicaSession {
     this.generations = generations;
     this.maxPayload = maxPayload;
     this.log = log;
-    this.framer = new ReplicaFramer((h, p) => this.onFrame(h, p), maxPayload);
+    this.framer = new ReplicaFramer((h, p) => this.onFrame(h, p), maxPayload, (len) => this.payloads.take(len));
     this.cork = new ReplicaCork(socket);
     socket.setNoDelay(true);
     // A peer that vanished without a FIN (power loss, cut link) must not pin this session forever.
@@ -128,9 +130,10 @@ export class ReplicaSession {
       if (write) {
         if (count * dev.blockSize !== payload.length) throw new ReplicaProtocolError(`WRITE of ${count} blocks carries ${payload.length} bytes`);
         dev.write(lba, payload, (h.flags & ReplicaFlag.FUA) !== 0).then(() => {
+          this.payloads.give(payload);
           this.send(encodeReply(op, id, 0, 0, 0, 0));
           this.settled();
-        }, failed);
+        }, failed); // not given back on failure: a device may still be writing parts of a failed write
       } else {
         if (count * dev.blockSize > this.maxPayload) throw new ReplicaProtocolError(`READ of ${count} blocks exceeds the frame limit`);
         dev.read(lba, count).then((data) => {

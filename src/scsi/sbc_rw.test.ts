@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MediumError, NoSpaceError } from '../block/errors.ts';
-import { cdb, harness, senseOf } from './testing.ts';
+import { cdb, harness, nexus, senseOf, task } from './testing.ts';
 
 test('WRITE(10) then READ(10) returns the data; DPO/FUA accepted, FUA reaches the device', async () => {
   const h = harness();
@@ -100,4 +100,36 @@ test('a thin device that runs out of space answers SPACE ALLOCATION FAILED', asy
   const h = harness({ capacityLimitBytes: 128 * 512 });
   assert.equal(senseOf(await h.run(cdb.write10(0, 1), { data: Buffer.alloc(512) })), 'GOOD');
   assert.equal(senseOf(await h.run(cdb.write10(1000, 1), { data: Buffer.alloc(512) })), '7/2707');
+});
+
+test('READ fills the transport\'s data-in buffer through readInto and returns a view of it', async () => {
+  const h = harness();
+  const data = Buffer.alloc(4096, 0x3c);
+  await h.run(cdb.write10(8, 8), { data });
+  const calls: number[] = [];
+  const dev = h.device as unknown as { readInto?: (lba: number, count: number, dest: Buffer) => Promise<void> };
+  dev.readInto = async (lba, count, dest) => {
+    calls.push(lba, count, dest.length);
+    (await h.device.read(lba, count)).copy(dest);
+  };
+  const lent = Buffer.alloc(8192, 0xee);
+  const r = await h.target.execute({ ...task(cdb.read10(8, 8), nexus(1)), expectedLength: 8192, dataInBuffer: lent });
+  assert.deepEqual(calls, [8, 8, 4096]);
+  assert.equal(r.data!.buffer, lent.buffer);
+  assert.deepEqual(r.data, data);
+  // Without readInto (or with a buffer too small) READ allocates as before.
+  const r2 = await h.target.execute({ ...task(cdb.read10(8, 8), nexus(1)), expectedLength: 4096, dataInBuffer: Buffer.alloc(512) });
+  assert.notEqual(r2.data!.buffer, lent.buffer);
+  assert.deepEqual(r2.data, data);
+});
+
+test('only plain WRITEs to a device that releases its buffers let the transport reuse data-out', () => {
+  const h = harness();
+  assert.equal(h.target.dataOutReusable(0, Buffer.from(cdb.write10(0, 1))), false);
+  (h.device as unknown as { releasesWriteBuffers: boolean }).releasesWriteBuffers = true;
+  assert.equal(h.target.dataOutReusable(0, Buffer.from(cdb.write10(0, 1))), true);
+  assert.equal(h.target.dataOutReusable(0, Buffer.from(cdb.write16(0, 1))), true);
+  assert.equal(h.target.dataOutReusable(1, Buffer.from(cdb.write10(0, 1))), false);
+  assert.equal(h.target.dataOutReusable(0, Buffer.from([0x2e, 0, 0, 0, 0, 0, 0, 0, 1, 0])), false, 'WRITE AND VERIFY');
+  assert.equal(h.target.dataOutReusable(0, Buffer.from([0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0])), false, 'COMPARE AND WRITE');
 });

@@ -28,7 +28,14 @@ function read(task: ScsiTask, lu: LogicalUnit): Promise<ScsiResponse> | ScsiResp
   if (count > lu.limits.maxTransfer) throw invalidFieldInCdb(lengthByte(cdb));
   checkRange(lba, count, lu.device.blockCount);
   if (count === 0) return good();
-  return lu.device.read(lba, count).then(goodWith);
+  const device = lu.device;
+  const into = task.dataInBuffer;
+  const len = count * device.blockSize;
+  if (into !== undefined && into.length >= len && device.readInto !== undefined) {
+    const dest = into.length === len ? into : into.subarray(0, len);
+    return device.readInto(lba, count, dest).then(() => goodWith(dest));
+  }
+  return device.read(lba, count).then(goodWith);
 }
 
 /**

@@ -2,7 +2,7 @@ import { BerthError } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
 import type { CommandSpec, TargetServices } from './command.ts';
 import { CommandTable } from './command_table.ts';
-import { Asc, SenseKey } from './constants.ts';
+import { Asc, Opcode, SenseKey } from './constants.ts';
 import { errorResponse, type IoDirection } from './error_response.ts';
 import { LogicalUnit } from './logical_unit.ts';
 import { reservationAllows } from './pr_access.ts';
@@ -20,6 +20,11 @@ const TASK_ORDERED = 2;
 const TASK_HEAD_OF_QUEUE = 3;
 /** Flat space addressing reaches LUN 16383. */
 const MAX_LUN = 16383;
+/**
+ * Commands whose data-out goes to the device's `write` and nowhere else (sbc_rw.ts), and
+ * whose promise settles only after that write's has.
+ */
+const PLAIN_WRITES: ReadonlySet<number> = new Set([Opcode.WRITE_6, Opcode.WRITE_10, Opcode.WRITE_12, Opcode.WRITE_16]);
 
 export class LunExistsError extends BerthError {
   constructor(lun: number) { super('LUN_EXISTS', `LUN ${lun} already exists`); }
@@ -119,6 +124,11 @@ export class ScsiTargetDevice implements ScsiTarget {
     lu.mode.swp = false;
     for (const id of lu.uas.nexusIds()) lu.uas.clear(id);
     lu.uas.establishAll(asc);
+  }
+
+  dataOutReusable(lun: number, cdb: Buffer): boolean {
+    const lu = this.#units.get(lun);
+    return lu !== undefined && PLAIN_WRITES.has(cdb[0]) && lu.device.releasesWriteBuffers === true;
   }
 
   /**

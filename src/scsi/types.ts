@@ -31,6 +31,13 @@ export interface ScsiTask {
   readonly expectedLength: number;
   /** Data the initiator sent (length <= expectedLength); undefined for no data-out. */
   readonly dataOut?: Buffer;
+  /**
+   * A buffer of `expectedLength` bytes the transport lends for data-in: READ fills it
+   * through the device's `readInto` (when it has one) and returns a view of it as the
+   * response data. Nothing writes into it after the promise `execute` returned settles;
+   * the transport takes it back once it has sent the data.
+   */
+  readonly dataInBuffer?: Buffer;
   /** SAM task attribute: 0 untagged/simple, 1 simple, 2 ordered, 3 head of queue, 4 ACA. */
   readonly attribute: number;
 }
@@ -108,4 +115,10 @@ export interface ScsiTarget {
   nexusRemoved(nexus: ITNexus): void;
   /** Aborts whatever the SCSI layer holds for a task of this nexus (e.g. queued ordered tasks). */
   abortTasks?(nexus: ITNexus, lun: number | undefined): void;
+  /**
+   * True when, for this command on this LUN, nothing reads or keeps `task.dataOut` once
+   * the promise `execute` returns has settled, so the transport may reuse that buffer
+   * for another command. Asked right before `execute`; absent means false.
+   */
+  dataOutReusable?(lun: number, cdb: Buffer): boolean;
 }
