@@ -1,3 +1,4 @@
+import './engine/v8_tuning.ts';
 import { createLogger } from './util/log.ts';
 import { errorCode } from './util/errors.ts';
 import { parseEngineArgs } from './engine/engine_args.ts';
