@@ -27,6 +27,8 @@ export const REPLICATED_ROWS: RowSpec[] = [
 
 export interface ReplicatedOptions {
   quick?: boolean;
+  /** Size of the rebuild rows' volume; default 1 GiB quick, 4 GiB full (the issue's figure). */
+  rebuildBytes?: number;
   fio?: string;
   log?: (line: string) => void;
 }
@@ -54,7 +56,7 @@ export async function runReplicatedBench(opts: ReplicatedOptions = {}): Promise<
   if (!existsSync(fio)) throw new Error(`${fio} is missing: run scripts/build-fio.sh`);
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const volBytes = opts.quick ? 256 * MiB : 1 * GiB;
-  const rebuildBytes = opts.quick ? 1 * GiB : 4 * GiB;
+  const rebuildBytes = opts.rebuildBytes ?? (opts.quick ? 1 * GiB : 4 * GiB);
   const runtimeS = opts.quick ? 5 : 20;
   const repeats = opts.quick ? 3 : 5;
   const cluster = await Cluster.create(4);

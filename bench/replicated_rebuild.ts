@@ -37,7 +37,7 @@ async function waitRebuilt(front: NodeEngine, name: string, peer: NodeEngine, ti
 }
 
 /** Adds `peer`'s replica to the nexus with a full copy and returns the rebuild's rate. */
-async function fullRebuild(front: NodeEngine, name: string, peer: NodeEngine, volume: string): Promise<{ bytes: number; mibps: number }> {
+export async function fullRebuild(front: NodeEngine, name: string, peer: NodeEngine, volume: string): Promise<{ bytes: number; mibps: number }> {
   await front.api('POST', `/v1/nexus/${name}/replicas`, { node: peer.replica, pool: 'p', volume, full: true });
   const r = await waitRebuilt(front, name, peer, 30 * 60_000);
   const last = r.lastRebuild!;
@@ -46,7 +46,7 @@ async function fullRebuild(front: NodeEngine, name: string, peer: NodeEngine, vo
 }
 
 /** dd of `bytes` from a file on `from` through socat into a file on `to`, synced at the end. */
-async function plainCopy(cluster: Cluster, from: NodeEngine, to: NodeEngine, source: string, bytes: number): Promise<number> {
+export async function plainCopy(cluster: Cluster, from: NodeEngine, to: NodeEngine, source: string, bytes: number): Promise<number> {
   const port = 40000 + Math.floor(Math.random() * 20000);
   const dest = join(cluster.dir, 'plain-copy.bin');
   const sink = cluster.spawnIn(to.node, 'sh', ['-c', `socat -u TCP-LISTEN:${port},reuseaddr STDOUT | dd of=${dest} bs=1M conv=fdatasync status=none`]);

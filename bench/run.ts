@@ -38,6 +38,8 @@ interface Config {
   replicated: boolean;
   /** The replicated rows' own quick mode (5 s rows, median of 3), independent of --quick. */
   replicatedQuick: boolean;
+  /** `--rebuild-gib N`: the rebuild rows' volume size, whatever the replicated mode. */
+  rebuildBytes: number | undefined;
   placement: boolean;
   writeDocs: boolean;
 }
@@ -59,6 +61,7 @@ function parseConfig(argv: string[]): Config {
       idle: { type: 'boolean', default: true },
       replicated: { type: 'boolean', default: true },
       'replicated-quick': { type: 'boolean', default: false },
+      'rebuild-gib': { type: 'string' },
       placement: { type: 'boolean', default: true },
       'write-docs': { type: 'boolean', default: true },
     },
@@ -94,6 +97,7 @@ function parseConfig(argv: string[]): Config {
     quick: values.quick!,
     replicated: values.replicated! && targets.includes(TargetKind.berth),
     replicatedQuick: values.quick! || values['replicated-quick']!,
+    rebuildBytes: values['rebuild-gib'] === undefined ? undefined : Math.round(num('rebuild-gib', values['rebuild-gib']) * GIB),
     placement: values.placement!,
     writeDocs: values['write-docs']!,
   };
@@ -204,7 +208,7 @@ async function main(): Promise<void> {
   const extra: string[] = [];
   if (cfg.replicated) {
     log('replicated volumes: nodes in network namespaces');
-    const text = await runReplicatedBench({ quick: cfg.replicatedQuick, log }).then((r) => r.markdown, (err: Error) => {
+    const text = await runReplicatedBench({ quick: cfg.replicatedQuick, ...(cfg.rebuildBytes !== undefined ? { rebuildBytes: cfg.rebuildBytes } : {}), log }).then((r) => r.markdown, (err: Error) => {
       log(`replicated bench failed: ${err.message.split('\n')[0]}`);
       return `failed: ${err.message.split('\n')[0]}`;
     });

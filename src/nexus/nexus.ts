@@ -123,6 +123,18 @@ export class Nexus implements BlockDevice, NexusIoHost {
     return op.promise as Promise<Buffer>;
   }
 
+  /**
+   * Reads into `dest` (count x blockSize bytes) through a child's own readInto where it
+   * has one; settles only when no child writes into `dest` any more (see ReadOp).
+   */
+  readInto(lba: number, count: number, dest: Buffer): Promise<void> {
+    const bad = this.refuse(lba, count);
+    if (bad) return Promise.reject(bad);
+    const op = new ReadOp(this, ReadKind.READ, lba, count, dest);
+    op.start();
+    return op.promise as Promise<void>;
+  }
+
   mapStatus(lba: number, count: number): Promise<{ mapped: boolean; count: number }> {
     const bad = this.refuse(lba, count);
     if (bad) return Promise.reject(bad);

@@ -121,6 +121,15 @@ export class ReadOp {
   readonly count: number;
   deadline = 0;
   private readonly host: NexusIoHost;
+  /** readInto's buffer: children with readInto fill it directly, others' reads are copied in. */
+  private readonly dest: Buffer | undefined;
+  /** The current attempt's readInto, while it may still be writing into `dest`. */
+  private filling: Promise<unknown> | undefined;
+  /**
+   * Timed-out readIntos that may still write into `dest`. Later attempts read into a fresh
+   * buffer, and the op settles (so the caller may reuse `dest`) only after these have.
+   */
+  private stragglers: Promise<unknown> | undefined;
   private attempt = 0;
   private startedAt = 0;
   private child: NexusChild | undefined;
@@ -130,11 +139,12 @@ export class ReadOp {
   private reject!: (err: Error) => void;
   readonly promise: Promise<unknown>;
 
-  constructor(host: NexusIoHost, kind: ReadKindCode, lba: number, count: number) {
+  constructor(host: NexusIoHost, kind: ReadKindCode, lba: number, count: number, dest?: Buffer) {
     this.host = host;
     this.kind = kind;
     this.lba = lba;
     this.count = count;
+    this.dest = dest;
     this.promise = new Promise((resolve, reject) => { this.resolve = resolve; this.reject = reject; });
   }
 
@@ -144,7 +154,8 @@ export class ReadOp {
     if (!child) {
       this.settled = true;
       this.host.readDone(this);
-      this.reject(fenced ?? new NexusFaultedError('no in-sync replica to read from', { cause: this.lastError }));
+      const err = fenced ?? new NexusFaultedError('no in-sync replica to read from', { cause: this.lastError });
+      this.afterStragglers(() => this.reject(err));
       return;
     }
     const attempt = ++this.attempt;
@@ -153,7 +164,12 @@ export class ReadOp {
     this.startedAt = performance.now();
     this.host.track(this);
     const dev = child.device;
-    const p: Promise<unknown> = this.kind === ReadKind.READ ? dev.read(this.lba, this.count) : dev.mapStatus(this.lba, this.count);
+    const dest = this.dest;
+    let p: Promise<unknown>;
+    this.filling = undefined;
+    if (this.kind !== ReadKind.READ) p = dev.mapStatus(this.lba, this.count);
+    else if (dest !== undefined && dev.readInto !== undefined && this.stragglers === undefined) p = this.filling = dev.readInto(this.lba, this.count, dest);
+    else p = dev.read(this.lba, this.count);
     p.then((v) => this.done(child, attempt, undefined, v), (err: unknown) => this.done(child, attempt, err ?? new Error('rejected'), undefined));
   }
 
@@ -161,6 +177,10 @@ export class ReadOp {
     if (this.settled || !this.child) return;
     const child = this.child;
     this.attempt++; // a late answer from the retired child is ignored
+    if (this.filling !== undefined) {
+      const late = this.filling;
+      this.stragglers = this.stragglers === undefined ? late.then(undefined, () => undefined) : Promise.allSettled([this.stragglers, late]);
+    }
     this.lastError = new ChildTimeoutError(child.name, this.host.opTimeoutMs);
     this.host.childFailed(child, this.lastError);
     this.start();
@@ -170,6 +190,7 @@ export class ReadOp {
     child.outstanding--;
     if (this.settled || attempt !== this.attempt) return;
     if (err !== undefined) {
+      // A readInto that settled no longer writes into dest: the retry may use it again.
       this.lastError = err;
       this.host.childFailed(child, err);
       this.start();
@@ -180,7 +201,18 @@ export class ReadOp {
     this.settled = true;
     this.host.readDone(this);
     const fenced = this.host.fencedError();
-    if (fenced) this.reject(fenced);
-    else this.resolve(value);
+    if (fenced) return this.afterStragglers(() => this.reject(fenced));
+    const dest = this.dest;
+    if (dest === undefined) return this.resolve(value);
+    this.afterStragglers(() => {
+      if (value !== undefined) (value as Buffer).copy(dest);
+      this.resolve(undefined);
+    });
+  }
+
+  private afterStragglers(fn: () => void): void {
+    const late = this.stragglers;
+    if (late === undefined) fn();
+    else late.then(fn, fn);
   }
 }

@@ -31,3 +31,25 @@ test('raising generations persists the highest, in order', async () => {
   assert.equal(registry.get('v'), 5);
   assert.equal(seen.at(-1), 5);
 });
+
+test('a local replica exposes readInto and releasesWriteBuffers only as its device does', async () => {
+  const registry = new GenerationRegistry(new MemoryGenerationStore());
+  const plain = new LocalReplica(new TestDevice(16), 'a', 1, registry);
+  assert.equal(plain.readInto, undefined);
+  assert.equal(plain.releasesWriteBuffers, false);
+
+  const dev = Object.assign(new TestDevice(16), {
+    releasesWriteBuffers: true,
+    readInto(this: TestDevice, lba: number, count: number, dest: Buffer): Promise<void> {
+      return this.read(lba, count).then((b) => { b.copy(dest); });
+    },
+  });
+  const r = new LocalReplica(dev, 'b', 1, registry);
+  assert.equal(r.releasesWriteBuffers, true);
+  await r.write(2, Buffer.alloc(1024, 7), false);
+  const dest = Buffer.alloc(1024);
+  await r.readInto!(2, 2, dest);
+  assert.ok(dest.equals(Buffer.alloc(1024, 7)));
+  await new LocalReplica(dev, 'b', 4, registry).fence(4);
+  await assert.rejects(r.readInto!(2, 2, dest), { code: 'STALE_GENERATION' });
+});

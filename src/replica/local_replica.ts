@@ -15,6 +15,10 @@ export class LocalReplica implements BlockDevice {
   private readonly volume: string;
   private readonly registry: GenerationRegistry;
   private generation: number;
+  /** Forwarded when the wrapped device declares it: the replica adds no copy of its own. */
+  readonly releasesWriteBuffers: boolean;
+  /** Present only when the wrapped device has it, so callers can test for it as on any device. */
+  readonly readInto?: (lba: number, count: number, dest: Buffer) => Promise<void>;
 
   /** Like HELLO: refused if the replica is already fenced above `generation`. */
   constructor(device: BlockDevice, volume: string, generation: number, registry: GenerationRegistry) {
@@ -24,6 +28,9 @@ export class LocalReplica implements BlockDevice {
     this.volume = volume;
     this.generation = generation;
     this.registry = registry;
+    this.releasesWriteBuffers = device.releasesWriteBuffers === true;
+    // A stale replica rejects before the device is asked, so nothing writes into `dest` then.
+    if (device.readInto) this.readInto = (lba, count, dest) => this.stale() ?? device.readInto!(lba, count, dest);
   }
 
   get blockSize(): number { return this.device.blockSize; }

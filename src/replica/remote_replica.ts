@@ -50,6 +50,15 @@ export class RemoteReplica implements BlockDevice {
   /** The replica's generation as the server reported it at HELLO (or after FENCE). */
   generation = 0;
   failure: Error | undefined;
+  /**
+   * A write resolves only on the server's OK reply, and the server replies only after its
+   * framer has received the whole payload — so every byte of the buffer has already left
+   * this process: libuv copied it into the kernel's send buffer (no zero-copy send) and
+   * never reads bytes it has written again. Nothing here keeps the buffer after that (the
+   * header is separate). A write that rejects (error reply, timeout, lost connection) may
+   * still be queued on the socket, so its buffer must not be reused.
+   */
+  readonly releasesWriteBuffers = true;
 
   private readonly socket: net.Socket;
   private readonly opTimeoutMs: number;
