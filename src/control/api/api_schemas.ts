@@ -135,6 +135,7 @@ export const replicaSchema = {
     status: { type: 'string', enum: ['unknown', 'online', 'rebuilding', 'faulted', 'missing'] },
     faulted: { type: 'object', properties: { reason: str, atMs: int } },
     awaitingRebuild: bool,
+    rebuildProgress: { type: 'number', minimum: 0, maximum: 1, description: 'Rebuild progress (0–1) while a nexus copies into it' },
   },
 } as const;
 
@@ -212,6 +213,10 @@ export const volumeSchema = {
     publishedNodeId: str, initiatorIqn: str,
     target: { type: 'object', properties: { iqn: str, portal: str, url: str, replicaId: str } },
     lifecycle, createdAtMs: int,
+    syncNexus: {
+      type: 'object', description: 'The unexported nexus rebuilding an unpublished volume\'s replicas in the background',
+      properties: { nodeId: str, generation: int },
+    },
     status: { type: 'string', enum: ['pending', 'online', 'degraded', 'faulted'] },
     pending: { type: 'string', nullable: true },
     replicaStates: { type: 'array', items: replicaSchema },

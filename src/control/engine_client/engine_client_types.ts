@@ -83,6 +83,8 @@ export interface EngineNexusReplica {
   readonly volume: string;
   /** online, rebuilding, faulted, stale… (the engine's words). */
   readonly state: string;
+  /** Progress of the rebuild running into it, if any (percent 0–100). */
+  readonly rebuild?: { readonly percent?: number } | null;
 }
 
 export interface EngineNexus {

@@ -15,7 +15,8 @@ import type { Reconciler } from './reconcile_types.ts';
  *   (b) a target recorded for it (published) that its engine no longer exports,
  * when the replica's (or target's) node is online,
  * then (a) the replica is created on its pool and marked created — empty and still
- * awaiting its rebuild, which nexus_replicas starts on the live nexus — and
+ * awaiting its rebuild, which nexus_replicas starts on the live nexus (or, unpublished,
+ * background_rebuild on a nexus of its own) — and
  * (b) the export is created again with the same target name and initiator ACL.
  * Nodes that are not online are skipped until they are.
  */

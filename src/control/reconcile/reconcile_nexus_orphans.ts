@@ -13,7 +13,7 @@ const VOLUME_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a
  *
  * Given an online engine running a nexus named like a control-plane volume id,
  * when that volume's record (with no operation pending) names no nexus on this node
- * with this generation — the volume was unpublished or deleted while the node was
+ * with this generation (neither its live one nor its background-rebuild one) — the volume was unpublished or deleted while the node was
  * away, or its nexus was moved off the node (the engine restored the old incarnation
  * at restart, fenced by the replicas but still exported) —
  * then the nexus is unexported and destroyed; the replicas keep their data.
@@ -54,6 +54,8 @@ async function sweepNode(ctx: ServiceContext, nodeId: string): Promise<number> {
       if (rec?.record.pending) return 0;
       const live = rec?.record.spec?.nexus;
       if (live !== undefined && live.nodeId === nodeId && live.generation === n.generation) return 0;
+      const sync = rec?.record.spec?.syncNexus;
+      if (sync !== undefined && sync.nodeId === nodeId && sync.generation === n.generation) return 0;
       await engine.unexportNexus(n.name);
       await engine.destroyNexus(n.name);
       ctx.log.info({ node: nodeId, nexus: n.name, generation: n.generation }, 'orphan nexus removed');

@@ -2,12 +2,9 @@ import { errorCode } from '../../util/errors.ts';
 import { ResourceKind, SpecLifecycle } from '../model/spec_common.ts';
 import type { ServiceContext } from '../service/service_context.ts';
 import { nexusChildOf, nexusNameOf, nexusRefOf } from '../service/nexus_acts.ts';
-import { saveReplica } from '../service/replica_operations.ts';
+import { noteRebuild } from './reconcile_rebuild_progress.ts';
 import { listRecords, kindPrefixOf, replicasOf, volumeKey, type StoredVolume, type VolumeOp } from '../service/service_records.ts';
 import type { Reconciler } from './reconcile_types.ts';
-
-/** The engine's word for a replica that is in sync and serving. */
-const CHILD_ONLINE = 'online';
 
 /**
  * Keep a live nexus's membership equal to the volume's replicas, and learn when a
@@ -21,7 +18,7 @@ const CHILD_ONLINE = 'online';
  * then (a) it is added to the nexus, which rebuilds it in full under live I/O,
  * (b) it is removed from the nexus (its volume stays on its engine, if that returns), and
  * (c) its awaitingRebuild mark is cleared: it is a healthy copy again and may seed the
- * next incarnation of the nexus.
+ * next incarnation of the nexus (while it is still rebuilding, its progress is saved).
  */
 export const reconcileNexusReplicas: Reconciler = {
   name: 'nexus_replicas',
@@ -64,11 +61,8 @@ async function syncMembers(ctx: ServiceContext, v: StoredVolume): Promise<number
       nexus = await engine.addNexusReplica(name, { ...await nexusRefOf(ctx, r, spec.nodeId), full: r.awaitingRebuild === true });
       ctx.log.info({ volume: v.id, replica: r.id, node: r.nodeId }, 'replica added to the nexus: rebuild started');
       changed++;
-    } else if (r.awaitingRebuild === true && child.state === CHILD_ONLINE) {
-      const { awaitingRebuild: _a, ...rebuilt } = r;
-      await saveReplica(ctx, rebuilt);
-      ctx.log.info({ volume: v.id, replica: r.id }, 'replica rebuilt: online');
-      changed++;
+    } else if (r.awaitingRebuild === true) {
+      changed += await noteRebuild(ctx, r, child, 'live nexus');
     }
   }
   return changed;

@@ -17,9 +17,10 @@ import type { Reconciler } from './reconcile_types.ts';
  * gets replacements placed (avoiding the faulted pools, spreading against the survivors)
  * and recorded `creating`; create_missing then creates them. A volume with no healthy
  * replica left gets none: an empty replica would only hide the loss.
- * The replacement is created empty and marked awaiting its rebuild: when the volume is
- * published, nexus_replicas adds it to the live nexus, which copies the data in, and
- * only then is it counted as a healthy copy; until then the volume stays degraded.
+ * The replacement is created empty and marked awaiting its rebuild: nexus_replicas adds
+ * it to the live nexus of a published volume, background_rebuild to an unexported nexus
+ * of its own for an unpublished one; the nexus copies the data in, and only then is it
+ * counted as a healthy copy; until then the volume stays degraded.
  */
 export const replaceLostReplicas: Reconciler = {
   name: 'node_loss',

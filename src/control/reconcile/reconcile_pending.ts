@@ -8,6 +8,7 @@ import {
   exportVolume, isRetryable, provisionVolume, resizeVolume, teardownVolume, unexportVolume, unprovisionVolume,
 } from '../service/volume_acts.ts';
 import { buildNexus } from '../service/nexus_acts.ts';
+import { endSyncNexus, startSyncNexus } from '../service/sync_nexus_acts.ts';
 import { removeSnapshotCopies } from '../service/snapshot_service.ts';
 import type { Reconciler } from './reconcile_types.ts';
 
@@ -21,7 +22,7 @@ type Decision = { commit: StoredVolume | null } | { rollback: true };
  * when this reconciler runs on the leader and can reach the engines involved,
  * then the operation is carried forward with the same idempotent steps the request
  * would have run — create: every planned replica exists exactly once; delete: replicas
- * gone; publish/unpublish/resize and nexus moves: done (a nexus with the
+ * gone; publish/unpublish/resize, nexus moves and background-rebuild nexuses: done (a nexus with the
  * generation the intent recorded, never a new one) — and committed; a create whose engine refuses
  * for good (no space, pool gone, node lost) is undone and rolled back instead.
  * Operations whose engines cannot be reached yet stay pending for the next pass.
@@ -76,7 +77,13 @@ async function decide(ctx: ServiceContext, ticket: Ticket<StoredVolume, VolumeOp
     case 'publish-nexus':
     case 'move-nexus':
       if (spec === null) return { rollback: true };
-      return { commit: await buildNexus(ctx, spec, op) };
+      return { commit: await buildNexus(ctx, await endSyncNexus(ctx, spec), op) };
+    case 'start-sync-nexus':
+      if (spec === null) return { rollback: true };
+      return { commit: await startSyncNexus(ctx, spec, op) };
+    case 'end-sync-nexus':
+      if (spec === null) return { rollback: true };
+      return { commit: await endSyncNexus(ctx, spec) };
     case 'unpublish':
       if (spec === null) return { rollback: true };
       return { commit: await unexportVolume(ctx, spec) };

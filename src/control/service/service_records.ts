@@ -32,6 +32,11 @@ export interface StoredVolume extends VolumeSpec {
    * every new incarnation gets a higher one and replicas fence all earlier ones.
    */
   readonly nexusGeneration?: number;
+  /**
+   * An unexported nexus the background_rebuild reconciler runs on an unpublished volume
+   * to bring its blank or stale replicas in sync; its generation counts like any other.
+   */
+  readonly syncNexus?: { readonly nodeId: string; readonly generation: number };
   readonly createdAtMs: number;
 }
 
@@ -45,6 +50,8 @@ export interface StoredReplica extends ReplicaSpec {
    * count as a healthy copy and never seeds a new nexus as `online`.
    */
   readonly awaitingRebuild?: boolean;
+  /** How far its rebuild is (0–1) while a nexus copies into it, as last polled. */
+  readonly rebuildProgress?: number;
 }
 
 /** A replica the intent log remembers before it exists, so recovery can find it. */
@@ -55,7 +62,7 @@ export interface ReplicaPlan {
   /**
    * Created blank and marked awaitingRebuild: a restored or cloned volume's copy is made
    * in one pool only (engines copy within a pool), the others are rebuilt from it by the
-   * nexus when the volume is first published.
+   * nexus — in the background (background_rebuild) or when the volume is published.
    */
   readonly blank?: true;
 }
@@ -69,6 +76,8 @@ export type VolumeOp =
     readonly nexusNodeId: string; readonly generation: number;
   }
   | { readonly type: 'move-nexus'; readonly nexusNodeId: string; readonly generation: number }
+  | { readonly type: 'start-sync-nexus'; readonly nexusNodeId: string; readonly generation: number }
+  | { readonly type: 'end-sync-nexus' }
   | { readonly type: 'unpublish' }
   | { readonly type: 'resize'; readonly sizeBytes: number };
 

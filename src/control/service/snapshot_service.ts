@@ -123,8 +123,8 @@ export async function removeSnapshotCopies(ctx: ServiceContext, id: string, copi
 /**
  * Where a volume restored from a snapshot goes: engines copy within a pool, so its first
  * replica is placed in the pool of the first copy whose node is online; any others are
- * placed as usual (spread from that one), created blank and rebuilt from it by the nexus
- * on first publish (withBlankReplicas).
+ * placed as usual (spread from that one), created blank and rebuilt from it by a nexus —
+ * background_rebuild's, or the first publish's if that comes first (withBlankReplicas).
  */
 export async function planFromSnapshot(ctx: ServiceContext, volume: StoredVolume): Promise<ReplicaPlan[]> {
   const id = volume.sourceSnapshotId!;

@@ -5,6 +5,7 @@ import type { ServiceContext } from './service_context.ts';
 import { ensureReplica, removeReplica, replicaSpecOf, saveReplica, type ReplicaSource } from './replica_operations.ts';
 import { VolumeNotReadyError } from './service_errors.ts';
 import { buildNexus, inSync, teardownNexus } from './nexus_acts.ts';
+import { endSyncNexus } from './sync_nexus_acts.ts';
 import {
   PODS_PREFIX, deleteSpec, listRecords, readRecord, replicaKey, replicasOf, splitPoolId, volumeKey,
   type ReplicaPlan, type StoredVolume, type VolumeOp,
@@ -57,7 +58,7 @@ export async function unprovisionVolume(ctx: ServiceContext, plans: readonly Rep
 export async function teardownVolume(ctx: ServiceContext, volumeId: string): Promise<void> {
   // The engine refuses to remove a replica its nexus still uses.
   const volume = (await readRecord<StoredVolume>(ctx.store, volumeKey(volumeId)))?.record.spec;
-  if (volume != null) await teardownNexus(ctx, volume);
+  if (volume != null) await teardownNexus(ctx, await endSyncNexus(ctx, volume));
   for (const r of await replicasOf(ctx.store, volumeId)) {
     await removeReplica(ctx, r);
     await deleteSpec(ctx.store, replicaKey(r.id), ctx.fence());
@@ -102,7 +103,9 @@ export async function unexportVolume(ctx: ServiceContext, volume: StoredVolume):
 }
 
 /** Grow every replica; a replica already at the size is left alone. */
-export async function resizeVolume(ctx: ServiceContext, volume: StoredVolume, sizeBytes: number): Promise<StoredVolume> {
+export async function resizeVolume(ctx: ServiceContext, given: StoredVolume, sizeBytes: number): Promise<StoredVolume> {
+  // A background rebuild's nexus has the old geometry: it goes, and background_rebuild starts a new one.
+  const volume = await endSyncNexus(ctx, given);
   for (const r of await replicasOf(ctx.store, volume.id)) {
     if (r.faulted !== undefined) continue;
     const engine = await ctx.engineOf(r.nodeId);

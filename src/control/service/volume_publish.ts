@@ -4,6 +4,7 @@ import type { ServiceContext } from './service_context.ts';
 import { InvalidArgumentError, NoInSyncReplicaError, VolumeNotFoundError, VolumeNotReadyError, VolumePublishedError } from './service_errors.ts';
 import { exportVolume, unexportVolume } from './volume_acts.ts';
 import { buildNexus, chooseNexusNode } from './nexus_acts.ts';
+import { endSyncNexus } from './sync_nexus_acts.ts';
 import {
   PODS_PREFIX, TARGET_IQN_PREFIX, deleteSpec, listRecords, podKey, putSpec, readRecord, replicasOf, volumeKey,
   type PodMount, type StoredVolume,
@@ -49,10 +50,13 @@ export class VolumePublishService {
         const nexusNodeId = chooseNexusNode(ctx, healthy, req.nodeId);
         if (nexusNodeId === undefined) throw new NoInSyncReplicaError(id);
         // A republish to the same node with another initiator keeps the live incarnation.
+        // A background rebuild's nexus goes first (publish wins; its generation is already
+        // counted in nexusGeneration, so the new incarnation fences it); the new nexus
+        // takes the unfinished replicas as stale and rebuilds them itself.
         const live = volume.nexus;
         const generation = live !== undefined && ctx.nodeOnline(live.nodeId) ? live.generation : (volume.nexusGeneration ?? 0) + 1;
         const op = { type: 'publish-nexus' as const, nodeId: req.nodeId, initiatorIqn, targetIqn, nexusNodeId: live?.generation === generation ? live.nodeId : nexusNodeId, generation };
-        const next = await ctx.volumes.run(key, op, async () => buildNexus(ctx, volume, op));
+        const next = await ctx.volumes.run(key, op, async () => buildNexus(ctx, await endSyncNexus(ctx, volume), op));
         ctx.log.info({ volume: id, node: req.nodeId, nexusNode: op.nexusNodeId, generation }, 'replicated volume published');
         return next as StoredVolume;
       }

@@ -170,7 +170,7 @@ function checkAttributes(a: Readonly<Record<string, string>>): Record<string, st
 /**
  * Where a clone of a volume goes: engines copy within a pool, so its first replica is
  * placed in the pool of the source's first healthy replica on an online node; the others
- * are blank and rebuilt from it on first publish (as for restore).
+ * are blank and rebuilt from it in the background or on first publish (as for restore).
  */
 async function planFromVolume(ctx: ServiceContext, volume: StoredVolume): Promise<ReplicaPlan[]> {
   const id = volume.sourceVolumeId!;
