@@ -254,39 +254,29 @@ export class Volume implements BlockDevice {
     });
   }
 
-  private async readSlow(pos: number, len: number, buf: Buffer): Promise<void> {
-    const ops: Promise<undefined>[] = [];
-    let failed = false;
-    let failure: unknown;
-    try {
-      for (let done = 0; done < len;) {
-        const at = pos + done;
-        const l = Math.floor(at / this.es);
-        const off = at - l * this.es;
-        const n = Math.min(this.es - off, len - done);
-        const lock = this.locks.get(l);
-        if (lock !== undefined) {
-          await lock;
-          if (this.gone) throw new DeviceGoneError();
-          continue;
-        }
-        const p = this.meta.map.get(l);
-        if (p < 0) buf.fill(0, done, done + n);
-        else ops.push(this.readAt(buf, done, n, this.dataOffset + p * this.es + off, undefined));
-        done += n;
-      }
-    } catch (err) {
-      failed = true;
-      failure = err;
-    }
-    // readInto's caller may reuse `buf` once this settles: no pread into it may be left.
-    await settleAll(ops);
-    if (failed) throw failure;
+  private readSlow(pos: number, len: number, buf: Buffer): Promise<void> {
+    return this.eachExtent(pos, len, false, (l, off, done, n) => {
+      const p = this.meta.map.get(l);
+      if (p >= 0) return this.readAt(buf, done, n, this.dataOffset + p * this.es + off, undefined);
+      buf.fill(0, done, done + n);
+      return undefined;
+    });
   }
 
   private async writeSlow(pos: number, data: Buffer, fua: boolean): Promise<void> {
-    const ops: Promise<void>[] = [];
-    const len = data.length;
+    await this.eachExtent(pos, data.length, true, (l, off, done, n) => this.writeSegment(l, off, data, done, n));
+    if (fua) await this.host.file.sync();
+  }
+
+  /**
+   * Walks [pos, pos+len) extent by extent, waiting out locked extents, and starts `piece`
+   * for each part. Settles only when every started piece has: a caller may reuse the
+   * buffer once this settles (readInto, releasesWriteBuffers), so no pread/pwrite into or
+   * out of it may be left. A write also waits for a running copy (`held`), which must not
+   * see half of it land mid-copy.
+   */
+  private async eachExtent(pos: number, len: number, write: boolean, piece: (l: number, off: number, done: number, n: number) => Promise<unknown> | undefined): Promise<void> {
+    const ops: Promise<unknown>[] = [];
     let failed = false;
     let failure: unknown;
     try {
@@ -298,12 +288,12 @@ export class Volume implements BlockDevice {
         const lock = this.locks.get(l);
         if (lock !== undefined) {
           await lock;
-          // A copy may have started while this write waited; it must not see half of it land mid-copy.
-          while (this.held !== null) await this.held;
+          if (write) while (this.held !== null) await this.held;
           if (this.gone) throw new DeviceGoneError();
           continue;
         }
-        ops.push(this.writeSegment(l, off, data, done, n));
+        const op = piece(l, off, done, n);
+        if (op !== undefined) ops.push(op);
         done += n;
       }
     } catch (err) {
@@ -312,7 +302,6 @@ export class Volume implements BlockDevice {
     }
     await settleAll(ops);
     if (failed) throw failure;
-    if (fua) await this.host.file.sync();
   }
 
   private writeSegment(l: number, off: number, data: Buffer, bo: number, n: number): Promise<void> {
