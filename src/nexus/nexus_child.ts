@@ -42,8 +42,18 @@ export const NexusState = {
 } as const;
 export type NexusStateName = (typeof NexusState)[keyof typeof NexusState];
 
+/** Where a child reports a write sent with `submitWrite`: `err` undefined means acknowledged. */
+export interface ChildWriteSink {
+  writeDone(tag: number, err: Error | undefined): void;
+}
+
 /** Extras a child device may offer; the nexus uses them when present. */
 export interface ChildDeviceExtras {
+  /**
+   * `write` reported to `sink.writeDone(tag, err)` instead of through a promise, never
+   * before it returns (RemoteReplica): no promise and no closures per child per write.
+   */
+  submitWrite?(lba: number, data: Buffer, fua: boolean, sink: ChildWriteSink, tag: number): void;
   /** Raises the replica's fence generation (RemoteReplica). */
   fence?(generation: number): Promise<void>;
   /** Reports a broken connection before any I/O notices (RemoteReplica). */

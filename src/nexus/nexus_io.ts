@@ -1,4 +1,4 @@
-import { ChildState, type NexusChild } from './nexus_child.ts';
+import { ChildState, type ChildWriteSink, type NexusChild } from './nexus_child.ts';
 import { ChildTimeoutError, NexusFaultedError } from './nexus_errors.ts';
 
 /** What an I/O in flight needs from its nexus. */
@@ -28,7 +28,7 @@ export type MirrorKindCode = (typeof MirrorKind)[keyof typeof MirrorKind];
  * Children are addressed by their index in the membership snapshot taken at dispatch
  * (the nexus replaces its child array on change, never mutates it).
  */
-export class MirrorOp {
+export class MirrorOp implements ChildWriteSink {
   readonly kind: MirrorKindCode;
   readonly members: readonly NexusChild[];
   readonly lba: number;
@@ -39,6 +39,9 @@ export class MirrorOp {
   ackMask = 0;
   private pendingMask: number;
   private settled = false;
+  /** A write's data and FUA bit, kept only while a deferred local write waits for its turn. */
+  private data: Buffer | undefined;
+  private fua = false;
   private lastError: unknown;
   private readonly host: NexusIoHost;
   private resolve!: (barrier: Promise<void> | undefined) => void;
@@ -58,13 +61,52 @@ export class MirrorOp {
 
   dispatch(data: Buffer | undefined, fua: boolean): void {
     const mask = this.pendingMask;
-    for (let i = 0; i < this.members.length; i++) {
-      if ((mask & (1 << i)) === 0) continue;
-      const dev = this.members[i].device;
-      const p = this.kind === MirrorKind.WRITE ? dev.write(this.lba, data as Buffer, fua)
-        : this.kind === MirrorKind.UNMAP ? dev.unmap(this.lba, this.count) : dev.flush();
-      p.then(() => this.childDone(i, undefined), (err: unknown) => this.childDone(i, err ?? new Error('rejected')));
+    const members = this.members;
+    let submitted = 0;
+    if (this.kind === MirrorKind.WRITE) {
+      // Children reached over the network first: their requests join this tick's batch,
+      // which leaves before the deferred local writes below run (see deferLocalWrite).
+      for (let i = 0; i < members.length; i++) {
+        const dev = members[i].device;
+        if ((mask & (1 << i)) === 0 || dev.submitWrite === undefined) continue;
+        dev.submitWrite(this.lba, data as Buffer, fua, this, i);
+        submitted |= 1 << i;
+      }
     }
+    for (let i = 0; i < members.length; i++) {
+      const bit = 1 << i;
+      if ((mask & bit) === 0 || (submitted & bit) !== 0) continue;
+      if (submitted !== 0) {
+        this.data = data;
+        this.fua = fua;
+        deferLocalWrite(this, i);
+      } else {
+        this.send(i, data, fua);
+      }
+    }
+  }
+
+  /** The deferred write to child `i` (see deferLocalWrite). */
+  sendDeferred(i: number): void {
+    if (!this.settled) this.send(i, this.data, this.fua);
+  }
+
+  private send(i: number, data: Buffer | undefined, fua: boolean): void {
+    const dev = this.members[i].device;
+    let p: Promise<void>;
+    try {
+      p = this.kind === MirrorKind.WRITE ? dev.write(this.lba, data as Buffer, fua)
+        : this.kind === MirrorKind.UNMAP ? dev.unmap(this.lba, this.count) : dev.flush();
+    } catch (err) {
+      // A device that throws instead of rejecting fails only its own part of the op.
+      p = Promise.reject(err);
+    }
+    p.then(() => this.childDone(i, undefined), (err: unknown) => this.childDone(i, err ?? new Error('rejected')));
+  }
+
+  /** ChildWriteSink: child `tag` (its index) answered a submitted write. */
+  writeDone(tag: number, err: Error | undefined): void {
+    this.childDone(tag, err);
   }
 
   /** Past the deadline: every child still silent is retired, and the op settles. */
@@ -96,6 +138,7 @@ export class MirrorOp {
 
   private finish(): void {
     this.settled = true;
+    this.data = undefined;
     this.host.mirrorDone(this);
     const fenced = this.host.fencedError();
     if (fenced) return this.reject(fenced);
@@ -104,6 +147,34 @@ export class MirrorOp {
       if ((this.ackMask & (1 << i)) !== 0 && this.members[i].state === ChildState.ONLINE) return this.resolve(this.host.ackBarrier());
     }
     this.reject(new NexusFaultedError('no in-sync replica acknowledged the I/O', { cause: this.lastError }));
+  }
+}
+
+/**
+ * Local writes of ops that also went to remote children, run once this tick's remote
+ * requests have left. A local child (LocalReplica over a pool volume) usually writes
+ * synchronously on the event loop, while remote requests wait in the socket's cork until
+ * the tick ends: without this, a burst of N writes would make N local writes first and
+ * only then send the remote batch, so the remote node sat idle while this one wrote and
+ * each write's latency was the sum of both. Run in arrival order, so two writes queued
+ * here reach the local child in the order they reached the nexus.
+ */
+const deferredOps: MirrorOp[] = [];
+const deferredChildren: number[] = [];
+
+function deferLocalWrite(op: MirrorOp, child: number): void {
+  if (deferredOps.length === 0) process.nextTick(runDeferredWrites);
+  deferredOps.push(op);
+  deferredChildren.push(child);
+}
+
+function runDeferredWrites(): void {
+  // Ops deferred while this runs join the same pass (the length is read every round).
+  try {
+    for (let k = 0; k < deferredOps.length; k++) deferredOps[k].sendDeferred(deferredChildren[k]);
+  } finally {
+    deferredOps.length = 0;
+    deferredChildren.length = 0;
   }
 }
 

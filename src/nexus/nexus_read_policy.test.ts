@@ -4,6 +4,7 @@ import { Nexus } from './nexus.ts';
 import { TestDevice } from './nexus_test_devices.ts';
 import { NexusReadPolicy, type NexusReadPolicyName } from './nexus_options.ts';
 import type { NexusChildSpec } from './nexus_child.ts';
+import { LOCAL_READ_PROBE_INTERVAL } from './nexus_read_policy.ts';
 
 const BLOCKS = 1024;
 
@@ -38,6 +39,20 @@ test('by default the local replica serves the reads while it keeps up, even at d
     // Only the rare probe that keeps the remote estimate current leaves the node (a
     // little more if a loaded test host delays the local replica's answers).
     assert.ok(remote.reads() <= 480 / 16, `remote served ${remote.reads()}`);
+  });
+});
+
+test('a fast local replica at depth serves every read: no probe or spill leaves the node', async () => {
+  const local = new TestDevice(BLOCKS);
+  // Answers within the microtask queue, as a page-cache hit read in-process does: never near LOCAL_SPILL_MIN_MS.
+  local.read = (lba: number, count: number) => Promise.resolve(Buffer.from(local.data.subarray(lba * 512, (lba + count) * 512)));
+  const remote = counted(0);
+  await withNexus([{ name: 'remote', device: remote.dev }, { name: 'local', device: local, local: true }], undefined, async (nexus) => {
+    // Well past LOCAL_READ_PROBE_INTERVAL reads, with a queue at the local child.
+    await readBatches(nexus, 40, 32);
+    // A probe every LOCAL_READ_PROBE_INTERVAL reads would be 5; a host hiccup (a long
+    // GC or JIT pause inflating the local latency) may still send one or two away.
+    assert.ok(remote.reads() < 1280 / LOCAL_READ_PROBE_INTERVAL, `remote served ${remote.reads()}`);
   });
 });
 

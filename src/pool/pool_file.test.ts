@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MediumError } from '../block/errors.ts';
-import { allocIoBuffer, PoolFile } from './pool_file.ts';
+import { allocIoBuffer, PoolFile, POOL_WRITE_PIECE_BYTES } from './pool_file.ts';
 import { IoMode, type IoMode as Mode } from './pool_io_policy.ts';
 
 function withFile(mode: Mode, fn: (f: PoolFile) => Promise<void>): () => Promise<void> {
@@ -71,6 +71,33 @@ for (const mode of [IoMode.auto, IoMode.sync, IoMode.async]) {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+}
+
+for (const mode of [IoMode.sync, IoMode.async]) {
+  test(`${mode}: a long write goes out in ascending pieces of at most POOL_WRITE_PIECE_BYTES`, withFile(mode, async (f) => {
+    const len = 3 * POOL_WRITE_PIECE_BYTES + 1536;
+    const data = Buffer.alloc(len);
+    for (let i = 0; i < len; i++) data[i] = (i * 13 + 5) & 0xff;
+    const seen: Array<[number, number]> = [];
+    const origWrite = fs.write;
+    const origWriteSync = fs.writeSync;
+    const record = (n: unknown, p: unknown): void => { seen.push([Number(n), Number(p)]); };
+    // Spies on the calls PoolFile makes: (fd, buffer, offset, length, position[, callback]).
+    (fs as { write: unknown }).write = (...a: unknown[]) => { record(a[3], a[4]); return (origWrite as (...x: unknown[]) => unknown)(...a); };
+    (fs as { writeSync: unknown }).writeSync = (...a: unknown[]) => { record(a[3], a[4]); return (origWriteSync as (...x: unknown[]) => unknown)(...a); };
+    try {
+      await f.write(data, 0, len, 4096 + 512);
+    } finally {
+      (fs as { write: unknown }).write = origWrite;
+      (fs as { writeSync: unknown }).writeSync = origWriteSync;
+    }
+    assert.equal(seen.length, 4);
+    assert.ok(seen.every(([n]) => n <= POOL_WRITE_PIECE_BYTES));
+    for (let i = 1; i < seen.length; i++) assert.equal(seen[i][1], seen[i - 1][1] + seen[i - 1][0]);
+    const back = Buffer.alloc(len);
+    await f.read(back, 0, len, 4096 + 512);
+    assert.ok(back.equals(data));
+  }));
 }
 
 test('zero writes zeros over a range', withFile(IoMode.auto, async (f) => {

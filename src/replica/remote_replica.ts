@@ -22,11 +22,44 @@ export interface RemoteReplicaOptions {
   maxPayload?: number;
 }
 
-interface Pending {
-  op: number;
-  deadline: number;
-  resolve: (value: unknown) => void;
-  reject: (err: Error) => void;
+/**
+ * Told when a write sent with `submitWrite` settles: `err` undefined means the replica
+ * acknowledged it. Never called from within submitWrite itself.
+ */
+export interface ReplicaWriteSink {
+  writeDone(tag: number, err: Error | undefined): void;
+}
+
+/** One request awaiting its reply: settles a promise, or (submitWrite) tells a sink. */
+class Pending {
+  readonly op: number;
+  readonly deadline: number;
+  readonly resolve: ((value: unknown) => void) | undefined;
+  readonly reject: ((err: Error) => void) | undefined;
+  readonly sink: ReplicaWriteSink | undefined;
+  readonly tag: number;
+
+  constructor(op: number, deadline: number, resolve: ((value: unknown) => void) | undefined, reject: ((err: Error) => void) | undefined, sink: ReplicaWriteSink | undefined, tag: number) {
+    this.op = op;
+    this.deadline = deadline;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.sink = sink;
+    this.tag = tag;
+  }
+
+  succeed(value: unknown): void {
+    if (this.sink !== undefined) this.sink.writeDone(this.tag, undefined);
+    else (this.resolve as (value: unknown) => void)(value);
+  }
+
+  /** A sink hears of a failure a microtask later, as a promise's reaction would: never inside close() or fail(). */
+  fail(err: Error): void {
+    const sink = this.sink;
+    if (sink === undefined) return (this.reject as (err: Error) => void)(err);
+    const tag = this.tag;
+    queueMicrotask(() => sink.writeDone(tag, err));
+  }
 }
 
 const TWO_32 = 0x1_0000_0000;
@@ -132,6 +165,22 @@ export class RemoteReplica implements BlockDevice {
     return this.request<void>(ReplicaOp.WRITE, encodeHeader(ReplicaOp.WRITE, fua ? ReplicaFlag.FUA : 0, 0, data.length, lba, count, 0), data);
   }
 
+  /**
+   * `write` without a promise: the outcome goes to `sink.writeDone(tag, err)`, always
+   * later than this call returns. The nexus fans every write out this way, sparing a
+   * promise, its reactions and their closures per replica per write.
+   */
+  submitWrite(lba: number, data: Buffer, fua: boolean, sink: ReplicaWriteSink, tag: number): void {
+    const count = Math.floor(data.length / this.blockSize);
+    if (count > REMOTE_REPLICA_MAX_IO_BYTES / this.blockSize || this.failure) {
+      this.write(lba, data, fua).then(() => sink.writeDone(tag, undefined), (err: Error) => sink.writeDone(tag, err));
+      return;
+    }
+    const id = this.allocateId();
+    this.pending.set(id, new Pending(ReplicaOp.WRITE, Date.now() + this.opTimeoutMs, undefined, undefined, sink, tag));
+    this.send(encodeHeader(ReplicaOp.WRITE, fua ? ReplicaFlag.FUA : 0, id, data.length, lba, count, 0), data);
+  }
+
   /** Runs `op` over [lba, lba+count) in pieces of at most `max` blocks, all in flight at once. */
   private split<T>(lba: number, count: number, max: number, op: (lba: number, count: number) => Promise<T>): Promise<T[]> {
     const parts: Array<Promise<T>> = [];
@@ -176,15 +225,19 @@ export class RemoteReplica implements BlockDevice {
     const id = this.allocateId();
     header.writeUInt32BE(id, 8);
     const promise = new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { op, deadline: Date.now() + this.opTimeoutMs, resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, new Pending(op, Date.now() + this.opTimeoutMs, resolve as (v: unknown) => void, reject, undefined, 0));
     });
-    if (this.timer === undefined) this.timer = setTimeout(() => this.checkTimeouts(), this.opTimeoutMs);
+    this.send(header, payload);
+    return promise;
+  }
+
+  private send(header: Buffer, payload: Buffer | undefined): void {
+    if (this.timer === undefined) this.timer = setTimeout(this.checkTimeouts, this.opTimeoutMs);
     const s = this.socket;
     // Requests of one event-loop turn (a burst of initiator commands) leave in one writev.
     this.cork.hold();
     s.write(header);
     if (payload && payload.length > 0) s.write(payload);
-    return promise;
   }
 
   private allocateId(): number {
@@ -205,25 +258,25 @@ export class RemoteReplica implements BlockDevice {
     if (replyOp(h) !== p.op) throw new ReplicaProtocolError(`reply op ${opName(h.op)} does not match request ${opName(p.op)}`);
     this.pending.delete(h.requestId);
     if (h.status !== ReplicaStatus.OK) {
-      p.reject(errorForStatus(h.status, payload.toString('utf8'), h.arg64));
+      p.fail(errorForStatus(h.status, payload.toString('utf8'), h.arg64));
       return;
     }
     switch (p.op) {
-      case ReplicaOp.READ: p.resolve(payload); break;
-      case ReplicaOp.MAP_STATUS: p.resolve({ mapped: (h.flags & ReplicaFlag.MAPPED) !== 0, count: h.arg32 }); break;
-      case ReplicaOp.FENCE: p.resolve(h.arg64); break;
+      case ReplicaOp.READ: p.succeed(payload); break;
+      case ReplicaOp.MAP_STATUS: p.succeed({ mapped: (h.flags & ReplicaFlag.MAPPED) !== 0, count: h.arg32 }); break;
+      case ReplicaOp.FENCE: p.succeed(h.arg64); break;
       case ReplicaOp.HELLO:
         this.blockCount = h.arg64;
         this.blockSize = h.arg32;
         this.thin = (h.flags & ReplicaFlag.THIN) !== 0;
         if (payload.length >= 8) this.generation = payload.readUInt32BE(0) * TWO_32 + payload.readUInt32BE(4);
-        p.resolve(undefined);
+        p.succeed(undefined);
         break;
-      default: p.resolve(undefined);
+      default: p.succeed(undefined);
     }
   }
 
-  private checkTimeouts(): void {
+  private readonly checkTimeouts = (): void => {
     this.timer = undefined;
     const now = Date.now();
     for (const p of this.pending.values()) {
@@ -232,10 +285,10 @@ export class RemoteReplica implements BlockDevice {
         this.fail(new ReplicaTimeoutError(opName(p.op), this.opTimeoutMs));
         return;
       }
-      this.timer = setTimeout(() => this.checkTimeouts(), p.deadline - now);
+      this.timer = setTimeout(this.checkTimeouts, p.deadline - now);
       return;
     }
-  }
+  };
 
   private fail(err: Error): void {
     if (this.failure) return;
@@ -249,6 +302,6 @@ export class RemoteReplica implements BlockDevice {
     if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
     const all = [...this.pending.values()];
     this.pending.clear();
-    for (const p of all) p.reject(err);
+    for (const p of all) p.fail(err);
   }
 }

@@ -29,18 +29,26 @@ export function encodeHeader(
   arg64: number, arg32: number, status: number,
 ): Buffer {
   const b = Buffer.allocUnsafe(REPLICA_HEADER_LENGTH);
-  b.writeUInt32BE(REPLICA_MAGIC, HeaderOffset.MAGIC);
-  b[HeaderOffset.VERSION] = REPLICA_PROTOCOL_VERSION;
-  b[HeaderOffset.OP] = op;
-  b.writeUInt16BE(flags, HeaderOffset.FLAGS);
-  b.writeUInt32BE(requestId >>> 0, HeaderOffset.REQUEST_ID);
-  b.writeUInt32BE(payloadLength, HeaderOffset.PAYLOAD_LENGTH);
-  b.writeUInt32BE(Math.floor(arg64 / TWO_32), HeaderOffset.ARG64_HIGH);
-  b.writeUInt32BE(arg64 >>> 0, HeaderOffset.ARG64_LOW);
-  b.writeUInt32BE(arg32 >>> 0, HeaderOffset.ARG32);
-  b.writeUInt16BE(status, HeaderOffset.STATUS);
-  b.writeUInt16BE(0, HeaderOffset.RESERVED);
+  encodeHeaderInto(b, 0, op, flags, requestId, payloadLength, arg64, arg32, status);
   return b;
+}
+
+/** encodeHeader into `b` at `at` (REPLICA_HEADER_LENGTH bytes), for senders that batch headers in one buffer. */
+export function encodeHeaderInto(
+  b: Buffer, at: number, op: number, flags: number, requestId: number, payloadLength: number,
+  arg64: number, arg32: number, status: number,
+): void {
+  b.writeUInt32BE(REPLICA_MAGIC, at + HeaderOffset.MAGIC);
+  b[at + HeaderOffset.VERSION] = REPLICA_PROTOCOL_VERSION;
+  b[at + HeaderOffset.OP] = op;
+  b.writeUInt16BE(flags, at + HeaderOffset.FLAGS);
+  b.writeUInt32BE(requestId >>> 0, at + HeaderOffset.REQUEST_ID);
+  b.writeUInt32BE(payloadLength, at + HeaderOffset.PAYLOAD_LENGTH);
+  b.writeUInt32BE(Math.floor(arg64 / TWO_32), at + HeaderOffset.ARG64_HIGH);
+  b.writeUInt32BE(arg64 >>> 0, at + HeaderOffset.ARG64_LOW);
+  b.writeUInt32BE(arg32 >>> 0, at + HeaderOffset.ARG32);
+  b.writeUInt16BE(status, at + HeaderOffset.STATUS);
+  b.writeUInt16BE(0, at + HeaderOffset.RESERVED);
 }
 
 /** Reads a header whose magic and version the framer has already checked. */

@@ -3,9 +3,9 @@ import type { Logger } from '../util/log.ts';
 import type { BlockDevice } from '../block/block_device.ts';
 import { BerthError } from '../util/errors.ts';
 import { ReplicaFramer } from './replica_framer.ts';
-import { ReplicaCork } from './replica_cork.ts';
+import { CorkRelease, ReplicaCork } from './replica_cork.ts';
 import { decodeRequest, encodeErrorReply, encodeReply, isReply, type ReplicaRequest } from './replica_codec.ts';
-import { REPLICA_PROTOCOL_VERSION, ReplicaFlag, ReplicaOp, ReplicaStatus, type FrameHeader } from './replica_protocol.ts';
+import { REPLICA_PROTOCOL_VERSION, REPLY_BIT, ReplicaFlag, ReplicaOp, ReplicaStatus, type FrameHeader } from './replica_protocol.ts';
 import {
   ReplicaNotFoundError, ReplicaProtocolError, ReplicaVersionMismatchError, StaleGenerationError, statusForError,
 } from './replica_errors.ts';
@@ -16,6 +16,28 @@ export type ReplicaResolver = (volume: string) => BlockDevice | undefined;
 
 /** Requests served at once per connection; past it the socket stops being read (backpressure). */
 export const REPLICA_SESSION_MAX_INFLIGHT = 256;
+
+const NO_PAYLOAD = Buffer.alloc(0);
+
+/**
+ * One READ or WRITE being served. Recycled by its session, with its settlement
+ * callbacks made once, so the hot path allocates no closures per request.
+ */
+class SessionIo {
+  op = 0;
+  id = 0;
+  count = 0;
+  payload: Buffer = NO_PAYLOAD;
+  readonly wrote: () => void;
+  readonly read: (data: Buffer) => void;
+  readonly failed: (err: unknown) => void;
+
+  constructor(session: ReplicaSession) {
+    this.wrote = () => session.ioWritten(this);
+    this.read = (data) => session.ioRead(this, data);
+    this.failed = (err) => session.ioFailed(this, err);
+  }
+}
 
 /**
  * One client connection to a replica server. Requests run concurrently and are
@@ -37,6 +59,7 @@ export class ReplicaSession {
   private inflight = 0;
   private refused = false;
   private readonly payloads = new ReplicaPayloadPool();
+  private readonly spareIos: SessionIo[] = [];
 
   constructor(socket: Socket, resolve: ReplicaResolver, generations: GenerationRegistry, maxPayload: number, log: Logger) {
     this.socket = socket;
@@ -45,7 +68,7 @@ export class ReplicaSession {
     this.maxPayload = maxPayload;
     this.log = log;
     this.framer = new ReplicaFramer((h, p) => this.onFrame(h, p), maxPayload, (len) => this.payloads.take(len));
-    this.cork = new ReplicaCork(socket);
+    this.cork = new ReplicaCork(socket, CorkRelease.IMMEDIATE);
     socket.setNoDelay(true);
     // A peer that vanished without a FIN (power loss, cut link) must not pin this session forever.
     socket.setKeepAlive(true, 5000);
@@ -110,40 +133,52 @@ export class ReplicaSession {
     const lba = h.arg64;
     const count = h.arg32;
     const write = op === ReplicaOp.WRITE;
-    let dev: BlockDevice;
-    try {
-      // The same checks, in the same order, as decodeRequest and dispatch make for other ops.
-      if (h.status !== 0) throw new ReplicaProtocolError(`request ${id} carries a status`);
-      if (write && (payload.length === 0 || count === 0)) throw new ReplicaProtocolError(`WRITE request ${id} carries no data`);
-      if (!write && payload.length !== 0) throw new ReplicaProtocolError(`READ request ${id} must not carry a payload`);
-    } catch (err) {
-      this.sendError(op, id, err);
-      return;
-    }
+    // The same checks, in the same order, as decodeRequest and dispatch make for other ops.
+    if (h.status !== 0) return this.sendError(op, id, new ReplicaProtocolError(`request ${id} carries a status`));
+    if (write && (payload.length === 0 || count === 0)) return this.sendError(op, id, new ReplicaProtocolError(`WRITE request ${id} carries no data`));
+    if (!write && payload.length !== 0) return this.sendError(op, id, new ReplicaProtocolError(`READ request ${id} must not carry a payload`));
     if (++this.inflight === REPLICA_SESSION_MAX_INFLIGHT) this.socket.pause();
-    const failed = (err: unknown): void => {
-      this.sendError(op, id, err);
-      this.settled();
-    };
+    const io = this.spareIos.pop() ?? new SessionIo(this);
+    io.op = op;
+    io.id = id;
+    io.count = count;
     try {
-      dev = this.ioDevice(op);
+      const dev = this.ioDevice(op);
       if (write) {
         if (count * dev.blockSize !== payload.length) throw new ReplicaProtocolError(`WRITE of ${count} blocks carries ${payload.length} bytes`);
-        dev.write(lba, payload, (h.flags & ReplicaFlag.FUA) !== 0).then(() => {
-          this.payloads.give(payload);
-          this.send(encodeReply(op, id, 0, 0, 0, 0));
-          this.settled();
-        }, failed); // not given back on failure: a device may still be writing parts of a failed write
+        io.payload = payload;
+        dev.write(lba, payload, (h.flags & ReplicaFlag.FUA) !== 0).then(io.wrote, io.failed);
       } else {
         if (count * dev.blockSize > this.maxPayload) throw new ReplicaProtocolError(`READ of ${count} blocks exceeds the frame limit`);
-        dev.read(lba, count).then((data) => {
-          this.send(encodeReply(op, id, 0, 0, count, data.length), data);
-          this.settled();
-        }, failed);
+        dev.read(lba, count).then(io.read, io.failed);
       }
     } catch (err) {
-      failed(err);
+      this.ioFailed(io, err);
     }
+  }
+
+  /** A WRITE landed: its payload buffer is free again, and the ack joins the batch of header-only replies. */
+  ioWritten(io: SessionIo): void {
+    this.payloads.give(io.payload);
+    if (this.socket.writable) this.cork.header(io.op | REPLY_BIT, 0, io.id, 0, 0, ReplicaStatus.OK);
+    this.recycle(io);
+  }
+
+  ioRead(io: SessionIo, data: Buffer): void {
+    this.send(encodeReply(io.op, io.id, 0, 0, io.count, data.length), data);
+    this.recycle(io);
+  }
+
+  /** Not given back to the payload pool: a device may still be writing parts of a failed write. */
+  ioFailed(io: SessionIo, err: unknown): void {
+    this.sendError(io.op, io.id, err);
+    this.recycle(io);
+  }
+
+  private recycle(io: SessionIo): void {
+    io.payload = NO_PAYLOAD;
+    if (this.spareIos.length < REPLICA_SESSION_MAX_INFLIGHT) this.spareIos.push(io);
+    this.settled();
   }
 
   private readonly settled = (): void => {
