@@ -25,6 +25,8 @@ export class NexusDevice implements BlockDevice {
   get thin(): boolean { return this.nexus.thin; }
 
   read(lba: number, count: number): Promise<Buffer> { return this.nexus.read(lba, count); }
+  /** Settles only once no child (a timed-out one included) still writes into `dest`. */
+  readInto(lba: number, count: number, dest: Buffer): Promise<void> { return this.nexus.readInto(lba, count, dest); }
   mapStatus(lba: number, count: number): Promise<{ mapped: boolean; count: number }> { return this.nexus.mapStatus(lba, count); }
   write(lba: number, data: Buffer, fua: boolean): Promise<void> { return this.nexus.write(lba, data, fua); }
   unmap(lba: number, count: number): Promise<void> { return this.nexus.unmap(lba, count); }

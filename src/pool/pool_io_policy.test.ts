@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BACKOFF_MAX_MS, BACKOFF_MIN_MS, DEFAULT_ASYNC_MIN_BYTES, IoMode, IoPolicy, isIoMode, SLOW_SYNC_BASE_MS,
+  BACKOFF_MAX_MS, BACKOFF_MIN_MS, DEFAULT_ASYNC_MIN_BYTES, FAST_CALL_CREDIT, IoMode, IoPolicy, isIoMode,
+  SLOW_SCORE_LIMIT, SLOW_SYNC_BASE_MS, SLOW_SYNC_STALL_MS,
 } from './pool_io_policy.ts';
 
 const SMALL = 4096;
@@ -28,12 +29,47 @@ test('auto: a fast synchronous call changes nothing', () => {
   assert.equal(p.useSync(SMALL, 100.2), true);
 });
 
-test('auto: a slow synchronous call sends the file to the thread pool for the back-off', () => {
+/** `n` slow (5 ms) synchronous calls back to back from `t`; returns the time after them. */
+function slowCalls(p: IoPolicy, n: number, t: number): number {
+  for (let i = 0; i < n; i++, t += 5) p.observeSync(SMALL, t, t + 5);
+  return t;
+}
+
+test('auto: a run of slow synchronous calls sends the file to the thread pool for the back-off', () => {
   const p = new IoPolicy({ mode: IoMode.auto });
-  p.observeSync(SMALL, 100, 105);
-  assert.equal(p.slowSyncCalls, 1);
-  assert.equal(p.useSync(SMALL, 105 + BACKOFF_MIN_MS - 1), false);
-  assert.equal(p.useSync(SMALL, 105 + BACKOFF_MIN_MS), true);
+  const end = slowCalls(p, SLOW_SCORE_LIMIT, 100);
+  assert.equal(p.slowSyncCalls, SLOW_SCORE_LIMIT);
+  assert.equal(p.useSync(SMALL, end + BACKOFF_MIN_MS - 1), false);
+  assert.equal(p.useSync(SMALL, end + BACKOFF_MIN_MS), true);
+});
+
+test('auto: isolated slow calls (preemption) among fast ones never leave the event loop', () => {
+  const p = new IoPolicy({ mode: IoMode.auto });
+  let t = 0;
+  const everyNth = Math.ceil(1 / FAST_CALL_CREDIT) + 1;
+  for (let i = 1; i <= 50 * everyNth; i++, t += 0.01) {
+    if (i % everyNth === 0) p.observeSync(SMALL, t, t + 3);
+    else p.observeSync(SMALL, t, t + 0.005);
+    assert.equal(p.useSync(SMALL, t + 3), true, `call ${i}`);
+  }
+  assert.equal(p.slowSyncCalls, 50);
+});
+
+test('auto: slow calls closer together than the credit drains add up to a back-off', () => {
+  const p = new IoPolicy({ mode: IoMode.auto });
+  let t = 0;
+  let offloaded = false;
+  for (let i = 1; i <= 40 && !offloaded; i++, t += 0.01) {
+    p.observeSync(SMALL, t, t + (i % 4 === 0 ? 3 : 0.005));
+    offloaded = !p.useSync(SMALL, t + 3);
+  }
+  assert.equal(offloaded, true);
+});
+
+test('auto: one call as slow as a device stall is enough', () => {
+  const p = new IoPolicy({ mode: IoMode.auto });
+  p.observeSync(SMALL, 100, 100 + SLOW_SYNC_STALL_MS);
+  assert.equal(p.useSync(SMALL, 100 + SLOW_SYNC_STALL_MS + 1), false);
 });
 
 test('auto: the copy allowance keeps a large fast transfer from counting as slow', () => {
@@ -51,8 +87,7 @@ test('auto: slow probes double the back-off up to the ceiling; a fast one resets
     p.observeSync(SMALL, now, now + 10);
     now += 10;
   };
-  p.observeSync(SMALL, 0, 10);
-  now = 10;
+  now = slowCalls(p, SLOW_SCORE_LIMIT, 0);
   assert.equal(p.backoff, BACKOFF_MIN_MS);
   slowProbe();
   assert.equal(p.backoff, BACKOFF_MIN_MS * 2);

@@ -9,6 +9,14 @@
  * the file then goes to the thread pool for a back-off period, so a slow device cannot
  * keep stalling the loop, and is probed synchronously again afterwards. Every slow
  * probe doubles the back-off, up to a ceiling; a fast period resets it.
+ *
+ * One slow call alone is not evidence: on a busy node the scheduler preempts the loop
+ * in the middle of a page-cache copy every few milliseconds, and when each such call
+ * sent the file to the thread pool, a loaded replica engine spent most of its time in
+ * thread-pool hand-offs (futex and eventfd wake-ups per write) for nothing. Slow calls
+ * therefore add to a score that fast calls drain; a device that really stalls produces
+ * slow calls far faster than they drain, preemption does not. A call slower than
+ * SLOW_SYNC_STALL_MS is a stall whatever the score.
  * See docs/performance.md.
  */
 
@@ -25,6 +33,12 @@ export function isIoMode(s: string): s is IoMode {
 export const SLOW_SYNC_BASE_MS = 0.2;
 /** Copy allowance: tmpfs and the page cache move well over 1 GB/s even on a busy host. */
 export const SLOW_SYNC_BYTES_PER_MS = 1_000_000;
+/** The slow-call score at which the file goes to the thread pool (outside a back-off probe). */
+export const SLOW_SCORE_LIMIT = 3;
+/** What one fast call takes off the score: isolated slow calls rarer than 1 in 16 never add up. */
+export const FAST_CALL_CREDIT = 1 / 16;
+/** One synchronous call this slow is a device stall, not a preemption. */
+export const SLOW_SYNC_STALL_MS = 20;
 /** First back-off after a slow synchronous call, and the ceiling it doubles up to. */
 export const BACKOFF_MIN_MS = 50;
 export const BACKOFF_MAX_MS = 2000;
@@ -45,6 +59,8 @@ export class IoPolicy {
   private backoffMs = BACKOFF_MIN_MS;
   /** True once a back-off has started, until a synchronous call is fast again. */
   private probing = false;
+  /** Slow calls seen lately, less FAST_CALL_CREDIT per fast one (never below 0). */
+  private slowScore = 0;
   /** Counters for tests and diagnostics. */
   slowSyncCalls = 0;
 
@@ -62,7 +78,9 @@ export class IoPolicy {
   /** Reports how long a synchronous transfer took; may switch the file to the thread pool. */
   observeSync(len: number, startMs: number, endMs: number): void {
     if (this.mode !== IoMode.auto) return;
-    if (endMs - startMs <= SLOW_SYNC_BASE_MS + len / SLOW_SYNC_BYTES_PER_MS) {
+    const took = endMs - startMs;
+    if (took <= SLOW_SYNC_BASE_MS + len / SLOW_SYNC_BYTES_PER_MS) {
+      if (this.slowScore > 0) this.slowScore = Math.max(0, this.slowScore - FAST_CALL_CREDIT);
       if (this.probing) {
         this.probing = false;
         this.backoffMs = BACKOFF_MIN_MS;
@@ -70,6 +88,10 @@ export class IoPolicy {
       return;
     }
     this.slowSyncCalls++;
+    this.slowScore++;
+    // A probe after a back-off answers one question: is the device still slow? One call says.
+    if (!this.probing && this.slowScore < SLOW_SCORE_LIMIT && took < SLOW_SYNC_STALL_MS) return;
+    this.slowScore = 0;
     if (this.probing) this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
     this.probing = true;
     this.asyncUntil = endMs + this.backoffMs;
