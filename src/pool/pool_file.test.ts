@@ -125,3 +125,15 @@ test('allocIoBuffer: small buffers are distinct views, large ones are their own'
   const pieces = Array.from({ length: 40 }, () => allocIoBuffer(60 * 1024));
   for (const p of pieces) assert.ok(p.byteOffset + p.length <= p.buffer.byteLength);
 });
+
+test('a pool file on tmpfs is written in one piece; elsewhere in POOL_WRITE_PIECE_BYTES pieces', async () => {
+  const shm = fs.mkdtempSync('/dev/shm/berth-poolfile-');
+  const f = await PoolFile.open(path.join(shm, 'f'), fs.constants.O_RDWR | fs.constants.O_CREAT);
+  try {
+    assert.equal(f.writePieceBytes, Number.MAX_SAFE_INTEGER);
+  } finally {
+    await f.close();
+    fs.rmSync(shm, { recursive: true, force: true });
+  }
+  assert.equal(new PoolFile(0).writePieceBytes, POOL_WRITE_PIECE_BYTES);
+});
