@@ -21,6 +21,10 @@ export interface ConformanceOptions {
   timeoutMs?: number;
   /** Each output line as it arrives (progress display). */
   onLine?: (line: string) => void;
+  /** ALL (default), a suite (`Sanitize`) or one test (`Sanitize.Reset`), as named in reports. */
+  tests?: string;
+  /** Two URLs to the LUN (default) enable the multipath tests; one runs them as skips. */
+  urls?: 1 | 2;
 }
 
 export interface ConformanceRun extends ConformanceReport {
@@ -52,12 +56,14 @@ export async function runConformance(o: ConformanceOptions): Promise<Conformance
     url = target.url;
   }
   try {
-    const expected = parseTestList((await run('iscsi-test-cu', ['--list'], { timeoutMs: 10_000 })).stdout);
+    const tests = o.tests ?? 'ALL';
+    const listed = parseTestList((await run('iscsi-test-cu', ['--list'], { timeoutMs: 10_000 })).stdout);
+    const expected = tests === 'ALL' ? listed : listed.filter((n) => n === tests || n.startsWith(`${tests}.`));
     const lines: string[] = [];
     // stdbuf: without line buffering libiscsi's [SKIPPED] lines land under the wrong test.
     const args = [
-      '-oL', 'iscsi-test-cu', '--test=ALL', '--dataloss', '--allow-sanitize',
-      `--initiator-name=${INITIATOR_1}`, `--initiator-name-2=${INITIATOR_2}`, url, url,
+      '-oL', 'iscsi-test-cu', `--test=${tests === 'ALL' ? 'ALL' : `ALL.${tests}`}`, '--dataloss', '--allow-sanitize',
+      `--initiator-name=${INITIATOR_1}`, `--initiator-name-2=${INITIATOR_2}`, url, ...(o.urls === 1 ? [] : [url]),
     ];
     let timedOut = false;
     await runStreaming('stdbuf', args, (line) => {
