@@ -1,19 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Nexus } from './nexus.ts';
-import { TestDevice } from './nexus_test_devices.ts';
+import { countedTestDevice as counted } from './nexus_test_devices.ts';
 
 const BLOCKS = 1024;
-
-/** A TestDevice that counts the reads it serves. */
-function counted(latencyMs: number): { dev: TestDevice; reads: () => number } {
-  const dev = new TestDevice(BLOCKS);
-  dev.latency = latencyMs;
-  let n = 0;
-  const read = dev.read.bind(dev);
-  dev.read = (lba: number, count: number) => { n++; return read(lba, count); };
-  return { dev, reads: () => n };
-}
 
 test('reads favour the child that answers faster, and still probe the slower one', async () => {
   const fast = counted(0);

@@ -1,22 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Nexus } from './nexus.ts';
-import { TestDevice } from './nexus_test_devices.ts';
+import { countedTestDevice as counted, TestDevice } from './nexus_test_devices.ts';
 import { NexusReadPolicy, type NexusReadPolicyName } from './nexus_options.ts';
 import type { NexusChildSpec } from './nexus_child.ts';
 import { LOCAL_READ_PROBE_INTERVAL } from './nexus_read_policy.ts';
 
 const BLOCKS = 1024;
-
-/** A TestDevice that counts the reads it serves. */
-function counted(latencyMs: number): { dev: TestDevice; reads: () => number } {
-  const dev = new TestDevice(BLOCKS);
-  dev.latency = latencyMs;
-  let n = 0;
-  const read = dev.read.bind(dev);
-  dev.read = (lba: number, count: number) => { n++; return read(lba, count); };
-  return { dev, reads: () => n };
-}
 
 /** `rounds` batches of `depth` reads in flight at once, as an initiator at that queue depth sends them. */
 async function readBatches(nexus: Nexus, rounds: number, depth: number): Promise<void> {

@@ -84,6 +84,16 @@ export class TestDevice implements BlockDevice {
 }
 
 /** Fills a buffer with a pattern that names its block and a version: corruption shows. */
+/** A TestDevice of `blocks` blocks and the given latency that counts the reads it serves. */
+export function countedTestDevice(latencyMs: number, blocks = 1024): { dev: TestDevice; reads: () => number } {
+  const dev = new TestDevice(blocks);
+  dev.latency = latencyMs;
+  let n = 0;
+  const read = dev.read.bind(dev);
+  dev.read = (lba: number, count: number) => { n++; return read(lba, count); };
+  return { dev, reads: () => n };
+}
+
 export function pattern(lba: number, count: number, blockSize: number, version: number): Buffer {
   const b = Buffer.allocUnsafe(count * blockSize);
   for (let i = 0; i < count; i++) {

@@ -62,22 +62,8 @@ export async function buildNexus(
   const initiatorIqn = op.type === 'publish-nexus' ? op.initiatorIqn : volume.initiatorIqn;
   const targetIqn = op.type === 'publish-nexus' ? op.targetIqn : volume.target?.iqn;
   if (initiatorIqn === undefined || targetIqn === undefined) throw new VolumeNotReadyError(volume.id, 'not published');
-  const name = nexusNameOf(volume.id);
-  const replicas = (await replicasOf(ctx.store, volume.id))
-    .filter((r) => r.lifecycle === SpecLifecycle.Created && r.faulted === undefined && ctx.nodeOnline(r.nodeId));
-  if (!replicas.some(inSync)) throw new NoInSyncReplicaError(volume.id);
-  const engine = await ctx.engineOf(op.nexusNodeId);
-  let nexus = await engine.getNexus(name);
-  if (nexus !== undefined && nexus.generation !== op.generation) {
-    await engine.unexportNexus(name);
-    await engine.destroyNexus(name);
-    nexus = undefined;
-  }
-  if (nexus === undefined) {
-    const refs = await Promise.all(replicas.map(async (r) => ({ ...await nexusRefOf(ctx, r, op.nexusNodeId), state: inSync(r) ? 'online' as const : 'stale' as const })));
-    nexus = await engine.createNexus({ name, replicas: refs, sizeBytes: volume.sizeBytes, generation: op.generation, requireFenced: replicas.filter(inSync).length });
-    ctx.log.info({ volume: volume.id, node: op.nexusNodeId, generation: op.generation }, 'nexus created');
-  }
+  const { engine, name, replicas, created } = await ensureNexusIncarnation(ctx, volume, op.nexusNodeId, op.generation);
+  if (created) ctx.log.info({ volume: volume.id, node: op.nexusNodeId, generation: op.generation }, 'nexus created');
   const ex = await exportNexus(engine, name, targetIqn, initiatorIqn);
   return {
     ...volume,
@@ -90,6 +76,32 @@ export async function buildNexus(
     },
     nexusGeneration: Math.max(op.generation, volume.nexusGeneration ?? 0),
   };
+}
+
+/**
+ * The volume's nexus incarnation `generation` on `nodeId`, over its usable replicas
+ * (in-sync ones `online`, the others `stale`, rebuilt before they serve a read). A nexus
+ * of that generation left by an earlier try is reused; one of another generation is an
+ * older incarnation (the new one fences it anyway) and is replaced.
+ */
+export async function ensureNexusIncarnation(
+  ctx: ServiceContext, volume: StoredVolume, nodeId: string, generation: number,
+): Promise<{ engine: EngineApi; name: string; replicas: StoredReplica[]; created: boolean }> {
+  const name = nexusNameOf(volume.id);
+  const replicas = (await replicasOf(ctx.store, volume.id))
+    .filter((r) => r.lifecycle === SpecLifecycle.Created && r.faulted === undefined && ctx.nodeOnline(r.nodeId));
+  if (!replicas.some(inSync)) throw new NoInSyncReplicaError(volume.id);
+  const engine = await ctx.engineOf(nodeId);
+  let nexus = await engine.getNexus(name);
+  if (nexus !== undefined && nexus.generation !== generation) {
+    await engine.unexportNexus(name); // absent-ok, so no need to ask whether it is exported
+    await engine.destroyNexus(name);
+    nexus = undefined;
+  }
+  if (nexus !== undefined) return { engine, name, replicas, created: false };
+  const refs = await Promise.all(replicas.map(async (r) => ({ ...await nexusRefOf(ctx, r, nodeId), state: inSync(r) ? 'online' as const : 'stale' as const })));
+  await engine.createNexus({ name, replicas: refs, sizeBytes: volume.sizeBytes, generation, requireFenced: replicas.filter(inSync).length });
+  return { engine, name, replicas, created: true };
 }
 
 /** Export once, with exactly this target name and ACL; a different export left behind is redone. */

@@ -1,7 +1,5 @@
-import { SpecLifecycle } from '../model/spec_common.ts';
 import type { ServiceContext } from './service_context.ts';
-import { NoInSyncReplicaError } from './service_errors.ts';
-import { inSync, nexusNameOf, nexusRefOf } from './nexus_acts.ts';
+import { ensureNexusIncarnation, nexusNameOf } from './nexus_acts.ts';
 import { saveReplica } from './replica_operations.ts';
 import { replicasOf, type StoredVolume, type VolumeOp } from './service_records.ts';
 
@@ -15,28 +13,10 @@ import { replicasOf, type StoredVolume, type VolumeOp } from './service_records.
 
 type StartSyncOp = Extract<VolumeOp, { type: 'start-sync-nexus' }>;
 
-/**
- * Create the unexported incarnation `op.generation` on `op.nexusNodeId`. A nexus of that
- * generation left by an earlier try is reused; another generation there is an older
- * incarnation (the new one fences it anyway) and is replaced.
- */
+/** Create (or reuse) the unexported incarnation `op.generation` on `op.nexusNodeId`. */
 export async function startSyncNexus(ctx: ServiceContext, volume: StoredVolume, op: StartSyncOp): Promise<StoredVolume> {
-  const name = nexusNameOf(volume.id);
-  const replicas = (await replicasOf(ctx.store, volume.id))
-    .filter((r) => r.lifecycle === SpecLifecycle.Created && r.faulted === undefined && ctx.nodeOnline(r.nodeId));
-  if (!replicas.some(inSync)) throw new NoInSyncReplicaError(volume.id);
-  const engine = await ctx.engineOf(op.nexusNodeId);
-  let nexus = await engine.getNexus(name);
-  if (nexus !== undefined && nexus.generation !== op.generation) {
-    if (nexus.export !== null) await engine.unexportNexus(name);
-    await engine.destroyNexus(name);
-    nexus = undefined;
-  }
-  if (nexus === undefined) {
-    const refs = await Promise.all(replicas.map(async (r) => ({ ...await nexusRefOf(ctx, r, op.nexusNodeId), state: inSync(r) ? 'online' as const : 'stale' as const })));
-    await engine.createNexus({ name, replicas: refs, sizeBytes: volume.sizeBytes, generation: op.generation, requireFenced: replicas.filter(inSync).length });
-    ctx.log.info({ volume: volume.id, node: op.nexusNodeId, generation: op.generation }, 'background rebuild nexus created (not exported)');
-  }
+  const { created } = await ensureNexusIncarnation(ctx, volume, op.nexusNodeId, op.generation);
+  if (created) ctx.log.info({ volume: volume.id, node: op.nexusNodeId, generation: op.generation }, 'background rebuild nexus created (not exported)');
   return {
     ...volume,
     syncNexus: { nodeId: op.nexusNodeId, generation: op.generation },
