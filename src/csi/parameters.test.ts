@@ -21,23 +21,21 @@ describe('StorageClass parameters', () => {
 
   it('reads every known key', () => {
     const p = parseVolumeParameters({
-      replicas: '3', type: 'ssd', fsType: 'xfs', thin: 'TRUE', striping: 'false', encrypt: 'true',
+      replicas: '3', type: 'ssd', fsType: 'xfs', thin: 'TRUE', striping: 'false', encrypt: 'false',
       minVolumeSize: '1Gi', maxVolumeSize: '2T', requiredTags: 'nvme, fast ,nvme', excludedTags: 'old',
-      storageGroup: 'rack-7', spreadStrict: 'true', transport: 'iscsi', maxIops: '5000', maxBandwidth: '200Mi',
+      storageGroup: 'rack-7', spreadStrict: 'true', transport: 'iscsi',
     });
     assert.equal(p.replicas, 3);
     assert.equal(p.media, 'ssd');
     assert.equal(p.fsType, 'xfs');
     assert.equal(p.thin, true);
-    assert.equal(p.encrypt, true);
+    assert.equal(p.encrypt, false);
     assert.equal(p.minVolumeSize, 2 ** 30);
     assert.equal(p.maxVolumeSize, 2e12);
     assert.deepEqual(p.requiredTags, ['nvme', 'fast']);
     assert.deepEqual(p.excludedTags, ['old']);
     assert.equal(p.storageGroup, 'rack-7');
     assert.equal(p.spreadStrict, true);
-    assert.equal(p.maxIops, 5000);
-    assert.equal(p.maxBandwidth, 200 * 2 ** 20);
   });
 
   it('explains each bad value', () => {
@@ -54,8 +52,20 @@ describe('StorageClass parameters', () => {
     assert.match(problem({ storageGroup: '-x' }), /storageGroup/);
     assert.match(problem({ transport: 'nvmf' }), /nvmf is not supported yet/);
     assert.match(problem({ transport: 'fc' }), /must be iscsi/);
-    assert.match(problem({ maxIops: '0' }), /maxIops/);
-    assert.match(problem({ maxBandwidth: 'fast' }), /maxBandwidth/);
+  });
+
+  it('refuses what nothing enforces yet instead of storing it (QoS, encryption, striping, slice media)', () => {
+    assert.match(problem({ maxIops: '5000' }), /maxIops: QoS limits are not enforced by the Berth target yet/);
+    assert.match(problem({ maxBandwidth: '200Mi' }), /maxBandwidth: QoS limits are not enforced/);
+    assert.match(problem({ maxIops: '0' }), /maxIops: QoS limits are not enforced/);
+    assert.match(problem({ encrypt: 'TRUE' }), /encrypt: encryption at rest is not implemented yet/);
+    assert.match(problem({ striping: 'true' }), /striping: striping is not implemented yet/);
+    assert.match(problem({ type: 'slice' }), /type: no pool serves slice media yet/);
+    assert.match(problem({ maxIops: '1', replicas: '9' }), /maxIops.*replicas/, 'reported with the other problems, in one message');
+    const off = parseVolumeParameters({ encrypt: 'false', striping: 'false', type: 'hdd' });
+    assert.equal(off.encrypt, false);
+    assert.equal(off.striping, false);
+    assert.doesNotMatch(problem({ colour: 'red' }), /maxIops|maxBandwidth/);
   });
 
   it('rejects unknown keys but lets the sidecars\' csi.storage.k8s.io/ keys through', () => {

@@ -28,9 +28,6 @@ export interface VolumeParameters {
   storageGroup?: string;
   spreadStrict: boolean;
   transport: 'iscsi';
-  maxIops?: number;
-  /** Bytes per second. */
-  maxBandwidth?: number;
 }
 
 export const DEFAULT_PARAMETERS: Readonly<VolumeParameters> = {
@@ -89,16 +86,18 @@ const KNOWN: Record<string, Setter> = {
     if (v === 'nvmf') return 'nvmf is not supported yet; use iscsi';
     return 'must be iscsi';
   },
-  maxIops: (v, out) => {
-    const n = wholeNumber(v);
-    if (n === undefined || n < 1) return 'must be a whole number of I/O operations per second, at least 1';
-    out.maxIops = n;
-  },
-  maxBandwidth: (v, out) => {
-    const n = parseQuantity(v);
-    if (n === undefined) return 'must be bytes per second, such as 100Mi or 200M';
-    out.maxBandwidth = n;
-  },
+};
+
+/**
+ * Keys (or values) the design names but nothing enforces yet. They are refused, never
+ * stored: a class that asks for a limit or a protection must not get a volume without it.
+ */
+const NOT_ENFORCED: Record<string, (value: string) => string | undefined> = {
+  maxIops: () => 'QoS limits are not enforced by the Berth target yet; remove the key (a later release brings QoS)',
+  maxBandwidth: () => 'QoS limits are not enforced by the Berth target yet; remove the key (a later release brings QoS)',
+  encrypt: (v) => (v.toLowerCase() === 'true' ? 'encryption at rest is not implemented yet; remove the key or set it to false' : undefined),
+  striping: (v) => (v.toLowerCase() === 'true' ? 'striping is not implemented yet; remove the key or set it to false' : undefined),
+  type: (v) => (v === 'slice' ? 'no pool serves slice media yet; use hdd or ssd' : undefined),
 };
 
 const NAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
@@ -111,12 +110,13 @@ export function parseVolumeParameters(raw: Readonly<Record<string, string>>): Vo
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
     if (key.startsWith(SIDECAR_PARAMETER_PREFIX)) continue;
-    const setter = Object.hasOwn(KNOWN, key) ? KNOWN[key] : undefined;
+    const setter = Object.hasOwn(KNOWN, key) ? KNOWN[key] : Object.hasOwn(NOT_ENFORCED, key) ? () => undefined : undefined;
     if (!setter) {
       unknown.push(key);
       continue;
     }
-    const problem = setter(value.trim(), out);
+    const refused = Object.hasOwn(NOT_ENFORCED, key) ? NOT_ENFORCED[key](value.trim()) : undefined;
+    const problem = refused ?? setter(value.trim(), out);
     if (problem) problems.push(`${key}: ${problem} (got ${JSON.stringify(value.slice(0, 64))})`);
   }
   if (unknown.length > 0) {

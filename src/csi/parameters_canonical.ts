@@ -24,8 +24,6 @@ export function canonicalParameters(p: VolumeParameters): Record<string, string>
   if (p.storageGroup !== undefined) out.storageGroup = p.storageGroup;
   if (p.minVolumeSize !== undefined) out.minVolumeSize = String(p.minVolumeSize);
   if (p.maxVolumeSize !== undefined) out.maxVolumeSize = String(p.maxVolumeSize);
-  if (p.maxIops !== undefined) out.maxIops = String(p.maxIops);
-  if (p.maxBandwidth !== undefined) out.maxBandwidth = String(p.maxBandwidth);
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 

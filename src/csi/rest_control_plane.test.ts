@@ -167,9 +167,9 @@ describe('RestControlPlane against a fake control plane', () => {
   it('creates with the StorageClass mapped to the control plane body, its canonical parameters kept as attributes', async () => {
     let got: Record<string, unknown> | undefined;
     const lookups: string[] = [];
-    const parameters = { ...DEFAULT_PARAMETERS, requiredTags: ['fast'], excludedTags: [], thin: true, media: 'ssd' as const, fsType: 'xfs' as const, spreadStrict: true, maxIops: 100 };
-    const attributes = { encrypt: 'false', fsType: 'xfs', maxIops: '100', replicas: '1', requiredTags: 'fast', spreadStrict: 'true', thin: 'true', type: 'ssd' };
-    const stored = volume({ name: 'pvc-x', thin: true, replicas: 1, spread: { domain: 'zone', strict: true }, media: 'ssd', requiredTags: ['fast'], qos: { maxIops: 100 }, attributes });
+    const parameters = { ...DEFAULT_PARAMETERS, requiredTags: ['fast'], excludedTags: [], thin: true, media: 'ssd' as const, fsType: 'xfs' as const, spreadStrict: true };
+    const attributes = { encrypt: 'false', fsType: 'xfs', replicas: '1', requiredTags: 'fast', spreadStrict: 'true', thin: 'true', type: 'ssd' };
+    const stored = volume({ name: 'pvc-x', thin: true, replicas: 1, spread: { domain: 'zone', strict: true }, media: 'ssd', requiredTags: ['fast'], attributes });
     leader.handle = (req, body, res) => {
       if (req.url === '/v1/nodes') return send(res, 200, nodes);
       if (req.method === 'GET' && req.url?.startsWith('/v1/volumes?')) {
@@ -184,8 +184,9 @@ describe('RestControlPlane against a fake control plane', () => {
     const v = await cp.createVolume({ name: 'pvc-x', capacityBytes: 8 << 20, parameters, definingParameters: { fsType: 'xfs', thin: 'true' } });
     assert.deepEqual(got, {
       name: 'pvc-x', sizeBytes: 8 << 20, replicas: 1, thin: true, spread: { domain: 'zone', strict: true }, encrypted: false, media: 'ssd',
-      requiredTags: ['fast'], qos: { maxIops: 100 }, attributes,
+      requiredTags: ['fast'], attributes,
     });
+    assert.equal((got as Record<string, unknown> | undefined)?.qos, undefined, 'no QoS is ever sent: nothing enforces it');
     assert.deepEqual(v.parameters, parameters, 'read back from the attributes, fsType included');
     assert.deepEqual(v.accessibleTopology, [{ 'topology.berth.io/zone': 'z1' }]);
     const found = await cp.findVolumeByName('pvc-x');

@@ -3,7 +3,7 @@
  * requests as control-plane bodies. Pure.
  *
  * The control plane keeps what placement needs (replicas, thin, media, tags, storage
- * group, spread, encryption, QoS) as fields, and the driver's own facts (fsType, size
+ * group, spread, encryption) as fields, and the driver's own facts (fsType, size
  * bounds) in the volume's opaque `attributes`: the driver saves its canonical parameters
  * there (parameters_canonical.ts) and reads them back, so a volume read back has the
  * parameters it was created with, in canonical form. A volume without them (made by
@@ -94,12 +94,6 @@ export function createVolumeBody(args: CreateVolumeArgs): Record<string, unknown
   if (p.requiredTags.length > 0) body.requiredTags = [...p.requiredTags];
   if (p.excludedTags.length > 0) body.excludedTags = [...p.excludedTags];
   if (p.storageGroup !== undefined) body.storageGroup = p.storageGroup;
-  if (p.maxIops !== undefined || p.maxBandwidth !== undefined) {
-    const qos: Record<string, number> = {};
-    if (p.maxIops !== undefined) qos.maxIops = p.maxIops;
-    if (p.maxBandwidth !== undefined) qos.maxBandwidthBytes = p.maxBandwidth;
-    body.qos = qos;
-  }
   return body;
 }
 
@@ -123,8 +117,6 @@ export function parametersFromRest(v: RestVolume): VolumeParameters {
   };
   if (v.media !== undefined) p.media = v.media;
   if (v.storageGroup) p.storageGroup = v.storageGroup;
-  if (v.qos?.maxIops !== undefined) p.maxIops = v.qos.maxIops;
-  if (v.qos?.maxBandwidthBytes !== undefined) p.maxBandwidth = v.qos.maxBandwidthBytes;
   return p;
 }
 

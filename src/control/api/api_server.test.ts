@@ -31,6 +31,11 @@ test('bad input is 400 before any service runs; errors are {error:{code,message}
     assert.equal(hb.json().error.code, 'INVALID_HEARTBEAT');
     const nope = await app.inject({ method: 'GET', url: '/v1/nowhere' });
     assert.equal(nope.json().error.code, 'ROUTE_NOT_FOUND');
+    const qos = await app.inject({ method: 'POST', url: '/v1/volumes', payload: { name: 'vq', sizeBytes: 4 * MiB, qos: { maxIops: 100 } } });
+    assert.equal(qos.statusCode, 400, 'QoS is refused, not stored unenforced');
+    assert.equal(qos.json().error.code, 'INVALID_ARGUMENT');
+    assert.match(qos.json().error.message, /qos is not enforced/);
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/volumes?name=vq' })).json().volumes.length, 0);
     const multi = await app.inject({ method: 'POST', url: '/v1/volumes', payload: { name: 'v2', sizeBytes: 4 * MiB, replicas: 3 } });
     assert.equal(multi.statusCode, 422);
     assert.match(multi.json().error.message, /need 3 replicas/);

@@ -194,6 +194,8 @@ function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) {
     throw new InvalidArgumentError(`replicas must be 1–${MAX_REPLICAS}`);
   }
+  // Refused rather than recorded: a limit nobody enforces would tell the client it has one.
+  if (input.qos !== undefined) throw new InvalidArgumentError('qos is not enforced by the Berth target yet; create the volume without it (a later release brings QoS)');
   return {
     id: volumeIdFor(input.name),
     name: input.name,
@@ -206,7 +208,6 @@ function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {
     ...(input.storageGroup !== undefined ? { storageGroup: input.storageGroup } : {}),
     spread: input.spread ?? { domain: 'zone', strict: false },
     encrypted: input.encrypted ?? false,
-    ...(input.qos !== undefined ? { qos: input.qos } : {}),
     ...(input.sourceSnapshotId !== undefined ? { sourceSnapshotId: input.sourceSnapshotId } : {}),
     ...(input.sourceVolumeId !== undefined ? { sourceVolumeId: input.sourceVolumeId } : {}),
     ...(input.attributes !== undefined ? { attributes: checkAttributes(input.attributes) } : {}),
