@@ -85,6 +85,24 @@ export function readCapabilities(caps: readonly VolumeCapability[] | undefined, 
   return caps.map((c, i) => readCapability(c, `${field}[${i}]`));
 }
 
+/**
+ * GetCapacity's capabilities: the access mode may be UNKNOWN or absent, since
+ * external-provisioner before v5 asks for capacity without one (and the access type may
+ * be left out); what is given (mode, fs type, flags) is still checked.
+ */
+export function readCapacityCapabilities(caps: readonly VolumeCapability[] | undefined, field: string): void {
+  (caps ?? []).forEach((c, i) => {
+    const mode = c.access_mode?.mode ?? 'UNKNOWN';
+    const asked: VolumeCapability = {
+      ...c,
+      access_mode: { mode: mode === 'UNKNOWN' ? AccessMode.SINGLE_NODE_WRITER : mode },
+      access_type: c.access_type ?? 'mount',
+    };
+    const problem = capabilityProblem(asked);
+    if (problem) throw new InvalidArgumentError(`${field}[${i}]: ${problem}`);
+  });
+}
+
 /** True when two capabilities would be served the same way on a node. */
 export function sameCapability(a: CapabilityInfo, b: CapabilityInfo): boolean {
   return (

@@ -4,7 +4,7 @@
  * create) → lock → act → respond.
  */
 import type { Logger } from '../util/log.ts';
-import { capabilityProblem, readCapabilities, readCapability } from './capabilities.ts';
+import { capabilityProblem, readCapabilities, readCapacityCapabilities, readCapability } from './capabilities.ts';
 import { CapacityOutOfRangeError, InvalidArgumentError, NameConflictError, VolumeNotFoundError } from './csi_errors.ts';
 import type { KeyedLocks } from './csi_locks.ts';
 import type { ControlPlaneClient, Volume } from './backend.ts';
@@ -114,7 +114,7 @@ export async function listVolumes(d: ControllerDeps, req: ListRequest): Promise<
 }
 
 export async function getCapacity(d: ControllerDeps, req: GetCapacityRequest): Promise<object> {
-  if (req.volume_capabilities && req.volume_capabilities.length > 0) readCapabilities(req.volume_capabilities, 'volume_capabilities');
+  readCapacityCapabilities(req.volume_capabilities, 'volume_capabilities');
   const params = parseVolumeParameters(req.parameters ?? {});
   const segment = req.accessible_topology ? { ...req.accessible_topology.segments } : undefined;
   const cap = await d.backend.getCapacity(params, segment && Object.keys(segment).length > 0 ? segment : undefined);

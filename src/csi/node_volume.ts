@@ -3,7 +3,7 @@
  * path, and growing the filesystem after the controller grew the LUN.
  */
 import { stat } from 'node:fs/promises';
-import { InvalidArgumentError, VolumePathNotFoundError } from './csi_errors.ts';
+import { InvalidArgumentError, VolumeNotFoundError, VolumePathNotFoundError } from './csi_errors.ts';
 import type { NodeExpandVolumeRequest } from './csi_types.ts';
 import { bytesFromWire, requirePath, requireString } from './csi_wire.ts';
 import type { NodeDeps } from './node_stage.ts';
@@ -13,10 +13,20 @@ function pathBelongs(rec: StagedVolume, path: string): boolean {
   return rec.stagingPath === path || rec.publications.some((p) => p.targetPath === path);
 }
 
+/**
+ * The staged record of a volume, or NOT_FOUND — looked up before the path is checked,
+ * since the spec answers an unknown volume NOT_FOUND whatever path came with it.
+ */
+function stagedRecord(d: NodeDeps, volumeId: string): StagedVolume {
+  const rec = d.store.get(volumeId);
+  if (!rec || rec.phase !== 'staged') throw new VolumeNotFoundError(volumeId);
+  return rec;
+}
+
 /** The record for a volume known at this path, or NOT_FOUND. */
 function recordAt(d: NodeDeps, volumeId: string, path: string): StagedVolume {
-  const rec = d.store.get(volumeId);
-  if (!rec || rec.phase !== 'staged' || !pathBelongs(rec, path)) throw new VolumePathNotFoundError(volumeId, path);
+  const rec = stagedRecord(d, volumeId);
+  if (!pathBelongs(rec, path)) throw new VolumePathNotFoundError(volumeId, path);
   return rec;
 }
 
@@ -29,6 +39,7 @@ async function condition(d: NodeDeps, rec: StagedVolume, path: string): Promise<
 
 export async function nodeGetVolumeStats(d: NodeDeps, req: { volume_id: string; volume_path: string }): Promise<object> {
   const volumeId = requireString(req.volume_id, 'volume_id');
+  stagedRecord(d, volumeId);
   const path = requirePath(req.volume_path, 'volume_path');
   const rec = recordAt(d, volumeId, path);
   if (!(await stat(path).catch(() => undefined))) throw new VolumePathNotFoundError(volumeId, path);
@@ -51,6 +62,7 @@ export async function nodeGetVolumeStats(d: NodeDeps, req: { volume_id: string; 
 
 export async function nodeExpand(d: NodeDeps, req: NodeExpandVolumeRequest): Promise<object> {
   const volumeId = requireString(req.volume_id, 'volume_id');
+  stagedRecord(d, volumeId);
   const path = requirePath(req.volume_path, 'volume_path');
   const required = bytesFromWire(req.capacity_range?.required_bytes, 'capacity_range.required_bytes');
   const limit = bytesFromWire(req.capacity_range?.limit_bytes, 'capacity_range.limit_bytes');

@@ -5,8 +5,14 @@
  * from these same objects.
  */
 
-/** CSI names (PVC names like pvc-<uuid>, or an operator's choice). */
-export const VOLUME_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+/**
+ * CSI names: any UTF-8 without control characters (the spec allows `a b`, `a:b`, `v+1`,
+ * unicode, a leading `-`). Ids derive from names by a hash (service_records.ts), so no
+ * name ever reaches an engine, a path or an IQN. The spec's 128-byte bound is checked
+ * in the service (JSON Schema counts characters, not bytes).
+ */
+export const VOLUME_NAME_PATTERN = '^[^\\u0000-\\u001f\\u007f]+$';
+export const VOLUME_NAME_MAX_BYTES = 128;
 export const ENGINE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$';
 export const NODE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,252}$';
 export const IQN_PATTERN = '^(iqn\\.[0-9]{4}-[0-9]{2}\\.[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[A-Za-z0-9.:_-]+)?|eui\\.[0-9A-Fa-f]{16}|naa\\.[0-9A-Fa-f]{16,32})$';
@@ -162,7 +168,7 @@ const attributes = {
 export const createVolumeBody = {
   type: 'object', additionalProperties: false, required: ['name', 'sizeBytes'],
   properties: {
-    name: { type: 'string', pattern: VOLUME_NAME_PATTERN },
+    name: { type: 'string', minLength: 1, maxLength: VOLUME_NAME_MAX_BYTES, pattern: VOLUME_NAME_PATTERN },
     sizeBytes: size,
     replicas: { type: 'integer', minimum: 1, maximum: 5 },
     thin: bool, media, requiredTags: tags, excludedTags: tags,
@@ -236,7 +242,7 @@ export const snapshotSchema = {
 
 export const createSnapshotBody = {
   type: 'object', additionalProperties: false, required: ['name', 'volumeId'],
-  properties: { name: { type: 'string', pattern: VOLUME_NAME_PATTERN }, volumeId: { type: 'string', minLength: 1, maxLength: 256 } },
+  properties: { name: { type: 'string', minLength: 1, maxLength: VOLUME_NAME_MAX_BYTES, pattern: VOLUME_NAME_PATTERN }, volumeId: { type: 'string', minLength: 1, maxLength: 256 } },
 } as const;
 
 /** `name`: the one volume of that name, found by its id (derived from the name), not by a scan. */

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../service/index.ts';
+import { checkName } from '../service/service_records.ts';
 import {
   createSnapshotBody, errorResponses, idParams, listOf, nexusSchema, noContent, replicaQuery, replicaSchema,
   snapshotQuery, snapshotSchema,
@@ -32,6 +33,7 @@ export function registerResourceRoutes(app: FastifyInstance, s: Services): void 
   app.post<{ Body: { name: string; volumeId: string } }>('/v1/snapshots', {
     schema: { tags: ['snapshots'], summary: 'Snapshot a volume: a copy on each healthy replica (idempotent by name)', body: createSnapshotBody, response: { 200: snapshotSchema, 201: snapshotSchema, ...errorResponses } },
   }, async (req, reply) => {
+    checkName(req.body.name, 'snapshot');
     const { snapshot, created } = await s.snapshots.create(req.body);
     return reply.code(created ? 201 : 200).send(snapshot);
   });

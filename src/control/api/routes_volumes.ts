@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { volumeView, volumeViews, type CreateVolumeInput, type Services, type StoredVolume } from '../service/index.ts';
+import { checkName } from '../service/service_records.ts';
 import {
   createVolumeBody, errorResponses, idParams, listOf, noContent, podBody, podSchema, publishBody, resizeVolumeBody,
   unpublishBody, volumeQuery, volumeSchema,
@@ -28,6 +29,7 @@ export function registerVolumeRoutes(app: FastifyInstance, s: Services): void {
       body: createVolumeBody, response: { 200: volumeSchema, 201: volumeSchema, ...errorResponses },
     },
   }, async (req, reply) => {
+    checkName(req.body.name, 'volume');
     const { volume, created } = await s.volumes.create(req.body);
     return reply.code(created ? 201 : 200).send(await view(volume));
   });

@@ -5,6 +5,7 @@ import type { NexusSpec } from '../model/nexus_spec.ts';
 import type { ReplicaSpec } from '../model/replica_spec.ts';
 import type { VolumeSpec } from '../model/volume_spec.ts';
 import type { Fence, Store } from '../store/store.ts';
+import { InvalidArgumentError } from './service_errors.ts';
 
 /**
  * How the service keeps its resources in the store: every key holds an intent record
@@ -101,6 +102,16 @@ export const TARGET_IQN_PREFIX = 'iqn.2026-11.io.berth:vol-';
  * crash) maps one name to one key and the store's compare-and-swap makes the create
  * happen once. Formatted as a UUID for the people who read it.
  */
+/** CSI's bound on names, in UTF-8 bytes; what else a name may hold is the API schema's rule. */
+export const NAME_MAX_BYTES = 128;
+
+/** A volume or snapshot name within CSI's byte bound and free of control characters. */
+export function checkName(name: string, what: string): void {
+  if (name.length === 0 || Buffer.byteLength(name) > NAME_MAX_BYTES || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new InvalidArgumentError(`${what} name must be 1–${NAME_MAX_BYTES} bytes of UTF-8 without control characters`);
+  }
+}
+
 export function volumeIdFor(name: string): string {
   const h = createHash('sha256').update(`berth-volume\0${name}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
