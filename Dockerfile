@@ -6,6 +6,11 @@
 #
 #   docker build -t berth:dev .
 #   docker run --rm berth:dev node src/engine/main.ts --data-dir /tmp/d --api-listen 0.0.0.0:9500
+#
+# Without a Docker daemon or a registry, scripts/build-image.sh builds the same image from
+# Debian's packages (mmdebstrap) for `ctr images import`. Keep the two in step: the
+# package list, app paths, ENV, ENTRYPOINT and CMD are compared by
+# test/deploy/image_build.test.ts.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
