@@ -18,6 +18,7 @@ import {
   type K8sObject, type Workload,
 } from './render_kit.ts';
 import { LEADER_ELECTION_NEEDS, SIDECAR_NEEDS, can } from './rbac_kit.ts';
+import { provisionerView } from './provisioner_kit.ts';
 
 /** Value checks by the entry points' own parsers, where they are exported. */
 const PARSERS: Record<string, (args: string[], env: Record<string, string>) => unknown> = {
@@ -188,13 +189,22 @@ for (const overlay of overlays) {
       }
     });
 
-    test('StorageClasses: valid Berth parameters, expansion, late binding, and their CHAP Secret exists', () => {
+    test('StorageClasses: the provisioner accepts them, the driver takes what it passes on, expansion, late binding, CHAP Secret', () => {
+      const defaultFs = flagValue(container(controllerPod(objects), 'csi-provisioner').args ?? [], 'default-fstype') ?? '';
+      const asDriverSees = (name: string) => {
+        const sc = find(objects, 'StorageClass', name);
+        assert.ok(sc, `no StorageClass ${name}`);
+        return provisionerView((sc.parameters ?? {}) as Record<string, string>, defaultFs);
+      };
       for (const sc of ofKind(objects, 'StorageClass')) {
         const name = sc.metadata.name;
         const params = (sc.parameters ?? {}) as Record<string, string>;
         assert.equal(sc.allowVolumeExpansion, true, name);
         assert.equal(sc.volumeBindingMode, 'WaitForFirstConsumer', name);
-        assert.doesNotThrow(() => parseVolumeParameters(params), `${name}: ${JSON.stringify(params)}`);
+        // Issue 11: "fstype specified in parameters with both "fstype" and "csi.storage.k8s.io/fstype" keys".
+        const request = provisionerView(params, defaultFs);
+        assert.doesNotThrow(() => parseVolumeParameters(request.parameters), `${name}: ${JSON.stringify(request.parameters)}`);
+        assert.ok(['ext4', 'xfs'].includes(request.fsType), `${name}: fs_type ${request.fsType}`);
         for (const kind of ['provisioner', 'controller-publish', 'node-stage', 'node-publish', 'controller-expand', 'node-expand']) {
           const secret = params[`csi.storage.k8s.io/${kind}-secret-name`];
           if (secret === undefined) continue;
@@ -202,11 +212,11 @@ for (const overlay of overlays) {
           assert.ok(find(objects, 'Secret', secret, ns), `${name}: ${kind} Secret ${ns}/${secret} is not in the render`);
         }
       }
-      const replicated = parseVolumeParameters(find(objects, 'StorageClass', 'berth-replicated-ssd')?.parameters as Record<string, string>);
+      const replicated = parseVolumeParameters(asDriverSees('berth-replicated-ssd').parameters);
       assert.equal(replicated.replicas, 3);
       assert.equal(replicated.spreadStrict, true);
-      assert.equal(parseVolumeParameters(find(objects, 'StorageClass', 'berth-single')?.parameters as Record<string, string>).thin, true);
-      assert.equal(parseVolumeParameters(find(objects, 'StorageClass', 'berth-xfs')?.parameters as Record<string, string>).fsType, 'xfs');
+      assert.equal(parseVolumeParameters(asDriverSees('berth-single').parameters).thin, true);
+      assert.equal(asDriverSees('berth-xfs').fsType, 'xfs');
       const chap = find(objects, 'Secret', 'berth-chap', NAMESPACE);
       assert.ok(chap, 'the CHAP example Secret is missing');
       assert.deepEqual(Object.keys((chap.data ?? chap.stringData) as object).sort(), ['chapPassword', 'chapUsername']);
