@@ -1,11 +1,15 @@
-import { test } from 'node:test';
+import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Nexus } from './nexus.ts';
-import { countedTestDevice as counted } from './nexus_test_devices.ts';
+import { VirtualClock, virtualCountedDevice } from './nexus_virtual_clock.ts';
 
 const BLOCKS = 1024;
+// Simulated latencies on a virtual clock: the outcome does not depend on how busy the host is.
+let clock = new VirtualClock();
+const counted = (latencyMs: number): ReturnType<typeof virtualCountedDevice> => virtualCountedDevice(clock, latencyMs, BLOCKS);
+beforeEach(() => { clock = new VirtualClock(); });
 
-test('reads favour the child that answers faster, and still probe the slower one', async () => {
+test('reads favour the child that answers faster, and still probe the slower one', () => clock.run(async () => {
   const fast = counted(0);
   const slow = counted(15);
   const nexus = await Nexus.create({ name: 'rb', generation: 1, children: [{ name: 'fast', device: fast.dev }, { name: 'slow', device: slow.dev }] });
@@ -20,9 +24,9 @@ test('reads favour the child that answers faster, and still probe the slower one
   } finally {
     nexus.close();
   }
-});
+}));
 
-test('children of equal speed share reads about evenly', async () => {
+test('children of equal speed share reads about evenly', () => clock.run(async () => {
   const a = counted(1);
   const b = counted(1);
   const nexus = await Nexus.create({ name: 'eq', generation: 1, children: [{ name: 'a', device: a.dev }, { name: 'b', device: b.dev }] });
@@ -34,4 +38,4 @@ test('children of equal speed share reads about evenly', async () => {
   } finally {
     nexus.close();
   }
-});
+}));
