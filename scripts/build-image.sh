@@ -123,21 +123,8 @@ chown -R 0:0 "$STAGE"
 APPTAR=$WORK/app.tar
 (cd "$STAGE" && tar --numeric-owner --sort=name --mtime=@0 -cf "$APPTAR" opt usr)
 
-# ---- the docker-archive: manifest.json, the config, one directory per layer
-ARCH=$WORK/archive
-root_diff=$(cat "$ROOTFS.sha256")
-app_diff=$(sha256sum "$APPTAR" | cut -d' ' -f1)
-mkdir -p "$ARCH/$root_diff" "$ARCH/$app_diff"
-ln "$ROOTFS" "$ARCH/$root_diff/layer.tar" 2>/dev/null || cp "$ROOTFS" "$ARCH/$root_diff/layer.tar"
-mv "$APPTAR" "$ARCH/$app_diff/layer.tar"
-config=$(printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":%s,"Cmd":%s,"Env":%s,"WorkingDir":"%s"},"rootfs":{"type":"layers","diff_ids":["sha256:%s","sha256:%s"]}}' \
-  "$ENTRYPOINT" "$CMD" "$ENV" "$WORKDIR" "$root_diff" "$app_diff")
-cfg_digest=$(printf '%s' "$config" | sha256sum | cut -d' ' -f1)
-printf '%s' "$config" > "$ARCH/$cfg_digest.json"
-printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar","%s/layer.tar"]}]' \
-  "$cfg_digest" "$TAG" "$root_diff" "$app_diff" > "$ARCH/manifest.json"
+# ---- the docker-archive
 mkdir -p "$(dirname "$OUT")"
-(cd "$ARCH" && tar --dereference -cf "$OUT.part" manifest.json "$cfg_digest.json" "$root_diff" "$app_diff")
-mv "$OUT.part" "$OUT"
-echo "wrote $OUT ($TAG, $(du -h "$OUT" | cut -f1), config sha256:$cfg_digest)"
+"$REPO/scripts/image-archive.sh" "$OUT" "$TAG" \
+  "$(printf '{"Entrypoint":%s,"Cmd":%s,"Env":%s,"WorkingDir":"%s"}' "$ENTRYPOINT" "$CMD" "$ENV" "$WORKDIR")" "$ROOTFS" "$APPTAR"
 if (( IMPORT )); then ctr -n k8s.io images import "$OUT"; fi

@@ -77,5 +77,6 @@ test('build-image.sh is valid bash and writes an archive with Entrypoint and Cmd
   execFileSync('bash', ['-n', scriptPath]);
   // Kubernetes `args` replace Cmd and keep Entrypoint: both must be in the config.
   assert.match(script, /"Entrypoint":%s,"Cmd":%s/);
+  execFileSync('bash', ['-n', join(REPO, 'scripts', 'image-archive.sh')]);
   assert.match(script, /ctr -n k8s\.io images import/);
 });
