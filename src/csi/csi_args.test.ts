@@ -7,7 +7,8 @@ describe('CSI plugin arguments', () => {
     const a = parseCsiArgs(['--mode', 'node', '--attacher', 'userspace', '--zone', 'z1'], { NODE_NAME: 'worker-1' });
     assert.equal(a.nodeId, 'worker-1');
     assert.equal(a.attacher, 'userspace');
-    assert.equal(a.initiatorName, 'iqn.2025-01.io.berth:node-worker-1');
+    assert.equal(a.initiatorName, undefined);
+    assert.equal(parseCsiArgs(['--mode', 'node', '--node-id', 'n', '--initiator-name', 'iqn.2026-01.x:y']).initiatorName, 'iqn.2026-01.x:y');
     assert.equal(a.endpoint, 'unix:///csi/csi.sock');
   });
 

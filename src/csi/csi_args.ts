@@ -12,7 +12,8 @@ export interface CsiArgs {
   nodeId: string;
   stateDir: string;
   attacher: 'iscsiadm' | 'userspace';
-  initiatorName: string;
+  /** As given; when absent the node plugin reads open-iscsi's or generates one (node_registration.ts). */
+  initiatorName?: string;
   /** The in-memory stand-in (tests, demos), or the control plane's REST API at these URLs. */
   controlPlane: ControlPlaneChoice;
   zone?: string;
@@ -35,7 +36,7 @@ export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiAr
       zone: { type: 'string' },
       'state-dir': { type: 'string', default: '/var/lib/berth-csi' },
       attacher: { type: 'string', default: 'iscsiadm' },
-      'initiator-name': { type: 'string', default: '' },
+      'initiator-name': { type: 'string' },
       'control-plane': { type: 'string', default: 'fake' },
       'max-volumes': { type: 'string' },
       'log-level': { type: 'string', default: env.BERTH_LOG_LEVEL ?? 'info' },
@@ -60,7 +61,7 @@ export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiAr
     nodeId,
     stateDir: values['state-dir'] ?? '',
     attacher,
-    initiatorName: values['initiator-name'] || `iqn.2025-01.io.berth:node-${nodeId || 'controller'}`,
+    ...(values['initiator-name'] ? { initiatorName: values['initiator-name'] } : {}),
     controlPlane,
     zone: values.zone,
     maxVolumes,

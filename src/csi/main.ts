@@ -8,7 +8,8 @@ import { controllerHandlers } from './controller.ts';
 import { FakeControlPlane } from './fake_control_plane.ts';
 import { identityHandlers } from './identity.ts';
 import { IscsiadmAttacher } from './iscsiadm_attacher.ts';
-import { createNodeService } from './node.ts';
+import { createNodeService, DEFAULT_MAX_VOLUMES_PER_NODE } from './node.ts';
+import { resolveInitiatorName, startRegistration, type RegistrationLoop } from './node_registration.ts';
 import { HostCommandRunner } from './node_exec.ts';
 import { RestControlPlane } from './rest_control_plane.ts';
 import { withPodRecords } from './rest_pod_records.ts';
@@ -65,15 +66,28 @@ async function main(): Promise<void> {
     }
   }
   let node;
+  let registration: RegistrationLoop | undefined;
   if (args.mode !== 'controller') {
+    let initiatorName: string;
+    try {
+      initiatorName = await resolveInitiatorName({ given: args.initiatorName, attacher: args.attacher, nodeId: args.nodeId });
+    } catch (err) {
+      process.stderr.write(`berth-csi: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
     const attacher =
       args.attacher === 'userspace'
-        ? new UserSpaceAttacher({ runner, stateDir: args.stateDir, initiatorName: args.initiatorName })
+        ? new UserSpaceAttacher({ runner, stateDir: args.stateDir, initiatorName })
         : new IscsiadmAttacher({ runner });
     const topology: Record<string, string> = args.zone ? { 'topology.berth.io/zone': args.zone } : {};
-    node = (await createNodeService({ nodeId: args.nodeId, stateDir: args.stateDir, attacher, runner, topology, maxVolumes: args.maxVolumes, log })).handlers;
-    // With a control plane, pods' mounts (podInfoOnMount) are recorded there.
-    if (rest) node = withPodRecords(node, rest, args.nodeId, log);
+    const maxVolumes = args.maxVolumes ?? DEFAULT_MAX_VOLUMES_PER_NODE;
+    node = (await createNodeService({ nodeId: args.nodeId, stateDir: args.stateDir, attacher, runner, topology, maxVolumes, log })).handlers;
+    if (rest) {
+      // With a control plane, pods' mounts (podInfoOnMount) are recorded there, and the
+      // node registers where volumes can be attached (any node, compute-only too).
+      node = withPodRecords(node, rest, args.nodeId, log);
+      registration = startRegistration(rest, args.nodeId, { initiatorIqn: initiatorName, ...(args.zone ? { zone: args.zone } : {}), maxVolumes }, log);
+    }
   }
   const server = new CsiServer({ endpoint: args.endpoint, identity: identityHandlers({ controller: controller !== undefined, ready: async () => true }), controller, node, log });
   await server.start();
@@ -82,6 +96,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    registration?.stop();
     server.stop().then(
       () => process.exit(0),
       (err: unknown) => {

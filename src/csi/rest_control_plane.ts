@@ -18,6 +18,7 @@ import type {
   Volume,
 } from './backend.ts';
 import { ControlPlaneUnavailableError, InUseError, SourceNotFoundError } from './csi_errors.ts';
+import type { AttachRegistration } from './node_registration.ts';
 import { pageOf } from './pagination.ts';
 import type { VolumeParameters } from './parameters.ts';
 import { mapRestError, type RestSubject } from './rest_errors.ts';
@@ -169,6 +170,14 @@ export class RestControlPlane implements ControlPlaneClient {
   async expandVolume(volumeId: string, requiredBytes: number): Promise<number> {
     const v = checked(await this.call<RestVolume>('PATCH', `/v1/volumes/${seg(volumeId)}`, { volumeId }, { sizeBytes: requiredBytes }));
     return v.sizeBytes;
+  }
+
+  /** The node plugin's registration: where volumes can be attached (node_registration.ts). */
+  async registerNode(nodeId: string, reg: AttachRegistration): Promise<void> {
+    const body: Record<string, unknown> = { initiatorIqn: reg.initiatorIqn };
+    if (reg.zone !== undefined) body.zone = reg.zone;
+    if (reg.maxVolumes !== undefined) body.maxVolumes = reg.maxVolumes;
+    await this.call('PUT', `/v1/nodes/${seg(nodeId)}/attach`, { nodeId }, body);
   }
 
   /** Records that a pod mounts the volume (CSI podInfoOnMount); shown in the volume's `pods`. */

@@ -104,6 +104,21 @@ export const patchNodeBody = {
   type: 'object', additionalProperties: false, required: ['cordoned'], properties: { cordoned: bool },
 } as const;
 
+/** The CSI node plugin's registration (any node, including one without an engine). */
+export const attachNodeBody = {
+  type: 'object', additionalProperties: false, required: ['initiatorIqn'],
+  properties: {
+    initiatorIqn: { type: 'string', pattern: IQN_PATTERN },
+    zone: { type: 'string', minLength: 1, maxLength: 253 },
+    maxVolumes: { type: 'integer', minimum: 1, maximum: 100_000 },
+  },
+} as const;
+
+export const attachNodeSchema = {
+  type: 'object',
+  properties: { id: str, initiatorIqn: str, zone: str, maxVolumes: int, registeredAtMs: int },
+} as const;
+
 // ---- pools ----
 
 export const poolSchema = {

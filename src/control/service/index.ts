@@ -7,6 +7,7 @@ import { VolumePublishService } from './volume_publish.ts';
 import { ReplicaService } from './replica_service.ts';
 import { NexusService } from './nexus_service.ts';
 import { SnapshotService } from './snapshot_service.ts';
+import { AttachNodeService } from './attach_nodes.ts';
 
 export interface Services {
   readonly ctx: ServiceContext;
@@ -17,6 +18,7 @@ export interface Services {
   readonly replicas: ReplicaService;
   readonly nexuses: NexusService;
   readonly snapshots: SnapshotService;
+  readonly attach: AttachNodeService;
 }
 
 export function createServices(ctx: ServiceContext): Services {
@@ -29,6 +31,7 @@ export function createServices(ctx: ServiceContext): Services {
     replicas: new ReplicaService(ctx),
     nexuses: new NexusService(ctx),
     snapshots: new SnapshotService(ctx),
+    attach: new AttachNodeService(ctx),
   };
 }
 
@@ -45,4 +48,5 @@ export { replicaStatus, type ReplicaView } from './replica_service.ts';
 export type { CreateVolumeInput } from './volume_service.ts';
 export type { NodeView } from './node_service.ts';
 export type { PoolView, CreatePoolInput } from './pool_service.ts';
-export { NodeService, PoolService, VolumeService, VolumePublishService, ReplicaService, NexusService, SnapshotService };
+export { attachNodeOf, type AttachNode, type AttachNodeInput } from './attach_nodes.ts';
+export { AttachNodeService, NodeService, PoolService, VolumeService, VolumePublishService, ReplicaService, NexusService, SnapshotService };

@@ -97,11 +97,6 @@ export const REPLICA_NAME_PREFIX = 'r-';
 /** Target names of published volumes; lower case, as RFC 7143 wants IQNs compared. */
 export const TARGET_IQN_PREFIX = 'iqn.2026-11.io.berth:vol-';
 
-/**
- * A volume's id follows from its CSI name, so every instance (and a new leader after a
- * crash) maps one name to one key and the store's compare-and-swap makes the create
- * happen once. Formatted as a UUID for the people who read it.
- */
 /** CSI's bound on names, in UTF-8 bytes; what else a name may hold is the API schema's rule. */
 export const NAME_MAX_BYTES = 128;
 
@@ -112,6 +107,11 @@ export function checkName(name: string, what: string): void {
   }
 }
 
+/**
+ * A volume's id follows from its CSI name, so every instance (and a new leader after a
+ * crash) maps one name to one key and the store's compare-and-swap makes the create
+ * happen once. Formatted as a UUID for the people who read it.
+ */
 export function volumeIdFor(name: string): string {
   const h = createHash('sha256').update(`berth-volume\0${name}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;

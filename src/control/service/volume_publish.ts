@@ -1,18 +1,16 @@
 import { OperationInProgressError } from '../model/intent_log.ts';
-import { SpecLifecycle } from '../model/spec_common.ts';
+import { ResourceKind, SpecLifecycle } from '../model/spec_common.ts';
+import { INITIATOR_LABEL, IQN, NodeVolumeLimitError, attachFacts } from './attach_nodes.ts';
 import type { ServiceContext } from './service_context.ts';
 import { InvalidArgumentError, NoInSyncReplicaError, VolumeNotFoundError, VolumeNotReadyError, VolumePublishedError } from './service_errors.ts';
 import { exportVolume, unexportVolume } from './volume_acts.ts';
 import { buildNexus, chooseNexusNode } from './nexus_acts.ts';
 import { endSyncNexus } from './sync_nexus_acts.ts';
 import {
-  PODS_PREFIX, TARGET_IQN_PREFIX, deleteSpec, listRecords, podKey, putSpec, readRecord, replicasOf, volumeKey,
+  PODS_PREFIX, TARGET_IQN_PREFIX, deleteSpec, listRecords, listSpecs, podKey, putSpec, readRecord, replicasOf, volumeKey,
   type PodMount, type StoredVolume,
 } from './service_records.ts';
 
-/** Node label that carries the node's iSCSI initiator name (the CSI node plugin sets it). */
-export const INITIATOR_LABEL = 'initiatorIqn';
-const IQN = /^(iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[A-Za-z0-9.:_-]+)?|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/;
 
 /**
  * Publishing makes a volume reachable from one node: an iSCSI export whose ACL admits
@@ -33,15 +31,19 @@ export class VolumePublishService {
     const ctx = this.#ctx;
     await ctx.requireLeader();
     const key = volumeKey(id);
-    return await ctx.locks.with(key, async () => {
+    const limited = (await attachFacts(ctx, req.nodeId)).maxVolumes !== undefined;
+    const locked = async (): Promise<StoredVolume> => await ctx.locks.with(key, async () => {
       const volume = await created(ctx, id);
-      const node = await ctx.node(req.nodeId);
-      const initiatorIqn = req.initiatorIqn ?? node.labels[INITIATOR_LABEL];
-      if (initiatorIqn === undefined) throw new InvalidArgumentError(`node ${req.nodeId} has no '${INITIATOR_LABEL}' label; give initiatorIqn`);
+      // The node plugin's registration (any node, compute-only too), else an engine node's label.
+      const facts = await attachFacts(ctx, req.nodeId);
+      const initiatorIqn = req.initiatorIqn ?? facts.initiatorIqn;
+      if (initiatorIqn === undefined) throw new InvalidArgumentError(`node ${req.nodeId} has no registered node plugin and no '${INITIATOR_LABEL}' label; give initiatorIqn`);
       if (!IQN.test(initiatorIqn)) throw new InvalidArgumentError(`initiatorIqn '${initiatorIqn.slice(0, 64)}' is not an iSCSI name`);
       if (volume.publishedNodeId !== undefined) {
         if (volume.publishedNodeId !== req.nodeId) throw new VolumePublishedError(id, volume.publishedNodeId);
         if (volume.initiatorIqn === initiatorIqn && volume.target !== undefined) return volume;
+      } else if (facts.maxVolumes !== undefined) {
+        await checkVolumeLimit(ctx, req.nodeId, facts.maxVolumes);
       }
       const healthy = (await replicasOf(ctx.store, id)).filter((r) => r.faulted === undefined && r.lifecycle === SpecLifecycle.Created);
       if (healthy.length === 0) throw new VolumeNotReadyError(id, 'faulted (no healthy replica)');
@@ -65,6 +67,8 @@ export class VolumePublishService {
       ctx.log.info({ volume: id, node: req.nodeId }, 'volume published');
       return next as StoredVolume;
     });
+    // A node with a volume limit takes one publish at a time, so two cannot race for its last slot.
+    return limited ? await ctx.locks.with(`attach-limit/${req.nodeId}`, locked) : await locked();
   }
 
   /** Not an error when the volume is not published (or published elsewhere and nodeId is given). */
@@ -108,6 +112,12 @@ export class VolumePublishService {
     const r = await readRecord<StoredVolume>(this.#ctx.store, volumeKey(id));
     if (r === undefined) throw new VolumeNotFoundError(id);
   }
+}
+
+/** CSI max_volumes_per_node, enforced where the CO attaches (ControllerPublish), not only when the node stages. */
+async function checkVolumeLimit(ctx: ServiceContext, nodeId: string, max: number): Promise<void> {
+  const held = (await listSpecs<StoredVolume>(ctx.store, ResourceKind.Volume)).filter((v) => v.publishedNodeId === nodeId).length;
+  if (held >= max) throw new NodeVolumeLimitError(nodeId, max);
 }
 
 async function created(ctx: ServiceContext, id: string): Promise<StoredVolume> {
