@@ -8,7 +8,7 @@ test('the engine\'s heartbeat is what the control plane\'s registry parses', () 
   const hb = buildHeartbeat(
     { nodeId: 'node-a', endpoint: '127.0.0.1:9500', labels: { zone: 'z1', storageGroup: 'r7', media: 'hdd', poolTags: 'fast+local', initiatorIqn: 'iqn.2026-11.io.x:a' }, engineVersion: '0.1.0' },
     [
-      { name: 'p1', uuid: 'u', path: '/x', state: 'online', formatVersion: 1, extentSize: 1 << 20, capacityBytes: 1000, usedBytes: 10, freeBytes: 990, volumeCount: 2, thinProvisionedBytes: 300 },
+      { name: 'p1', uuid: 'u', path: '/x', state: 'online', formatVersion: 1, extentSize: 1 << 20, capacityBytes: 1000, usedBytes: 10, freeBytes: 990, volumeCount: 2, thinProvisionedBytes: 300, condition: 'ok' },
       { name: 'p2', path: '/y', state: 'faulted', reason: 'gone' },
     ],
   );

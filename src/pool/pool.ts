@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
-import { openPoolPath, type PoolFile } from './pool_file.ts';
+import type { PoolFile } from './pool_file.ts';
+import { openForImport, ownPool } from './pool_open.ts';
+import type { OwnershipOptions, PoolOwnership } from './pool_owner.ts';
+import type { DeviceGoneError } from '../block/errors.ts';
 import { PoolAllocator, toRuns } from './pool_allocator.ts';
 import { PoolExtentSupply } from './pool_extent_supply.ts';
 import { PoolModel, type VolumeMeta } from './pool_model.ts';
@@ -11,10 +14,12 @@ import { RecordType, encodeRecord, type JournalRecord } from './pool_journal_rec
 import { encodeCheckpoint } from './pool_checkpoint.ts';
 import { encodeSuperblock, SB_FLAG_DEVICE_NOT_ZEROED, type Superblock } from './pool_superblock.ts';
 import { computeLayout, DEFAULT_EXTENT_SIZE, validateExtentSize, META_BLOCK_BYTES, POOL_FORMAT_VERSION, reserveWindow, SUPERBLOCK_BYTES } from './pool_layout.ts';
-import { loadPool, upgradeSuperblock } from './pool_import.ts';
+import { loadPool, readSuperblock, upgradeSuperblock } from './pool_import.ts';
 import { openCreateTarget } from './pool_create.ts';
 import { isValidName, uuidToBytes } from './pool_bytes.ts';
 import { verifyPool, type PoolCheckReport } from './pool_verify.ts';
+import { PoolSpaceWatch, type SpaceView } from './pool_space_watch.ts';
+import { backRange, hostSpace, isRegularFile, punchRange, zeroOrPunch } from './pool_host_space.ts';
 import { Volume, type VolumeHost } from './pool_volume.ts';
 import { PoolSnapshots, type SnapshotInfo } from './pool_snapshots.ts';
 import {
@@ -22,7 +27,7 @@ import {
   TooManyVolumesError, VolumeExistsError, VolumeNotFoundError,
 } from './pool_errors.ts';
 
-export interface PoolInfo {
+export interface PoolInfo extends SpaceView {
   name: string; uuid: string; path: string; formatVersion: number; extentSize: number;
   capacityBytes: number; usedBytes: number; freeBytes: number; volumeCount: number;
   /** Sum of volume sizes. */
@@ -42,6 +47,16 @@ export interface PoolCreateOptions {
   extentSize?: number;
   /** Journal region size (multiple of 4 KiB); default about 1/512 of the pool. */
   journalBytes?: number;
+  /** A pool file whose every block is allocated on the host at create (a thick pool). */
+  thick?: boolean;
+  /** Format a target that holds data or a known signature (never another pool). */
+  force?: boolean;
+  ownership?: OwnershipOptions;
+  logger?: Logger;
+}
+
+export interface PoolImportOptions {
+  ownership?: OwnershipOptions;
   logger?: Logger;
 }
 
@@ -67,10 +82,14 @@ export class Pool implements VolumeHost {
   private readonly pendingNames = new Set<string>();
   private readonly deletions = new Map<string, Promise<void>>();
   private readonly snaps: PoolSnapshots;
+  private readonly space: PoolSpaceWatch;
+  /** A regular file, whose filesystem may run out of blocks (a block device cannot). */
+  private readonly onFile: boolean;
   /** Serializes resizes and the start of deletes. */
   private metaChain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | null = null;
+  private ownership: PoolOwnership | null = null;
 
   private constructor(path: string, file: PoolFile, sb: Superblock, model: PoolModel, allocator: PoolAllocator,
     generation: number, logger: Logger) {
@@ -81,11 +100,16 @@ export class Pool implements VolumeHost {
     this.allocator = allocator;
     this.dataOffset = sb.layout.dataOffset;
     this.extentSize = sb.layout.extentSize;
+    this.onFile = isRegularFile(file);
+    this.log = logger.child({ component: 'pool', pool: sb.name });
+    this.space = new PoolSpaceWatch({ file, path, needBytes: this.extentSize, log: this.log });
     this.supply = new PoolExtentSupply({
       allocator, model, file, dataOffset: this.dataOffset, extentSize: this.extentSize,
       window: reserveWindow(this.extentSize), commit: (records, flags) => this.commit(records, flags),
+      zero: (pos, len) => (this.onFile ? zeroOrPunch(file, path, pos, len) : file.zero(pos, len)),
+      back: this.onFile ? (pos, len, what) => this.backOnHost(pos, len, what) : null,
+      unback: this.onFile ? async (pos, len) => { await punchRange(path, pos, len); } : null,
     });
-    this.log = logger.child({ component: 'pool', pool: sb.name });
     this.snaps = new PoolSnapshots({
       model, supply: this.supply, file, dataOffset: this.dataOffset, extentSize: this.extentSize,
       maxEntries: sb.layout.maxVolumes, log: this.log,
@@ -107,9 +131,16 @@ export class Pool implements VolumeHost {
   static async create(path: string, opts: PoolCreateOptions): Promise<Pool> {
     if (!isValidName(opts.name)) throw new InvalidNameError();
     validateExtentSize(opts.extentSize ?? DEFAULT_EXTENT_SIZE);
-    const target = await openCreateTarget(path, opts.sizeBytes);
+    const target = await openCreateTarget(path, opts.sizeBytes, opts.force === true);
     try {
       const l = computeLayout(target.poolBytes, opts.extentSize ?? DEFAULT_EXTENT_SIZE, opts.journalBytes);
+      // Metadata must never wait for host blocks (a journal write refused mid-batch would
+      // stop the pool's metadata); a thick pool owns every block from the start.
+      if (isRegularFile(target.file)) {
+        const thick = opts.thick === true;
+        await backRange(target.file, path, 0, thick ? target.poolBytes : l.dataOffset,
+          thick ? `thick pool ${opts.name} (${target.poolBytes} bytes)` : `the metadata of pool ${opts.name}`);
+      }
       const sb: Superblock = {
         formatVersion: POOL_FORMAT_VERSION, uuid: randomUUID(), name: opts.name, createdAtMs: Date.now(),
         flags: target.zeroed ? 0 : SB_FLAG_DEVICE_NOT_ZEROED, layout: l,
@@ -126,7 +157,10 @@ export class Pool implements VolumeHost {
       await target.file.write(sbBuf, 0, SUPERBLOCK_BYTES, 0);
       await target.file.write(sbBuf, 0, SUPERBLOCK_BYTES, SUPERBLOCK_BYTES);
       await target.file.sync();
-      const pool = new Pool(path, target.file, sb, model, new PoolAllocator(l.extentCount), 1, opts.logger ?? silentLogger());
+      const log = opts.logger ?? silentLogger();
+      const ownership = await ownPool({ path, file: target.file, uuid: sb.uuid, fresh: true, options: opts.ownership, logger: log });
+      const pool = new Pool(path, target.file, sb, model, new PoolAllocator(l.extentCount), 1, log);
+      pool.ownership = ownership;
       // Start a fresh epoch so the journal's first block is never ambiguous.
       await pool.journal.checkpoint();
       pool.log.info({ extentSize: l.extentSize, extents: l.extentCount, zeroed: target.zeroed }, 'pool created');
@@ -138,12 +172,20 @@ export class Pool implements VolumeHost {
     }
   }
 
-  static async import(path: string, opts: { logger?: Logger } = {}): Promise<Pool> {
-    const file = await openPoolPath(path);
+  /**
+   * Imports a pool once this process owns it (docs/pool-format.md "Ownership"): another
+   * live engine's pool is refused with POOL_IN_USE, a dead one's taken over.
+   */
+  static async import(path: string, opts: PoolImportOptions = {}): Promise<Pool> {
+    const file = await openForImport(path);
+    const log = opts.logger ?? silentLogger();
+    let ownership: PoolOwnership | undefined;
     try {
+      const head = await readSuperblock(file);
+      ownership = await ownPool({ path, file, uuid: head.uuid, fresh: false, options: opts.ownership, logger: log });
       const loaded = await loadPool(file);
       const { model } = loaded;
-      const sb = await upgradeSuperblock(file, loaded.sb);
+      const sb = await ownership.serialize(() => upgradeSuperblock(file, loaded.sb));
       const allocator = new PoolAllocator(sb.layout.extentCount);
       for (const v of [...model.volumes.values(), ...model.snapshots.values()]) {
         v.map.forEachMapped(0, model.extentsFor(v.sizeBytes), (_l, p) => {
@@ -151,11 +193,17 @@ export class Pool implements VolumeHost {
           if (!allocator.markUsed(p)) throw new PoolCorruptError(`extent ${p} is owned twice`);
         });
       }
-      const pool = new Pool(path, file, sb, model, allocator, loaded.generation, opts.logger ?? silentLogger());
+      const pool = new Pool(path, file, sb, model, allocator, loaded.generation, log);
+      pool.ownership = ownership;
       if (loaded.skippedTornSlot) pool.log.warn('newest checkpoint slot failed its checksum; imported from the older one');
+      // Pools made before metadata was backed at create get it now, if the host has room.
+      if (pool.onFile) await backRange(file, path, 0, sb.layout.dataOffset, 'pool metadata').catch(() => undefined);
       await pool.recover(loaded.replayedBlocks);
+      pool.space.checkHost();
+      pool.noteFull();
       return pool;
     } catch (err) {
+      await ownership?.release().catch(() => undefined);
       await file.close().catch(() => undefined);
       throw err;
     }
@@ -172,6 +220,7 @@ export class Pool implements VolumeHost {
       name: this.sb.name, uuid: this.sb.uuid, path: this.path, formatVersion: this.sb.formatVersion,
       extentSize: this.extentSize, capacityBytes: capacity, usedBytes: owned * this.extentSize,
       freeBytes: capacity - owned * this.extentSize, volumeCount: this.model.volumes.size, thinProvisionedBytes: provisioned,
+      ...this.space.view(),
     };
   }
 
@@ -216,7 +265,8 @@ export class Pool implements VolumeHost {
       if (thin) {
         await this.commit([create], JOURNAL_DURABLE);
       } else {
-        await this.supply.provision(this.model.extentsFor(opts.sizeBytes), (ps) => [create, ...mapRuns(fields.id, 0, ps)]);
+        await this.supply.provision(this.model.extentsFor(opts.sizeBytes), (ps) => [create, ...mapRuns(fields.id, 0, ps)],
+          `thick volume ${opts.name} (${opts.sizeBytes} bytes)`);
       }
       this.log.info({ volume: opts.name, sizeBytes: opts.sizeBytes, thin }, 'volume created');
       return this.volumeInfo(opts.name);
@@ -239,7 +289,8 @@ export class Pool implements VolumeHost {
           await this.commit([resize], JOURNAL_DURABLE);
         } else {
           const from = this.model.extentsFor(meta.sizeBytes);
-          await this.supply.provision(this.model.extentsFor(sizeBytes) - from, (ps) => [resize, ...mapRuns(meta.id, from, ps)]);
+          await this.supply.provision(this.model.extentsFor(sizeBytes) - from, (ps) => [resize, ...mapRuns(meta.id, from, ps)],
+            `growing thick volume ${name} to ${sizeBytes} bytes`);
         }
         this.volumes.get(meta.id)?.grow(sizeBytes / meta.blockSize);
       }
@@ -306,10 +357,26 @@ export class Pool implements VolumeHost {
     });
   }
 
-  /** Flushes, writes a checkpoint and closes the file; open volumes become DeviceGone. */
+  /** Set once another engine took the pool over: all I/O on it fails, only close() is left. */
+  get lostOwnership(): DeviceGoneError | null {
+    return this.file.guard?.lost ?? null;
+  }
+
+  /**
+   * Flushes, writes a checkpoint, releases ownership and closes the file; open volumes
+   * become DeviceGone. A pool whose ownership was lost writes nothing: it is not ours.
+   */
   close(): Promise<void> {
-    this.closing ??= this.shutdown().then(() => this.file.close());
+    this.closing ??= (this.lostOwnership !== null ? this.drop() : this.shutdown())
+      .then(() => this.ownership?.release())
+      .then(() => this.file.close());
     return this.closing;
+  }
+
+  /** Stops heartbeats and closes the file with no checkpoint and no release: what kill -9 leaves (tests). */
+  async abandon(): Promise<void> {
+    this.closing ??= this.drop().then(() => this.ownership?.abandon()).then(() => this.file.close());
+    await this.closing;
   }
 
   /** Wipes the superblocks and checkpoint headers so the path no longer holds a pool. */
@@ -318,6 +385,9 @@ export class Pool implements VolumeHost {
     if (this.model.entryCount > 0 || this.pendingNames.size > 0) throw new PoolNotEmptyError();
     this.closing = this.shutdown();
     await this.closing;
+    // No beat may rewrite block 0 after the wipe below.
+    await this.ownership?.release();
+    this.file.guard = null;
     const l = this.sb.layout;
     const zeros = Buffer.alloc(META_BLOCK_BYTES);
     for (const at of [0, SUPERBLOCK_BYTES, l.slotAOffset, l.slotBOffset]) await this.file.write(zeros, 0, zeros.length, at);
@@ -339,7 +409,9 @@ export class Pool implements VolumeHost {
 
   commit(records: JournalRecord[], flags: number): Promise<void> {
     for (const r of records) this.model.apply(r);
-    return this.journal.append(records.map(encodeRecord), flags);
+    const done = this.journal.append(records.map(encodeRecord), flags);
+    this.noteFull();
+    return done;
   }
 
   acquireExtent(): Promise<number> {
@@ -348,6 +420,11 @@ export class Pool implements VolumeHost {
 
   releaseExtents(extents: number[]): void {
     this.supply.release(extents);
+    this.noteFull();
+  }
+
+  eraseExtents(extents: number[]): Promise<void> {
+    return this.supply.erase(extents);
   }
 
   // ---- internals ----
@@ -360,15 +437,27 @@ export class Pool implements VolumeHost {
       if (!meta.deleting) await this.commit([{ type: RecordType.VOL_DELETING, vol: meta.id }], JOURNAL_DURABLE);
     });
     if (vol !== undefined) await vol.drain();
-    const freed = await this.eraseExtents(meta);
+    const freed = await this.eraseVolume(meta);
     await this.commit([{ type: RecordType.VOL_DELETE, vol: meta.id }], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
     this.releaseExtents(freed);
     this.volumes.delete(meta.id);
     this.log.info({ volume: meta.name }, 'volume deleted');
   }
 
+  /** A thick pool file owns all its blocks already: nothing to allocate (and no tool to run). */
+  private backOnHost(pos: number, len: number, what: string): Promise<void> {
+    const space = hostSpace(this.file, this.path);
+    if (space !== undefined && space.backedBytes >= space.fileBytes) return Promise.resolve();
+    return backRange(this.file, this.path, pos, len, what);
+  }
+
+  /** Full in its own space: no extent free and none reserved for thin writes. */
+  private noteFull(): void {
+    this.space.setFull(this.allocator.freeCount === 0 && this.model.reserved.size === 0);
+  }
+
   /** Secure erase: zero every extent a volume owns; returns them. */
-  private async eraseExtents(meta: VolumeMeta): Promise<number[]> {
+  private async eraseVolume(meta: VolumeMeta): Promise<number[]> {
     const ps: number[] = [];
     meta.map.forEachMapped(0, this.model.extentsFor(meta.sizeBytes), (_l, p) => ps.push(p));
     await this.supply.erase(ps);
@@ -392,7 +481,7 @@ export class Pool implements VolumeHost {
     for (const meta of [...this.model.volumes.values()]) {
       if (!meta.deleting) continue;
       finishedDeletes++;
-      const freed = await this.eraseExtents(meta);
+      const freed = await this.eraseVolume(meta);
       this.model.apply({ type: RecordType.VOL_DELETE, vol: meta.id });
       this.releaseExtents(freed);
     }
@@ -400,8 +489,16 @@ export class Pool implements VolumeHost {
     this.log.info({ replayedBlocks, zeroedReserved: reserved.length, finishedDeletes, volumes: this.model.volumes.size }, 'pool imported');
   }
 
+  private async drop(): Promise<void> {
+    this.closed = true;
+    for (const v of this.volumes.values()) v.markGone();
+    this.journal.shut();
+    this.volumes.clear();
+  }
+
   private async shutdown(): Promise<void> {
     this.closed = true;
+    this.space.close();
     for (const v of this.volumes.values()) v.markGone();
     await Promise.all([...this.volumes.values()].map((v) => v.drain()));
     await Promise.allSettled([...this.deletions.values()]);

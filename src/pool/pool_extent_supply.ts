@@ -17,6 +17,12 @@ export interface ExtentSupplyDeps {
   /** Thin allocations reserved ahead per refill. */
   window: number;
   commit: (records: JournalRecord[], flags: number) => Promise<void>;
+  /** Writes zeros over a byte range of the pool (on a file, punching where the host is full). */
+  zero: (pos: number, len: number) => Promise<void>;
+  /** Makes a byte range own its blocks on the host (pool files; null on a block device). */
+  back: ((pos: number, len: number, what: string) => Promise<void>) | null;
+  /** Gives a byte range's blocks back to the host (pool files; null on a block device). */
+  unback: ((pos: number, len: number) => Promise<void>) | null;
 }
 
 /**
@@ -48,13 +54,20 @@ export class PoolExtentSupply {
     return this.acquireSlow();
   }
 
-  /** Takes `count` extents (thick create or grow), zeroes fresh ones and commits `records(extents)` durably. */
-  provision(count: number, records: (extents: number[]) => JournalRecord[]): Promise<void> {
+  /**
+   * Takes `count` extents (thick create or grow, a snapshot or clone copy), makes them own
+   * their blocks on the host, zeroes fresh ones and commits `records(extents)` durably.
+   * `what` names the request in a NoSpaceError.
+   */
+  provision(count: number, records: (extents: number[]) => JournalRecord[], what = 'a thick volume'): Promise<void> {
     return this.serial(async () => {
       if (this.d.allocator.freeCount < count) this.returnReady();
-      if (this.d.allocator.freeCount < count) throw new NoSpaceError('pool lacks room for a thick volume');
+      if (this.d.allocator.freeCount < count) {
+        throw new NoSpaceError(`pool lacks room for ${what}: ${count} extents asked, ${this.d.allocator.freeCount} free`);
+      }
       const ps = this.d.allocator.take(count);
       try {
+        await this.backOnHost(ps, what);
         const head = await this.zeroAboveMark(ps);
         await this.d.commit([...head, ...records(ps)], JOURNAL_DURABLE);
       } catch (err) {
@@ -71,9 +84,9 @@ export class PoolExtentSupply {
 
   /** Writes zeros over whole extents, a few at a time. */
   async erase(extents: number[]): Promise<void> {
-    const { file, dataOffset, extentSize } = this.d;
+    const { dataOffset, extentSize } = this.d;
     for (let i = 0; i < extents.length; i += ERASE_PARALLEL) {
-      await Promise.all(extents.slice(i, i + ERASE_PARALLEL).map((p) => file.zero(dataOffset + p * extentSize, extentSize)));
+      await Promise.all(extents.slice(i, i + ERASE_PARALLEL).map((p) => this.d.zero(dataOffset + p * extentSize, extentSize)));
     }
   }
 
@@ -137,6 +150,25 @@ export class PoolExtentSupply {
     }
     this.ready = [];
     this.readyHead = 0;
+  }
+
+  /**
+   * Allocates the extents' blocks on the host, one fallocate per run. On failure the runs
+   * are punched back, best effort: they are free extents, so nothing of value is lost,
+   * and the host gets back whatever part was allocated.
+   */
+  private async backOnHost(ps: number[], what: string): Promise<void> {
+    const back = this.d.back;
+    if (back === null) return;
+    const { dataOffset, extentSize } = this.d;
+    const runs = toRuns(ps);
+    try {
+      for (const [start, count] of runs) await back(dataOffset + start * extentSize, count * extentSize, `${what} (${ps.length * extentSize} bytes)`);
+    } catch (err) {
+      const unback = this.d.unback;
+      if (unback !== null) for (const [start, count] of runs) await unback(dataOffset + start * extentSize, count * extentSize).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Zeroes extents at or above the high-water mark; returns the record that raises it. */

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { MediumError } from '../block/errors.ts';
+import { MediumError, NoSpaceError } from '../block/errors.ts';
 import { PoolBusyError, PoolNotFoundError } from './pool_errors.ts';
 import { IoMode, IoPolicy } from './pool_io_policy.ts';
 
@@ -29,12 +29,24 @@ export function zeroBuffer(): Buffer {
   return zeroChunk;
 }
 
-function ioError(op: string, err: NodeJS.ErrnoException): MediumError {
+/** The host filesystem below a pool file could not allocate blocks (or the owner's quota is spent). */
+export function isHostNoSpace(code: string | undefined): boolean {
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** What a failed transfer rejects with: NoSpaceError for a full host filesystem, else MediumError. */
+export type PoolIoError = MediumError | NoSpaceError;
+
+function ioError(op: string, err: NodeJS.ErrnoException): PoolIoError {
+  if (isHostNoSpace(err.code)) {
+    // The same error as a pool without free extents: initiators get SPACE ALLOCATION FAILED.
+    return new NoSpaceError(`host filesystem has no space for the pool file (${err.code})`);
+  }
   return new MediumError(`pool ${op} failed: ${err.code ?? err.message}`, { cause: err });
 }
 
-/** Called once per transfer with null or the MediumError; may be called before the call returns. */
-export type IoDone = (err: MediumError | null) => void;
+/** Called once per transfer with null or the error; may be called before the call returns. */
+export type IoDone = (err: PoolIoError | null) => void;
 
 /** Read buffers up to this size are carved from a shared slab instead of each getting an ArrayBuffer. */
 const IO_SLAB_MAX_PIECE = 64 * 1024;
@@ -77,6 +89,8 @@ export class PoolFile {
   readonly policy: IoPolicy;
   /** Largest single pwrite (POOL_WRITE_PIECE_BYTES, or unbounded on tmpfs). */
   readonly writePieceBytes: number;
+  /** Told of every write or fdatasync the host refused for want of space (ENOSPC, EDQUOT). */
+  onNoSpace: ((code: string) => void) | null = null;
   private syncing: Promise<void> | null = null;
   private nextSync: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | null = null;
 
@@ -132,7 +146,7 @@ export class PoolFile {
     done(err);
   }
 
-  private readNow(buf: Buffer, off: number, len: number, pos: number): MediumError | null {
+  private readNow(buf: Buffer, off: number, len: number, pos: number): PoolIoError | null {
     try {
       for (let done = 0; done < len;) {
         const n = fs.readSync(this.fd, buf, off + done, len - done, pos + done);
@@ -148,13 +162,13 @@ export class PoolFile {
     }
   }
 
-  private writeNow(buf: Buffer, off: number, len: number, pos: number): MediumError | null {
+  private writeNow(buf: Buffer, off: number, len: number, pos: number): PoolIoError | null {
     try {
       const piece = this.writePieceBytes;
       for (let done = 0; done < len;) done += fs.writeSync(this.fd, buf, off + done, Math.min(piece, len - done), pos + done);
       return null;
     } catch (err) {
-      return ioError('write', err as NodeJS.ErrnoException);
+      return this.writeFailed(err as NodeJS.ErrnoException);
     }
   }
 
@@ -181,8 +195,8 @@ export class PoolFile {
   private writeAsync(buf: Buffer, off: number, len: number, pos: number, done: IoDone): void {
     const piece = this.writePieceBytes;
     let pending = Math.ceil(len / piece);
-    let failure: MediumError | null = null;
-    const settle = (err: MediumError | null): void => {
+    let failure: PoolIoError | null = null;
+    const settle = (err: PoolIoError | null): void => {
       if (err !== null && failure === null) failure = err;
       if (--pending === 0) done(failure);
     };
@@ -194,7 +208,7 @@ export class PoolFile {
   private writePiece(buf: Buffer, off: number, len: number, pos: number, done: IoDone): void {
     const step = (put: number): void => {
       fs.write(this.fd, buf, off + put, len - put, pos + put, (err, n) => {
-        if (err) return done(ioError('write', err));
+        if (err) return done(this.writeFailed(err));
         if (put + n < len) return step(put + n);
         done(null);
       });
@@ -251,9 +265,14 @@ export class PoolFile {
           this.syncing = this.runSync();
           this.syncing.then(waiting.resolve, waiting.reject);
         }
-        if (err) reject(ioError('fdatasync', err)); else resolve();
+        if (err) reject(this.writeFailed(err, 'fdatasync')); else resolve();
       });
     });
+  }
+
+  private writeFailed(err: NodeJS.ErrnoException, op = 'write'): PoolIoError {
+    if (isHostNoSpace(err.code)) this.onNoSpace?.(err.code!);
+    return ioError(op, err);
   }
 
   close(): Promise<void> {

@@ -16,6 +16,8 @@ export interface VolumeHost {
   commit(records: JournalRecord[], flags: number): Promise<void>;
   /** Returns erased extents to the free list once their UNMAP is journaled. */
   releaseExtents(extents: number[]): void;
+  /** Zeroes whole pool extents (punching them where a full host filesystem refuses zeros). */
+  eraseExtents(extents: number[]): Promise<void>;
 }
 
 /** Counts I/O in flight so an unmap or delete can wait for what started before it. */
@@ -42,7 +44,6 @@ async function settleAll(ops: Promise<unknown>[]): Promise<void> {
   const results = await Promise.allSettled(ops);
   for (const r of results) if (r.status === 'rejected') throw r.reason;
 }
-const ERASE_PARALLEL = 8;
 
 /**
  * A logical volume: a BlockDevice over a pool. The hot path is one map lookup and one
@@ -391,10 +392,7 @@ export class Volume implements BlockDevice {
     try {
       await this.drain();
       const mapped = targets.filter((l) => this.meta.map.get(l) >= 0);
-      for (let i = 0; i < mapped.length; i += ERASE_PARALLEL) {
-        await Promise.all(mapped.slice(i, i + ERASE_PARALLEL).map((l) =>
-          this.host.file.zero(this.dataOffset + this.meta.map.get(l) * this.es, this.es)));
-      }
+      await this.host.eraseExtents(mapped.map((l) => this.meta.map.get(l)));
       const records: JournalRecord[] = [];
       for (const l of mapped) {
         freed.push(this.meta.map.get(l));

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PoolConditionTracker } from './pool_condition.ts';
+
+const MiB = 2 ** 20;
+
+test('a host refusal is one change, however many writes fail; room again is one change back', () => {
+  const t = new PoolConditionTracker();
+  assert.equal(t.condition, 'ok');
+  assert.equal(t.reason, undefined);
+  const first = t.hostRefused('ENOSPC', 10 * MiB);
+  assert.deepEqual({ ...first, reason: undefined }, { condition: 'hostFull', previous: 'ok', reason: undefined });
+  assert.match(first!.reason!, /host filesystem.*out of space \(ENOSPC\)/);
+  for (let i = 0; i < 100; i++) assert.equal(t.hostRefused('ENOSPC', 10 * MiB), null, 'repeats change nothing');
+  assert.equal(t.hostProbe({ availableBytes: MiB - 1, backedBytes: 10 * MiB }, MiB), null, 'less than an extent is not room');
+  assert.equal(t.condition, 'hostFull');
+  assert.deepEqual(t.hostProbe({ availableBytes: MiB, backedBytes: 10 * MiB }, MiB), { condition: 'ok', previous: 'hostFull' });
+  assert.equal(t.hostProbe({ availableBytes: 0, backedBytes: 0 }, MiB), null, 'probes while ok change nothing');
+});
+
+test('a spent quota clears once the file gains blocks (statfs does not show quotas)', () => {
+  const t = new PoolConditionTracker();
+  t.hostRefused('EDQUOT', 5 * MiB);
+  assert.equal(t.hostProbe({ availableBytes: 100 * MiB, backedBytes: 5 * MiB }, MiB), null);
+  assert.equal(t.hostProbe({ availableBytes: 100 * MiB, backedBytes: 6 * MiB }, MiB)?.condition, 'ok');
+});
+
+test('full in its own space: one change each way; host full wins while both hold', () => {
+  const t = new PoolConditionTracker();
+  assert.equal(t.setFull(false), null);
+  const full = t.setFull(true);
+  assert.equal(full?.condition, 'full');
+  assert.equal(full?.reason, 'no free extents left in the pool');
+  assert.equal(t.setFull(true), null);
+  assert.equal(t.hostRefused('ENOSPC', 0)?.previous, 'full');
+  assert.equal(t.setFull(false), null, 'still hostFull: no visible change');
+  assert.equal(t.setFull(true), null);
+  assert.deepEqual(t.hostProbe({ availableBytes: MiB, backedBytes: 0 }, MiB)?.condition, 'full', 'host room again, pool still full');
+  assert.deepEqual(t.setFull(false), { condition: 'ok', previous: 'full' });
+});
