@@ -7,6 +7,7 @@ import { loadEngineState, saveEngineState, ENGINE_STATE_VERSION, type PoolRecord
 import { ExportRegistry } from './export_registry.ts';
 import { describeFault, EngineClosedError, PoolExistsError, PoolFaultedError, PoolNotFoundError, VolumeExportedError } from './errors.ts';
 import { ReplicaService } from './replica_service.ts';
+import { ReplicaAuthKeys } from '../replica/index.ts';
 import { NexusRegistry } from './nexus_registry.ts';
 import { VolumeInUseError } from './nexus_registry_errors.ts';
 import { ChildOpener } from './nexus_children.ts';
@@ -18,6 +19,11 @@ export interface EngineOptions {
   iscsi: { host: string; port: number };
   /** Where other engines' nexuses reach this one's replicas; default the iSCSI host, port 0. */
   replica?: { host: string; port: number };
+  /**
+   * The cluster token(s) (`--auth-token-file`): replica clients must prove they hold one,
+   * and this engine's nexuses demand the same of the replica servers they reach.
+   */
+  replicaAuthTokens?: readonly string[];
   logger: Logger;
 }
 
@@ -45,6 +51,7 @@ export class Engine {
   #replicas: ReplicaService | undefined;
   #nexuses: NexusRegistry | undefined;
   readonly #replicaListen: { host: string; port: number };
+  readonly #replicaAuth: ReplicaAuthKeys | undefined;
   #portal = { host: '', port: 0 };
   #lock: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -54,6 +61,7 @@ export class Engine {
     this.#log = opts.logger;
     this.#server = new IscsiServer({ ...opts.iscsi, logger: opts.logger });
     this.#replicaListen = opts.replica ?? { host: opts.iscsi.host, port: 0 };
+    this.#replicaAuth = opts.replicaAuthTokens ? new ReplicaAuthKeys(opts.replicaAuthTokens) : undefined;
   }
 
   /** Loads the state, imports every registered pool, starts iSCSI and re-exports. */
@@ -101,6 +109,7 @@ export class Engine {
     }
     this.#replicas = await ReplicaService.start({
       dataDir: this.dataDir, ...this.#replicaListen, log: this.#log, lookup: (p, v) => this.#replicaVolume(p, v),
+      ...(this.#replicaAuth ? { auth: this.#replicaAuth } : {}),
     });
     this.#nexuses = await NexusRegistry.open({
       dataDir: this.dataDir, opener: new ChildOpener(this.#replicas, NEXUS_OP_TIMEOUT_MS_DEFAULT), log: this.#log,

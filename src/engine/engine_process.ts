@@ -5,6 +5,7 @@ import { Engine } from './engine.ts';
 import { buildApiServer } from './api/api_server.ts';
 import { formatHostPort, type EngineArgs } from './engine_args.ts';
 import { setUpApiAuth } from '../util/auth_setup.ts';
+import { decideListenAuth } from '../util/auth_token.ts';
 
 export interface RunningEngine {
   engine: Engine;
@@ -28,7 +29,17 @@ export async function startEngineProcess(args: EngineArgs, logger: Logger): Prom
   const auth = setUpApiAuth({
     host: args.apiListen.host, listenFlag: '--api-listen', tokenFile: args.authTokenFile, insecureNoAuth: args.insecureNoAuth === true, logger,
   });
-  const engine = await Engine.open({ dataDir: args.dataDir, iscsi: args.iscsiListen, ...(args.replicaListen ? { replica: args.replicaListen } : {}), logger });
+  // The replica protocol reads and writes any replica: the same rule as the API, with the same token.
+  const replicaHost = (args.replicaListen ?? args.iscsiListen).host;
+  const replicaAuth = decideListenAuth({
+    host: replicaHost, listenFlag: args.replicaListen ? '--replica-listen' : '--iscsi-listen (where the replica server listens by default)',
+    tokenConfigured: auth.tokens !== undefined, insecureNoAuth: args.insecureNoAuth === true,
+  });
+  if (replicaAuth === 'insecure-open') logger.warn({ listen: replicaHost }, 'replica server serves the network WITHOUT authentication: anyone who can reach it can read and write replicas');
+  const engine = await Engine.open({
+    dataDir: args.dataDir, iscsi: args.iscsiListen, ...(args.replicaListen ? { replica: args.replicaListen } : {}), logger,
+    ...(auth.tokens ? { replicaAuthTokens: auth.tokens } : {}),
+  });
   let api: FastifyInstance;
   try {
     api = await buildApiServer(engine, logger.child({ component: 'api' }), auth.tokens ? { auth: { tokens: auth.tokens } } : {});

@@ -53,6 +53,7 @@ export class ChildOpener {
     const device = await RemoteReplica.connect({
       host, port, volume: replicaKey(ref.pool, ref.volume), generation, fence: false,
       opTimeoutMs: this.#opTimeoutMs, connectTimeoutMs: REPLICA_CONNECT_TIMEOUT_MS,
+      ...(this.#service.auth ? { auth: this.#service.auth } : {}),
     });
     return { device, release: () => device.close() };
   }

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../util/log.ts';
 import type { BlockDevice } from '../block/block_device.ts';
-import { GenerationRegistry, LocalReplica, ReplicaServer } from '../replica/index.ts';
+import { GenerationRegistry, LocalReplica, ReplicaServer, type ReplicaAuthKeys } from '../replica/index.ts';
 import { FileGenerationStore } from './generation_store_file.ts';
 
 /** Finds an open pool volume by pool and name; undefined when either is unknown. */
@@ -19,19 +19,22 @@ export function replicaKey(pool: string, volume: string): string {
  */
 export class ReplicaService {
   readonly generations: GenerationRegistry;
+  /** The cluster token(s), when configured: the server demands them and nexus clients prove them. */
+  readonly auth: ReplicaAuthKeys | undefined;
   readonly #server: ReplicaServer;
   readonly #lookup: ReplicaVolumeLookup;
   #address: AddressInfo | undefined;
 
-  private constructor(store: FileGenerationStore, lookup: ReplicaVolumeLookup, log: Logger) {
+  private constructor(store: FileGenerationStore, lookup: ReplicaVolumeLookup, log: Logger, auth: ReplicaAuthKeys | undefined) {
     this.generations = new GenerationRegistry(store);
     this.#lookup = lookup;
-    this.#server = new ReplicaServer({ resolve: (name) => this.#resolve(name), generations: this.generations, log });
+    this.auth = auth;
+    this.#server = new ReplicaServer({ resolve: (name) => this.#resolve(name), generations: this.generations, log, ...(auth ? { auth } : {}) });
   }
 
-  static async start(opts: { dataDir: string; host: string; port: number; lookup: ReplicaVolumeLookup; log: Logger }): Promise<ReplicaService> {
+  static async start(opts: { dataDir: string; host: string; port: number; lookup: ReplicaVolumeLookup; log: Logger; auth?: ReplicaAuthKeys }): Promise<ReplicaService> {
     const store = await FileGenerationStore.load(opts.dataDir);
-    const service = new ReplicaService(store, opts.lookup, opts.log);
+    const service = new ReplicaService(store, opts.lookup, opts.log, opts.auth);
     service.#address = await service.#server.listen(opts.port, opts.host);
     return service;
   }

@@ -7,6 +7,7 @@ export type { ReplicaResolver } from './replica_session.ts';
 export { ReplicaFramer } from './replica_framer.ts';
 export { decodeRequest, encodeRequest, type ReplicaRequest } from './replica_codec.ts';
 export { REPLICA_PROTOCOL_VERSION, ReplicaOp, ReplicaStatus } from './replica_protocol.ts';
+export { ReplicaAuthError, ReplicaAuthKeys } from './replica_auth.ts';
 export {
   ReplicaFrameTooLargeError, ReplicaNotFoundError, ReplicaProtocolError, ReplicaRemoteError, ReplicaTimeoutError,
   ReplicaTruncatedFrameError, ReplicaVersionMismatchError, StaleGenerationError,

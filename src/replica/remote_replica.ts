@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { BlockDevice } from '../block/block_device.ts';
 import { DeviceGoneError } from '../block/errors.ts';
@@ -6,6 +7,7 @@ import { ReplicaCork } from './replica_cork.ts';
 import { encodeHeader, encodeRequest, isReply, replyOp } from './replica_codec.ts';
 import { REPLICA_MAX_PAYLOAD_DEFAULT, REPLICA_PROTOCOL_VERSION, ReplicaFlag, ReplicaOp, ReplicaStatus, opName, type FrameHeader } from './replica_protocol.ts';
 import { ReplicaProtocolError, ReplicaTimeoutError, errorForStatus } from './replica_errors.ts';
+import { NO_PROOF, REPLICA_AUTH_NONCE_BYTES, ReplicaAuthError, decodeAuthReply, type ReplicaAuthKeys } from './replica_auth.ts';
 
 export interface RemoteReplicaOptions {
   host: string;
@@ -20,6 +22,11 @@ export interface RemoteReplicaOptions {
   opTimeoutMs?: number;
   connectTimeoutMs?: number;
   maxPayload?: number;
+  /**
+   * The cluster token(s): the server must prove it holds one before this side proves
+   * itself in HELLO. Without keys, HELLO carries no proof (only an open server takes it).
+   */
+  auth?: ReplicaAuthKeys;
 }
 
 /**
@@ -134,7 +141,8 @@ export class RemoteReplica implements BlockDevice {
     });
     const r = new RemoteReplica(socket, opts);
     try {
-      await r.hello(opts.volume, opts.generation, REPLICA_PROTOCOL_VERSION);
+      const proof = opts.auth ? await r.authenticate(opts.auth) : NO_PROOF;
+      await r.hello(opts.volume, opts.generation, REPLICA_PROTOCOL_VERSION, proof);
       if (opts.fence ?? true) await r.fence(opts.generation);
     } catch (err) {
       r.close();
@@ -214,9 +222,20 @@ export class RemoteReplica implements BlockDevice {
     this.socket.destroy();
   }
 
-  private async hello(volume: string, generation: number, version: number): Promise<void> {
-    const [header, name] = encodeRequest({ op: ReplicaOp.HELLO, id: 0, version, generation, volume });
-    await this.request<void>(ReplicaOp.HELLO, header, name);
+  private async hello(volume: string, generation: number, version: number, proof: Buffer): Promise<void> {
+    const [header, body] = encodeRequest({ op: ReplicaOp.HELLO, id: 0, version, generation, volume, proof });
+    await this.request<void>(ReplicaOp.HELLO, header, body);
+  }
+
+  /** The token handshake: the server proves itself first; returns this side's proof for HELLO. */
+  private async authenticate(keys: ReplicaAuthKeys): Promise<Buffer> {
+    const clientNonce = randomBytes(REPLICA_AUTH_NONCE_BYTES);
+    const [header, body] = encodeRequest({ op: ReplicaOp.AUTH, id: 0, clientNonce });
+    const { serverNonce, serverProof } = decodeAuthReply(await this.request<Buffer>(ReplicaOp.AUTH, header, body));
+    if (!keys.acceptsServer(clientNonce, serverNonce, serverProof)) {
+      throw new ReplicaAuthError('the replica server could not prove it holds the cluster token: not a Berth engine of this cluster');
+    }
+    return keys.clientProof(clientNonce, serverNonce);
   }
 
   /** Sends one request; the header's request id is filled in here. */
@@ -265,6 +284,7 @@ export class RemoteReplica implements BlockDevice {
       case ReplicaOp.READ: p.succeed(payload); break;
       case ReplicaOp.MAP_STATUS: p.succeed({ mapped: (h.flags & ReplicaFlag.MAPPED) !== 0, count: h.arg32 }); break;
       case ReplicaOp.FENCE: p.succeed(h.arg64); break;
+      case ReplicaOp.AUTH: p.succeed(Buffer.from(payload)); break;
       case ReplicaOp.HELLO:
         this.blockCount = h.arg64;
         this.blockSize = h.arg32;

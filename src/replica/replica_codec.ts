@@ -3,6 +3,7 @@ import {
   REPLICA_PROTOCOL_VERSION, REPLY_BIT, ReplicaFlag, ReplicaOp, ReplicaStatus, opName, type FrameHeader,
 } from './replica_protocol.ts';
 import { ReplicaProtocolError } from './replica_errors.ts';
+import { REPLICA_AUTH_NONCE_BYTES, REPLICA_AUTH_PROOF_BYTES } from './replica_auth.ts';
 
 /**
  * Pure encoding and decoding of replica protocol frames. Knows nothing of sockets:
@@ -14,7 +15,9 @@ import { ReplicaProtocolError } from './replica_errors.ts';
 const TWO_32 = 0x1_0000_0000;
 
 export type ReplicaRequest =
-  | { op: typeof ReplicaOp.HELLO; id: number; version: number; generation: number; volume: string }
+  /** `proof`: the client's token proof (replica_auth.ts), zeros from a client without a token. */
+  | { op: typeof ReplicaOp.HELLO; id: number; version: number; generation: number; volume: string; proof: Buffer }
+  | { op: typeof ReplicaOp.AUTH; id: number; clientNonce: Buffer }
   | { op: typeof ReplicaOp.FENCE; id: number; generation: number }
   | { op: typeof ReplicaOp.PING; id: number }
   | { op: typeof ReplicaOp.READ; id: number; lba: number; count: number }
@@ -69,9 +72,11 @@ export function decodeHeader(b: Buffer, at: number): FrameHeader {
 export function encodeRequest(req: ReplicaRequest): [Buffer] | [Buffer, Buffer] {
   switch (req.op) {
     case ReplicaOp.HELLO: {
-      const name = Buffer.from(req.volume, 'utf8');
-      return [encodeHeader(req.op, 0, req.id, name.length, req.generation, req.version, 0), name];
+      const body = Buffer.concat([req.proof, Buffer.from(req.volume, 'utf8')]);
+      return [encodeHeader(req.op, 0, req.id, body.length, req.generation, req.version, 0), body];
     }
+    case ReplicaOp.AUTH:
+      return [encodeHeader(req.op, 0, req.id, req.clientNonce.length, 0, 0, 0), req.clientNonce];
     case ReplicaOp.FENCE:
       return [encodeHeader(req.op, 0, req.id, 0, req.generation, 0, 0)];
     case ReplicaOp.PING:
@@ -95,13 +100,17 @@ export function decodeRequest(h: FrameHeader, payload: Buffer): ReplicaRequest {
   };
   switch (h.op) {
     case ReplicaOp.HELLO: {
-      if (payload.length === 0 || payload.length > REPLICA_MAX_VOLUME_NAME) {
-        throw new ReplicaProtocolError(`HELLO volume name must be 1..${REPLICA_MAX_VOLUME_NAME} bytes`);
+      const nameLength = payload.length - REPLICA_AUTH_PROOF_BYTES;
+      if (nameLength <= 0 || nameLength > REPLICA_MAX_VOLUME_NAME) {
+        throw new ReplicaProtocolError(`HELLO carries a ${REPLICA_AUTH_PROOF_BYTES}-byte proof and a volume name of 1..${REPLICA_MAX_VOLUME_NAME} bytes`);
       }
-      const volume = payload.toString('utf8');
+      const volume = payload.toString('utf8', REPLICA_AUTH_PROOF_BYTES);
       if (volume.includes('\uFFFD') || volume.includes('\0')) throw new ReplicaProtocolError('HELLO volume name is not valid UTF-8');
-      return { op: h.op, id, version: h.arg32, generation: h.arg64, volume };
+      return { op: h.op, id, version: h.arg32, generation: h.arg64, volume, proof: Buffer.from(payload.subarray(0, REPLICA_AUTH_PROOF_BYTES)) };
     }
+    case ReplicaOp.AUTH:
+      if (payload.length !== REPLICA_AUTH_NONCE_BYTES) throw new ReplicaProtocolError(`AUTH carries a nonce of ${REPLICA_AUTH_NONCE_BYTES} bytes, got ${payload.length}`);
+      return { op: h.op, id, clientNonce: Buffer.from(payload) };
     case ReplicaOp.FENCE:
       noPayload();
       return { op: h.op, id, generation: h.arg64 };

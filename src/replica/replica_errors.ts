@@ -1,6 +1,7 @@
 import { BerthError } from '../util/errors.ts';
 import { DeviceGoneError, MediumError, NoSpaceError, OutOfRangeError } from '../block/errors.ts';
 import { REPLICA_PROTOCOL_VERSION, ReplicaStatus, statusName } from './replica_protocol.ts';
+import { ReplicaAuthError } from './replica_auth.ts';
 
 /** A frame broke the protocol (bad magic, unknown op, malformed body). */
 export class ReplicaProtocolError extends BerthError {
@@ -70,6 +71,7 @@ export function statusForError(err: unknown): number {
     return ReplicaStatus.INVALID_REQUEST;
   }
   if (err instanceof DeviceGoneError) return ReplicaStatus.DEVICE_GONE;
+  if (err instanceof ReplicaAuthError) return ReplicaStatus.UNAUTHENTICATED;
   return ReplicaStatus.INTERNAL;
 }
 
@@ -87,6 +89,7 @@ export function errorForStatus(status: number, message: string, arg64: number): 
     case ReplicaStatus.VERSION_MISMATCH: return new ReplicaVersionMismatchError(arg64, REPLICA_PROTOCOL_VERSION);
     case ReplicaStatus.NOT_FOUND: return new ReplicaNotFoundError(message);
     case ReplicaStatus.DEVICE_GONE: return new DeviceGoneError(message);
+    case ReplicaStatus.UNAUTHENTICATED: return new ReplicaAuthError(message);
     default: return new ReplicaRemoteError(status, message);
   }
 }

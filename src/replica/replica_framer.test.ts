@@ -14,7 +14,8 @@ function collect(maxPayload?: number): { framer: ReplicaFramer; frames: Array<{ 
 }
 
 const samples: ReplicaRequest[] = [
-  { op: ReplicaOp.HELLO, id: 1, version: REPLICA_PROTOCOL_VERSION, generation: 2 ** 40 + 7, volume: 'pvc-1234' },
+  { op: ReplicaOp.HELLO, id: 1, version: REPLICA_PROTOCOL_VERSION, generation: 2 ** 40 + 7, volume: 'pvc-1234', proof: Buffer.alloc(32, 0x5a) },
+  { op: ReplicaOp.AUTH, id: 9, clientNonce: Buffer.alloc(32, 0x17) },
   { op: ReplicaOp.FENCE, id: 2, generation: 9 },
   { op: ReplicaOp.PING, id: 3 },
   { op: ReplicaOp.WRITE, id: 4, lba: 2 ** 33 + 5, count: 2, fua: true, data: Buffer.alloc(1024, 0xab) },
@@ -89,13 +90,13 @@ test('bad magic is refused on its first wrong byte', () => {
 
 test('another version is reported as soon as its version byte arrives', () => {
   const frame = encodeRequest({ op: ReplicaOp.PING, id: 1 })[0];
-  frame[4] = 2;
+  frame[4] = 1; // a version-1 engine, which cannot authenticate
   const { framer } = collect();
   framer.push(frame.subarray(0, 4));
   assert.throws(() => framer.push(frame.subarray(4, 5)), (err: unknown) => {
     assert.ok(err instanceof BerthError);
     assert.equal(err.code, 'REPLICA_VERSION_MISMATCH');
-    assert.match(err.message, /version 2/);
+    assert.match(err.message, /version 1, this side speaks 2/);
     return true;
   });
 });
@@ -113,6 +114,9 @@ test('decodeRequest refuses malformed bodies with a protocol error', () => {
   assert.throws(() => decodeRequest({ ...h, op: 0x55 }, Buffer.alloc(0)), { code: 'REPLICA_PROTOCOL_ERROR' });
   assert.throws(() => decodeRequest(h, Buffer.alloc(3)), { code: 'REPLICA_PROTOCOL_ERROR' });
   assert.throws(() => decodeRequest({ ...h, op: ReplicaOp.HELLO }, Buffer.alloc(0)), { code: 'REPLICA_PROTOCOL_ERROR' });
+  assert.throws(() => decodeRequest({ ...h, op: ReplicaOp.HELLO }, Buffer.alloc(32)), { code: 'REPLICA_PROTOCOL_ERROR' }, 'a proof and no name');
+  assert.throws(() => decodeRequest({ ...h, op: ReplicaOp.AUTH }, Buffer.alloc(31)), { code: 'REPLICA_PROTOCOL_ERROR' });
+  assert.throws(() => decodeRequest({ ...h, op: ReplicaOp.AUTH }, Buffer.alloc(33)), { code: 'REPLICA_PROTOCOL_ERROR' });
   assert.throws(() => decodeRequest({ ...h, op: ReplicaOp.WRITE }, Buffer.alloc(0)), { code: 'REPLICA_PROTOCOL_ERROR' });
 });
 
@@ -125,8 +129,9 @@ const requestArb: fc.Arbitrary<ReplicaRequest> = fc.oneof(
   fc.record({ op: fc.constant(ReplicaOp.FENCE), id: fc.nat(0xffffffff), generation: fc.nat(Number.MAX_SAFE_INTEGER) }),
   fc.record({
     op: fc.constant(ReplicaOp.HELLO), id: fc.nat(0xffffffff), version: fc.nat(255), generation: fc.nat(2 ** 50),
-    volume: fc.stringMatching(/^[a-z0-9-]{1,40}$/),
+    volume: fc.stringMatching(/^[a-z0-9-]{1,40}$/), proof: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => Buffer.from(a)),
   }),
+  fc.record({ op: fc.constant(ReplicaOp.AUTH), id: fc.nat(0xffffffff), clientNonce: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => Buffer.from(a)) }),
   fc.record({ op: fc.constant(ReplicaOp.FLUSH), id: fc.nat(0xffffffff) }),
 );
 

@@ -7,7 +7,8 @@
 
 /** 'BRRP': Berth Replica Protocol. */
 export const REPLICA_MAGIC = 0x42525250;
-export const REPLICA_PROTOCOL_VERSION = 1;
+/** 2: AUTH and the proof in HELLO (token authentication, docs/replica-protocol.md). */
+export const REPLICA_PROTOCOL_VERSION = 2;
 export const REPLICA_HEADER_LENGTH = 32;
 /** Default cap on one frame's payload: a 16 MiB I/O plus room, checked before any allocation. */
 export const REPLICA_MAX_PAYLOAD_DEFAULT = 16 * 1024 * 1024 + 4096;
@@ -35,6 +36,8 @@ export const ReplicaOp = {
   HELLO: 0x01,
   FENCE: 0x02,
   PING: 0x03,
+  /** Version 2: the token handshake (replica_auth.ts); before HELLO. */
+  AUTH: 0x04,
   READ: 0x10,
   WRITE: 0x11,
   FLUSH: 0x12,
@@ -64,6 +67,8 @@ export const ReplicaStatus = {
   NOT_FOUND: 6,
   INVALID_REQUEST: 7,
   DEVICE_GONE: 8,
+  /** Version 2: the peer did not prove it holds the cluster token. */
+  UNAUTHENTICATED: 9,
   INTERNAL: 255,
 } as const;
 export type ReplicaStatusCode = (typeof ReplicaStatus)[keyof typeof ReplicaStatus];

@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../util/log.ts';
 import { REPLICA_MAX_PAYLOAD_DEFAULT } from './replica_protocol.ts';
 import { GenerationRegistry, type GenerationStore } from './replica_generations.ts';
 import { ReplicaSession, type ReplicaResolver } from './replica_session.ts';
+import type { ReplicaAuthKeys } from './replica_auth.ts';
 
 export interface ReplicaServerOptions {
   /** Finds the replica a HELLO names; undefined answers NOT_FOUND. */
@@ -15,6 +16,12 @@ export interface ReplicaServerOptions {
   generations: GenerationStore | GenerationRegistry;
   maxPayload?: number;
   log?: Logger;
+  /**
+   * The cluster token(s): every client must prove it holds one (AUTH, then HELLO with
+   * the proof), and the server proves itself in return. Without keys the server is open
+   * to anyone who can reach it, so engines give keys whenever it listens off loopback.
+   */
+  auth?: ReplicaAuthKeys;
 }
 
 /** Serves this engine's replicas to nexuses on other nodes over the replica protocol. */
@@ -29,7 +36,7 @@ export class ReplicaServer {
     this.server = net.createServer((socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
-      new ReplicaSession(socket, opts.resolve, registry, maxPayload, log);
+      new ReplicaSession(socket, opts.resolve, registry, maxPayload, log, opts.auth);
     });
   }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from '../util/log.ts';
 import type { BlockDevice } from '../block/block_device.ts';
@@ -11,6 +12,7 @@ import {
 } from './replica_errors.ts';
 import type { GenerationRegistry } from './replica_generations.ts';
 import { ReplicaPayloadPool } from './replica_payload_pool.ts';
+import { REPLICA_AUTH_NONCE_BYTES, ReplicaAuthError, encodeAuthReply, type ReplicaAuthKeys } from './replica_auth.ts';
 
 export type ReplicaResolver = (volume: string) => BlockDevice | undefined;
 
@@ -60,9 +62,13 @@ export class ReplicaSession {
   private refused = false;
   private readonly payloads = new ReplicaPayloadPool();
   private readonly spareIos: SessionIo[] = [];
+  /** With keys, HELLO must carry a proof over the nonces of this connection's AUTH. */
+  private readonly auth: ReplicaAuthKeys | undefined;
+  private nonces: { client: Buffer; server: Buffer } | undefined;
 
-  constructor(socket: Socket, resolve: ReplicaResolver, generations: GenerationRegistry, maxPayload: number, log: Logger) {
+  constructor(socket: Socket, resolve: ReplicaResolver, generations: GenerationRegistry, maxPayload: number, log: Logger, auth?: ReplicaAuthKeys) {
     this.socket = socket;
+    this.auth = auth;
     this.resolve = resolve;
     this.generations = generations;
     this.maxPayload = maxPayload;
@@ -189,7 +195,10 @@ export class ReplicaSession {
     switch (req.op) {
       case ReplicaOp.PING:
         return this.send(encodeReply(req.op, req.id, 0, 0, 0, 0));
+      case ReplicaOp.AUTH:
+        return this.authChallenge(req.id, req.clientNonce);
       case ReplicaOp.HELLO:
+        if (req.version === REPLICA_PROTOCOL_VERSION && !this.proven(req.proof)) return this.refuseAuth(req.id);
         return this.hello(req.id, req.version, req.volume, req.generation);
       case ReplicaOp.FENCE: {
         const volume = this.bound(req.op);
@@ -233,6 +242,31 @@ export class ReplicaSession {
     gen.writeUInt32BE(Math.floor(current / 0x1_0000_0000), 0);
     gen.writeUInt32BE(current >>> 0, 4);
     this.send(encodeReply(ReplicaOp.HELLO, id, dev.thin ? ReplicaFlag.THIN : 0, dev.blockCount, dev.blockSize, 8), gen);
+  }
+
+  /** AUTH: prove this server holds the token, and hand out the nonce HELLO's proof must cover. */
+  private authChallenge(id: number, clientNonce: Buffer): void {
+    if (!this.auth) throw new ReplicaAuthError('this replica server has no token to prove itself with (it runs without --auth-token-file)');
+    if (this.nonces !== undefined || this.volume !== undefined) throw new ReplicaProtocolError('AUTH sent twice, or after HELLO');
+    const server = randomBytes(REPLICA_AUTH_NONCE_BYTES);
+    this.nonces = { client: clientNonce, server };
+    const payload = encodeAuthReply(server, this.auth.serverProof(clientNonce, server));
+    this.send(encodeReply(ReplicaOp.AUTH, id, 0, 0, 0, payload.length), payload);
+  }
+
+  /** Open servers (no token: loopback only, or --insecure-no-auth) take any HELLO. */
+  private proven(proof: Buffer): boolean {
+    if (!this.auth) return true;
+    return this.nonces !== undefined && this.auth.acceptsClient(this.nonces.client, this.nonces.server, proof);
+  }
+
+  /** A client that cannot prove it holds the token gets one answer, then the connection closes. */
+  private refuseAuth(id: number): void {
+    this.refused = true;
+    this.log.warn({ remote: this.socket.remoteAddress }, 'replica client refused: no valid token proof');
+    const [h, msg] = encodeErrorReply(ReplicaOp.HELLO, id, ReplicaStatus.UNAUTHENTICATED, 'the replica server demands a token proof (AUTH, then HELLO with the proof)');
+    if (this.socket.writable) this.socket.end(Buffer.concat([h, msg]));
+    this.socket.pause();
   }
 
   private bound(op: number): string {

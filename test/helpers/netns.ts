@@ -116,7 +116,9 @@ export class Cluster {
       child = this.#spawn(node.ns, nodeBin, [
         join(repoRoot, 'src', 'engine', 'main.ts'), '--data-dir', dataDir,
         '--api-listen', `127.0.0.1:${NODE_API_PORT}`, '--iscsi-listen', `${node.ip}:${NODE_ISCSI_PORT}`,
-        '--replica-listen', `${node.ip}:${NODE_REPLICA_PORT}`, '--log-level', 'info', ...extraArgs,
+        // The replica server listens on the namespace's address; these engines share no token, so
+        // they say openly that it is unauthenticated (test/nexus/replica_auth.test.ts covers the token).
+        '--replica-listen', `${node.ip}:${NODE_REPLICA_PORT}`, '--log-level', 'info', '--insecure-no-auth', ...extraArgs,
       ]);
       const c = child;
       await new Promise<void>((resolve, reject) => {

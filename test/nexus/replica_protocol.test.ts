@@ -6,7 +6,7 @@ import { RemoteReplica } from '../../src/replica/remote_replica.ts';
 import { MemoryGenerationStore } from '../../src/replica/replica_generations.ts';
 import { ReplicaFramer } from '../../src/replica/replica_framer.ts';
 import { encodeHeader, encodeRequest } from '../../src/replica/replica_codec.ts';
-import { ReplicaOp, ReplicaStatus } from '../../src/replica/replica_protocol.ts';
+import { REPLICA_PROTOCOL_VERSION, ReplicaOp, ReplicaStatus } from '../../src/replica/replica_protocol.ts';
 import { TestDevice, pattern } from '../../src/nexus/nexus_test_devices.ts';
 
 const cleanups: Array<() => unknown> = [];
@@ -101,15 +101,20 @@ test('replica_fencing: a newer generation fences older connections, persisted', 
 
 test('replica_version: a peer of another version is told so, cleanly', async () => {
   const { port } = await serve({ vol: new TestDevice(8) });
-  // A future client: its frames carry version 2 (header layout unknown to us).
+  // A future client: its frames carry version 3 (header layout unknown to us).
   const frame = encodeHeader(ReplicaOp.PING, 0, 1, 0, 0, 0, 0);
-  frame[4] = 2;
+  frame[4] = 3;
   const frames = await rawExchange(port, frame.subarray(0, 6));
   assert.equal(frames.length, 1);
   assert.equal(frames[0].status, ReplicaStatus.VERSION_MISMATCH);
-  assert.equal(frames[0].arg64, 1, 'the reply names the server version');
+  assert.equal(frames[0].arg64, REPLICA_PROTOCOL_VERSION, 'the reply names the server version');
+  // A version-1 engine (no authentication) is told the same, so it never reaches a replica.
+  const v1 = encodeHeader(ReplicaOp.HELLO, 0, 1, 3, 1, 1, 0);
+  v1[4] = 1;
+  const old = await rawExchange(port, Buffer.concat([v1, Buffer.from('vol')]));
+  assert.equal(old[0].status, ReplicaStatus.VERSION_MISMATCH);
   // A HELLO announcing another version in its body.
-  const [h, name] = encodeRequest({ op: ReplicaOp.HELLO, id: 9, version: 3, generation: 1, volume: 'vol' });
+  const [h, name] = encodeRequest({ op: ReplicaOp.HELLO, id: 9, version: 3, generation: 1, volume: 'vol', proof: Buffer.alloc(32) });
   const sock = net.connect({ port, host: '127.0.0.1' });
   const reply = await new Promise<{ status: number }>((resolve) => {
     const framer = new ReplicaFramer((hdr) => resolve(hdr));
@@ -123,13 +128,13 @@ test('replica_version: a peer of another version is told so, cleanly', async () 
 test('replica_version: a client meeting a server of another version fails with REPLICA_VERSION_MISMATCH', async () => {
   const fake = net.createServer((s) => s.once('data', () => {
     const reply = encodeHeader(ReplicaOp.HELLO | 0x80, 0, 1, 0, 0, 0, 0);
-    reply[4] = 2;
+    reply[4] = 3;
     s.end(reply);
   }));
   await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise((r) => fake.close(r)));
   const port = (fake.address() as net.AddressInfo).port;
-  await assert.rejects(RemoteReplica.connect({ host: '127.0.0.1', port, volume: 'vol', generation: 1 }), { code: 'REPLICA_VERSION_MISMATCH', peerVersion: 2 });
+  await assert.rejects(RemoteReplica.connect({ host: '127.0.0.1', port, volume: 'vol', generation: 1 }), { code: 'REPLICA_VERSION_MISMATCH', peerVersion: 3 });
 });
 
 test('replica_limits: an oversized frame and garbage are refused, the server keeps serving', async () => {
