@@ -1,0 +1,182 @@
+/**
+ * Berth in a real Kubernetes cluster (`npm run e2e:k8s`): the lab of ../shared/k8s-lab
+ * (v1.26, the kubernetes-csi sidecars built from source), Berth's image built offline by
+ * scripts/build-image.sh, deploy/ applied as shipped through test/k8s/overlay (images,
+ * pull policy and the lab's missing Service routing only). Then, as a user would:
+ *   PVC → pod writes a checksum → a new pod reads it → xfs online expansion → raw block
+ *   → snapshot → restore → clone → a 2-replica class (a storage-only engine runs outside
+ *   the cluster as a host process) → a zone-strict class → delete everything,
+ * and nothing may be left: PVs, VolumeAttachments, Berth volumes and snapshots, loop
+ * devices, mounts, daemons. Without a running lab it skips, loudly.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { BERTH_IMAGE, buildAndImportBerth, importSidecars, kubectl, kubectlJson, labProblem, until } from './lab_kit.ts';
+import { BLOCK_ROUND_TRIP, READ_CHECKSUM, WRITE_CHECKSUM, claim, pod, snapshot, storageClass } from './k8s_objects.ts';
+import { LabBerth, apply, berthAttachments, berthPVs, hostLeftovers } from './lab_berth.ts';
+
+const GiB = 2 ** 30;
+const problem = await labProblem();
+const started = Date.now();
+const log = (line: string): void => {
+  process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+};
+
+if (problem !== undefined) {
+  const bar = '!'.repeat(78);
+  process.stdout.write(`${bar}\n!! e2e:k8s SKIPPED: no lab cluster is running — ${problem}\n!! Start one with ../shared/k8s-lab/up.sh (docs/kubernetes.md), then npm run e2e:k8s\n${bar}\n`);
+}
+
+interface PodStatus { status: { phase: string } }
+interface Claim { spec: { volumeName?: string }; status: { phase: string; capacity?: { storage: string } } }
+interface CpVolume { id: string; name: string; status: string; replicaStates: { nodeId: string; status: string }[] }
+
+describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, timeout: 3_600_000 }, () => {
+  const lab = new LabBerth();
+  const ns = `berth-e2e-${process.pid}`;
+  const storageNode = `lab-storage-${process.pid}`;
+  const cls = (name: string): string => `berth-e2e-${name}-${process.pid}`;
+  let deployed = false;
+
+  /** Runs a pod to completion and returns its log; a failed pod fails with its log and events. */
+  async function runPod(name: string, claimName: string, script: string, o: { block?: boolean } = {}): Promise<string> {
+    await apply(pod(ns, name, claimName, script, o));
+    const phase = await until(`pod ${name} to finish`, async () => {
+      const p = await kubectlJson<PodStatus>(['-n', ns, 'get', 'pod', name]);
+      return ['Succeeded', 'Failed'].includes(p.status.phase) ? p.status.phase : undefined;
+    }, 600_000).catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${(await kubectl(['-n', ns, 'describe', 'pod', name], { check: false })).stdout.slice(-3000)}`);
+    });
+    const out = (await kubectl(['-n', ns, 'logs', name], { check: false })).stdout.trim();
+    assert.equal(phase, 'Succeeded', `pod ${name}: ${out}`);
+    await kubectl(['-n', ns, 'delete', 'pod', name, '--wait=true']);
+    log(`pod ${name}: ${out.split('\n').join(' | ')}`);
+    return out;
+  }
+
+  async function boundVolume(claimName: string): Promise<CpVolume> {
+    const c = await kubectlJson<Claim>(['-n', ns, 'get', 'pvc', claimName]);
+    assert.equal(c.status.phase, 'Bound');
+    const pv = await kubectlJson<{ spec: { csi: { volumeHandle: string } } }>(['get', 'pv', c.spec.volumeName ?? '']);
+    return await lab.api<CpVolume>('GET', `/v1/volumes/${encodeURIComponent(pv.spec.csi.volumeHandle)}`);
+  }
+
+  before(async () => {
+    log(`lab cluster answers; building ${BERTH_IMAGE} with scripts/build-image.sh`);
+    await buildAndImportBerth(log);
+    await importSidecars(log);
+    await lab.startSnapshotSupport();
+    await lab.deploy(log);
+    deployed = true;
+    log(`deploy/ applied and rolled out on node ${lab.node}`);
+    await lab.pool(lab.node, 'lab', 8 * GiB);
+    await lab.storageEngine(storageNode, 'lab-z2');
+    await lab.pool(storageNode, 'store', 8 * GiB);
+    log(`pools online: ${lab.node}/lab (in-cluster engine), ${storageNode}/store (host process, zone lab-z2)`);
+    await kubectl(['create', 'namespace', ns]);
+  });
+
+  after(async () => {
+    if (deployed || lab.engines.length > 0) await lab.teardown(ns, log);
+  });
+
+  it('PVC → pod writes a checksum → a recreated pod reads it (berth-single, ext4)', async () => {
+    await apply(claim(ns, 'data', { storageClass: 'berth-single', size: '256Mi' }));
+    const written = await runPod('writer', 'data', WRITE_CHECKSUM);
+    const read = await runPod('reader', 'data', READ_CHECKSUM);
+    assert.match(read, /\/data\/blob: OK/);
+    assert.equal(read.split('\n')[0], written.split('\n').at(-1));
+    const v = await boundVolume('data');
+    log(`volume ${v.id}: ${v.replicaStates.length} replica(s) on ${v.replicaStates.map((r) => r.nodeId).join(', ')}`);
+  });
+
+  it('grows an xfs volume online (berth-xfs is 2 replicas; xfs_growfs while the pod runs)', async () => {
+    await apply(claim(ns, 'grow', { storageClass: 'berth-xfs', size: '512Mi' }));
+    await apply(pod(ns, 'grower', 'grow', 'set -e; df -k /data; while [ ! -f /data/stop ]; do sleep 1; done; df -k /data'));
+    await kubectl(['-n', ns, 'wait', '--for=condition=Ready', 'pod/grower', '--timeout=600s'], { timeoutMs: 620_000 });
+    const sizeKiB = async () => Number((await kubectl(['-n', ns, 'exec', 'grower', '--', 'df', '-k', '/data'])).stdout.trim().split('\n').at(-1)?.split(/\s+/)[1]);
+    const before = await sizeKiB();
+    await kubectl(['-n', ns, 'patch', 'pvc', 'grow', '--type=merge', '-p', '{"spec":{"resources":{"requests":{"storage":"1Gi"}}}}']);
+    const grown = await until('the filesystem to grow', async () => {
+      const now = await sizeKiB();
+      return now > before * 1.5 ? now : undefined;
+    }, 600_000);
+    const c = await until('PVC capacity 1Gi', async () => {
+      const got = await kubectlJson<Claim>(['-n', ns, 'get', 'pvc', 'grow']);
+      return got.status.capacity?.storage === '1Gi' ? got : undefined;
+    }, 300_000);
+    assert.equal(c.status.capacity?.storage, '1Gi');
+    await kubectl(['-n', ns, 'exec', 'grower', '--', 'touch', '/data/stop']);
+    await kubectl(['-n', ns, 'delete', 'pod', 'grower', '--wait=true']);
+    log(`xfs grew online from ${before} KiB to ${grown} KiB`);
+  });
+
+  it('raw block PVC: bytes written to the device read back the same', async () => {
+    await apply(claim(ns, 'raw', { storageClass: 'berth-single', size: '64Mi', block: true }));
+    const out = await runPod('blocker', 'raw', BLOCK_ROUND_TRIP, { block: true });
+    assert.match(out, /read back identical/);
+  });
+
+  it('snapshot → restore → clone: both new volumes hold the original checksum', async () => {
+    await apply(snapshot(ns, 'snap', 'data'));
+    await until('snapshot readyToUse', async () => {
+      const s = await kubectlJson<{ status?: { readyToUse?: boolean } }>(['-n', ns, 'get', 'volumesnapshot', 'snap']);
+      return s.status?.readyToUse === true ? true : undefined;
+    }, 300_000);
+    log('snapshot snap is readyToUse');
+    await apply(claim(ns, 'restored', { storageClass: 'berth-single', size: '256Mi', from: { kind: 'VolumeSnapshot', name: 'snap' } }));
+    assert.match(await runPod('restore-reader', 'restored', READ_CHECKSUM), /\/data\/blob: OK/);
+    await apply(claim(ns, 'cloned', { storageClass: 'berth-single', size: '256Mi', from: { kind: 'PersistentVolumeClaim', name: 'data' } }));
+    assert.match(await runPod('clone-reader', 'cloned', READ_CHECKSUM), /\/data\/blob: OK/);
+  });
+
+  it('a 2-replica class: replicas on the cluster node and the storage-only host engine, data round trip', async () => {
+    await apply(storageClass(cls('2r'), { replicas: '2', thin: 'true', spreadStrict: 'true', 'csi.storage.k8s.io/fstype': 'ext4' }));
+    await apply(claim(ns, 'mirrored', { storageClass: cls('2r'), size: '256Mi' }));
+    await runPod('mirror-writer', 'mirrored', WRITE_CHECKSUM);
+    assert.match(await runPod('mirror-reader', 'mirrored', READ_CHECKSUM), /\/data\/blob: OK/);
+    const v = await boundVolume('mirrored');
+    assert.deepEqual(v.replicaStates.map((r) => r.nodeId).sort(), [lab.node, storageNode].sort());
+    log(`volume ${v.id}: replicas on ${v.replicaStates.map((r) => `${r.nodeId} (${r.status})`).join(', ')}`);
+  });
+
+  it('a volume whose only replica is on the storage-only engine attaches to the compute node', async () => {
+    await apply(storageClass(cls('remote'), { replicas: '1', storageGroup: storageNode, 'csi.storage.k8s.io/fstype': 'ext4' }));
+    await apply(claim(ns, 'remote', { storageClass: cls('remote'), size: '128Mi' }));
+    await runPod('remote-writer', 'remote', WRITE_CHECKSUM);
+    assert.match(await runPod('remote-reader', 'remote', READ_CHECKSUM), /\/data\/blob: OK/);
+    const v = await boundVolume('remote');
+    assert.deepEqual(v.replicaStates.map((r) => r.nodeId), [storageNode]);
+  });
+
+  it('a zone-strict class places the replica in the pod\'s zone', async () => {
+    await apply(storageClass(cls('zone'), { replicas: '1', zoneStrict: 'true', 'csi.storage.k8s.io/fstype': 'ext4' }));
+    await apply(claim(ns, 'zonal', { storageClass: cls('zone'), size: '128Mi' }));
+    assert.match(await runPod('zonal-writer', 'zonal', WRITE_CHECKSUM), /blob/);
+    const v = await boundVolume('zonal');
+    assert.deepEqual(v.replicaStates.map((r) => r.nodeId), [lab.node], 'the pod runs in zone "default"; the host engine is in lab-z2');
+  });
+
+  it('deleting everything leaves no PV, VolumeAttachment, Berth volume, snapshot, loop device, mount or daemon', async () => {
+    await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=600s'], { timeoutMs: 620_000 });
+    await kubectl(['delete', 'storageclass', '-l', 'berth.io/e2e=true']);
+    await until('no Berth PV', async () => ((await berthPVs()).length === 0 ? true : undefined), 600_000);
+    await until('no Berth VolumeAttachment', async () => ((await berthAttachments()).length === 0 ? true : undefined), 300_000);
+    const volumes = await until('no Berth volume', async () => {
+      const list = await lab.api<{ volumes: CpVolume[] }>('GET', '/v1/volumes');
+      return list.volumes.length === 0 ? list.volumes : undefined;
+    }, 300_000);
+    assert.deepEqual(volumes, []);
+    assert.deepEqual((await lab.api<{ snapshots: unknown[] }>('GET', '/v1/snapshots')).snapshots, []);
+    await lab.teardown(undefined, log);
+    deployed = false;
+    const left = await until('the host to be clean', async () => {
+      const l = await hostLeftovers();
+      return l.length === 0 ? l : undefined;
+    }, 120_000).catch(async () => await hostLeftovers());
+    assert.deepEqual(left, []);
+    const ds = await kubectl(['get', 'csinode', lab.node, '-o', 'jsonpath={.spec.drivers[*].name}']);
+    assert.doesNotMatch(ds.stdout, /csi\.berth\.io/, 'the node plugin unregistered');
+    log('nothing left: no PV, VolumeAttachment, Berth volume or snapshot, loop device, mount, daemon or socket');
+  });
+});
