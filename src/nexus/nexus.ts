@@ -3,7 +3,7 @@ import { DeviceGoneError, OutOfRangeError } from '../block/errors.ts';
 import { errorCode } from '../util/errors.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
 import {
-  NEXUS_MAX_CHILDREN, NEXUS_OP_TIMEOUT_MS_DEFAULT, NEXUS_READ_POLICY_DEFAULT, NEXUS_REGION_BYTES_DEFAULT,
+  NEXUS_INTENT_GRAIN_BYTES_DEFAULT, NEXUS_MAX_CHILDREN, NEXUS_OP_TIMEOUT_MS_DEFAULT, NEXUS_READ_POLICY_DEFAULT, NEXUS_REGION_BYTES_DEFAULT,
   type AddChildOptions, type NexusOptions, type RebuildOutcome,
 } from './nexus_options.ts';
 import { NexusEvents, type NexusEvent } from './nexus_events.ts';
@@ -14,7 +14,8 @@ import { DeadlineTracker } from './nexus_deadlines.ts';
 import { ChildInvalidError, ChildNotFoundError, NexusFaultedError, NexusFencedError, RebuildTargetError } from './nexus_errors.ts';
 import { WriteIntentMap } from './write_intent_map.ts';
 import { RebuildMap } from './rebuild_map.ts';
-import { RebuildJob } from './rebuild_job.ts';
+import { RebuildJob, type RebuildSource } from './rebuild_job.ts';
+import { RebuildThrottle, REBUILD_THROTTLE_MODE_DEFAULT, type RebuildThrottleModeName } from './rebuild_throttle.ts';
 import { NexusReadChooser } from './nexus_read_policy.ts';
 
 /**
@@ -50,6 +51,12 @@ export class Nexus implements BlockDevice, NexusIoHost {
   private readonly reader: NexusReadChooser;
   private throttle: number;
   private readonly parallel: number;
+  private readonly grainBlocks: number;
+  /** Whether rebuilds yield to foreground I/O; fed foreground latencies only while one runs. */
+  private readonly pacer: RebuildThrottle;
+  private rebuilding = 0;
+  /** Deadline of the last foreground op that finished (a stamp the deadline tracker already took: no clock read per I/O). */
+  private lastIoDeadline = -Infinity;
   private barrier: (() => Promise<void> | undefined) | undefined;
 
   private constructor(opts: NexusOptions) {
@@ -64,6 +71,8 @@ export class Nexus implements BlockDevice, NexusIoHost {
     this.deadlines = new DeadlineTracker(this.opTimeoutMs);
     this.regionBlocks = Math.max(1, Math.floor((opts.regionBytes ?? NEXUS_REGION_BYTES_DEFAULT) / this.blockSize));
     this.throttle = opts.rebuildThrottleBytesPerSec ?? 0;
+    this.grainBlocks = Math.max(1, Math.floor((opts.intentGrainBytes ?? NEXUS_INTENT_GRAIN_BYTES_DEFAULT) / this.blockSize));
+    this.pacer = new RebuildThrottle(opts.rebuildThrottleMode ?? REBUILD_THROTTLE_MODE_DEFAULT, Date.now);
     this.parallel = opts.rebuildParallel ?? 2;
     this.reader = new NexusReadChooser(opts.readPolicy ?? NEXUS_READ_POLICY_DEFAULT);
     this.log = (opts.log ?? silentLogger()).child({ component: 'nexus', nexus: opts.name });
@@ -73,7 +82,8 @@ export class Nexus implements BlockDevice, NexusIoHost {
       if (child.state === ChildState.STALE) {
         const map = spec.intents ?? this.fullMap();
         if (map.blockCount !== this.blockCount || map.regionBlocks !== this.regionBlocks) throw new ChildInvalidError(`intent map of ${spec.name} has another geometry`);
-        this.intents.set(spec.name, map);
+        // A map handed back (the engine persists the coarse level only) gains this nexus's grain for what it misses next.
+        this.intents.set(spec.name, map.grainBlocks === this.grainBlocks ? map : this.emptyMap(map));
       }
       this.watch(child);
       this.members = [...this.members, child];
@@ -233,7 +243,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     }
     child.rebuild?.cancel();
     if (opts.keepIntents) {
-      if (!this.intents.has(name)) this.intents.set(name, new WriteIntentMap(this.blockCount, this.regionBlocks));
+      if (!this.intents.has(name)) this.intents.set(name, this.emptyMap());
     } else {
       this.intents.delete(name);
     }
@@ -245,8 +255,10 @@ export class Nexus implements BlockDevice, NexusIoHost {
     this.checkNexusState();
   }
 
-  setRebuildThrottle(bytesPerSec: number): void {
+  /** Sets the hard cap (bytes/s, 0 = none) and, if given, whether rebuilds yield to foreground I/O. */
+  setRebuildThrottle(bytesPerSec: number, mode?: RebuildThrottleModeName): void {
     this.throttle = bytesPerSec;
+    if (mode !== undefined) this.pacer.mode = mode;
     for (const c of this.members) c.rebuild?.setThrottle(bytesPerSec);
   }
 
@@ -272,6 +284,8 @@ export class Nexus implements BlockDevice, NexusIoHost {
 
   mirrorDone(op: MirrorOp): void {
     this.deadlines.untrack(op);
+    this.lastIoDeadline = op.deadline;
+    if (this.rebuilding > 0) this.pacer.foreground(Date.now() - op.deadline + this.opTimeoutMs);
     if (op.kind === MirrorKind.FLUSH) return;
     this.gate.leave(op.epoch);
     if (this.intents.size === 0) return;
@@ -281,7 +295,12 @@ export class Nexus implements BlockDevice, NexusIoHost {
     }
   }
 
-  readDone(op: ReadOp): void { this.deadlines.untrack(op); }
+  readDone(op: ReadOp): void {
+    this.deadlines.untrack(op);
+    if (op.background) return;
+    this.lastIoDeadline = op.deadline;
+    if (this.rebuilding > 0) this.pacer.foreground(performance.now() - op.startedAt);
+  }
 
   track(op: MirrorOp | ReadOp): void { this.deadlines.track(op); }
 
@@ -349,14 +368,18 @@ export class Nexus implements BlockDevice, NexusIoHost {
   private async startRebuild(child: NexusChild, opts: AddChildOptions): Promise<{ job: RebuildJob; done: Promise<RebuildOutcome> }> {
     const map = this.intents.get(child.name) as WriteIntentMap;
     const job = new RebuildJob({
-      source: this, target: child.device, map: new RebuildMap(map), gate: this.gate,
+      source: this.rebuildSource(), target: child.device, map: new RebuildMap(map), gate: this.gate,
       blankTarget: opts.blankTarget, throttleBytesPerSec: opts.throttleBytesPerSec ?? this.throttle, parallel: this.parallel,
-      opTimeoutMs: this.opTimeoutMs,
+      opTimeoutMs: this.opTimeoutMs, limits: () => this.pacer.limits(),
     });
     child.rebuild = job;
+    if (map.coarsened > 0) this.log.info({ child: child.name, regions: map.coarsened }, 'write-intent grain budget was spent: some regions are resynced whole');
     // Writes sent before the child joined did not reach it: let them finish (marking the map) first.
     await this.gate.drain();
+    this.rebuilding++;
+    this.pacer.seenAt(this.lastIoDeadline - this.opTimeoutMs);
     const done = job.run().then(() => this.rebuildSucceeded(child), (err: unknown) => this.rebuildFailed(child, err));
+    void done.finally(() => { this.rebuilding--; });
     return { job, done };
   }
 
@@ -385,7 +408,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
 
   private retire(child: NexusChild, err: unknown): void {
     if (child.state === ChildState.FAULTED || !this.members.includes(child)) return;
-    if (!this.intents.has(child.name)) this.intents.set(child.name, new WriteIntentMap(this.blockCount, this.regionBlocks));
+    if (!this.intents.has(child.name)) this.intents.set(child.name, this.emptyMap());
     const reason = (err as Error)?.message ?? String(err);
     this.log.warn({ child: child.name, reason }, 'replica retired');
     this.setState(child, ChildState.FAULTED, reason);
@@ -439,8 +462,32 @@ export class Nexus implements BlockDevice, NexusIoHost {
   }
 
   private fullMap(): WriteIntentMap {
-    const m = new WriteIntentMap(this.blockCount, this.regionBlocks);
+    const m = this.emptyMap();
     m.markAll();
     return m;
+  }
+
+  /** A map with this nexus's region and grain, holding the marks of `from` if given. */
+  private emptyMap(from?: WriteIntentMap): WriteIntentMap {
+    const m = new WriteIntentMap(this.blockCount, this.regionBlocks, { grainBlocks: this.grainBlocks });
+    if (from) m.merge(from);
+    return m;
+  }
+
+  /** The nexus as a rebuild reads it: its reads, marked background so the rebuild throttle does not take them for the user's. */
+  private rebuildSource(): RebuildSource {
+    const start = (kind: typeof ReadKind.READ | typeof ReadKind.MAP_STATUS, lba: number, count: number, dest?: Buffer): Promise<unknown> => {
+      const bad = this.refuse(lba, count);
+      if (bad) return Promise.reject(bad);
+      const op = new ReadOp(this, kind, lba, count, dest, true);
+      op.start();
+      return op.promise;
+    };
+    return {
+      blockSize: this.blockSize, thin: this.thin,
+      read: (lba, count) => start(ReadKind.READ, lba, count) as Promise<Buffer>,
+      readInto: (lba, count, dest) => start(ReadKind.READ, lba, count, dest) as Promise<void>,
+      mapStatus: (lba, count) => start(ReadKind.MAP_STATUS, lba, count) as Promise<{ mapped: boolean; count: number }>,
+    };
   }
 }

@@ -202,7 +202,8 @@ export class ReadOp {
    */
   private stragglers: Promise<unknown> | undefined;
   private attempt = 0;
-  private startedAt = 0;
+  /** When the current attempt started (performance.now()). */
+  startedAt = 0;
   private child: NexusChild | undefined;
   private settled = false;
   private lastError: unknown;
@@ -210,8 +211,12 @@ export class ReadOp {
   private reject!: (err: Error) => void;
   readonly promise: Promise<unknown>;
 
-  constructor(host: NexusIoHost, kind: ReadKindCode, lba: number, count: number, dest?: Buffer) {
+  /** A rebuild's read, not the volume's user: the rebuild throttle does not count it as foreground I/O. */
+  readonly background: boolean;
+
+  constructor(host: NexusIoHost, kind: ReadKindCode, lba: number, count: number, dest?: Buffer, background = false) {
     this.host = host;
+    this.background = background;
     this.kind = kind;
     this.lba = lba;
     this.count = count;

@@ -1,5 +1,6 @@
 import type { Logger } from '../util/log.ts';
 import type { ChildStateName, NexusChildSpec } from './nexus_child.ts';
+import type { RebuildThrottleModeName } from './rebuild_throttle.ts';
 
 /** Replicas per volume: the StorageClass allows 1–5. */
 export const NEXUS_MAX_CHILDREN = 5;
@@ -21,8 +22,10 @@ export const NexusReadPolicy = { PREFER_LOCAL: 'prefer-local', BALANCED: 'balanc
 export type NexusReadPolicyName = (typeof NexusReadPolicy)[keyof typeof NexusReadPolicy];
 export const NEXUS_READ_POLICY_DEFAULT: NexusReadPolicyName = NexusReadPolicy.PREFER_LOCAL;
 
-/** Granularity of the write-intent map and of rebuild copies. */
+/** Coarse granularity of the write-intent map (one bit per region; see WriteIntentMap). */
 export const NEXUS_REGION_BYTES_DEFAULT = 1024 * 1024;
+/** Fine granularity of the write-intent map inside partly-written regions: a resync copies about what was written. */
+export const NEXUS_INTENT_GRAIN_BYTES_DEFAULT = 4096;
 
 export interface NexusOptions {
   name: string;
@@ -38,7 +41,12 @@ export interface NexusOptions {
   requireFenced?: number;
   opTimeoutMs?: number;
   regionBytes?: number;
+  /** Grain of the write-intent map (NEXUS_INTENT_GRAIN_BYTES_DEFAULT); the region size or more keeps it coarse. */
+  intentGrainBytes?: number;
+  /** A hard cap on rebuild bytes per second; 0 or undefined for none. */
   rebuildThrottleBytesPerSec?: number;
+  /** Whether rebuilds yield to foreground I/O (RebuildThrottle); default adaptive. */
+  rebuildThrottleMode?: RebuildThrottleModeName;
   rebuildParallel?: number;
   /** See NexusReadPolicy; default NEXUS_READ_POLICY_DEFAULT. */
   readPolicy?: NexusReadPolicyName;

@@ -2,6 +2,10 @@ import type { BlockDevice } from '../block/block_device.ts';
 import type { RebuildMap } from './rebuild_map.ts';
 import type { NexusIoGate } from './nexus_io_gate.ts';
 import { RebuildCancelledError, RebuildTargetError } from './nexus_errors.ts';
+import { REBUILD_FULL_SPEED, type RebuildLimits } from './rebuild_throttle.ts';
+
+/** What a rebuild reads from: the nexus (its in-sync children), or any device in tests. */
+export type RebuildSource = Pick<BlockDevice, 'blockSize' | 'thin' | 'read' | 'readInto' | 'mapStatus'>;
 
 export interface RebuildProgress {
   /** Bytes of the plan processed (copied, or found unmapped and skipped). */
@@ -17,14 +21,16 @@ export interface RebuildProgress {
 
 export interface RebuildJobOptions {
   /** Reads in-sync data: the nexus itself, which reads only from online children. */
-  source: BlockDevice;
+  source: RebuildSource;
   target: BlockDevice;
   map: RebuildMap;
   gate: NexusIoGate;
   /** The target reads zeros everywhere (a new thin replica): unmapped runs need no unmap. */
   blankTarget?: boolean;
-  /** Bytes per second of copied data; 0 or undefined for no limit. */
+  /** Bytes per second of copied data; 0 or undefined for no limit. A hard cap on top of `limits`. */
   throttleBytesPerSec?: number;
+  /** Asked before each span (see RebuildThrottle); default full speed. */
+  limits?: () => RebuildLimits;
   /** Spans (runs of regions, see REBUILD_SPAN_BYTES) copied at once. */
   parallel?: number;
   /** A target op silent this long fails the rebuild (the target is then retired). */
@@ -42,6 +48,12 @@ export interface RebuildJobOptions {
 export const REBUILD_SPAN_BYTES = 8 * 1024 * 1024;
 /** One read from the source and one write to the target; a span's chunks are all in flight at once. */
 export const REBUILD_CHUNK_BYTES = 1024 * 1024;
+/** Copies of one span in flight at once: a span of scattered small extents must not flood the target. */
+export const REBUILD_SPAN_OPS_MAX = 32;
+/** Chunks below this are read into a fresh buffer: recycling 1 MiB buffers for 4 KiB extents would waste memory. */
+const POOLED_CHUNK_MIN_BYTES = REBUILD_CHUNK_BYTES / 4;
+/** A worker beyond the parallelism `limits` allow looks again after this long. */
+const PARKED_MS = 50;
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,6 +72,8 @@ export class RebuildJob {
   private readonly blockSize: number;
   private throttle: number;
   private started = 0;
+  /** When the next span may start under a byte rate (see pace). */
+  private nextAt = 0;
   private copiedBytes = 0;
   private cancelled: Error | undefined;
   /** Wakes a throttled worker early when the job is cancelled. */
@@ -112,7 +126,7 @@ export class RebuildJob {
   private async copyAll(): Promise<void> {
     this.started = this.now();
     const workers: Array<Promise<void>> = [];
-    for (let i = 0; i < Math.max(1, this.opts.parallel ?? 2); i++) workers.push(this.worker());
+    for (let i = 0; i < Math.max(1, this.opts.parallel ?? 2); i++) workers.push(this.worker(i));
     const outcomes = await Promise.allSettled(workers);
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
@@ -141,62 +155,92 @@ export class RebuildJob {
     }
   }
 
-  private async worker(): Promise<void> {
+  private limits(): RebuildLimits {
+    const l = this.opts.limits?.() ?? REBUILD_FULL_SPEED;
+    const cap = this.throttle;
+    if (cap <= 0) return l;
+    return { ...l, bytesPerSec: l.bytesPerSec > 0 ? Math.min(l.bytesPerSec, cap) : cap };
+  }
+
+  private async worker(index: number): Promise<void> {
     const map = this.opts.map;
-    for (let r = map.claimRun(this.spanRegions()); r >= 0; r = map.claimRun(this.spanRegions())) {
-      const n = map.claimedRun;
-      if (this.cancelled) {
-        for (let k = 0; k < n; k++) map.abandoned(r + k);
-        throw this.cancelled;
+    for (;;) {
+      const limits = this.limits();
+      if (index >= limits.parallel) {
+        if (map.done) return;
+        await this.wait(PARKED_MS);
+        if (this.cancelled) throw this.cancelled;
+        continue;
       }
+      if (this.cancelled) throw this.cancelled;
+      const r = map.claimRun(this.spanRegions(limits));
+      if (r < 0) return;
+      const extents = map.claimed;
+      const t0 = this.now();
       try {
-        await this.copySpan(r, n);
+        await this.copySpan(extents);
       } catch (err) {
-        for (let k = 0; k < n; k++) map.abandoned(r + k);
+        map.abandoned(extents);
         this.cancel(err as Error);
         throw err;
       }
-      for (let k = 0; k < n; k++) map.finished(r + k);
-      await this.pace();
+      map.finished(extents);
+      let blocks = 0;
+      for (let k = 1; k < extents.length; k += 2) blocks += extents[k];
+      if (limits.bytesPerSec > 0) {
+        this.nextAt = Math.max(this.nextAt, t0) + (blocks * this.blockSize / limits.bytesPerSec) * 1000;
+        await this.pace();
+      }
     }
   }
 
-  /** Regions per span: REBUILD_SPAN_BYTES, or under a throttle about 1/8 s of it, so pacing stays smooth. */
-  private spanRegions(): number {
+  /** Regions per span: REBUILD_SPAN_BYTES or what `limits` allow, or under a rate about 1/8 s of it, so pacing stays smooth. */
+  private spanRegions(limits: RebuildLimits): number {
     const regionBytes = this.opts.map.intents.regionBlocks * this.blockSize;
-    const bytes = this.throttle > 0 ? Math.min(REBUILD_SPAN_BYTES, this.throttle / 8) : REBUILD_SPAN_BYTES;
+    let bytes = Math.min(REBUILD_SPAN_BYTES, limits.spanBytes);
+    if (limits.bytesPerSec > 0) bytes = Math.min(bytes, limits.bytesPerSec / 8);
     return Math.max(1, Math.floor(bytes / regionBytes));
   }
 
   /**
-   * Copies regions [first, first+n) under one lock. The span is cut into chunks that
-   * are all read and written at once, so the source reads of later chunks overlap the
+   * Copies the claimed extents (flat lba, count pairs) under one lock of their range.
+   * Extents are cut into chunks that are read and written at once (up to
+   * REBUILD_SPAN_OPS_MAX in flight), so the source reads of later chunks overlap the
    * target writes of earlier ones; the lock is held until every chunk has settled.
    */
-  private async copySpan(first: number, n: number): Promise<void> {
-    const { source, target, gate, map } = this.opts;
-    const lba = map.intents.regionStart(first);
-    const end = map.intents.regionStart(first + n - 1) + map.intents.regionLength(first + n - 1);
+  private async copySpan(extents: readonly number[]): Promise<void> {
+    const { source, target, gate } = this.opts;
+    const lba = extents[0];
+    const end = extents[extents.length - 2] + extents[extents.length - 1];
     const chunk = Math.max(1, Math.floor(REBUILD_CHUNK_BYTES / this.blockSize));
     await gate.lock(lba, end - lba);
-    const copies: Array<Promise<void>> = [];
+    const inflight = new Set<Promise<void>>();
     let failure: unknown;
-    const note = (err: unknown): void => { failure ??= err; };
+    const start = (p: Promise<void>): void => {
+      const tracked: Promise<void> = p.then(undefined, (err: unknown) => { failure ??= err; }).finally(() => inflight.delete(tracked));
+      inflight.add(tracked);
+    };
     try {
-      for (let at = lba; at < end && failure === undefined;) {
-        if (this.cancelled) throw this.cancelled;
-        const run = source.thin ? await this.guard(source.mapStatus(at, end - at)) : { mapped: true, count: end - at };
-        const len = Math.min(Math.max(1, run.count), end - at);
-        if (run.mapped) {
-          for (let c = at; c < at + len; c += chunk) copies.push(this.copyChunk(c, Math.min(chunk, at + len - c)).then(undefined, note));
-        } else if (!this.opts.blankTarget) {
-          copies.push(this.guardTarget(target.unmap(at, len)).then(undefined, note));
+      for (let k = 0; k < extents.length && failure === undefined; k += 2) {
+        const xEnd = extents[k] + extents[k + 1];
+        for (let at = extents[k]; at < xEnd && failure === undefined;) {
+          if (this.cancelled) throw this.cancelled;
+          const run = source.thin ? await this.guard(source.mapStatus(at, xEnd - at)) : { mapped: true, count: xEnd - at };
+          const len = Math.min(Math.max(1, run.count), xEnd - at);
+          if (run.mapped) {
+            for (let c = at; c < at + len && failure === undefined; c += chunk) {
+              while (inflight.size >= REBUILD_SPAN_OPS_MAX) await Promise.race(inflight);
+              start(this.copyChunk(c, Math.min(chunk, at + len - c)));
+            }
+          } else if (!this.opts.blankTarget) {
+            start(this.guardTarget(target.unmap(at, len)));
+          }
+          at += len;
         }
-        at += len;
       }
     } finally {
       // Never unlock while a copy of this span could still land on the target.
-      await Promise.all(copies);
+      while (inflight.size > 0) await Promise.all(inflight);
       gate.unlock(lba);
     }
     if (failure !== undefined) throw failure;
@@ -216,7 +260,7 @@ export class RebuildJob {
     const bytes = count * this.blockSize;
     let data: Buffer;
     let own: Buffer | undefined;
-    if (source.readInto !== undefined) {
+    if (source.readInto !== undefined && bytes >= POOLED_CHUNK_MIN_BYTES) {
       own = this.spare.pop() ?? Buffer.allocUnsafeSlow(Math.floor(REBUILD_CHUNK_BYTES / this.blockSize) * this.blockSize || this.blockSize);
       data = bytes === own.length ? own : own.subarray(0, bytes);
       await this.guard(source.readInto(lba, count, data));
@@ -228,11 +272,13 @@ export class RebuildJob {
     if (own !== undefined && target.releasesWriteBuffers === true && this.spare.length < this.spareMax) this.spare.push(own);
   }
 
-  /** Sleeps as long as needed to keep copied bytes under the throttle. */
+  /** Waits until the byte rate allows the next span (the copies so far are paid for). */
   private async pace(): Promise<void> {
-    if (this.throttle <= 0) return;
-    const dueMs = (this.copiedBytes / this.throttle) * 1000;
-    const elapsed = this.now() - this.started;
-    if (dueMs > elapsed) await Promise.race([this.sleep(dueMs - elapsed), this.cancelSignal]);
+    const wait = this.nextAt - this.now();
+    if (wait > 0) await this.wait(wait);
+  }
+
+  private wait(ms: number): Promise<void> {
+    return Promise.race([this.sleep(ms), this.cancelSignal]);
   }
 }

@@ -60,3 +60,107 @@ test('fuzz: the bitmap agrees with a set, and survives toBuffer/fromBuffer', () 
     assert.equal(back.dirtyRegions, m.dirtyRegions);
   }), { numRuns: 200 });
 });
+
+test('write_intent_fine: small writes mark grains, not regions, and dirtyBlocks counts what a resync copies', () => {
+  const m = new WriteIntentMap(4096, 256, { grainBlocks: 8 }); // 16 regions of 32 grains
+  m.mark(3, 2); // inside grain 0
+  m.mark(300, 8); // grains 4 and 5 of region 1 (blocks 296..311)
+  assert.equal(m.dirtyRegions, 2);
+  assert.equal(m.fineRegions, 2);
+  assert.equal(m.dirtyBlocks(), 8 + 16);
+  const out: number[] = [];
+  assert.equal(m.extentsOf(1, out), 16);
+  assert.deepEqual(out, [296, 16]);
+  m.mark(0, 256); // covers region 0 whole: no more grains there
+  assert.equal(m.fineRegions, 1);
+  assert.equal(m.dirtyBlocks(), 256 + 16);
+});
+
+test('write_intent_fine: a region whose grains all get dirty is tracked whole', () => {
+  const m = new WriteIntentMap(512, 256, { grainBlocks: 8 });
+  for (let g = 0; g < 32; g++) m.mark(g * 8 + 1, 1);
+  assert.equal(m.fineRegions, 0);
+  assert.equal(m.dirtyBlocks(), 256);
+  const out: number[] = [];
+  m.extentsOf(0, out);
+  assert.deepEqual(out, [0, 256]);
+});
+
+test('write_intent_fine: the short last region and its short last grain are sized exactly', () => {
+  const m = new WriteIntentMap(300, 256, { grainBlocks: 8 }); // region 1 has 44 blocks: 5 grains, the last 4 blocks long
+  m.mark(298, 1);
+  assert.equal(m.dirtyBlocks(), 4);
+  const out: number[] = [];
+  m.extentsOf(1, out);
+  assert.deepEqual(out, [296, 4]);
+  m.mark(256, 44);
+  assert.equal(m.dirtyBlocks(), 44);
+  m.clearRegion(1);
+  assert.equal(m.dirtyBlocks(), 0);
+});
+
+test('write_intent_fine: past the grain budget a new partly-written region is tracked whole, and says so', () => {
+  // Each slot costs 4 bytes of words + 64 of overhead: 200 bytes allow 2 of them.
+  const m = new WriteIntentMap(256 * 8, 256, { grainBlocks: 8, fineBytesMax: 200 });
+  m.mark(0, 1);
+  m.mark(256, 1);
+  m.mark(512, 1);
+  assert.equal(m.fineRegions, 2);
+  assert.equal(m.coarsened, 1);
+  assert.equal(m.dirtyBlocks(), 8 + 8 + 256);
+  m.clearRegion(0); // frees a slot: the next sparse region gets grains again
+  m.mark(768, 1);
+  assert.equal(m.fineRegions, 2);
+  assert.equal(m.dirtyBlocks(), 8 + 256 + 8);
+});
+
+test('write_intent_fine: 4k and 64k random writes cost at most twice their bytes to resync', () => {
+  for (const ioBlocks of [8, 128]) { // 512-byte blocks: 4 KiB and 64 KiB
+    const blocks = (2 * 1024 * 1024 * 1024) / 512;
+    const m = new WriteIntentMap(blocks, 2048, { grainBlocks: 8 });
+    let seed = 7;
+    const rand = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32; };
+    let written = 0;
+    while (written < 113 * 1024 * 1024) {
+      m.mark(Math.floor(rand() * (blocks - ioBlocks)), ioBlocks); // unaligned on purpose
+      written += ioBlocks * 512;
+    }
+    const copied = m.dirtyBlocks() * 512;
+    assert.ok(copied <= 2 * written, `${ioBlocks * 512}-byte writes: ${written} written, ${copied} to copy`);
+    assert.equal(m.coarsened, 0);
+  }
+});
+
+test('fuzz: with grains, the marked blocks cover every written block, and each grain holds a written block', () => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 3000 }), fc.array(fc.tuple(fc.nat(3000), fc.nat(200)), { maxLength: 60 }), fc.boolean(), (blocks, writes, tight) => {
+    const m = new WriteIntentMap(blocks, 64, { grainBlocks: 8, fineBytesMax: tight ? 300 : undefined });
+    const written = new Set<number>();
+    for (const [lba, count] of writes) {
+      const l = lba % blocks;
+      const c = Math.min(count, blocks - l);
+      m.mark(l, c);
+      for (let b = l; b < l + c; b++) written.add(b);
+    }
+    const covered = new Set<number>();
+    const out: number[] = [];
+    for (let r = m.nextDirty(0); r >= 0; r = m.nextDirty(r + 1)) m.extentsOf(r, out);
+    for (let k = 0; k < out.length; k += 2) for (let b = out[k]; b < out[k] + out[k + 1]; b++) covered.add(b);
+    for (const b of written) assert.ok(covered.has(b), `block ${b} was written but is not marked`);
+    assert.equal(m.dirtyBlocks(), covered.size);
+    if (!tight) {
+      for (const b of covered) {
+        const g = Math.floor(b / 8) * 8;
+        let any = false;
+        for (let x = g; x < g + 8 && !any; x++) any = written.has(x);
+        // Whole regions (a write covered them or every grain got dirty) are the only other reason to be marked.
+        const r = Math.floor(b / 64);
+        let whole = true;
+        for (let x = r * 64; x < Math.min(blocks, r * 64 + 64) && whole; x++) whole = covered.has(x);
+        assert.ok(any || whole, `block ${b} is marked but nothing near it was written`);
+      }
+    }
+    const copy = m.emptyLike();
+    copy.merge(m);
+    assert.equal(copy.dirtyBlocks(), m.dirtyBlocks());
+  }), { numRuns: 200 });
+});
