@@ -45,7 +45,7 @@ async function connect(port: number, tokens?: string[]): Promise<RemoteReplica> 
 }
 
 /** Writes frames one by one as replies arrive; returns every reply and whether the server closed. */
-function rawSession(port: number, first: Buffer[], next?: (reply: { status: number; payload: Buffer }) => Buffer[] | undefined): Promise<{ replies: Array<{ op: number; status: number; payload: Buffer }>; closed: boolean }> {
+function rawSession(port: number, first: Buffer[], next?: (reply: { op: number; status: number; payload: Buffer }) => Buffer[] | undefined): Promise<{ replies: Array<{ op: number; status: number; payload: Buffer }>; closed: boolean }> {
   return new Promise((resolve, reject) => {
     const replies: Array<{ op: number; status: number; payload: Buffer }> = [];
     const s = net.connect({ port, host: '127.0.0.1' }, () => s.write(Buffer.concat(first)));
