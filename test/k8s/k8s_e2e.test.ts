@@ -147,14 +147,23 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     assert.match(await runPod('remote-reader', 'remote', READ_CHECKSUM), /\/data\/blob: OK/);
     const v = await boundVolume('remote');
     assert.deepEqual(v.replicaStates.map((r) => r.nodeId), [storageNode]);
+    // Issue 11: the PV once got the replica's zone as node affinity, and the pod's node was refused.
+    const c = await kubectlJson<Claim>(['-n', ns, 'get', 'pvc', 'remote']);
+    const affinity = JSON.stringify((await kubectlJson<{ spec: { nodeAffinity?: unknown } }>(['get', 'pv', c.spec.volumeName ?? ''])).spec.nodeAffinity ?? {});
+    assert.doesNotMatch(affinity, /lab-z2/, 'an iSCSI volume is attachable from every node');
+    log(`volume ${v.id}: its one replica on ${storageNode} (zone lab-z2), used from ${lab.node}; PV node affinity ${affinity}`);
   });
 
-  it('a zone-strict class places the replica in the pod\'s zone', async () => {
-    await apply(storageClass(cls('zone'), { replicas: '1', zoneStrict: 'true', 'csi.storage.k8s.io/fstype': 'ext4' }));
+  it('a zone-strict class (locality: zone) places the replica in the pod\'s zone', async () => {
+    await apply(storageClass(cls('zone'), { replicas: '1', locality: 'zone', 'csi.storage.k8s.io/fstype': 'ext4' }));
     await apply(claim(ns, 'zonal', { storageClass: cls('zone'), size: '128Mi' }));
     assert.match(await runPod('zonal-writer', 'zonal', WRITE_CHECKSUM), /blob/);
     const v = await boundVolume('zonal');
     assert.deepEqual(v.replicaStates.map((r) => r.nodeId), [lab.node], 'the pod runs in zone "default"; the host engine is in lab-z2');
+    const c = await kubectlJson<Claim>(['-n', ns, 'get', 'pvc', 'zonal']);
+    const affinity = JSON.stringify((await kubectlJson<{ spec: { nodeAffinity?: unknown } }>(['get', 'pv', c.spec.volumeName ?? ''])).spec.nodeAffinity ?? {});
+    assert.match(affinity, /topology\.berth\.io\/zone.*default/, `the volume is attachable in its zone only: ${affinity}`);
+    log(`zone-strict volume ${v.id} on ${lab.node}; PV node affinity ${affinity}`);
   });
 
   it('deleting everything leaves no PV, VolumeAttachment, Berth volume, snapshot, loop device, mount or daemon', async () => {
