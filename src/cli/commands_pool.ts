@@ -6,7 +6,7 @@ import { printObject, printRows } from './cli_output.ts';
 export interface PoolDoc {
   name: string; path: string; state: string; reason?: string; uuid?: string; formatVersion?: number;
   extentSize?: number; capacityBytes?: number; usedBytes?: number; freeBytes?: number; volumeCount?: number;
-  thinProvisionedBytes?: number;
+  thinProvisionedBytes?: number; condition?: string; backedBytes?: number; hostAvailableBytes?: number;
 }
 
 const sz = (n: number | undefined): string => (n === undefined ? '-' : formatBytes(n));
@@ -19,12 +19,14 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
     .option('--path <path>', 'pool file or device (default: DATA_DIR/pools/NAME.pool on the engine)')
     .option('--size <size>', 'size of a new pool file, e.g. 16G')
     .option('--extent-size <size>', 'allocation unit, e.g. 4M')
-    .action(ctx.run(async (name: string, o: { path?: string; size?: string; extentSize?: string }) => {
+    .option('--thick', 'allocate every block of a pool file on the host now (no sparse file)')
+    .action(ctx.run(async (name: string, o: { path?: string; size?: string; extentSize?: string; thick?: boolean }) => {
       const body = {
         name,
         ...(o.path ? { path: o.path } : {}),
         ...(o.size ? { sizeBytes: parseSize(o.size) } : {}),
         ...(o.extentSize ? { extentSize: parseSize(o.extentSize) } : {}),
+        ...(o.thick ? { thick: true } : {}),
       };
       describe(ctx, await ctx.api().post<PoolDoc>('/v1/pools', body));
     }));
@@ -40,9 +42,11 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
       printRows(ctx.format(), doc, doc.pools, [
         { header: 'NAME', value: (p) => p.name },
         { header: 'STATE', value: (p) => p.state },
+        { header: 'CONDITION', value: (p) => p.condition ?? '-' },
         { header: 'CAPACITY', value: (p) => sz(p.capacityBytes) },
         { header: 'USED', value: (p) => sz(p.usedBytes) },
         { header: 'FREE', value: (p) => sz(p.freeBytes) },
+        { header: 'BACKED', value: (p) => sz(p.backedBytes) },
         { header: 'VOLUMES', value: (p) => p.volumeCount ?? '-' },
         { header: 'PATH', value: (p) => p.path },
       ]);
@@ -68,6 +72,7 @@ function describe(ctx: CliContext, p: PoolDoc): void {
       ['uuid', p.uuid ?? '-'], ['format version', p.formatVersion ?? '-'], ['extent size', sz(p.extentSize)],
       ['capacity', sz(p.capacityBytes)], ['used', sz(p.usedBytes)], ['free', sz(p.freeBytes)],
       ['volumes', p.volumeCount ?? '-'], ['thin provisioned', sz(p.thinProvisionedBytes)],
+      ['condition', p.condition ?? '-'], ['backed on host', sz(p.backedBytes)], ['host free', sz(p.hostAvailableBytes)],
     );
   }
   printObject(ctx.format(), p, fields);

@@ -134,7 +134,7 @@ export class Engine {
     return this.#poolView(this.#entry(name));
   }
 
-  createPool(req: { name: string; path?: string; sizeBytes?: number; extentSize?: number }): Promise<PoolView> {
+  createPool(req: { name: string; path?: string; sizeBytes?: number; extentSize?: number; thick?: boolean }): Promise<PoolView> {
     return this.#mutate(async () => {
       const path = resolve(req.path ?? join(this.dataDir, 'pools', `${req.name}.pool`));
       this.#checkNewPool(req.name, path);
@@ -142,6 +142,7 @@ export class Engine {
         name: req.name,
         ...(req.sizeBytes !== undefined ? { sizeBytes: req.sizeBytes } : {}),
         ...(req.extentSize !== undefined ? { extentSize: req.extentSize } : {}),
+        ...(req.thick === true ? { thick: true } : {}),
         logger: this.#log,
       });
       const entry: PoolEntry = { record: { name: req.name, path }, pool };

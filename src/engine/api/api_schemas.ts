@@ -34,6 +34,7 @@ export const createPoolBody = {
     path: { type: 'string', minLength: 1, maxLength: 4096 },
     sizeBytes: size,
     extentSize: { type: 'integer', minimum: 4096, maximum: 2 ** 30 },
+    thick: { type: 'boolean' },
   },
 } as const;
 
@@ -98,9 +99,10 @@ export const poolSchema = {
   type: 'object',
   properties: {
     name: { type: 'string' }, uuid: { type: 'string' }, path: { type: 'string' },
-    state: { type: 'string' }, reason: { type: 'string' },
+    state: { type: 'string' }, reason: { type: 'string' }, condition: { type: 'string', enum: ['ok', 'full', 'hostFull'] },
     formatVersion: { type: 'integer' }, extentSize: bytes, capacityBytes: bytes, usedBytes: bytes,
     freeBytes: bytes, volumeCount: { type: 'integer' }, thinProvisionedBytes: bytes,
+    backedBytes: bytes, hostAvailableBytes: bytes,
   },
 } as const;
 

@@ -1,6 +1,8 @@
 import type { Engine } from '../engine.ts';
 import type { MetricFamily } from './prometheus_text.ts';
 
+const POOL_CONDITIONS = ['ok', 'full', 'hostFull'] as const;
+
 /** Counts API requests by method and status class; the only state metrics keep. */
 export class RequestCounter {
   readonly #counts = new Map<string, number>();
@@ -32,6 +34,8 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
   const free = gauge('berth_pool_free_bytes', 'Bytes of the pool still free.');
   const thinProv = gauge('berth_pool_thin_provisioned_bytes', 'Sum of the sizes of the volumes in the pool (what thin provisioning promised).');
   const vols = gauge('berth_pool_volumes', 'Volumes in the pool.');
+  const cond = gauge('berth_pool_condition', '1 for the condition an online pool is in (ok, full: no free extents, hostFull: the filesystem below the pool file is out of space), 0 for the others.');
+  const backed = gauge('berth_pool_backed_bytes', 'Bytes of a pool file the host filesystem has allocated.');
   const vsize = gauge('berth_volume_size_bytes', 'Size of the volume.');
   const valloc = gauge('berth_volume_allocated_bytes', 'Bytes of the volume backed by pool space.');
   for (const p of engine.listPools()) {
@@ -43,6 +47,8 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
     free.samples.push({ labels, value: p.freeBytes });
     thinProv.samples.push({ labels, value: p.thinProvisionedBytes });
     vols.samples.push({ labels, value: p.volumeCount });
+    for (const c of POOL_CONDITIONS) cond.samples.push({ labels: { pool: p.name, condition: c }, value: p.condition === c ? 1 : 0 });
+    if (p.backedBytes !== undefined) backed.samples.push({ labels, value: p.backedBytes });
     for (const v of await engine.listVolumes(p.name)) {
       const vl = { pool: p.name, volume: v.name };
       vsize.samples.push({ labels: vl, value: v.sizeBytes });
@@ -57,5 +63,5 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
   for (const t of engine.listTargets()) sessions.samples.push({ labels: { target: t.iqn }, value: byTarget.get(t.iqn) ?? 0 });
   const mem = gauge('berth_process_resident_memory_bytes', 'Resident set size of the engine process.');
   mem.samples.push({ value: process.memoryUsage.rss() });
-  return [up, cap, used, free, thinProv, vols, vsize, valloc, exportsG, sessions, mem, requests.family()];
+  return [up, cap, used, free, thinProv, vols, cond, backed, vsize, valloc, exportsG, sessions, mem, requests.family()];
 }
