@@ -15,7 +15,7 @@ test('create, write, close, import: volumes and data come back', async (t) => {
   const pool = await Pool.create(file, { name: 'tank', sizeBytes: 64 * MiB, extentSize: 64 * KiB });
   const info = pool.info();
   assert.equal(info.name, 'tank');
-  assert.equal(info.formatVersion, 2);
+  assert.equal(info.formatVersion, 3);
   assert.equal(info.usedBytes, 0);
   assert.equal(info.freeBytes, info.capacityBytes);
   await pool.createVolume({ name: 'a', sizeBytes: 10 * MiB });
@@ -141,6 +141,7 @@ test('import without close after journal rollovers replays every acknowledged wr
   }
   await v.unmap(0, 128 * 10);
   // No close: the in-process pool is abandoned as if the process died here.
+  await pool.abandon();
   const again = await Pool.import(file);
   const w = again.openVolume('v');
   for (let e = 0; e < extents; e++) {
@@ -150,7 +151,6 @@ test('import without close after journal rollovers replays every acknowledged wr
   assert.equal(again.volumeInfo('v').allocatedBytes, (extents - 10) * 64 * KiB);
   assert.deepEqual((await again.verify({ checkFreeZeroed: true })).problems, []);
   await again.close();
-  fs.closeSync(pool.file.fd);
 });
 
 test('corrupt superblocks and checkpoints are detected; backups are used', async (t) => {
@@ -181,7 +181,7 @@ test('corrupt superblocks and checkpoints are detected; backups are used', async
   await assert.rejects(Pool.import(file), code('POOL_CORRUPT'));
   poke(0, sb);
   const v2 = Buffer.from(sb.subarray(0, 4096));
-  v2.writeUInt32LE(3, 8);
+  v2.writeUInt32LE(4, 8);
   poke(0, v2);
   poke(4096, v2);
   await assert.rejects(Pool.import(file), code('POOL_VERSION'));
@@ -218,7 +218,8 @@ test('a pool on a device with old contents zeroes extents before first use', asy
   t.after(cleanup);
   const file = path.join(dir, 'dev');
   fs.writeFileSync(file, Buffer.alloc(48 * MiB, 0xee));
-  const pool = await Pool.create(file, { name: 'x', extentSize: 64 * KiB });
+  await assert.rejects(Pool.create(file, { name: 'x', extentSize: 64 * KiB }), code('POOL_DEVICE_NOT_EMPTY'));
+  const pool = await Pool.create(file, { name: 'x', extentSize: 64 * KiB, force: true });
   assert.equal(pool.info().capacityBytes > 40 * MiB, true);
   await pool.createVolume({ name: 'thin', sizeBytes: 8 * MiB });
   await pool.createVolume({ name: 'thick', sizeBytes: 4 * MiB, thin: false });
@@ -250,11 +251,11 @@ test('replay stops at a damaged journal block; extents whose MAP was lost come b
   const journalOffset = sb.readUInt32LE(152);
   fs.writeSync(fd, Buffer.from([0xde, 0xad]), 0, 2, journalOffset + 10 * 4096 + 200);
   fs.closeSync(fd);
-  const again = await Pool.import(file); // the first pool is abandoned, as if killed
+  await pool.abandon(); // as if killed: no checkpoint, no release
+  const again = await Pool.import(file);
   const w = again.openVolume('v');
   assert.equal(again.volumeInfo('v').allocatedBytes, 8 * 64 * KiB, 'MAPs in blocks 2..9 survive');
   for (let e = 0; e < 20; e++) assert.deepEqual(await w.read(e * 128, 1), e < 8 ? pattern(512, e + 1) : Buffer.alloc(512), `extent ${e}`);
   assert.deepEqual((await again.verify({ checkFreeZeroed: true })).problems, [], 'data that lost its MAP was erased');
   await again.close();
-  fs.closeSync(pool.file.fd);
 });

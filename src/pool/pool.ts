@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
-import { openPoolPath, type PoolFile } from './pool_file.ts';
+import type { PoolFile } from './pool_file.ts';
+import { openForImport, ownPool } from './pool_open.ts';
+import type { OwnershipOptions, PoolOwnership } from './pool_owner.ts';
+import type { DeviceGoneError } from '../block/errors.ts';
 import { PoolAllocator, toRuns } from './pool_allocator.ts';
 import { PoolExtentSupply } from './pool_extent_supply.ts';
 import { PoolModel, type VolumeMeta } from './pool_model.ts';
@@ -11,7 +14,7 @@ import { RecordType, encodeRecord, type JournalRecord } from './pool_journal_rec
 import { encodeCheckpoint } from './pool_checkpoint.ts';
 import { encodeSuperblock, SB_FLAG_DEVICE_NOT_ZEROED, type Superblock } from './pool_superblock.ts';
 import { computeLayout, DEFAULT_EXTENT_SIZE, validateExtentSize, META_BLOCK_BYTES, POOL_FORMAT_VERSION, reserveWindow, SUPERBLOCK_BYTES } from './pool_layout.ts';
-import { loadPool, upgradeSuperblock } from './pool_import.ts';
+import { loadPool, readSuperblock, upgradeSuperblock } from './pool_import.ts';
 import { openCreateTarget } from './pool_create.ts';
 import { isValidName, uuidToBytes } from './pool_bytes.ts';
 import { verifyPool, type PoolCheckReport } from './pool_verify.ts';
@@ -46,6 +49,14 @@ export interface PoolCreateOptions {
   journalBytes?: number;
   /** A pool file whose every block is allocated on the host at create (a thick pool). */
   thick?: boolean;
+  /** Format a target that holds data or a known signature (never another pool). */
+  force?: boolean;
+  ownership?: OwnershipOptions;
+  logger?: Logger;
+}
+
+export interface PoolImportOptions {
+  ownership?: OwnershipOptions;
   logger?: Logger;
 }
 
@@ -78,6 +89,7 @@ export class Pool implements VolumeHost {
   private metaChain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | null = null;
+  private ownership: PoolOwnership | null = null;
 
   private constructor(path: string, file: PoolFile, sb: Superblock, model: PoolModel, allocator: PoolAllocator,
     generation: number, logger: Logger) {
@@ -119,7 +131,7 @@ export class Pool implements VolumeHost {
   static async create(path: string, opts: PoolCreateOptions): Promise<Pool> {
     if (!isValidName(opts.name)) throw new InvalidNameError();
     validateExtentSize(opts.extentSize ?? DEFAULT_EXTENT_SIZE);
-    const target = await openCreateTarget(path, opts.sizeBytes);
+    const target = await openCreateTarget(path, opts.sizeBytes, opts.force === true);
     try {
       const l = computeLayout(target.poolBytes, opts.extentSize ?? DEFAULT_EXTENT_SIZE, opts.journalBytes);
       // Metadata must never wait for host blocks (a journal write refused mid-batch would
@@ -145,7 +157,10 @@ export class Pool implements VolumeHost {
       await target.file.write(sbBuf, 0, SUPERBLOCK_BYTES, 0);
       await target.file.write(sbBuf, 0, SUPERBLOCK_BYTES, SUPERBLOCK_BYTES);
       await target.file.sync();
-      const pool = new Pool(path, target.file, sb, model, new PoolAllocator(l.extentCount), 1, opts.logger ?? silentLogger());
+      const log = opts.logger ?? silentLogger();
+      const ownership = await ownPool({ path, file: target.file, uuid: sb.uuid, fresh: true, options: opts.ownership, logger: log });
+      const pool = new Pool(path, target.file, sb, model, new PoolAllocator(l.extentCount), 1, log);
+      pool.ownership = ownership;
       // Start a fresh epoch so the journal's first block is never ambiguous.
       await pool.journal.checkpoint();
       pool.log.info({ extentSize: l.extentSize, extents: l.extentCount, zeroed: target.zeroed }, 'pool created');
@@ -157,12 +172,20 @@ export class Pool implements VolumeHost {
     }
   }
 
-  static async import(path: string, opts: { logger?: Logger } = {}): Promise<Pool> {
-    const file = await openPoolPath(path);
+  /**
+   * Imports a pool once this process owns it (docs/pool-format.md "Ownership"): another
+   * live engine's pool is refused with POOL_IN_USE, a dead one's taken over.
+   */
+  static async import(path: string, opts: PoolImportOptions = {}): Promise<Pool> {
+    const file = await openForImport(path);
+    const log = opts.logger ?? silentLogger();
+    let ownership: PoolOwnership | undefined;
     try {
+      const head = await readSuperblock(file);
+      ownership = await ownPool({ path, file, uuid: head.uuid, fresh: false, options: opts.ownership, logger: log });
       const loaded = await loadPool(file);
       const { model } = loaded;
-      const sb = await upgradeSuperblock(file, loaded.sb);
+      const sb = await ownership.serialize(() => upgradeSuperblock(file, loaded.sb));
       const allocator = new PoolAllocator(sb.layout.extentCount);
       for (const v of [...model.volumes.values(), ...model.snapshots.values()]) {
         v.map.forEachMapped(0, model.extentsFor(v.sizeBytes), (_l, p) => {
@@ -170,7 +193,8 @@ export class Pool implements VolumeHost {
           if (!allocator.markUsed(p)) throw new PoolCorruptError(`extent ${p} is owned twice`);
         });
       }
-      const pool = new Pool(path, file, sb, model, allocator, loaded.generation, opts.logger ?? silentLogger());
+      const pool = new Pool(path, file, sb, model, allocator, loaded.generation, log);
+      pool.ownership = ownership;
       if (loaded.skippedTornSlot) pool.log.warn('newest checkpoint slot failed its checksum; imported from the older one');
       // Pools made before metadata was backed at create get it now, if the host has room.
       if (pool.onFile) await backRange(file, path, 0, sb.layout.dataOffset, 'pool metadata').catch(() => undefined);
@@ -179,6 +203,7 @@ export class Pool implements VolumeHost {
       pool.noteFull();
       return pool;
     } catch (err) {
+      await ownership?.release().catch(() => undefined);
       await file.close().catch(() => undefined);
       throw err;
     }
@@ -332,10 +357,26 @@ export class Pool implements VolumeHost {
     });
   }
 
-  /** Flushes, writes a checkpoint and closes the file; open volumes become DeviceGone. */
+  /** Set once another engine took the pool over: all I/O on it fails, only close() is left. */
+  get lostOwnership(): DeviceGoneError | null {
+    return this.file.guard?.lost ?? null;
+  }
+
+  /**
+   * Flushes, writes a checkpoint, releases ownership and closes the file; open volumes
+   * become DeviceGone. A pool whose ownership was lost writes nothing: it is not ours.
+   */
   close(): Promise<void> {
-    this.closing ??= this.shutdown().then(() => this.file.close());
+    this.closing ??= (this.lostOwnership !== null ? this.drop() : this.shutdown())
+      .then(() => this.ownership?.release())
+      .then(() => this.file.close());
     return this.closing;
+  }
+
+  /** Stops heartbeats and closes the file with no checkpoint and no release: what kill -9 leaves (tests). */
+  async abandon(): Promise<void> {
+    this.closing ??= this.drop().then(() => this.ownership?.abandon()).then(() => this.file.close());
+    await this.closing;
   }
 
   /** Wipes the superblocks and checkpoint headers so the path no longer holds a pool. */
@@ -344,6 +385,9 @@ export class Pool implements VolumeHost {
     if (this.model.entryCount > 0 || this.pendingNames.size > 0) throw new PoolNotEmptyError();
     this.closing = this.shutdown();
     await this.closing;
+    // No beat may rewrite block 0 after the wipe below.
+    await this.ownership?.release();
+    this.file.guard = null;
     const l = this.sb.layout;
     const zeros = Buffer.alloc(META_BLOCK_BYTES);
     for (const at of [0, SUPERBLOCK_BYTES, l.slotAOffset, l.slotBOffset]) await this.file.write(zeros, 0, zeros.length, at);
@@ -443,6 +487,14 @@ export class Pool implements VolumeHost {
     }
     await this.journal.checkpoint();
     this.log.info({ replayedBlocks, zeroedReserved: reserved.length, finishedDeletes, volumes: this.model.volumes.size }, 'pool imported');
+  }
+
+  private async drop(): Promise<void> {
+    this.closed = true;
+    this.space.close();
+    for (const v of this.volumes.values()) v.markGone();
+    this.journal.shut();
+    this.volumes.clear();
   }
 
   private async shutdown(): Promise<void> {

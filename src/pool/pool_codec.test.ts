@@ -29,9 +29,9 @@ test('superblock: any flipped byte is detected, never silently accepted', () => 
     bad[i] ^= 0x40;
     assert.throws(() => decodeSuperblock(bad), (e) => ['POOL_CORRUPT', 'POOL_NOT_FOUND', 'POOL_VERSION'].includes(errorCode(e) ?? ''));
   }
-  const v2 = Buffer.from(good);
-  v2.writeUInt32LE(3, 8);
-  assert.throws(() => decodeSuperblock(v2), (e) => errorCode(e) === 'POOL_VERSION');
+  const future = Buffer.from(good);
+  future.writeUInt32LE(4, 8);
+  assert.throws(() => decodeSuperblock(future), (e) => errorCode(e) === 'POOL_VERSION');
   const v0 = Buffer.from(good);
   v0.writeUInt32LE(0, 8);
   assert.throws(() => decodeSuperblock(v0), (e) => errorCode(e) === 'POOL_VERSION');

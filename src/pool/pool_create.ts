@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { PoolFile, blockDeviceBytes, openPoolPath } from './pool_file.ts';
 import { hasSuperblockMagic } from './pool_superblock.ts';
 import { SUPERBLOCK_BYTES } from './pool_layout.ts';
-import { InvalidSizeError, PoolExistsError } from './pool_errors.ts';
+import { InvalidSizeError, PoolDeviceNotEmptyError, PoolExistsError } from './pool_errors.ts';
+import { describeContents, PROBE_BYTES } from './pool_signature.ts';
 
 export interface CreateTarget {
   file: PoolFile;
@@ -20,9 +21,11 @@ function ftruncate(fd: number, len: number): Promise<void> {
 /**
  * Opens what a new pool will live on. A missing or empty file is created or extended
  * sparse and counts as zeroed; a block device or a file with contents does not, so the
- * pool zeroes extents before first use. A path that already holds a pool is refused.
+ * pool zeroes extents before first use. A path that already holds a pool is refused, and
+ * so, without `force`, is one whose start is not all zeros (pool_signature.ts names what
+ * it holds): formatting is the one pool operation that destroys data it does not own.
  */
-export async function openCreateTarget(path: string, sizeBytes: number | undefined): Promise<CreateTarget> {
+export async function openCreateTarget(path: string, sizeBytes: number | undefined, force = false): Promise<CreateTarget> {
   if (sizeBytes !== undefined && (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0)) {
     throw new InvalidSizeError('pool size must be a positive integer');
   }
@@ -40,9 +43,11 @@ export async function openCreateTarget(path: string, sizeBytes: number | undefin
   }
   const file = await openPoolPath(path);
   try {
-    const head = Buffer.alloc(2 * SUPERBLOCK_BYTES);
+    const head = Buffer.alloc(PROBE_BYTES);
     await file.read(head, 0, head.length, 0);
     if (hasSuperblockMagic(head) || hasSuperblockMagic(head.subarray(SUPERBLOCK_BYTES))) throw new PoolExistsError();
+    const contents = describeContents(head);
+    if (contents !== null && !force) throw new PoolDeviceNotEmptyError(`${path}: ${contents}`);
     if (st.isBlockDevice()) {
       const devBytes = blockDeviceBytes(st.rdev);
       if (sizeBytes !== undefined && sizeBytes > devBytes) throw new InvalidSizeError('pool size exceeds the device');

@@ -20,11 +20,6 @@ export class PoolExistsError extends BerthError {
   constructor() { super('POOL_EXISTS', 'a pool already exists at this path'); }
 }
 
-/** The device is held exclusively by someone else (another importer, a mount). */
-export class PoolBusyError extends BerthError {
-  constructor() { super('POOL_BUSY', 'pool device is in use'); }
-}
-
 export class PoolNotEmptyError extends BerthError {
   constructor() { super('POOL_NOT_EMPTY', 'pool still has volumes or snapshots'); }
 }
@@ -64,4 +59,14 @@ export class SnapshotExistsError extends BerthError {
 
 export class SnapshotNotFoundError extends BerthError {
   constructor(name: string) { super('SNAPSHOT_NOT_FOUND', `snapshot ${name} not found`); }
+}
+
+/** Another engine holds the pool (docs/pool-format.md "Ownership"); `holder` names it. */
+export class PoolInUseError extends BerthError {
+  constructor(holder: string, why: string) { super('POOL_IN_USE', `pool is in use by ${holder}: ${why}`); }
+}
+
+/** Create refused: the target holds data or a known signature, and the request did not say force. */
+export class PoolDeviceNotEmptyError extends BerthError {
+  constructor(what: string) { super('POOL_DEVICE_NOT_EMPTY', `refusing to format: ${what}; pass force to overwrite it`); }
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import { MediumError, NoSpaceError } from '../block/errors.ts';
-import { PoolBusyError, PoolNotFoundError } from './pool_errors.ts';
+import { DeviceGoneError, MediumError, NoSpaceError } from '../block/errors.ts';
+import { PoolNotFoundError } from './pool_errors.ts';
 import { IoMode, IoPolicy } from './pool_io_policy.ts';
 
 const ZERO_CHUNK_BYTES = 1024 * 1024;
@@ -35,7 +35,7 @@ export function isHostNoSpace(code: string | undefined): boolean {
 }
 
 /** What a failed transfer rejects with: NoSpaceError for a full host filesystem, else MediumError. */
-export type PoolIoError = MediumError | NoSpaceError;
+export type PoolIoError = MediumError | NoSpaceError | DeviceGoneError;
 
 function ioError(op: string, err: NodeJS.ErrnoException): PoolIoError {
   if (isHostNoSpace(err.code)) {
@@ -91,6 +91,8 @@ export class PoolFile {
   readonly writePieceBytes: number;
   /** Told of every write or fdatasync the host refused for want of space (ENOSPC, EDQUOT). */
   onNoSpace: ((code: string) => void) | null = null;
+  /** Set while an engine's ownership guards the pool (pool_owner.ts). */
+  guard: IoGuard | null = null;
   private syncing: Promise<void> | null = null;
   private nextSync: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | null = null;
 
@@ -124,6 +126,7 @@ export class PoolFile {
    * synchronous read (no promise, no thread-pool hop). Past the end of file reads zeros.
    */
   readInto(buf: Buffer, off: number, len: number, pos: number, done: IoDone): void {
+    if (this.guard?.lost) return done(this.guard.lost);
     const policy = this.policy;
     if (policy.mode === IoMode.async) return this.readAsync(buf, off, len, pos, done);
     if (policy.mode === IoMode.sync) return done(this.readNow(buf, off, len, pos));
@@ -136,6 +139,10 @@ export class PoolFile {
 
   /** The hot-path write, with readInto's calling convention. */
   writeFrom(buf: Buffer, off: number, len: number, pos: number, done: IoDone): void {
+    const g = this.guard;
+    if (g !== null && (g.lost !== null || performance.now() >= g.leaseUntil)) {
+      return g.renew((err) => (err === null ? this.writeFrom(buf, off, len, pos, done) : done(err)));
+    }
     const policy = this.policy;
     if (policy.mode === IoMode.async) return this.writeAsync(buf, off, len, pos, done);
     if (policy.mode === IoMode.sync) return done(this.writeNow(buf, off, len, pos));
@@ -225,7 +232,10 @@ export class PoolFile {
     let next = pos;
     const end = pos + len;
     const writeChunk = (n: number, at: number): Promise<void> => new Promise((resolve, reject) => {
-      this.writeAsync(z, 0, n, at, (err) => (err === null ? resolve() : reject(err)));
+      const write = (): void => this.writeAsync(z, 0, n, at, (err) => (err === null ? resolve() : reject(err)));
+      const g = this.guard;
+      if (g !== null && (g.lost !== null || performance.now() >= g.leaseUntil)) g.renew((err) => (err === null ? write() : reject(err)));
+      else write();
     });
     const worker = async (): Promise<void> => {
       while (next < end) {
@@ -289,8 +299,21 @@ function pieceBytesFor(path: string): number {
 }
 
 /**
+ * Ownership's hold on a pool's transfers: none after it is lost, and writes only while
+ * the lease of the last confirmed heartbeat runs (else they wait for a beat).
+ */
+export interface IoGuard {
+  readonly lost: DeviceGoneError | null;
+  /** performance.now() until which writes go ahead without asking. */
+  readonly leaseUntil: number;
+  /** Calls back once writes may go ahead again, or with the error that ends them. */
+  renew(cb: (err: PoolIoError | null) => void): void;
+}
+
+/**
  * Opens a pool's path read-write. Block devices are opened O_EXCL, which Linux turns into
- * an exclusive claim: a second importer (or a mounted filesystem) gets PoolBusyError.
+ * an exclusive claim on this host: a second opener (or a mounted filesystem) gets EBUSY,
+ * which the caller turns into POOL_IN_USE naming the holder.
  */
 export async function openPoolPath(path: string, extraFlags = 0): Promise<PoolFile> {
   let flags = fs.constants.O_RDWR | extraFlags;
@@ -304,7 +327,7 @@ export async function openPoolPath(path: string, extraFlags = 0): Promise<PoolFi
     return await PoolFile.open(path, flags);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EBUSY') throw new PoolBusyError();
+    if (code === 'EBUSY') throw new DeviceBusyError(path);
     if (code === 'ENOENT') throw new PoolNotFoundError();
     throw err;
   }
@@ -316,4 +339,13 @@ export function blockDeviceBytes(rdev: number): number {
   const minor = (rdev & 0xff) | ((Math.floor(rdev / 4096) & 0xfff00));
   const sectors = Number(fs.readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8').trim());
   return sectors * 512;
+}
+
+/** The block device is opened exclusively elsewhere (another engine, a mount). */
+export class DeviceBusyError extends Error {
+  readonly path: string;
+  constructor(path: string) {
+    super(`${path} is opened exclusively by another process`);
+    this.path = path;
+  }
 }

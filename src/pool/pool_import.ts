@@ -4,6 +4,9 @@ import { checkJournalBlock } from './pool_journal_block.ts';
 import { decodeRecords } from './pool_journal_record.ts';
 import { uuidToBytes } from './pool_bytes.ts';
 import { META_BLOCK_BYTES, POOL_FORMAT_VERSION, SUPERBLOCK_BYTES } from './pool_layout.ts';
+
+/** The superblock's fields and checksum all sit in its first sector. */
+const SUPERBLOCK_HEAD_BYTES = 512;
 import { PoolCorruptError, PoolNotFoundError } from './pool_errors.ts';
 import type { PoolModel } from './pool_model.ts';
 import type { PoolFile } from './pool_file.ts';
@@ -50,7 +53,7 @@ export async function loadPool(file: PoolFile): Promise<LoadedPool> {
   return { sb, model: best.model, generation: best.generation, replayedBlocks, skippedTornSlot: tornGeneration > best.generation };
 }
 
-async function readSuperblock(file: PoolFile): Promise<Superblock> {
+export async function readSuperblock(file: PoolFile): Promise<Superblock> {
   const buf = Buffer.alloc(2 * SUPERBLOCK_BYTES);
   await file.read(buf, 0, buf.length, 0);
   try {
@@ -84,16 +87,18 @@ async function replayJournal(file: PoolFile, sb: Superblock, model: PoolModel, g
 }
 
 /**
- * Rewrites an older format's superblock as the current version (format 1 pools are a
- * subset of format 2: no snapshot records, a zero snapshot count). Primary first, then
- * the backup, each synced: a crash in between leaves two valid copies of either version.
+ * Rewrites an older format's superblock as the current version (each format is a subset
+ * of the next: format 1 has no snapshot records, format 2 no owner record). Primary
+ * first, then the backup, each synced: a crash in between leaves two valid copies of
+ * either version. Only the superblock's first sector is written, so the owner record
+ * further into the block (format 3) stays as the import's claim left it.
  */
 export async function upgradeSuperblock(file: PoolFile, sb: Superblock): Promise<Superblock> {
   if (sb.formatVersion >= POOL_FORMAT_VERSION) return sb;
   const next: Superblock = { ...sb, formatVersion: POOL_FORMAT_VERSION };
   const buf = encodeSuperblock(next);
   for (const at of [0, SUPERBLOCK_BYTES]) {
-    await file.write(buf, 0, SUPERBLOCK_BYTES, at);
+    await file.write(buf, 0, SUPERBLOCK_HEAD_BYTES, at);
     await file.sync();
   }
   return next;

@@ -11,8 +11,11 @@ import { InvalidSizeError } from './pool_errors.ts';
  *   ...        journal             (journalBytes, 4 KiB blocks)
  *   dataOffset extents            (extentCount x extentSize)
  */
-/** Format 2 added snapshots and clones (record types 9-13, the checkpoint's snapshot table). */
-export const POOL_FORMAT_VERSION = 2;
+/**
+ * Format 2 added snapshots and clones (record types 9-13, the checkpoint's snapshot table);
+ * format 3 the owner record at 2 KiB into the primary superblock's block (pool_owner_record.ts).
+ */
+export const POOL_FORMAT_VERSION = 3;
 /** Oldest format this code reads; import upgrades it in place to POOL_FORMAT_VERSION. */
 export const POOL_FORMAT_VERSION_MIN = 1;
 export const SUPERBLOCK_BYTES = 4096;

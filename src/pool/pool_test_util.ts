@@ -1,6 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setDefaultOwnership } from './pool_owner.ts';
+
+// Pools in unit tests beat every 20 ms, so an import's claim settles in 40 ms, not 2 s.
+setDefaultOwnership({ intervalMs: 20 });
 
 /** A temp dir on tmpfs when there is one; removed by the returned cleanup. */
 export function tempDir(): { dir: string; cleanup: () => void } {
