@@ -163,7 +163,7 @@ export class PoolExtentSupply {
     const { dataOffset, extentSize } = this.d;
     const runs = toRuns(ps);
     try {
-      for (const [start, count] of runs) await back(dataOffset + start * extentSize, count * extentSize, `${what} (${ps.length * extentSize} bytes)`);
+      for (const [start, count] of runs) await back(dataOffset + start * extentSize, count * extentSize, what);
     } catch (err) {
       const unback = this.d.unback;
       if (unback !== null) for (const [start, count] of runs) await unback(dataOffset + start * extentSize, count * extentSize).catch(() => undefined);

@@ -189,7 +189,7 @@ export class PoolSnapshots {
       blank.forEach((l, i) => pairs.push({ l, p: ps[sources.length + i] }));
       pairs.sort((a, b) => a.l - b.l);
       return [head, ...mapRecords(id, pairs)];
-    }, 'a snapshot or clone copy');
+    }, `a snapshot or clone copy (${(sources.length + blank.length) * this.h.extentSize} bytes)`);
     created();
     await copyExtents(this.h.file, this.h.dataOffset, this.h.extentSize, copies);
   }

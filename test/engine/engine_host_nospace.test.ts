@@ -97,6 +97,20 @@ test('a full host filesystem is a pool condition: NO_SPACE sense, one log line, 
     { const r = await qemuIo(ex.url, ['write -P 0xb3 64M 4M']); assert.match(r.stdout + r.stderr, NOSPC); }
     assert.equal(countLines(engine, 'pool host filesystem is full'), 1, 'one line for the change');
 
+    // A thick volume that cannot get its blocks is refused whole, naming what was asked.
+    const beforeThick = await ok<PoolDoc>(api, 'GET', '/v1/pools/hf');
+    const thick = await call<{ error: { code: string; message: string } }>(api, 'POST', '/v1/pools/hf/volumes', { name: 'fat', sizeBytes: 16 * MiB, thin: false });
+    assert.equal(thick.status, 507, thick.text);
+    assert.equal(thick.body.error.code, 'NO_SPACE');
+    assert.match(thick.body.error.message, /host filesystem cannot allocate .*thick volume fat \(16777216 bytes\)/);
+    const afterThick = await ok<PoolDoc>(api, 'GET', '/v1/pools/hf');
+    assert.equal(afterThick.freeBytes, beforeThick.freeBytes, 'no extents kept');
+    assert.ok(afterThick.backedBytes! <= beforeThick.backedBytes!, 'host blocks given back');
+    assert.equal((await call(api, 'GET', '/v1/pools/hf/volumes/fat')).status, 404);
+    const bigPool = await call<{ error: { code: string } }>(api, 'POST', '/v1/pools', { name: 'tp', sizeBytes: 64 * MiB, thick: true });
+    assert.equal(bigPool.body.error.code, 'NO_SPACE', bigPool.text);
+    assert.equal((await call(api, 'GET', '/v1/pools/tp')).status, 404);
+
     // Space comes back: the next write succeeds, and the condition returns by itself.
     await rm(filler);
     assertQemuOk(await qemuIo(ex.url, ['write -P 0xb4 8M 16M', 'read -P 0xb4 8M 16M', 'flush']), 'writes resume');
@@ -104,6 +118,14 @@ test('a full host filesystem is a pool condition: NO_SPACE sense, one log line, 
     assert.ok(await metric(api, 'berth_pool_condition{pool="hf",condition="ok"} 1'));
     assert.equal(countLines(engine, 'pool can allocate again'), 1);
     assert.equal(countLines(engine, 'pool host filesystem is full'), 1);
+
+    // With room, a thick pool and a thick volume take their blocks at create.
+    const tp = await ok<PoolDoc & { capacityBytes: number }>(api, 'POST', '/v1/pools', { name: 'tp', sizeBytes: 4 * MiB, thick: true });
+    assert.ok(tp.backedBytes! >= 4 * MiB, `thick pool backed (${tp.backedBytes})`);
+    await ok(api, 'DELETE', '/v1/pools/tp');
+    const beforeFat = (await ok<PoolDoc>(api, 'GET', '/v1/pools/hf')).backedBytes!;
+    await ok(api, 'POST', '/v1/pools/hf/volumes', { name: 'fat', sizeBytes: 4 * MiB, thin: false });
+    assert.ok((await ok<PoolDoc>(api, 'GET', '/v1/pools/hf')).backedBytes! >= beforeFat + 4 * MiB, 'thick volume backed');
 
     // Full again, then the engine dies (kill -9): the pool imports and says why it cannot grow.
     await fill(filler, Infinity);
