@@ -15,6 +15,15 @@ export interface ReplicaRef {
 
 export type ChildDevice = BlockDevice & ChildDeviceExtras;
 
+/**
+ * Errors that mean "cannot reach the replica now" (its node is down or cut off), as
+ * opposed to an answer: a newer generation, no such volume, a protocol mismatch.
+ */
+export function isUnreachable(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'DEVICE_GONE' || code === 'REPLICA_TIMEOUT';
+}
+
 /** A remote replica must connect this fast; a cut link must not stall create or a retry long. */
 export const REPLICA_CONNECT_TIMEOUT_MS = 2000;
 

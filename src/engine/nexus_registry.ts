@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { errorCode } from '../util/errors.ts';
-import { Nexus, NexusState, WriteIntentMap, NEXUS_REGION_BYTES_DEFAULT, type NexusChildSpec, type NexusEvent, type RebuildJob, type RebuildOutcome } from '../nexus/index.ts';
-import { AbsentReplica, childName, type ChildOpener, type ReplicaRef } from './nexus_children.ts';
+import {
+  Nexus, NexusState, WriteIntentMap, NEXUS_REGION_BYTES_DEFAULT, restartQuorum, takeoverMinimum,
+  type NexusChildSpec, type NexusEvent, type RebuildJob, type RebuildOutcome,
+} from '../nexus/index.ts';
+import { AbsentReplica, childName, isUnreachable, type ChildOpener, type ReplicaRef } from './nexus_children.ts';
 import { NexusDevice } from './nexus_device.ts';
 import { loadNexusRecords, saveNexusRecords, type NexusRecord, type ReplicaRecord } from './nexus_state.ts';
 import { replicaView, type NexusView, type RebuildSummary } from './nexus_view.ts';
 import { InvalidArgumentError } from './errors.ts';
-import { NexusRetrier } from './nexus_retry.ts';
+import { NexusRetrier, type RetryClock } from './nexus_retry.ts';
 import { NexusExistsError, NexusNotFoundError, NexusUnavailableError } from './nexus_registry_errors.ts';
 
 /**
@@ -25,7 +28,11 @@ export interface CreateNexusRequest {
   blockSize?: number;
   /** Default: one above the highest generation any replica has seen. */
   generation?: number;
-  /** Default: every replica given as online (what moving a live nexus needs). */
+  /**
+   * Default: every replica given as online (what moving a live nexus needs). Never
+   * below takeoverMinimum(replicas), so that an older incarnation restarting on its
+   * saved membership cannot gather a majority the new one did not fence.
+   */
   requireFenced?: number;
   uuid?: string;
   regionBytes?: number;
@@ -37,6 +44,8 @@ interface LiveNexus {
   nexus?: Nexus;
   device?: NexusDevice;
   fault?: string;
+  /** A newer generation owns the volume (fault says how this one learnt it). */
+  fenced?: boolean;
   refs: Map<string, ReplicaRef>;
   /** Child states as the nexus last reported them (cheaper than children() on every write). */
   states: Map<string, string>;
@@ -64,15 +73,15 @@ export class NexusRegistry {
   #saveLast: Promise<void> = Promise.resolve();
   #saveQueued: Promise<void> | undefined;
 
-  private constructor(dataDir: string, opener: ChildOpener, log: Logger) {
+  private constructor(dataDir: string, opener: ChildOpener, log: Logger, clock?: RetryClock) {
     this.#dataDir = dataDir;
     this.#opener = opener;
     this.#log = log.child({ component: 'nexus-registry' });
-    this.#retrier = new NexusRetrier((name, child) => this.#revive(name, child), this.#log);
+    this.#retrier = new NexusRetrier((name, child) => this.#revive(name, child), this.#log, clock);
   }
 
-  static async open(opts: { dataDir: string; opener: ChildOpener; log: Logger }): Promise<NexusRegistry> {
-    const reg = new NexusRegistry(opts.dataDir, opts.opener, opts.log);
+  static async open(opts: { dataDir: string; opener: ChildOpener; log: Logger; clock?: RetryClock }): Promise<NexusRegistry> {
+    const reg = new NexusRegistry(opts.dataDir, opts.opener, opts.log, opts.clock);
     for (const record of await loadNexusRecords(opts.dataDir, opts.opener.self)) await reg.#restore(record);
     return reg;
   }
@@ -108,18 +117,8 @@ export class NexusRegistry {
       if (this.#live.has(req.name)) throw new NexusExistsError(req.name);
       const refs = req.replicas.map((r) => ({ ...this.#opener.normalize(r), state: r.state ?? 'online' as const }));
       checkReplicaList(refs);
-      const generation = req.generation ?? 1 + Math.max(...await Promise.all(refs.map((r) => this.#opener.currentGeneration(r))));
-      const specs: NexusChildSpec[] = [];
-      try {
-        for (const ref of refs) {
-          const { device, release } = await this.#opener.open(ref, generation);
-          specs.push({ name: childName(ref), device, release, state: ref.state });
-        }
-        checkGeometry(specs, req);
-      } catch (err) {
-        for (const s of specs) s.release?.();
-        throw err;
-      }
+      const generation = req.generation ?? 1 + Math.max(...await this.#generations(refs));
+      const specs = await this.#openForCreate(refs, generation, req);
       const first = specs[0].device;
       const record: NexusRecord = {
         name: req.name, uuid: req.uuid ?? randomUUID(), generation, blockSize: first.blockSize,
@@ -127,8 +126,8 @@ export class NexusRegistry {
         regionBytes: req.regionBytes ?? NEXUS_REGION_BYTES_DEFAULT, rebuildThrottleBytesPerSec: req.rebuildThrottleBytesPerSec ?? 0,
         replicas: refs.map((r) => ({ node: r.node, pool: r.pool, volume: r.volume, state: r.state })),
       };
-      const requireFenced = req.requireFenced ?? refs.filter((r) => r.state === 'online').length;
-      const live = await this.#start(record, specs, requireFenced);
+      const requireFenced = Math.max(req.requireFenced ?? refs.filter((r) => r.state === 'online').length, takeoverMinimum(refs.length));
+      const live = await this.#start(record, specs, requireFenced, requireFenced);
       if (live.fault) throw new NexusUnavailableError(req.name, live.fault);
       this.#live.set(record.name, live);
       await this.#requestSave();
@@ -199,6 +198,50 @@ export class NexusRegistry {
 
   // ---- internals ----
 
+  /** The generation in force on each replica that answers; an unreachable one is skipped (one that returns with a higher one fences the nexus). */
+  async #generations(refs: ReplicaRef[]): Promise<number[]> {
+    const got = await Promise.allSettled(refs.map((r) => this.#opener.currentGeneration(r)));
+    const gens: number[] = [];
+    for (const g of got) {
+      if (g.status === 'fulfilled') gens.push(g.value);
+      else if (!isUnreachable(g.reason)) throw g.reason;
+    }
+    if (gens.length === 0) throw (got[0] as PromiseRejectedResult).reason;
+    return gens;
+  }
+
+  /**
+   * Opens every listed replica. One that cannot be reached (its node is down or cut
+   * off) joins as a placeholder that refuses the fence, so the nexus retires it and the
+   * retry loop brings it back: given `online` it is taken to hold the data up to now
+   * (it misses only what this incarnation writes), given `stale` it is copied whole.
+   * Any other refusal (no such volume, a newer generation, a bad address) fails the create.
+   */
+  async #openForCreate(refs: Array<ReplicaRef & { state: 'online' | 'stale' }>, generation: number, req: CreateNexusRequest): Promise<NexusChildSpec[]> {
+    const opened = await Promise.allSettled(refs.map((r) => this.#opener.open(r, generation)));
+    const reachable: NexusChildSpec[] = [];
+    const failure = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected' && !isUnreachable(o.reason));
+    opened.forEach((o, i) => { if (o.status === 'fulfilled') reachable.push({ name: childName(refs[i]), device: o.value.device, release: o.value.release, state: refs[i].state }); });
+    try {
+      if (failure) throw failure.reason;
+      if (reachable.length === 0) throw (opened[0] as PromiseRejectedResult).reason;
+      checkGeometry(reachable, req);
+    } catch (err) {
+      for (const s of reachable) s.release?.();
+      throw err;
+    }
+    const geometry = reachable[0].device;
+    const regionBlocks = Math.max(1, Math.floor((req.regionBytes ?? NEXUS_REGION_BYTES_DEFAULT) / geometry.blockSize));
+    return opened.map((o, i) => {
+      const name = childName(refs[i]);
+      if (o.status === 'fulfilled') return reachable.find((s) => s.name === name) as NexusChildSpec;
+      const why = (o.reason as Error).message;
+      this.#log.warn({ nexus: req.name, replica: name, reason: why }, 'replica unreachable at create; it joins when it answers');
+      const intents = refs[i].state === 'online' ? new WriteIntentMap(geometry.blockCount, regionBlocks) : fullMap(geometry.blockCount, regionBlocks);
+      return { name, device: new AbsentReplica(geometry, why), state: 'stale' as const, intents };
+    });
+  }
+
   async #restore(record: NexusRecord): Promise<void> {
     const specs: NexusChildSpec[] = [];
     const regionBlocks = Math.max(1, Math.floor(record.regionBytes / record.blockSize));
@@ -224,25 +267,29 @@ export class NexusRegistry {
     if (superseded) {
       for (const s of specs) s.release?.();
       live = this.#empty(record, `fenced by a newer generation: ${superseded}`);
+      live.fenced = true;
     } else {
-      live = await this.#start(record, specs, 1);
+      // Its own replica alone is no proof that this generation still owns the volume:
+      // serve only once a majority of the saved membership accepts it (nexus_quorum.ts).
+      live = await this.#start(record, specs, 0, restartQuorum(record.replicas.length));
     }
     this.#live.set(record.name, live);
     if (live.fault) this.#log.error({ nexus: record.name, reason: live.fault }, 'nexus could not be re-created');
     else this.#log.info({ nexus: record.name, generation: record.generation, state: live.nexus?.state }, 'nexus re-created');
   }
 
-  async #start(record: NexusRecord, specs: NexusChildSpec[], requireFenced: number): Promise<LiveNexus> {
+  async #start(record: NexusRecord, specs: NexusChildSpec[], requireFenced: number, quorum: number): Promise<LiveNexus> {
     const live = this.#empty(record);
     for (const r of record.replicas) live.refs.set(childName(r), { node: r.node, pool: r.pool, volume: r.volume });
     try {
       live.nexus = await Nexus.create({
-        name: record.name, generation: record.generation, children: specs, requireFenced,
+        name: record.name, generation: record.generation, children: specs, requireFenced, quorum,
         regionBytes: record.regionBytes, rebuildThrottleBytesPerSec: record.rebuildThrottleBytesPerSec,
         rebuildParallel: ENGINE_REBUILD_PARALLEL, log: this.#log,
       });
     } catch (err) {
       live.fault = `${errorCode(err) ?? 'ERROR'}: ${(err as Error).message}`;
+      live.fenced = errorCode(err) === 'NEXUS_FENCED';
       return live;
     }
     for (const c of live.nexus.children()) live.states.set(c.name, c.state);
@@ -260,12 +307,21 @@ export class NexusRegistry {
   }
 
   #onEvent(live: LiveNexus, e: NexusEvent): void {
+    const name = live.record.name;
     if (e.type === 'child-state') {
       if (e.to === 'removed') live.states.delete(e.child);
       else live.states.set(e.child, e.to);
-      if (e.to === 'faulted' || e.to === 'stale') this.#retrier.due(live.record.name, e.child);
+      if (e.to === 'faulted' || e.to === 'stale') this.#retrier.due(name, e.child);
+      if (e.to === 'online') this.#retrier.healed(name, e.child);
     } else if (e.to === NexusState.FENCED) {
       live.fault = e.reason ?? 'fenced by a newer generation';
+      live.fenced = true;
+      this.#retrier.forget(name);
+      this.#log.error({ nexus: name, generation: live.record.generation, reason: live.fault }, 'nexus fenced: a newer generation owns the volume; it serves no I/O');
+    } else if (e.from === NexusState.NO_QUORUM) {
+      this.#log.info({ nexus: name, generation: live.record.generation, state: e.to }, 'nexus holds its generation on a quorum; serving');
+      // Replicas that rejoined while it waited are stale: rebuild them now.
+      for (const [child, state] of live.states) if (state !== 'online') this.#retrier.due(name, child);
     }
     live.changed = true;
     this.#requestSave().catch((err: unknown) => this.#log.error({ err, nexus: live.record.name }, 'saving nexus state failed'));
@@ -278,15 +334,30 @@ export class NexusRegistry {
     const ref = live?.refs.get(child);
     if (!live || !nexus || !ref || live.fault || nexus.state === NexusState.CLOSED) return;
     const state = live.states.get(child);
+    const waiting = nexus.state === NexusState.NO_QUORUM;
     if (state === 'stale') {
-      this.#track(live, child, await nexus.rebuildChild(child));
+      // Nothing is copied before the nexus holds its quorum; reaching it marks this child due again.
+      if (!waiting) this.#track(live, child, await nexus.rebuildChild(child));
       return;
     }
     if (state !== 'faulted') return;
-    const { device, release } = await this.#opener.open(ref, nexus.generation);
+    let opened: Awaited<ReturnType<ChildOpener['open']>>;
+    try {
+      opened = await this.#opener.open(ref, nexus.generation);
+    } catch (err) {
+      // The replica's HELLO says a newer generation owns the volume: stop at once, do not "try later".
+      if (errorCode(err) === 'STALE_GENERATION') nexus.supersede(err);
+      throw err;
+    }
+    const { device, release } = opened;
     try {
       // Removed by the operator while we connected: do not bring it back.
       if (!live.refs.has(child)) throw new NexusUnavailableError(name, `replica ${child} was removed`);
+      if (nexus.state === NexusState.NO_QUORUM) {
+        await nexus.rejoin({ name: child, device, release });
+        this.#log.info({ nexus: name, child, ...nexus.quorumStatus() }, 'replica accepted the generation of a nexus waiting for its quorum');
+        return;
+      }
       this.#track(live, child, await nexus.addChild({ name: child, device, release }, { throttleBytesPerSec: live.record.rebuildThrottleBytesPerSec }));
     } catch (err) {
       release();
@@ -304,6 +375,10 @@ export class NexusRegistry {
         seconds: (Date.now() - started) / 1000, finishedAt: new Date().toISOString(),
       });
       this.#log.info({ nexus: live.record.name, child, outcome, bytesCopied: p.bytesCopied }, 'rebuild finished');
+      if (outcome === 'faulted' || outcome === 'stale') {
+        const reason = live.nexus?.children().find((c) => c.name === child)?.reason ?? `rebuild ended ${outcome}`;
+        this.#retrier.failed(live.record.name, child, new Error(reason));
+      }
     }, () => undefined);
   }
 
@@ -358,12 +433,13 @@ export class NexusRegistry {
     const r = live.record;
     const infos = new Map((live.nexus?.children() ?? []).map((c) => [c.name, c]));
     const refs = live.nexus ? [...live.refs.entries()] : r.replicas.map((x) => [childName(x), x] as const);
-    const state = live.fault ? (live.nexus?.state === NexusState.FENCED ? 'fenced' : 'faulted') : live.nexus?.state ?? 'faulted';
+    const state = live.fenced || live.nexus?.state === NexusState.FENCED ? NexusState.FENCED : live.fault ? 'faulted' : live.nexus?.state ?? 'faulted';
+    const reason = live.fault ?? (live.nexus?.state === NexusState.NO_QUORUM ? noQuorumReason(live.nexus) : undefined);
     return {
-      name: r.name, uuid: r.uuid, generation: r.generation, state, ...(live.fault ? { reason: live.fault } : {}),
+      name: r.name, uuid: r.uuid, generation: r.generation, state, ...(reason ? { reason } : {}),
       sizeBytes: r.blockCount * r.blockSize, blockSize: r.blockSize, thin: r.thin,
       rebuildThrottleBytesPerSec: r.rebuildThrottleBytesPerSec,
-      replicas: refs.map(([name, ref]) => replicaView(ref, this.#opener.isLocal(ref), infos.get(name), live.lastRebuild.get(name))),
+      replicas: refs.map(([name, ref]) => replicaView(ref, this.#opener.isLocal(ref), infos.get(name), live.lastRebuild.get(name), this.#retrier.status(r.name, name))),
     };
   }
 
@@ -389,6 +465,12 @@ export class NexusRegistry {
     this.#lock = next.catch(() => undefined);
     return next;
   }
+}
+
+function noQuorumReason(nexus: Nexus): string {
+  const q = nexus.quorumStatus();
+  return `waiting for a quorum: ${q.accepted} of the ${q.quorum} replicas needed have accepted generation ${nexus.generation}; `
+    + 'no I/O is served until they do (or one reports a newer generation and fences it)';
 }
 
 function fullMap(blockCount: number, regionBlocks: number): WriteIntentMap {

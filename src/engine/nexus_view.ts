@@ -1,5 +1,6 @@
 import type { ChildInfo, RebuildProgress } from '../nexus/index.ts';
 import type { ReplicaRef } from './nexus_children.ts';
+import type { RetryStatus } from './nexus_retry.ts';
 
 /** How the last rebuild of a replica ended, kept for the API after the job is gone. */
 export interface RebuildSummary {
@@ -33,13 +34,23 @@ export interface ReplicaView {
   missingBytes: number;
   rebuild: RebuildView | null;
   lastRebuild: RebuildSummary | null;
+  /** Why the last attempt to bring it back (reconnect or rebuild) failed; null when none failed. */
+  lastError: string | null;
+  /** When the next attempt starts (ISO time); null while one runs, or when none is due. */
+  retryAt: string | null;
+  /** Attempts to bring it back since it was last healthy. */
+  retryAttempts: number;
 }
 
 export interface NexusView {
   name: string;
   uuid: string;
   generation: number;
-  /** online, degraded, faulted, fenced, closed; `faulted` with a reason when it could not be opened. */
+  /**
+   * online, degraded, faulted, no-quorum (waiting for a majority of its replicas to
+   * accept its generation; serves nothing), fenced (a newer generation owns the volume),
+   * closed; `faulted` with a reason when it could not be opened.
+   */
   state: string;
   reason?: string;
   sizeBytes: number;
@@ -60,7 +71,7 @@ export function rebuildView(p: RebuildProgress): RebuildView {
   };
 }
 
-export function replicaView(ref: ReplicaRef, local: boolean, info: ChildInfo | undefined, last: RebuildSummary | undefined): ReplicaView {
+export function replicaView(ref: ReplicaRef, local: boolean, info: ChildInfo | undefined, last: RebuildSummary | undefined, retry?: RetryStatus): ReplicaView {
   return {
     name: `${ref.node}/${ref.pool}/${ref.volume}`,
     node: ref.node,
@@ -72,5 +83,8 @@ export function replicaView(ref: ReplicaRef, local: boolean, info: ChildInfo | u
     missingBytes: info?.missingBytes ?? 0,
     rebuild: info?.rebuild ? rebuildView(info.rebuild) : null,
     lastRebuild: last ?? null,
+    lastError: retry?.lastError ?? null,
+    retryAt: retry?.retryAt !== undefined ? new Date(retry.retryAt).toISOString() : null,
+    retryAttempts: retry?.attempts ?? 0,
   };
 }

@@ -10,5 +10,6 @@ export { WriteIntentMap } from './write_intent_map.ts';
 export { RebuildMap } from './rebuild_map.ts';
 export { RebuildJob, type RebuildProgress } from './rebuild_job.ts';
 export {
-  ChildInvalidError, ChildNotFoundError, ChildTimeoutError, NexusFaultedError, NexusFencedError, RebuildCancelledError, RebuildTargetError,
+  ChildInvalidError, ChildNotFoundError, ChildTimeoutError, NexusFaultedError, NexusFencedError, NexusNoQuorumError, RebuildCancelledError, RebuildTargetError,
 } from './nexus_errors.ts';
+export { QuorumVerdict, quorumVerdict, restartQuorum, safeTakeover, takeoverMinimum, type QuorumVerdictName } from './nexus_quorum.ts';

@@ -11,7 +11,8 @@ import { ChildState, NexusChild, NexusState, childGeometry, type ChildInfo, type
 import { MirrorKind, MirrorOp, ReadKind, ReadOp, type MirrorKindCode, type NexusIoHost } from './nexus_io.ts';
 import { NexusIoGate } from './nexus_io_gate.ts';
 import { DeadlineTracker } from './nexus_deadlines.ts';
-import { ChildInvalidError, ChildNotFoundError, NexusFaultedError, NexusFencedError, RebuildTargetError } from './nexus_errors.ts';
+import { ChildInvalidError, ChildNotFoundError, NexusFaultedError, NexusFencedError, NexusNoQuorumError, RebuildTargetError } from './nexus_errors.ts';
+import { QuorumVerdict, quorumVerdict } from './nexus_quorum.ts';
 import { WriteIntentMap } from './write_intent_map.ts';
 import { RebuildMap } from './rebuild_map.ts';
 import { RebuildJob, type RebuildSource } from './rebuild_job.ts';
@@ -26,7 +27,8 @@ import { NexusReadChooser } from './nexus_read_policy.ts';
  * by default the local replica while it keeps up) and move to another on error.
  * A child that fails or stays silent for `opTimeoutMs` is retired (faulted) without the
  * caller seeing an error while another online child remains. A stale-generation answer
- * from any child fences the nexus: it then fails every I/O rather than diverge.
+ * from any child fences the nexus: it then fails every I/O rather than diverge. Until
+ * `quorum` children have accepted its generation it serves nothing (no-quorum).
  */
 export class Nexus implements BlockDevice, NexusIoHost {
   readonly name: string;
@@ -46,6 +48,11 @@ export class Nexus implements BlockDevice, NexusIoHost {
   /** Names whose addChild is waiting on the fence: a second one must not race it. */
   private readonly joining = new Set<string>();
   private fenced: NexusFencedError | undefined;
+  /** Children that accepted this generation in this incarnation, by name (see NexusOptions.quorum). */
+  private readonly accepted = new Set<string>();
+  private quorum: number;
+  /** accepted.size >= quorum, kept so the I/O path tests one boolean. */
+  private quorate = false;
   private closed = false;
   private lastState: NexusStateName = NexusState.ONLINE;
   private readonly reader: NexusReadChooser;
@@ -74,6 +81,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     this.grainBlocks = Math.max(1, Math.floor((opts.intentGrainBytes ?? NEXUS_INTENT_GRAIN_BYTES_DEFAULT) / this.blockSize));
     this.pacer = new RebuildThrottle(opts.rebuildThrottleMode ?? REBUILD_THROTTLE_MODE_DEFAULT, Date.now);
     this.parallel = opts.rebuildParallel ?? 2;
+    this.quorum = Math.max(1, opts.quorum ?? opts.requireFenced ?? 1);
     this.reader = new NexusReadChooser(opts.readPolicy ?? NEXUS_READ_POLICY_DEFAULT);
     this.log = (opts.log ?? silentLogger()).child({ component: 'nexus', nexus: opts.name });
     this.events = new NexusEvents(this.log);
@@ -93,12 +101,14 @@ export class Nexus implements BlockDevice, NexusIoHost {
 
   /**
    * Creates a nexus and fences every child that supports it to this generation. Fails
-   * unless at least `requireFenced` children (default 1) accepted the fence.
+   * unless at least `requireFenced` children (default 1) accepted the fence. With fewer
+   * than `quorum` accepted it is created `no-quorum` and serves once enough rejoin.
    */
   static async create(opts: NexusOptions): Promise<Nexus> {
     const nexus = new Nexus(opts);
     let fencedOk = 0;
     await Promise.all(nexus.members.map((c) => nexus.fenceChild(c).then(() => { fencedOk++; }, (err) => nexus.childFailed(c, err))));
+    nexus.checkNexusState();
     const need = opts.requireFenced ?? 1;
     if (nexus.fenced || fencedOk < need) {
       nexus.close();
@@ -108,6 +118,9 @@ export class Nexus implements BlockDevice, NexusIoHost {
   }
 
   get state(): NexusStateName { return this.computeState(); }
+
+  /** How many children hold this generation, of how many the nexus needs before it serves. */
+  quorumStatus(): { accepted: number; quorum: number } { return { accepted: this.accepted.size, quorum: this.quorum }; }
 
   /** Subscribes to state changes (for the engine to persist membership); returns unsubscribe. */
   on(listener: (e: NexusEvent) => void): () => void { return this.events.on(listener); }
@@ -187,20 +200,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
       throw new ChildInvalidError(`replica ${spec.name} is already ${existing.state}`);
     }
     if (!existing && this.members.length >= NEXUS_MAX_CHILDREN) throw new ChildInvalidError(`a nexus has at most ${NEXUS_MAX_CHILDREN} children`);
-    if (spec.device.blockSize !== this.blockSize || spec.device.blockCount < this.blockCount) {
-      throw new ChildInvalidError(`replica ${spec.name} does not fit: block size ${spec.device.blockSize}, ${spec.device.blockCount} blocks`);
-    }
-    if (this.joining.has(spec.name)) throw new ChildInvalidError(`replica ${spec.name} is already joining`);
-    const child = new NexusChild(spec, ChildState.REBUILDING);
-    this.joining.add(spec.name);
-    try {
-      await this.fenceChild(child);
-    } catch (err) {
-      if (errorCode(err) === 'STALE_GENERATION') this.fenceOff(err);
-      throw err;
-    } finally {
-      this.joining.delete(spec.name);
-    }
+    const child = await this.admit(spec, ChildState.REBUILDING);
     const late = this.refuse(0, 0);
     if (late) throw late;
     if (opts.full || !this.intents.has(spec.name)) this.intents.set(spec.name, this.fullMap());
@@ -213,12 +213,45 @@ export class Nexus implements BlockDevice, NexusIoHost {
 
   /** Starts a rebuild of a stale child that is still attached. */
   async rebuildChild(name: string, opts: AddChildOptions = {}): Promise<{ job: RebuildJob; done: Promise<RebuildOutcome> }> {
+    const bad = this.refuse(0, 0);
+    if (bad) throw bad;
     const child = this.find(name);
     if (child.state !== ChildState.STALE) throw new ChildInvalidError(`replica ${name} is ${child.state}, not stale`);
     if (opts.full) this.intents.set(name, this.fullMap());
     this.setState(child, ChildState.REBUILDING);
     return this.startRebuild(child, opts);
   }
+
+  /**
+   * How a nexus without quorum gathers it: fences a returning child and attaches it
+   * stale (its write-intent map kept, no rebuild: nothing may be copied before the nexus
+   * owns the volume). Counts toward the quorum; once that is reached the nexus serves and
+   * the stale children can be rebuilt (rebuildChild). Rejects, leaving the device to the
+   * caller, if the nexus serves already (use addChild), is fenced or the fence fails.
+   */
+  async rejoin(spec: NexusChildSpec): Promise<void> {
+    if (this.closed) throw new DeviceGoneError(`nexus ${this.name} is closed`);
+    if (this.fenced) throw this.fenced;
+    if (this.quorate) throw new ChildInvalidError(`nexus ${this.name} holds its quorum: add ${spec.name} with addChild`);
+    const existing = this.members.find((c) => c.name === spec.name);
+    if (!existing || existing.state !== ChildState.FAULTED) throw new ChildInvalidError(`replica ${spec.name} is not a retired member`);
+    const child = await this.admit(spec, ChildState.STALE);
+    if (this.closed || this.fenced || !this.members.includes(existing)) {
+      this.accepted.delete(spec.name);
+      throw this.fenced ?? new DeviceGoneError(`nexus ${this.name} is closed or ${spec.name} was removed`);
+    }
+    if (!this.intents.has(spec.name)) this.intents.set(spec.name, this.fullMap());
+    existing.letGo();
+    this.members = this.members.map((c) => (c === existing ? child : c));
+    this.watch(child);
+    this.emitChild(child, existing.state, ChildState.STALE, 'rejoined; rebuilt once the nexus holds its quorum');
+  }
+
+  /**
+   * A replica answered with a newer generation outside any I/O (e.g. to a reconnect's
+   * HELLO): the nexus is fenced at once, as if an I/O had been refused.
+   */
+  supersede(err: unknown): void { this.fenceOff(err); }
 
   /** Stops a running rebuild; the child stays attached as stale (rebuildChild resumes it). */
   cancelRebuild(name: string): void {
@@ -248,6 +281,10 @@ export class Nexus implements BlockDevice, NexusIoHost {
       this.intents.delete(name);
     }
     this.members = this.members.filter((c) => c !== child);
+    // Removing a member is a reconfiguration the caller vouches for: the quorum shrinks with the membership.
+    this.accepted.delete(name);
+    this.quorum = Math.max(1, Math.min(this.quorum, Math.floor(this.members.length / 2) + 1));
+    this.quorate ||= this.accepted.size >= this.quorum;
     const from = child.state;
     child.state = ChildState.FAULTED;
     child.letGo();
@@ -349,14 +386,39 @@ export class Nexus implements BlockDevice, NexusIoHost {
   private refuse(lba: number, count: number): Error | undefined {
     if (this.closed) return new DeviceGoneError(`nexus ${this.name} is closed`);
     if (this.fenced) return this.fenced;
+    if (!this.quorate) {
+      return new NexusNoQuorumError(`nexus ${this.name} generation ${this.generation} is accepted by ${this.accepted.size} of the ${this.quorum} replicas it needs`);
+    }
     if (!Number.isInteger(count) || lba < 0 || count < 0 || lba + count > this.blockCount) {
       return new OutOfRangeError(`I/O of ${count} blocks at ${lba} is outside the volume`);
     }
     return undefined;
   }
 
+  /** Checks that a joining device fits, then fences it; a newer generation there fences this nexus. */
+  private async admit(spec: NexusChildSpec, state: ChildStateName): Promise<NexusChild> {
+    if (spec.device.blockSize !== this.blockSize || spec.device.blockCount < this.blockCount) {
+      throw new ChildInvalidError(`replica ${spec.name} does not fit: block size ${spec.device.blockSize}, ${spec.device.blockCount} blocks`);
+    }
+    if (this.joining.has(spec.name)) throw new ChildInvalidError(`replica ${spec.name} is already joining`);
+    const child = new NexusChild(spec, state);
+    this.joining.add(spec.name);
+    try {
+      await this.fenceChild(child);
+    } catch (err) {
+      if (errorCode(err) === 'STALE_GENERATION') this.fenceOff(err);
+      throw err;
+    } finally {
+      this.joining.delete(spec.name);
+    }
+    return child;
+  }
+
   private async fenceChild(child: NexusChild): Promise<void> {
     if (typeof child.device.fence === 'function') await child.device.fence(this.generation);
+    this.accepted.add(child.name);
+    // Sticky: an incarnation that held its generation on a quorum owns the volume until fenced.
+    this.quorate ||= quorumVerdict({ accepted: this.accepted.size, quorum: this.quorum, staleAnswers: 0 }) === QuorumVerdict.SERVE;
   }
 
   private watch(child: NexusChild): void {
@@ -449,6 +511,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
   private computeState(): NexusStateName {
     if (this.closed) return NexusState.CLOSED;
     if (this.fenced) return NexusState.FENCED;
+    if (!this.quorate) return NexusState.NO_QUORUM;
     let online = 0;
     for (const c of this.members) if (c.state === ChildState.ONLINE) online++;
     if (online === 0) return NexusState.FAULTED;

@@ -29,6 +29,9 @@ export type ChildStateName = (typeof ChildState)[keyof typeof ChildState];
  * - online: every child online.
  * - degraded: at least one child online, some not (rebuilding, stale or faulted).
  * - faulted: no child online; I/O fails until one is brought back.
+ * - no-quorum: fewer replicas than the nexus's quorum have accepted its generation yet
+ *   (e.g. restarted while cut off from its peers); serves no I/O until enough accept,
+ *   or turns fenced when one answers with a newer generation.
  * - fenced: a replica reported a newer generation; this nexus serves no more I/O and
  *   must be destroyed (a newer incarnation owns the volume).
  * - closed: closed by its owner.
@@ -38,6 +41,7 @@ export const NexusState = {
   DEGRADED: 'degraded',
   FAULTED: 'faulted',
   FENCED: 'fenced',
+  NO_QUORUM: 'no-quorum',
   CLOSED: 'closed',
 } as const;
 export type NexusStateName = (typeof NexusState)[keyof typeof NexusState];

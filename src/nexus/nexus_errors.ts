@@ -5,6 +5,14 @@ export class NexusFencedError extends BerthError {
   constructor(message = 'nexus is fenced by a newer generation') { super('NEXUS_FENCED', message); }
 }
 
+/**
+ * Fewer replicas than the quorum hold this nexus's generation: it may not serve yet,
+ * since a newer incarnation could own the volume on the replicas it cannot reach.
+ */
+export class NexusNoQuorumError extends BerthError {
+  constructor(message = 'nexus does not hold its generation on a quorum of replicas') { super('NEXUS_NO_QUORUM', message); }
+}
+
 /** No child is in sync: the volume cannot serve I/O. */
 export class NexusFaultedError extends BerthError {
   constructor(message = 'no healthy replica left', options?: { cause?: unknown }) { super('NEXUS_FAULTED', message, options); }

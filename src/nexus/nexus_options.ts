@@ -39,6 +39,14 @@ export interface NexusOptions {
    * replica the old one had in sync.
    */
   requireFenced?: number;
+  /**
+   * Children that must have accepted this generation (at create, or later through
+   * addChild/rejoin) before the nexus serves any I/O; until then it is `no-quorum`.
+   * Default: `requireFenced` (at least 1), so a nexus created successfully serves at
+   * once. The engine sets a majority of the saved membership when it restarts a nexus
+   * (restartQuorum, nexus_quorum.ts).
+   */
+  quorum?: number;
   opTimeoutMs?: number;
   regionBytes?: number;
   /** Grain of the write-intent map (NEXUS_INTENT_GRAIN_BYTES_DEFAULT); the region size or more keeps it coarse. */

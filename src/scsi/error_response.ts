@@ -26,6 +26,13 @@ export function errorResponse(err: unknown, direction: IoDirection, logger: Logg
         : check(SenseKey.MEDIUM_ERROR, Asc.UNRECOVERED_READ_ERROR);
     case 'DEVICE_GONE':
       return check(SenseKey.NOT_READY, Asc.LU_NOT_READY_CAUSE_NOT_REPORTABLE);
+    // A newer nexus generation owns the volume elsewhere: this LU never serves again
+    // (docs/nexus.md). Not retried by initiators, unlike "becoming ready".
+    case 'NEXUS_FENCED':
+      return check(SenseKey.NOT_READY, Asc.LU_NOT_READY_MANUAL_INTERVENTION_REQUIRED);
+    // Restarted nexus waiting for a majority of its replicas: may become ready by itself.
+    case 'NEXUS_NO_QUORUM':
+      return check(SenseKey.NOT_READY, Asc.LU_NOT_READY_BECOMING_READY);
     default:
       logger.error({ err }, 'SCSI command failed unexpectedly');
       return check(SenseKey.HARDWARE_ERROR, Asc.INTERNAL_TARGET_FAILURE);

@@ -80,6 +80,9 @@ export const nexusReplicaSchema = {
     name: { type: 'string' }, node: { type: 'string' }, pool: { type: 'string' }, volume: { type: 'string' },
     local: { type: 'boolean' }, state: { type: 'string' }, reason: { type: 'string' }, missingBytes: bytes,
     rebuild, lastRebuild,
+    lastError: { anyOf: [{ type: 'string' }, { type: 'null' }] },
+    retryAt: { anyOf: [{ type: 'string' }, { type: 'null' }] },
+    retryAttempts: { type: 'integer' },
   },
 } as const;
 
