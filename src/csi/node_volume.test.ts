@@ -29,15 +29,17 @@ describe('NodeGetVolumeStats and NodeExpandVolume look the volume up before the 
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  it('an unknown volume is NOT_FOUND with a relative, missing or foreign path', async () => {
-    for (const volume_path of ['relative/path', '', '/some/where']) {
+  it('an unknown volume is NOT_FOUND with a relative, foreign or dotted path; no path at all is INVALID_ARGUMENT', async () => {
+    for (const volume_path of ['relative/path', '/some/where', '/stage/../etc']) {
       await assert.rejects(nodeGetVolumeStats(d, { volume_id: 'nope', volume_path }), code('CSI_VOLUME_NOT_FOUND'), volume_path);
       await assert.rejects(nodeExpand(d, { volume_id: 'nope', volume_path } as never), code('CSI_VOLUME_NOT_FOUND'), volume_path);
     }
+    await assert.rejects(nodeGetVolumeStats(d, { volume_id: 'nope', volume_path: '' }), code('CSI_MISSING_FIELD'));
+    await assert.rejects(nodeExpand(d, { volume_id: 'nope', volume_path: '' } as never), code('CSI_MISSING_FIELD'));
   });
 
-  it('a known volume with a bad path is INVALID_ARGUMENT, with a path it is not at NOT_FOUND', async () => {
-    await assert.rejects(nodeGetVolumeStats(d, { volume_id: 'known', volume_path: 'relative' }), code('CSI_INVALID_ARGUMENT'));
+  it('a known volume at a path that is not its own (relative ones too) is NOT_FOUND there', async () => {
+    await assert.rejects(nodeGetVolumeStats(d, { volume_id: 'known', volume_path: 'relative' }), code('CSI_VOLUME_PATH_NOT_FOUND'));
     await assert.rejects(nodeGetVolumeStats(d, { volume_id: 'known', volume_path: '' }), code('CSI_MISSING_FIELD'));
     await assert.rejects(nodeExpand(d, { volume_id: 'known', volume_path: '/elsewhere' } as never), code('CSI_VOLUME_PATH_NOT_FOUND'));
   });

@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { InvalidArgumentError, VolumeNotFoundError, VolumePathNotFoundError } from './csi_errors.ts';
 import type { NodeExpandVolumeRequest } from './csi_types.ts';
-import { bytesFromWire, requirePath, requireString } from './csi_wire.ts';
+import { bytesFromWire, requireString } from './csi_wire.ts';
 import type { NodeDeps } from './node_stage.ts';
 import type { StagedVolume } from './staged_store.ts';
 
@@ -14,8 +14,9 @@ function pathBelongs(rec: StagedVolume, path: string): boolean {
 }
 
 /**
- * The staged record of a volume, or NOT_FOUND — looked up before the path is checked,
- * since the spec answers an unknown volume NOT_FOUND whatever path came with it.
+ * The staged record of a volume, or NOT_FOUND. A path is never judged by its form (a
+ * relative one is not INVALID_ARGUMENT): it either is one of the volume's staged or
+ * published paths or the volume is NOT_FOUND there, as the spec and csi-sanity want.
  */
 function stagedRecord(d: NodeDeps, volumeId: string): StagedVolume {
   const rec = d.store.get(volumeId);
@@ -39,8 +40,7 @@ async function condition(d: NodeDeps, rec: StagedVolume, path: string): Promise<
 
 export async function nodeGetVolumeStats(d: NodeDeps, req: { volume_id: string; volume_path: string }): Promise<object> {
   const volumeId = requireString(req.volume_id, 'volume_id');
-  stagedRecord(d, volumeId);
-  const path = requirePath(req.volume_path, 'volume_path');
+  const path = requireString(req.volume_path, 'volume_path');
   const rec = recordAt(d, volumeId, path);
   if (!(await stat(path).catch(() => undefined))) throw new VolumePathNotFoundError(volumeId, path);
   const cond = await condition(d, rec, path);
@@ -62,8 +62,7 @@ export async function nodeGetVolumeStats(d: NodeDeps, req: { volume_id: string; 
 
 export async function nodeExpand(d: NodeDeps, req: NodeExpandVolumeRequest): Promise<object> {
   const volumeId = requireString(req.volume_id, 'volume_id');
-  stagedRecord(d, volumeId);
-  const path = requirePath(req.volume_path, 'volume_path');
+  const path = requireString(req.volume_path, 'volume_path');
   const required = bytesFromWire(req.capacity_range?.required_bytes, 'capacity_range.required_bytes');
   const limit = bytesFromWire(req.capacity_range?.limit_bytes, 'capacity_range.limit_bytes');
   if (limit !== 0 && limit < required) throw new InvalidArgumentError('capacity_range: limit_bytes is smaller than required_bytes');

@@ -28,7 +28,16 @@ export interface VolumeParameters {
   storageGroup?: string;
   spreadStrict: boolean;
   transport: 'iscsi';
+  /**
+   * `locality: zone` confines the volume to the pod's zone: its replicas are placed
+   * there and it is attachable there only. Absent: attachable from every node (iSCSI
+   * reaches anywhere), replicas placed near the pod when possible.
+   */
+  locality?: Locality;
 }
+
+export const LOCALITIES = ['none', 'zone'] as const;
+export type Locality = 'zone';
 
 export const DEFAULT_PARAMETERS: Readonly<VolumeParameters> = {
   replicas: 1,
@@ -77,6 +86,10 @@ const KNOWN: Record<string, Setter> = {
   storageGroup: (v, out) => {
     if (!NAME_PATTERN.test(v)) return 'must be a name of letters, digits, ".", "_" or "-" (at most 63)';
     out.storageGroup = v;
+  },
+  locality: (v, out) => {
+    if (!(LOCALITIES as readonly string[]).includes(v)) return `must be one of ${LOCALITIES.join(', ')}`;
+    if (v === 'zone') out.locality = 'zone';
   },
   transport: (v, out) => {
     if (v === 'iscsi') {

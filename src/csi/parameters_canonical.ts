@@ -24,6 +24,7 @@ export function canonicalParameters(p: VolumeParameters): Record<string, string>
   if (p.storageGroup !== undefined) out.storageGroup = p.storageGroup;
   if (p.minVolumeSize !== undefined) out.minVolumeSize = String(p.minVolumeSize);
   if (p.maxVolumeSize !== undefined) out.maxVolumeSize = String(p.maxVolumeSize);
+  if (p.locality !== undefined) out.locality = p.locality;
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 

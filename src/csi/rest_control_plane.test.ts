@@ -188,7 +188,7 @@ describe('RestControlPlane against a fake control plane', () => {
     });
     assert.equal((got as Record<string, unknown> | undefined)?.qos, undefined, 'no QoS is ever sent: nothing enforces it');
     assert.deepEqual(v.parameters, parameters, 'read back from the attributes, fsType included');
-    assert.deepEqual(v.accessibleTopology, [{ 'topology.berth.io/zone': 'z1' }]);
+    assert.deepEqual(v.accessibleTopology, [], 'attachable from every node, not only the replica\'s zone');
     const found = await cp.findVolumeByName('pvc-x');
     assert.equal(found?.id, 'v1');
     assert.equal(found?.parameters.fsType, 'xfs', 'an xfs volume reads back as xfs');

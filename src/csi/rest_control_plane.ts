@@ -20,14 +20,13 @@ import type {
 import { ControlPlaneUnavailableError, InUseError, SourceNotFoundError } from './csi_errors.ts';
 import type { AttachRegistration } from './node_registration.ts';
 import { pageOf } from './pagination.ts';
+import { capacityFor } from './rest_capacity.ts';
 import type { VolumeParameters } from './parameters.ts';
 import { mapRestError, type RestSubject } from './rest_errors.ts';
 import { RestError, RestTransport, type RestTransportOptions } from './rest_transport.ts';
 import {
   createVolumeBody,
   lunOfTargetUrl,
-  poolFreeBytes,
-  poolMatches,
   snapshotFromRest,
   volumeFromRest,
   type RestNode,
@@ -123,25 +122,14 @@ export class RestControlPlane implements ControlPlaneClient {
   }
 
   async getCapacity(parameters: VolumeParameters, segment?: TopologySegment): Promise<Capacity> {
-    const [pools, nodes] = await Promise.all([
+    const [pools, nodes, attach] = await Promise.all([
       this.call<{ pools: RestPool[] }>('GET', '/v1/pools', {}),
       this.call<{ nodes: RestNode[] }>('GET', '/v1/nodes', {}),
+      // Only a zone-local class asks where a compute-only node is.
+      parameters.locality === 'zone' ? this.call<{ attachNodes: { id: string; zone?: string }[] }>('GET', '/v1/attach-nodes', {}) : undefined,
     ]);
-    const nodeById = new Map(listOf(nodes, 'nodes').map((n) => [n.id, n]));
-    const online = (n: RestNode | undefined) => n !== undefined && n.state?.status !== 'offline';
-    const free = listOf(pools, 'pools')
-      .filter((p) => online(nodeById.get(p.nodeId)) && poolMatches(p, nodeById.get(p.nodeId), parameters, segment))
-      .map((p) => ({ nodeId: p.nodeId, bytes: poolFreeBytes(p, parameters.thin) }));
-    // Replicas go to distinct nodes: the r-th largest node's best pool bounds one volume.
-    const bestPerNode = new Map<string, number>();
-    for (const f of free) bestPerNode.set(f.nodeId, Math.max(bestPerNode.get(f.nodeId) ?? 0, f.bytes));
-    const ranked = [...bestPerNode.values()].sort((a, b) => b - a);
-    const bound = ranked.length >= parameters.replicas ? ranked[parameters.replicas - 1] : 0;
-    return {
-      availableBytes: free.reduce((a, f) => a + f.bytes, 0),
-      maximumVolumeSize: Math.min(bound, parameters.maxVolumeSize ?? Number.MAX_SAFE_INTEGER),
-      minimumVolumeSize: parameters.minVolumeSize,
-    };
+    const attachZones = new Map((attach?.attachNodes ?? []).flatMap((n) => (n.zone ? [[n.id, n.zone] as const] : [])));
+    return capacityFor({ pools: listOf(pools, 'pools'), nodes: listOf(nodes, 'nodes'), attachZones }, parameters, segment);
   }
 
   async findSnapshotByName(name: string): Promise<Snapshot | undefined> {

@@ -15,11 +15,11 @@ import { UnsupportedError } from './csi_errors.ts';
 import type { ContentSource, CreateVolumeArgs, Snapshot, TopologySegment, Volume } from './backend.ts';
 import { DEFAULT_PARAMETERS, parseVolumeParameters, type VolumeParameters } from './parameters.ts';
 import { canonicalParameters } from './parameters_canonical.ts';
+import { accessibleTopology, placementHints } from './topology.ts';
 
 export { canonicalParameters };
 
-export const TOPOLOGY_ZONE_KEY = 'topology.berth.io/zone';
-export const TOPOLOGY_NODE_KEY = 'topology.berth.io/node';
+export { TOPOLOGY_NODE_KEY, TOPOLOGY_ZONE_KEY } from './topology.ts';
 
 export interface RestVolume {
   id: string;
@@ -84,10 +84,13 @@ export function createVolumeBody(args: CreateVolumeArgs): Record<string, unknown
     sizeBytes: args.capacityBytes,
     replicas: p.replicas,
     thin: p.thin,
-    spread: { domain: 'zone', strict: p.spreadStrict },
+    // A zone-local volume spreads over the nodes of its zone; others over zones.
+    spread: { domain: p.locality === 'zone' ? 'node' : 'zone', strict: p.spreadStrict },
     encrypted: p.encrypt,
     attributes: canonicalParameters(p),
   };
+  const hints = placementHints(args.topology, p);
+  if (hints.preferredNodes.length > 0 || hints.preferredZones.length > 0 || hints.zone !== undefined) body.placement = hints;
   if (args.contentSource?.kind === 'snapshot') body.sourceSnapshotId = args.contentSource.snapshotId;
   if (args.contentSource?.kind === 'volume') body.sourceVolumeId = args.contentSource.volumeId;
   if (p.media !== undefined) body.media = p.media;
@@ -129,14 +132,13 @@ export function publicationsFromRest(v: RestVolume): Publication[] {
   return [{ nodeId: v.publishedNodeId, readonly: false, mode: AccessMode.SINGLE_NODE_WRITER }];
 }
 
-/** Zones of the nodes holding the volume's replicas; empty when they carry none. */
-export function topologyFromRest(v: RestVolume, zoneOf: ReadonlyMap<string, string>): TopologySegment[] {
-  const zones = new Set<string>();
-  for (const r of v.replicaStates ?? []) {
-    const zone = zoneOf.get(r.nodeId);
-    if (zone) zones.add(zone);
-  }
-  return [...zones].sort().map((z) => ({ [TOPOLOGY_ZONE_KEY]: z }));
+/**
+ * Where the volume can be attached: every node (empty) — not where its replicas are —
+ * unless its class is zone-local, then its replicas' zone (topology.ts).
+ */
+export function topologyFromRest(v: RestVolume, p: VolumeParameters, zoneOf: ReadonlyMap<string, string>): TopologySegment[] {
+  const zones = (v.replicaStates ?? []).map((r) => zoneOf.get(r.nodeId)).filter((z): z is string => z !== undefined && z !== '');
+  return accessibleTopology(p, zones);
 }
 
 export function volumeFromRest(v: RestVolume, zoneOf: ReadonlyMap<string, string>): Volume {
@@ -150,7 +152,7 @@ export function volumeFromRest(v: RestVolume, zoneOf: ReadonlyMap<string, string
     capacityBytes: v.sizeBytes,
     parameters,
     definingParameters: canonicalParameters(parameters),
-    accessibleTopology: topologyFromRest(v, zoneOf),
+    accessibleTopology: topologyFromRest(v, parameters, zoneOf),
     contentSource: contentSourceFromRest(v),
     publications: publicationsFromRest(v),
     condition: {
@@ -176,20 +178,18 @@ export function lunOfTargetUrl(url: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** Does the pool serve volumes with these parameters in this topology segment? */
-export function poolMatches(pool: RestPool, node: RestNode | undefined, p: VolumeParameters, segment: TopologySegment | undefined): boolean {
+/**
+ * Could the pool hold a replica of a volume with these parameters, for a pod confined to
+ * `zone` (capacityZone in topology.ts; undefined: anywhere)?
+ */
+export function poolMatches(pool: RestPool, node: RestNode | undefined, p: VolumeParameters, zone: string | undefined): boolean {
   if (pool.status !== 'online' && pool.status !== 'degraded') return false;
   if (p.media !== undefined && p.media !== pool.media) return false;
   const tags = pool.tags ?? [];
   if (!p.requiredTags.every((t) => tags.includes(t))) return false;
   if (p.excludedTags.some((t) => tags.includes(t))) return false;
   if (p.storageGroup !== undefined && node?.storageGroup !== p.storageGroup) return false;
-  if (segment === undefined) return true;
-  return Object.entries(segment).every(([k, val]) => {
-    if (k === TOPOLOGY_ZONE_KEY) return node?.zone === val;
-    if (k === TOPOLOGY_NODE_KEY) return pool.nodeId === val;
-    return node?.labels?.[k] === val;
-  });
+  return zone === undefined || node?.zone === zone;
 }
 
 /** Bytes a new replica could still take from the pool, by the placement filter's rule. */

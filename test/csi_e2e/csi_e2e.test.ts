@@ -81,7 +81,8 @@ describe('CSI end to end through the control plane, an engine and the user-space
     const got = await call('Controller', 'ControllerGetVolume', { volume_id: volumeId });
     assert.deepEqual(got.status.published_node_ids, [NODE]);
     assert.equal(got.status.volume_condition.abnormal, false, got.status.volume_condition.message);
-    assert.deepEqual(got.volume.accessible_topology, [{ segments: { 'topology.berth.io/zone': 'z1' } }]);
+    // Attachable from every node (iSCSI), not only where its replica is: no topology constraint.
+    assert.deepEqual(got.volume.accessible_topology, []);
 
     const staging = join(dir, 'kubelet', 'staging', 'pvc-e2e-1');
     const podVolumes = join(dir, 'kubelet', 'pods', POD_UID, 'volumes', 'kubernetes.io~csi', 'pvc-e2e-1');
@@ -147,7 +148,7 @@ describe('CSI end to end through the control plane, an engine and the user-space
     assert.equal(await poolFree(engine, 'p1'), freeBefore);
   });
 
-  it('GetCapacity reports the pool\'s free bytes for the zone it is in, and none elsewhere', async () => {
+  it('GetCapacity: the pool\'s free bytes for a pod in any zone; a zone-local class only in the pool\'s zone', async () => {
     // The control plane learns pool usage from heartbeats (every 5 s): wait for one after the last delete.
     const free = await poolFree(engine, 'p1');
     const all = await waitFor('GetCapacity to show the pool\'s free bytes', async () => {
@@ -157,7 +158,12 @@ describe('CSI end to end through the control plane, an engine and the user-space
     const inZone = await call('Controller', 'GetCapacity', { parameters: params, accessible_topology: { segments: { 'topology.berth.io/zone': 'z1' } } });
     assert.equal(inZone.available_capacity, all.available_capacity);
     const elsewhere = await call('Controller', 'GetCapacity', { parameters: params, accessible_topology: { segments: { 'topology.berth.io/zone': 'z9' } } });
-    assert.equal(Number(elsewhere.available_capacity), 0);
+    assert.equal(elsewhere.available_capacity, all.available_capacity, 'a pod in z9 can use a volume whose replica is in z1');
+    const local = { ...params, locality: 'zone' };
+    const localHere = await call('Controller', 'GetCapacity', { parameters: local, accessible_topology: { segments: { 'topology.berth.io/zone': 'z1' } } });
+    assert.equal(localHere.available_capacity, all.available_capacity);
+    const localElsewhere = await call('Controller', 'GetCapacity', { parameters: local, accessible_topology: { segments: { 'topology.berth.io/zone': 'z9' } } });
+    assert.equal(Number(localElsewhere.available_capacity), 0);
     const hdd = await call('Controller', 'GetCapacity', { parameters: { ...params, type: 'hdd' } });
     assert.equal(Number(hdd.available_capacity), 0, 'the engine\'s pools are ssd');
   });

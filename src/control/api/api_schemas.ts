@@ -194,6 +194,15 @@ export const createVolumeBody = {
     /** Clone: the new volume starts as a copy of this volume (its id); not with sourceSnapshotId. */
     sourceVolumeId: { type: 'string', minLength: 1, maxLength: 256 },
     attributes,
+    /** Where the pod will run (CSI accessibility requirements): preferences for the first replica; `zone` confines every replica. */
+    placement: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        preferredNodes: { type: 'array', maxItems: 64, items: { type: 'string', pattern: NODE_ID_PATTERN } },
+        preferredZones: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 253 } },
+        zone: { type: 'string', minLength: 1, maxLength: 253 },
+      },
+    },
   },
 } as const;
 
@@ -201,9 +210,15 @@ export const resizeVolumeBody = {
   type: 'object', additionalProperties: false, required: ['sizeBytes'], properties: { sizeBytes: size },
 } as const;
 
+/** CHAP every export of the volume demands; secrets are checked without ever being echoed, and stored sealed. */
+const chapCredentials = {
+  type: 'object', additionalProperties: false, required: ['user', 'secret'],
+  properties: { user: str, secret: str, mutualUser: str, mutualSecret: str },
+} as const;
+
 export const publishBody = {
   type: 'object', additionalProperties: false, required: ['nodeId'],
-  properties: { nodeId: { type: 'string', pattern: NODE_ID_PATTERN }, initiatorIqn: { type: 'string', pattern: IQN_PATTERN } },
+  properties: { nodeId: { type: 'string', pattern: NODE_ID_PATTERN }, initiatorIqn: { type: 'string', pattern: IQN_PATTERN }, chap: chapCredentials },
 } as const;
 
 export const unpublishBody = {
@@ -231,8 +246,10 @@ export const volumeSchema = {
     id: str, name: str, sizeBytes: int, replicas: int, thin: bool, media,
     requiredTags: { type: 'array', items: str }, excludedTags: { type: 'array', items: str },
     storageGroup: str, spread, encrypted: bool, qos, sourceSnapshotId: str, sourceVolumeId: str, attributes,
+    zone: { type: 'string', description: 'A zone-local volume: every replica is in this zone' },
     publishedNodeId: str, initiatorIqn: str,
     target: { type: 'object', properties: { iqn: str, portal: str, url: str, replicaId: str } },
+    chap: { type: 'object', description: 'CHAP the exports demand: user names only (secrets are stored sealed, never shown)', properties: { user: str, mutualUser: str } },
     lifecycle, createdAtMs: int,
     syncNexus: {
       type: 'object', description: 'The unexported nexus rebuilding an unpublished volume\'s replicas in the background',

@@ -32,6 +32,11 @@ export interface VolumeSpec {
    * keeps its normalized StorageClass parameters, fsType among them, here).
    */
   readonly attributes?: Readonly<Record<string, string>>;
+  /**
+   * A zone-local volume (CSI `locality: zone`): every replica stays in this zone, also
+   * when one is replaced after a node loss. Absent: replicas go anywhere.
+   */
+  readonly zone?: string;
   /** Node the volume is published to (where its nexus should run), if any. */
   readonly publishedNodeId?: string;
   readonly lifecycle: SpecLifecycle;

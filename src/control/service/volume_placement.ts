@@ -1,6 +1,7 @@
 import { ResourceKind } from '../model/spec_common.ts';
 import { placeReplicas } from '../placement/placement_index.ts';
-import type { Fleet, FleetPool } from '../placement/placement_types.ts';
+import { PlacementError } from '../placement/placement_error.ts';
+import type { Fleet, FleetNode, FleetPool, PlacementRequest } from '../placement/placement_types.ts';
 import type { ServiceContext } from './service_context.ts';
 import {
   kindPrefixOf, listRecords, listSpecs, type ReplicaPlan, type StoredReplica, type StoredVolume, type VolumeOp,
@@ -35,14 +36,39 @@ export async function placementFleet(ctx: ServiceContext): Promise<Fleet> {
   return { nodes: fleet.nodes, pools };
 }
 
+/**
+ * Where the client would like the first replica (CSI accessibility requirements: the pod's
+ * node first, then its zone). Preferences only: when none can take it, placement goes on
+ * as if none were given. `zone` is a requirement, kept in the volume spec.
+ */
+export interface PlacementHints {
+  readonly preferredNodes?: readonly string[];
+  readonly preferredZones?: readonly string[];
+  readonly zone?: string;
+}
+
+/** The fleet a zone-local volume may use: that zone's nodes and their pools. */
+function withinZone(fleet: Fleet, zone: string | undefined): Fleet {
+  if (zone === undefined) return fleet;
+  const nodes = fleet.nodes.filter((n) => n.zone === zone);
+  const ids = new Set(nodes.map((n) => n.id));
+  return { nodes, pools: fleet.pools.filter((p) => ids.has(p.nodeId)) };
+}
+
+function onNodes(fleet: Fleet, keep: (n: FleetNode) => boolean): Fleet {
+  const nodes = fleet.nodes.filter(keep);
+  const ids = new Set(nodes.map((n) => n.id));
+  return { nodes, pools: fleet.pools.filter((p) => ids.has(p.nodeId)) };
+}
+
 /** Choose pools for `count` new replicas of the volume; PLACEMENT_FAILED explains a refusal. */
 export async function planReplicas(
   ctx: ServiceContext, volume: StoredVolume, count: number,
-  keep: { existingPools?: readonly string[]; avoidPools?: readonly string[] } = {},
+  keep: { existingPools?: readonly string[]; avoidPools?: readonly string[]; prefer?: PlacementHints } = {},
 ): Promise<ReplicaPlan[]> {
-  const fleet = await placementFleet(ctx);
-  const result = placeReplicas(fleet, {
-    replicas: count,
+  const fleet = withinZone(await placementFleet(ctx), volume.zone);
+  const request = (n: number, existingPools: readonly string[] | undefined): PlacementRequest => ({
+    replicas: n,
     sizeBytes: volume.sizeBytes,
     thin: volume.thin,
     media: volume.media,
@@ -50,11 +76,36 @@ export async function planReplicas(
     excludedTags: volume.excludedTags,
     storageGroup: volume.storageGroup,
     spread: { domain: volume.spread.domain, strict: volume.spread.strict },
-    existingPools: keep.existingPools,
+    existingPools,
     avoidPools: keep.avoidPools,
   });
   const nodeOf = new Map(fleet.pools.map((p) => [p.id, p.nodeId]));
-  return result.pools.map((poolId) => ({ id: newReplicaId(), poolId, nodeId: nodeOf.get(poolId) as string }));
+  const plans = (pools: readonly string[]): ReplicaPlan[] => pools.map((poolId) => ({ id: newReplicaId(), poolId, nodeId: nodeOf.get(poolId) as string }));
+  // The first replica where the client prefers (the pod's node, else its zone), the rest around it as usual.
+  if (count > 0 && (keep.existingPools ?? []).length === 0) {
+    const nearby = [
+      ...(keep.prefer?.preferredNodes ?? []).map((id) => onNodes(fleet, (n) => n.id === id)),
+      ...(keep.prefer?.preferredZones ?? []).map((z) => onNodes(fleet, (n) => n.zone === z)),
+    ];
+    for (const near of nearby) {
+      const first = tryPlace(near, request(1, undefined));
+      if (first === undefined) continue;
+      const rest = count > 1 ? tryPlace(fleet, request(count - 1, first)) : [];
+      if (rest !== undefined) return plans([...first, ...rest]);
+    }
+  }
+  return plans(placeReplicas(fleet, request(count, keep.existingPools)).pools);
+}
+
+/** A placement, or undefined when this fleet cannot take it (the caller tries elsewhere). */
+function tryPlace(fleet: Fleet, request: PlacementRequest): readonly string[] | undefined {
+  if (fleet.pools.length === 0) return undefined;
+  try {
+    return placeReplicas(fleet, request).pools;
+  } catch (err) {
+    if (err instanceof PlacementError) return undefined;
+    throw err;
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import { MAX_REPLICAS } from '../placement/placement_types.ts';
 import type { ServiceContext } from './service_context.ts';
 import { InvalidArgumentError, VolumeExistsError, VolumeNotFoundError, VolumeNotReadyError } from './service_errors.ts';
 import { provisionVolume, resizeVolume, teardownVolume, unprovisionVolume } from './volume_acts.ts';
-import { planReplicas, withBlankReplicas } from './volume_placement.ts';
+import { planReplicas, withBlankReplicas, type PlacementHints } from './volume_placement.ts';
 import { planFromSnapshot } from './snapshot_service.ts';
 import {
   kindPrefixOf, listRecords, readRecord, replicasOf, volumeIdFor, volumeKey, type ReplicaPlan, type StoredVolume, type VolumeOp,
@@ -33,6 +33,8 @@ export interface CreateVolumeInput {
   readonly sourceVolumeId?: string;
   /** The client's own facts, kept with the spec and part of its identity (see differences). */
   readonly attributes?: Readonly<Record<string, string>>;
+  /** Where the pod will run (preferences) and, for a zone-local volume, its zone (kept in the spec). Not part of its identity. */
+  readonly placement?: PlacementHints;
 }
 
 const BLOCK = 512;
@@ -67,7 +69,7 @@ export class VolumeService {
       if (wanted.encrypted) throw new NotImplementedError('encryption at rest');
       const plans = wanted.sourceSnapshotId !== undefined ? await planFromSnapshot(ctx, wanted)
         : wanted.sourceVolumeId !== undefined ? await planFromVolume(ctx, wanted)
-        : await planReplicas(ctx, wanted, wanted.replicas);
+        : await planReplicas(ctx, wanted, wanted.replicas, { prefer: input.placement });
       const volume = await ctx.volumes.run(key, { type: 'create', spec: wanted, replicas: plans }, async () => {
         await ctx.faults.hit('volume-create:after-pending');
         return await provisionVolume(ctx, { type: 'create', spec: wanted, replicas: plans });
@@ -211,6 +213,7 @@ function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {
     ...(input.sourceSnapshotId !== undefined ? { sourceSnapshotId: input.sourceSnapshotId } : {}),
     ...(input.sourceVolumeId !== undefined ? { sourceVolumeId: input.sourceVolumeId } : {}),
     ...(input.attributes !== undefined ? { attributes: checkAttributes(input.attributes) } : {}),
+    ...(input.placement?.zone !== undefined ? { zone: input.placement.zone } : {}),
     lifecycle: SpecLifecycle.Creating,
     createdAtMs: nowMs,
   };
