@@ -16,17 +16,19 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
 
   pool.command('create <name>')
     .description('create a pool on a file (sparse, created when missing) or a block device')
-    .option('--path <path>', 'pool file or device (default: DATA_DIR/pools/NAME.pool on the engine)')
+    .option('--path <path>', 'absolute path of a pool file under the engine\'s --pool-root, or a block device under /dev (default: DATA_DIR/pools/NAME.pool on the engine)')
     .option('--size <size>', 'size of a new pool file, e.g. 16G')
     .option('--extent-size <size>', 'allocation unit, e.g. 4M')
     .option('--thick', 'allocate every block of a pool file on the host now (no sparse file)')
-    .action(ctx.run(async (name: string, o: { path?: string; size?: string; extentSize?: string; thick?: boolean }) => {
+    .option('--force', 'format a file or device that is not empty or holds a filesystem, partition table, LVM or swap signature (destroys it)')
+    .action(ctx.run(async (name: string, o: { path?: string; size?: string; extentSize?: string; thick?: boolean; force?: boolean }) => {
       const body = {
         name,
         ...(o.path ? { path: o.path } : {}),
         ...(o.size ? { sizeBytes: parseSize(o.size) } : {}),
         ...(o.extentSize ? { extentSize: parseSize(o.extentSize) } : {}),
         ...(o.thick ? { thick: true } : {}),
+        ...(o.force ? { force: true } : {}),
       };
       describe(ctx, await ctx.api().post<PoolDoc>('/v1/pools', body));
     }));

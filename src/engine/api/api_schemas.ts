@@ -34,6 +34,8 @@ export const createPoolBody = {
     path: { type: 'string', minLength: 1, maxLength: 4096 },
     sizeBytes: size,
     extentSize: { type: 'integer', minimum: 4096, maximum: 2 ** 30 },
+    /** Format a file or device that holds data or a known signature (never another pool). */
+    force: { type: 'boolean' },
     thick: { type: 'boolean' },
   },
 } as const;

@@ -15,6 +15,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   POOL_CORRUPT: 422,
   POOL_VERSION: 422,
   POOL_NOT_EMPTY: 409,
+  // Ownership and safe create (docs/pool-format.md "Ownership"; docs/api.md).
+  POOL_IN_USE: 409,
+  POOL_DEVICE_NOT_EMPTY: 409,
+  POOL_PATH_NOT_ALLOWED: 403,
   POOL_FAULTED: 409,
   VOLUME_EXPORTED: 409,
   TARGET_FULL: 409,

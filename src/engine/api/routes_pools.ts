@@ -21,7 +21,7 @@ export function registerPoolRoutes(app: FastifyInstance, engine: Engine): void {
     schema: { tags: ['pools'], summary: 'List registered pools', response: { 200: listOf('pools', poolSchema), ...errorResponses } },
   }, async () => ({ pools: engine.listPools() }));
 
-  app.post<{ Body: { name: string; path?: string; sizeBytes?: number; extentSize?: number; thick?: boolean } }>('/v1/pools', {
+  app.post<{ Body: { name: string; path?: string; sizeBytes?: number; extentSize?: number; thick?: boolean; force?: boolean } }>('/v1/pools', {
     schema: { tags: ['pools'], summary: 'Create a pool on a file or block device', body: createPoolBody, response: { 201: poolSchema, ...errorResponses } },
   }, async (req, reply) => reply.code(201).send(await engine.createPool(req.body)));
 
