@@ -51,11 +51,11 @@ test('replication_split_brain: a restarted generation-2 nexus cut off from every
   const { cluster, b, c, urlB, urlC } = await moveAwayFromB(volume);
   await cluster.cut(b.node);
   await b.restart();
+  await assertWriteRefused(b.node, urlB, 'write -P 0x33 0 64k', 'cut off from A and C');
   const waiting = await describe(b, volume);
   assert.equal(waiting.generation, 2);
   assert.equal(waiting.state, 'no-quorum', JSON.stringify(waiting));
   assert.match(waiting.reason ?? '', /1 of the 2 replicas/);
-  await assertWriteRefused(b.node, urlB, 'write -P 0x33 0 64k', 'cut off from A and C');
   await cluster.heal(b.node);
   // Retries of A and C are at most NEXUS_RETRY_MAX_MS apart: their HELLO answers STALE_GENERATION.
   const deadline = Date.now() + 40_000;
@@ -76,9 +76,10 @@ test('replication_split_brain: restarted while cut off from one peer only, the s
   const { b, c, urlB, urlC } = await moveAwayFromB(volume);
   await blackhole(b.node, c.node);
   await b.restart();
+  await assertWriteRefused(b.node, urlB, 'write -P 0x33 0 64k', 'reaching only A');
+  // The API says `fenced`, the documented word (it said `faulted` before).
   const doc = await describe(b, volume);
   assert.equal(doc.state, 'fenced', JSON.stringify(doc));
-  await assertWriteRefused(b.node, urlB, 'write -P 0x33 0 64k', 'reaching only A');
   await checkOwner(c, urlC);
 });
 
@@ -104,8 +105,8 @@ test('replication_split_brain: two replicas, recovery on the survivor with a low
 
   await cluster.cut(n2);
   await b.restart();
-  assert.equal((await describe(b, volume)).state, 'no-quorum');
   await assertWriteRefused(n2, urlB, 'write -P 0x33 0 64k', 'cut off from A');
+  assert.equal((await describe(b, volume)).state, 'no-quorum');
   await cluster.heal(n2);
   await waitFor(b, volume, 'old nexus fenced', (d) => d.state === 'fenced', 40_000);
   await assertWriteRefused(n2, urlB, 'write -P 0x34 0 64k', 'fenced');

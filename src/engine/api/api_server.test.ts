@@ -33,6 +33,7 @@ function fakeEngine() {
     listTargets: () => [],
     sessions: () => [],
     exportCount: () => 1,
+    nexuses: { list: () => [] },
   };
   return { engine: engine as unknown as Engine, calls };
 }

@@ -1,5 +1,6 @@
 import type { Engine } from '../engine.ts';
 import type { MetricFamily } from './prometheus_text.ts';
+import { nexusMetricFamilies } from './nexus_metrics.ts';
 
 const POOL_CONDITIONS = ['ok', 'full', 'hostFull'] as const;
 
@@ -63,5 +64,5 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
   for (const t of engine.listTargets()) sessions.samples.push({ labels: { target: t.iqn }, value: byTarget.get(t.iqn) ?? 0 });
   const mem = gauge('berth_process_resident_memory_bytes', 'Resident set size of the engine process.');
   mem.samples.push({ value: process.memoryUsage.rss() });
-  return [up, cap, used, free, thinProv, vols, cond, backed, vsize, valloc, exportsG, sessions, mem, requests.family()];
+  return [up, cap, used, free, thinProv, vols, cond, backed, vsize, valloc, exportsG, sessions, mem, ...nexusMetricFamilies(engine.nexuses.list()), requests.family()];
 }
