@@ -1,8 +1,10 @@
 import './engine/v8_tuning.ts';
 import { createLogger } from './util/log.ts';
 import { errorCode } from './util/errors.ts';
-import { parseEngineArgs } from './engine/engine_args.ts';
+import { answerHelpOrVersion } from './util/entry_point.ts';
+import { ENGINE_FLAGS_HELP, parseEngineArgs } from './engine/engine_args.ts';
 import { startEngineProcess, stopOnSignals, type RunningEngine } from './engine/engine_process.ts';
+import { quickstartBanner, stoppedMessage } from './engine/quickstart_banner.ts';
 import type { ExportView } from './engine/engine_types.ts';
 
 /**
@@ -15,6 +17,17 @@ const DEMO_POOL = 'default';
 const DEMO_POOL_BYTES = 16 * 2 ** 30;
 const DEMO_VOLUME = 'demo';
 const DEMO_VOLUME_BYTES = 2 ** 30;
+
+const USAGE = `usage: npm start -- [options]      (or: node src/main.ts with Node 24)
+
+The quick start (docs/quickstart.md): one engine on ./data with the pool 'default' and
+the thin 1 GiB volume 'demo' exported to any initiator; created when missing, brought
+back on the next start. Ctrl-C stops it cleanly (the engine exits 0; npm itself then
+reports status 130, as for any script interrupted from the keyboard). Only warnings are
+logged unless --log-level is given; bin/berth-engine is the engine without the demo.
+
+${ENGINE_FLAGS_HELP}
+`;
 
 async function ensureDemo(running: RunningEngine): Promise<ExportView> {
   const { engine } = running;
@@ -29,39 +42,17 @@ async function ensureDemo(running: RunningEngine): Promise<ExportView> {
   return existing ?? engine.createExport({ pool: DEMO_POOL, volume: DEMO_VOLUME, allowedInitiators: null });
 }
 
-function banner(running: RunningEngine, ex: ExportView): string {
-  const cli = running.apiUrl === 'http://127.0.0.1:9500' ? 'bin/berth' : `bin/berth --api ${running.apiUrl}`;
-  return [
-    '',
-    'Berth is running.',
-    `  API           ${running.apiUrl}   (docs/api.md; OpenAPI at ${running.apiUrl}/v1/openapi.json)`,
-    `  iSCSI portal  ${ex.portal}`,
-    `  data          ${running.engine.dataDir}`,
-    `  demo volume   ${ex.pool}/${ex.volume}, exported to any initiator as`,
-    `                ${ex.url}`,
-    '',
-    'Try it from another terminal:',
-    `  iscsi-ls -s iscsi://${ex.portal}`,
-    `  qemu-img info ${ex.url}`,
-    `  qemu-io -c 'write -P 0xab 0 1M' -c 'read -P 0xab 0 1M' ${ex.url}`,
-    `  ${cli} volume list`,
-    `  ${cli} export list`,
-    '',
-    'Ctrl-C stops Berth cleanly; `npm start` again picks up the same pool, volume and export.',
-    '',
-  ].join('\n');
-}
-
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  answerHelpOrVersion(argv, 'berth', USAGE);
   let args;
   try {
     args = parseEngineArgs(argv);
   } catch (err) {
-    process.stderr.write(`berth: ${(err as Error).message}\n`);
+    process.stderr.write(`berth: ${(err as Error).message}\n(npm start -- --help lists the options)\n`);
     process.exit(2);
   }
-  // The banner is the interface here; the JSON log shows warnings unless asked for more.
+  // The banner is the interface here; the log shows warnings unless asked for more.
   const logLevel = argv.includes('--log-level') || process.env.BERTH_LOG_LEVEL ? args.logLevel : 'warn';
   const logger = createLogger({ level: logLevel, name: 'berth' });
   let running: RunningEngine;
@@ -73,10 +64,24 @@ async function main(): Promise<void> {
     process.stderr.write(`berth: cannot start: ${errorCode(err) ?? e.code ?? 'ERROR'}: ${e.message}${hint}\n`);
     process.exit(1);
   }
-  stopOnSignals(running, logger);
+  const { engine } = running;
+  const broughtBack = {
+    pools: engine.listPools().map((p) => p.name),
+    exports: engine.listExports().map((e) => `${e.pool}/${e.volume}`),
+  };
+  let closing = { pools: [] as string[], exports: [] as string[], sessions: 0 };
+  stopOnSignals(running, logger, {
+    before: () => {
+      closing = { pools: engine.listPools().map((p) => p.name), exports: engine.listExports().map((e) => `${e.pool}/${e.volume}`), sessions: engine.sessions().length };
+    },
+    after: (signal) => process.stdout.write(stoppedMessage(signal, closing.pools, closing.exports, closing.sessions)),
+  });
   try {
-    const ex = await ensureDemo(running);
-    process.stdout.write(banner(running, ex));
+    const demo = await ensureDemo(running);
+    process.stdout.write(quickstartBanner({
+      apiUrl: running.apiUrl, portal: running.iscsi, dataDir: engine.dataDir, demo,
+      pools: engine.listPools(), exports: engine.listExports(), broughtBack,
+    }));
   } catch (err) {
     process.stderr.write(`berth: cannot set up the demo volume: ${errorCode(err) ?? ''} ${(err as Error).message}\n`);
     await running.stop();

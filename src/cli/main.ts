@@ -8,6 +8,7 @@ import { registerExportCommands, rewriteExportShorthand } from './commands_expor
 import { registerNexusCommands } from './commands_nexus.ts';
 import { registerReplicaCommands } from './commands_replica.ts';
 import { registerSnapshotCommands } from './commands_snapshot.ts';
+import { BERTH_VERSION } from '../util/entry_point.ts';
 
 /** `berth`: the operator's CLI, a client of the engine's HTTP/JSON API only. */
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .option('--api <url>', 'engine API URL', process.env.BERTH_API ?? 'http://127.0.0.1:9500')
     .option('-o, --output <format>', 'table or json', 'table')
     .option('--token-file <path>', 'file holding the cluster API token (default: $BERTH_AUTH_TOKEN_FILE)')
+    .version(`berth ${BERTH_VERSION}`, '--version', 'print the version and exit')
     .showHelpAfterError()
     .exitOverride();
   const opts = (): { api: string; output: string; tokenFile?: string } => program.opts();
@@ -64,4 +66,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Imported by tests (the docs check) for its command definitions: run only as the program.
+if (import.meta.main) await main();

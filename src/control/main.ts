@@ -9,20 +9,39 @@ import { ALWAYS_LEADER, FaultInjector, ServiceContext, createServices, type Lead
 import { ReconcileLoop, defaultReconcilers } from './reconcile/index.ts';
 import { buildControlApi } from './api/index.ts';
 import { tokenFilePath } from '../util/auth_token_file.ts';
-import { ChapSealer } from './service/chap_seal.ts';
 import { setUpApiAuth, type ApiAuthSetup } from '../util/auth_setup.ts';
+import { answerHelpOrVersion } from '../util/entry_point.ts';
+
+const CONTROL_USAGE = `usage: bin/berth-control-plane [options]      (or: node src/control/main.ts with Node 24)
+
+Runs the control plane: the desired state of nodes, pools, volumes, replicas, nexuses
+and snapshots, placement, healing, and the REST API (docs/control-plane-api.md).
+SIGINT or SIGTERM stops it cleanly with exit status 0.
+
+options:
+  --listen HOST:PORT             REST API (default 127.0.0.1:9600)
+  --store sqlite:PATH            state in a SQLite file (default sqlite:./berth-control.db)
+  --store etcd:URL[,URL…]        state in etcd; instances elect a leader
+  --advertise URL                the URL other parts reach this instance at (default: from --listen)
+  --reconcile-interval-ms N      how often reconcilers run (default 2000, at least 100)
+  --heartbeat-deadline-ms N      a node whose engine is silent this long is offline (default ${DEFAULT_TIMING.heartbeatDeadlineMs})
+  --node-loss-grace-ms N         offline this long is lost; its replicas are replaced (default ${DEFAULT_TIMING.nodeLossGraceMs})
+  --orphan-min-age-ms N          leave unknown replicas younger than this (default 60000)
+  --orphan-interval-ms N         how often orphans are looked for (default 30000)
+  --election-ttl-s N             etcd leader lease (default 5)
+  --auth-token-file PATH         demand the bearer token in PATH (or $BERTH_AUTH_TOKEN_FILE; docs/security.md)
+  --insecure-no-auth             serve a non-loopback API without a token, on purpose
+  --log-level LEVEL              trace, debug, info, warn, error, fatal, silent (default info)
+  -h, --help                     print this help and exit
+  --version                      print the version and exit
+`;
 
 /**
- * The control-plane process:
- *   node src/control/main.ts --listen 127.0.0.1:9600 --store sqlite:PATH | etcd:URL[,URL…]
- *     [--advertise URL] [--reconcile-interval-ms 2000] [--heartbeat-deadline-ms 15000]
- *     [--node-loss-grace-ms 300000] [--orphan-min-age-ms 60000] [--orphan-interval-ms 30000]
- *     [--election-ttl-s 5] [--auth-token-file PATH | --insecure-no-auth]
- *     [--log-level info]
- * With etcd, instances elect a leader through an etcd lease; only the leader writes
- * and runs reconcilers, followers answer writes with 503 NOT_LEADER naming the leader
- * (body error.leader and header x-berth-leader) and accept heartbeats. Logs JSON lines;
- * "control plane ready" carries `api`, "leadership acquired" marks the leader.
+ * The control-plane process (usage above). With etcd, instances elect a leader through
+ * an etcd lease; only the leader writes and runs reconcilers, followers answer writes
+ * with 503 NOT_LEADER naming the leader (body error.leader and header x-berth-leader)
+ * and accept heartbeats. "control plane ready" carries `api`, "leadership acquired"
+ * marks the leader.
  */
 interface ControlArgs {
   listen: { host: string; port: number };
@@ -105,11 +124,12 @@ class EtcdLeadership implements Leadership {
 }
 
 async function main(): Promise<void> {
+  answerHelpOrVersion(process.argv.slice(2), 'berth-control-plane', CONTROL_USAGE);
   let args: ControlArgs;
   try {
     args = parseControlArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`berth-control: ${(err as Error).message}\n`);
+    process.stderr.write(`berth-control: ${(err as Error).message}\n(bin/berth-control-plane --help lists the options)\n`);
     process.exit(2);
   }
   const logger = createLogger({ level: args.logLevel, name: 'berth-control' });
@@ -133,11 +153,7 @@ async function main(): Promise<void> {
   const registry = new NodeRegistry(Date.now(), { timing: { heartbeatDeadlineMs: args.heartbeatDeadlineMs, nodeLossGraceMs: args.nodeLossGraceMs } });
   const etcdLeadership = client !== undefined ? new EtcdLeadership() : undefined;
   const leadership: Leadership = etcdLeadership ?? ALWAYS_LEADER;
-  // The cluster token also seals CHAP secrets in the store (chap_seal.ts); without one, CHAP publishes are refused.
-  const ctx = new ServiceContext({
-    store, engines: connectEngine(undefined, auth.tokens?.[0]), registry, logger, leadership, faults,
-    ...(auth.tokens ? { chap: new ChapSealer(auth.tokens) } : {}),
-  });
+  const ctx = new ServiceContext({ store, engines: connectEngine(undefined, auth.tokens?.[0]), registry, logger, leadership, faults });
   const services = createServices(ctx);
   const loop = new ReconcileLoop(ctx, defaultReconcilers({ orphans: { minAgeMs: args.orphanMinAgeMs, intervalMs: args.orphanIntervalMs } }));
 

@@ -21,9 +21,26 @@ export interface CsiArgs {
   logLevel: string;
 }
 
-export const CSI_USAGE = `usage: node src/csi/main.ts --endpoint unix:///csi/csi.sock --mode controller|node|all
-  [--node-id ID] [--zone Z] [--state-dir DIR] [--attacher iscsiadm|userspace]
-  [--initiator-name IQN] [--control-plane fake|http(s)://HOST:PORT[,…]] [--max-volumes N] [--log-level L]`;
+export const CSI_USAGE = `usage: bin/berth-csi --endpoint unix:///csi/csi.sock --mode controller|node|all [options]
+       (or: node src/csi/main.ts with Node 24)
+
+The CSI driver (spec v1.10) on a unix socket: the controller talks to the control plane,
+the node service attaches, formats and mounts volumes (docs/csi.md).
+
+options:
+  --endpoint unix://PATH          gRPC socket (default unix:///csi/csi.sock, or $CSI_ENDPOINT)
+  --mode controller|node|all      which services to serve (default all)
+  --node-id ID                    this node's name (default $NODE_NAME; needed by the node service)
+  --zone Z                        topology zone reported for this node
+  --state-dir DIR                 staged volumes and user-space sessions (default /var/lib/berth-csi)
+  --attacher iscsiadm|userspace   how the node attaches volumes (default iscsiadm)
+  --initiator-name IQN            this node's initiator name (default: from the host, or one made from --node-id)
+  --control-plane fake|URL[,URL…] the control plane's REST API, or an in-memory stand-in (default fake)
+  --auth-token-file PATH          bearer token for the control plane (or $BERTH_AUTH_TOKEN_FILE)
+  --max-volumes N                 volumes this node may attach
+  --log-level LEVEL               trace, debug, info, warn, error, fatal, silent (default info, or $BERTH_LOG_LEVEL)
+  -h, --help                      print this help and exit
+  --version                       print the version and exit`;
 
 export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiArgs {
   const { values } = parseArgs({
@@ -43,7 +60,7 @@ export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiAr
     },
   });
   const mode = values.mode;
-  if (mode !== 'controller' && mode !== 'node' && mode !== 'all') throw new Error(`--mode must be controller, node or all\n${CSI_USAGE}`);
+  if (mode !== 'controller' && mode !== 'node' && mode !== 'all') throw new Error('--mode must be controller, node or all');
   const attacher = values.attacher;
   if (attacher !== 'iscsiadm' && attacher !== 'userspace') throw new Error('--attacher must be iscsiadm or userspace');
   const cpText = values['control-plane'] ?? 'fake';

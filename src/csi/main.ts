@@ -3,7 +3,8 @@
  * (up to SHUTDOWN_GRACE_MS), then the socket is removed.
  */
 import { createLogger } from '../util/log.ts';
-import { parseCsiArgs } from './csi_args.ts';
+import { CSI_USAGE, parseCsiArgs } from './csi_args.ts';
+import { answerHelpOrVersion } from '../util/entry_point.ts';
 import { controllerHandlers } from './controller.ts';
 import { FakeControlPlane } from './fake_control_plane.ts';
 import { identityHandlers } from './identity.ts';
@@ -40,6 +41,7 @@ function takeTokenFileFlag(argv: readonly string[]): { rest: string[]; tokenFile
 }
 
 async function main(): Promise<void> {
+  answerHelpOrVersion(process.argv.slice(2), 'berth-csi', CSI_USAGE);
   let args;
   let authToken: string | undefined;
   try {
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
     // The first line is the current token; a second one is only accepted by servers.
     if (path !== undefined && args.controlPlane.kind === 'rest') authToken = loadTokenFile(path)[0];
   } catch (err) {
-    process.stderr.write(`berth-csi: ${(err as Error).message}\n`);
+    process.stderr.write(`berth-csi: ${(err as Error).message}\n(bin/berth-csi --help lists the options)\n`);
     process.exit(2);
   }
   const log = createLogger({ level: args.logLevel, name: 'berth-csi' });

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { IO_MODES, isIoMode, type IoMode } from '../pool/pool_io_policy.ts';
 import { InvalidArgumentError } from './errors.ts';
-import { isRebuildThrottleMode, RebuildThrottleMode, type RebuildThrottleModeName } from '../nexus/index.ts';
 import { tokenFilePath } from '../util/auth_token_file.ts';
 
 export interface HostPort {
@@ -27,13 +26,27 @@ export interface EngineArgs {
   authTokenFile?: string;
   /** `--insecure-no-auth`: serve a non-loopback API without a token, on purpose. */
   insecureNoAuth?: boolean;
-  /** `--rebuild-throttle-mode adaptive|fixed` or BERTH_REBUILD_THROTTLE_MODE: the default of this engine's nexuses (docs/nexus.md). */
-  rebuildThrottleMode?: RebuildThrottleModeName;
 }
 
 export const DEFAULT_API_LISTEN = '127.0.0.1:9500';
 export const DEFAULT_ISCSI_LISTEN = '127.0.0.1:3260';
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** The flags parseEngineArgs accepts, for `--help` of the engine and of `npm start` (a test keeps them in step). */
+export const ENGINE_FLAGS_HELP = `options:
+  --data-dir DIR              pools, exports and state (default ./data, or $BERTH_DATA_DIR)
+  --api-listen HOST:PORT      HTTP API (default ${DEFAULT_API_LISTEN}; port 0: any free port)
+  --iscsi-listen HOST:PORT    iSCSI portal (default ${DEFAULT_ISCSI_LISTEN})
+  --replica-listen HOST:PORT  replica protocol for other engines (default: the iSCSI host, any free port)
+  --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info, or $BERTH_LOG_LEVEL)
+  --io-mode MODE              ${IO_MODES.join(', ')}: how pool files do I/O (default auto, or $BERTH_IO_MODE)
+  --auth-token-file PATH      demand the bearer token in PATH on the API (or $BERTH_AUTH_TOKEN_FILE; docs/security.md)
+  --insecure-no-auth          serve a non-loopback API without a token, on purpose
+  --control-plane URL[,URL…]  register and heartbeat to these control planes (needs --node-id)
+  --node-id ID                this node's name at the control plane
+  --labels k=v[,k=v…]         topology and media labels (zone, storageGroup, media, initiatorIqn)
+  -h, --help                  print this help and exit
+  --version                   print the version and exit`;
 
 /** Parses `host:port` or `[v6]:port`; port 0 asks the kernel for a free one. */
 export function parseHostPort(text: string, flag: string): HostPort {
@@ -63,7 +76,6 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'io-mode': { type: 'string' },
       'auth-token-file': { type: 'string' },
       'insecure-no-auth': { type: 'boolean' },
-      'rebuild-throttle-mode': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -72,8 +84,6 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (!LOG_LEVELS.includes(logLevel)) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const ioMode = values['io-mode'] ?? env.BERTH_IO_MODE ?? 'auto';
   if (!isIoMode(ioMode)) throw new InvalidArgumentError(`--io-mode must be one of ${IO_MODES.join(', ')}`);
-  const throttleMode = values['rebuild-throttle-mode'] ?? env.BERTH_REBUILD_THROTTLE_MODE;
-  if (throttleMode !== undefined && !isRebuildThrottleMode(throttleMode)) throw new InvalidArgumentError(`--rebuild-throttle-mode must be one of ${Object.values(RebuildThrottleMode).join(', ')}`);
   const controlPlane = values['control-plane']?.split(',').filter((u) => u.length > 0);
   if (controlPlane !== undefined && !controlPlane.every((u) => /^https?:\/\/[^/\s]+\/?$/.test(u))) {
     throw new InvalidArgumentError('--control-plane wants http://HOST:PORT[,http://HOST:PORT…]');
@@ -95,7 +105,6 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ioMode,
     ...(authTokenFile !== undefined ? { authTokenFile } : {}),
     ...(values['insecure-no-auth'] === true ? { insecureNoAuth: true } : {}),
-    ...(throttleMode !== undefined ? { rebuildThrottleMode: throttleMode } : {}),
   };
 }
 

@@ -39,7 +39,6 @@ export async function startEngineProcess(args: EngineArgs, logger: Logger): Prom
   const engine = await Engine.open({
     dataDir: args.dataDir, iscsi: args.iscsiListen, ...(args.replicaListen ? { replica: args.replicaListen } : {}), logger,
     ...(auth.tokens ? { replicaAuthTokens: auth.tokens } : {}),
-    ...(args.rebuildThrottleMode ? { rebuildThrottleMode: args.rebuildThrottleMode } : {}),
   });
   let api: FastifyInstance;
   try {
@@ -62,8 +61,11 @@ export async function startEngineProcess(args: EngineArgs, logger: Logger): Prom
   return { engine, api, apiUrl, iscsi, stop, ...(auth.tokens ? { clientToken: auth.tokens[0] } : {}) };
 }
 
-/** SIGINT/SIGTERM stop the engine cleanly and exit 0; a second signal exits at once. */
-export function stopOnSignals(running: RunningEngine, logger: Logger): void {
+/**
+ * SIGINT/SIGTERM stop the engine cleanly and exit 0; a second signal exits at once.
+ * `before` runs as the signal arrives (to note what is about to stop), `after` once all is closed.
+ */
+export function stopOnSignals(running: RunningEngine, logger: Logger, report: { before?: () => void; after?: (signal: NodeJS.Signals) => void } = {}): void {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) {
@@ -72,8 +74,12 @@ export function stopOnSignals(running: RunningEngine, logger: Logger): void {
     }
     signalled = true;
     logger.info({ signal }, 'shutting down');
+    report.before?.();
     running.stop().then(
-      () => process.exit(0),
+      () => {
+        report.after?.(signal);
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);

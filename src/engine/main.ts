@@ -1,24 +1,33 @@
 import './v8_tuning.ts';
 import { createLogger } from '../util/log.ts';
 import { errorCode } from '../util/errors.ts';
-import { parseEngineArgs } from './engine_args.ts';
+import { ENGINE_FLAGS_HELP, parseEngineArgs } from './engine_args.ts';
+import { answerHelpOrVersion } from '../util/entry_point.ts';
 import { startEngineProcess, stopOnSignals } from './engine_process.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import { API_VERSION } from './api/api_server.ts';
 
+const ENGINE_USAGE = `usage: bin/berth-engine [options]      (or: node src/engine/main.ts with Node 24)
+
+Runs one storage engine: pools, volumes, iSCSI exports, the replica server and the
+HTTP API (docs/api.md). Logs are readable lines on a terminal and JSON lines otherwise;
+the "engine ready" line carries the API URL and the iSCSI and replica endpoints.
+SIGINT or SIGTERM stops it cleanly with exit status 0.
+
+${ENGINE_FLAGS_HELP}
+`;
+
 /**
- * The engine process: `node src/engine/main.ts --data-dir DIR --api-listen H:P
- * --iscsi-listen H:P [--replica-listen H:P] [--log-level L] [--io-mode auto|sync|async] [--auth-token-file PATH | --insecure-no-auth] [--control-plane URL[,URL…] --node-id ID [--labels k=v,…]]`.
- * With --control-plane the engine heartbeats to the control plane (src/engine/heartbeat.ts).
- * Logs JSON lines on stdout; the line with "msg":"engine ready" carries `api` (URL) and
- * `iscsi` and `replica` (host:port).
+ * The engine process (usage above). With --control-plane the engine heartbeats to the
+ * control plane (src/engine/heartbeat.ts).
  */
 async function main(): Promise<void> {
+  answerHelpOrVersion(process.argv.slice(2), 'berth-engine', ENGINE_USAGE);
   let args;
   try {
     args = parseEngineArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`berth-engine: ${(err as Error).message}\n`);
+    process.stderr.write(`berth-engine: ${(err as Error).message}\n(bin/berth-engine --help lists the options)\n`);
     process.exit(2);
   }
   const logger = createLogger({ level: args.logLevel, name: 'berth-engine' });

@@ -77,12 +77,20 @@ test('SANITIZE OVERWRITE fills the medium; meanwhile commands get NOT READY with
   await h.run(cdb.tur());
   const params = Buffer.alloc(4 + 512, 0xa5);
   params[0] = 0x01; params[1] = 0; params.writeUInt16BE(512, 2);
+  // The sweep's first write waits for us, so the commands below surely run while it is busy.
+  let release!: () => void;
+  let reached!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const sweeping = new Promise<void>((r) => { reached = r; });
+  const write = h.device.write.bind(h.device);
+  h.device.write = async (lba, data, fua) => { reached(); await gate; return write(lba, data, fua); };
   const done = h.run([0x48, 0x01, 0, 0, 0, 0, 0, 0x02, 0x04, 0], { data: params });
-  await new Promise((r) => setTimeout(r, 50));
+  await sweeping;
   const busy = await h.run(cdb.tur());
   assert.equal(senseOf(busy), '2/041b');
   assert.equal(busy.sense![15] & 0x80, 0x80);
   assert.equal(senseOf(await h.run(cdb.inquiry(false, 0))), 'GOOD');
+  release();
   assert.equal(senseOf(await done), 'GOOD');
   assert.ok((await h.run(cdb.read10(60000, 8))).data!.every((b) => b === 0xa5));
 });

@@ -48,8 +48,13 @@ export async function buildApiServer(engine: Engine, logger: Logger, options: { 
 
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = httpError(err);
-    if (status >= 500) req.log.error({ err, method: req.method, url: req.url }, 'api request failed');
-    else req.log.debug({ code: body.error.code, method: req.method, url: req.url }, 'api request refused');
+    // Only a failure nobody expected (500) is an error with a stack. A refusal with a stable
+    // code is an answer (NO_SPACE is the user asking for too much); an unreachable or slow
+    // replica (502-504) is worth a warning, without a stack.
+    const what = { code: body.error.code, message: body.error.message, method: req.method, url: req.url };
+    if (status === 500) req.log.error({ err, method: req.method, url: req.url }, 'api request failed');
+    else if (status >= 502 && status <= 504) req.log.warn(what, 'api request failed');
+    else req.log.debug(what, 'api request refused');
     return reply.code(status).send(body);
   });
 
