@@ -5,10 +5,11 @@ import { silentLogger } from '../util/log.ts';
 import type { PoolFile } from './pool_file.ts';
 import { openForImport, ownPool } from './pool_open.ts';
 import type { OwnershipOptions, PoolOwnership } from './pool_owner.ts';
-import type { DeviceGoneError } from '../block/errors.ts';
+import { NoSpaceError, type DeviceGoneError } from '../block/errors.ts';
 import { PoolAllocator, toRuns } from './pool_allocator.ts';
 import { PoolExtentSupply } from './pool_extent_supply.ts';
 import { PoolModel, type VolumeMeta } from './pool_model.ts';
+import { undoFor } from './pool_model_undo.ts';
 import { PoolJournal, JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
 import { RecordType, encodeRecord, type JournalRecord } from './pool_journal_record.ts';
 import { encodeCheckpoint } from './pool_checkpoint.ts';
@@ -109,6 +110,7 @@ export class Pool implements VolumeHost {
       zero: (pos, len) => (this.onFile ? zeroOrPunch(file, path, pos, len) : file.zero(pos, len)),
       back: this.onFile ? (pos, len, what) => this.backOnHost(pos, len, what) : null,
       unback: this.onFile ? async (pos, len) => { await punchRange(path, pos, len); } : null,
+      released: () => this.noteFull(),
     });
     this.snaps = new PoolSnapshots({
       model, supply: this.supply, file, dataOffset: this.dataOffset, extentSize: this.extentSize,
@@ -123,7 +125,7 @@ export class Pool implements VolumeHost {
       checkVolumeSize: (size, blockSize) => this.checkVolumeSize(size, blockSize),
     });
     this.journal = new PoolJournal({
-      file, layout: sb.layout, uuid: uuidToBytes(sb.uuid), generation, nonce: 0,
+      file, layout: sb.layout, uuid: uuidToBytes(sb.uuid), generation, nonce: 0, needsCheckpoint: true,
       makeCheckpoint: (gen, nonce) => encodeCheckpoint(this.model, this.sb.uuid, gen, nonce),
     });
   }
@@ -408,8 +410,20 @@ export class Pool implements VolumeHost {
   // ---- VolumeHost ----
 
   commit(records: JournalRecord[], flags: number): Promise<void> {
-    for (const r of records) this.model.apply(r);
-    const done = this.journal.append(records.map(encodeRecord), flags);
+    const undos: (() => void)[] = [];
+    // The fullness check waits for the caller's clean-up (extents it hands back).
+    const undo = (): void => { for (let i = undos.length - 1; i >= 0; i--) undos[i](); };
+    try {
+      for (const r of records) {
+        const u = undoFor(this.model, r);
+        this.model.apply(r);
+        undos.push(u);
+      }
+    } catch (err) {
+      undo();
+      return Promise.reject(err);
+    }
+    const done = this.journal.append(records.map(encodeRecord), flags, undo);
     this.noteFull();
     return done;
   }
@@ -420,7 +434,6 @@ export class Pool implements VolumeHost {
 
   releaseExtents(extents: number[]): void {
     this.supply.release(extents);
-    this.noteFull();
   }
 
   eraseExtents(extents: number[]): Promise<void> {
@@ -485,8 +498,17 @@ export class Pool implements VolumeHost {
       this.model.apply({ type: RecordType.VOL_DELETE, vol: meta.id });
       this.releaseExtents(freed);
     }
-    await this.journal.checkpoint();
-    this.log.info({ replayedBlocks, zeroedReserved: reserved.length, finishedDeletes, volumes: this.model.volumes.size }, 'pool imported');
+    // A host without room for the checkpoint must not keep the pool from importing: its
+    // data is intact, and the journal writes that checkpoint before any other metadata.
+    let checkpointDeferred = false;
+    await this.journal.checkpoint().catch((err: unknown) => {
+      if (!(err instanceof NoSpaceError)) throw err;
+      checkpointDeferred = true;
+    });
+    this.log.info({
+      replayedBlocks, zeroedReserved: reserved.length, finishedDeletes, volumes: this.model.volumes.size,
+      ...(checkpointDeferred ? { checkpointDeferred } : {}),
+    }, 'pool imported');
   }
 
   private async drop(): Promise<void> {

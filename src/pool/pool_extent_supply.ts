@@ -23,6 +23,8 @@ export interface ExtentSupplyDeps {
   back: ((pos: number, len: number, what: string) => Promise<void>) | null;
   /** Gives a byte range's blocks back to the host (pool files; null on a block device). */
   unback: ((pos: number, len: number) => Promise<void>) | null;
+  /** Extents went back to the free list. */
+  released: () => void;
 }
 
 /**
@@ -80,6 +82,7 @@ export class PoolExtentSupply {
   /** Back to the free list: erased extents whose UNMAP or delete is journaled. */
   release(extents: number[]): void {
     for (const p of extents) this.d.allocator.free(p);
+    if (extents.length > 0) this.d.released();
   }
 
   /** Writes zeros over whole extents, a few at a time. */

@@ -77,3 +77,49 @@ test('a full journal rolls over: checkpoint to the other slot between two syncs,
   assert.deepEqual(gens, [2, 3]);
   assert.ok(events.includes(`write@${layout.slotBOffset}+4096`));
 });
+
+test('a failed write fails its batch and the queue behind it, undoes them newest first, and the next write opens a new epoch', async () => {
+  const { file, events } = fakeFile();
+  const write = file.write.bind(file);
+  let refuse = true;
+  file.write = (buf: Buffer, off: number, len: number, pos: number) => {
+    if (refuse) {
+      events.push(`refused@${pos}`);
+      return new Promise((_r, reject) => setImmediate(() => reject(new Error('ENOSPC'))));
+    }
+    return write(buf, off, len, pos);
+  };
+  const gens: number[] = [];
+  const j = new PoolJournal({ file, layout, uuid: uuidToBytes(randomUUID()), generation: 1, nonce: 1, makeCheckpoint: (g) => { gens.push(g); return Buffer.alloc(4096); } });
+  const undone: number[] = [];
+  const first = j.append([map(1)], 0, () => undone.push(1));
+  const queued = [2, 3].map((i) => j.append([map(i)], 0, () => undone.push(i)));
+  await assert.rejects(first, /ENOSPC/);
+  for (const q of queued) await assert.rejects(q, /ENOSPC/);
+  assert.deepEqual(undone, [3, 2, 1], 'newest first');
+  assert.deepEqual(events, [`refused@${layout.journalOffset}`]);
+
+  // Still refused: a checkpoint is tried (never block 1 of the old epoch), and fails the same way.
+  events.length = 0;
+  await assert.rejects(j.append([map(4)], 0, () => undone.push(4)), /ENOSPC/);
+  assert.deepEqual(events, ['sync', `refused@${layout.slotAOffset}`]);
+  assert.equal(j.generation, 1);
+
+  refuse = false;
+  events.length = 0;
+  await j.append([map(5)]);
+  assert.deepEqual(events, ['sync', `write@${layout.slotAOffset}+4096`, 'sync'], 'a checkpoint, not a journal block');
+  assert.equal(j.generation, 2);
+  events.length = 0;
+  await j.append([map(6)]);
+  assert.deepEqual(events, [`write@${layout.journalOffset}+4096`], 'then block 0 of the new epoch');
+  assert.deepEqual(undone, [3, 2, 1, 4]);
+});
+
+test('a journal over an epoch it did not open checkpoints before its first append', async () => {
+  const { file, events } = fakeFile();
+  const j = new PoolJournal({ file, layout, uuid: uuidToBytes(randomUUID()), generation: 7, nonce: 3, needsCheckpoint: true, makeCheckpoint: () => Buffer.alloc(4096) });
+  await j.append([map(1)]);
+  assert.deepEqual(events, ['sync', `write@${layout.slotAOffset}+4096`, 'sync']);
+  assert.equal(j.generation, 8);
+});

@@ -12,6 +12,8 @@ export const JOURNAL_DURABLE = 2;
 interface Pending {
   records: Buffer[];
   flags: number;
+  /** Takes the records' change back out of the model when they cannot be written. */
+  undo: (() => void) | undefined;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -24,6 +26,11 @@ export interface JournalOptions {
   nonce: number;
   /** Serializes the metadata state (which already includes every queued record). */
   makeCheckpoint: (generation: number, nonce: number) => Buffer;
+  /**
+   * The epoch (generation, nonce) was not opened by this journal (an imported pool's):
+   * its first write is a checkpoint, whenever that happens, never a block of that epoch.
+   */
+  needsCheckpoint?: boolean;
 }
 
 /**
@@ -32,6 +39,12 @@ export interface JournalOptions {
  * and go out together in the next write (group commit). When a batch would not fit in
  * the rest of the journal, the writer writes a checkpoint of the whole state to the other
  * slot instead, fsyncs it, and starts a new epoch at block 0.
+ *
+ * A failed write (the host out of space, an I/O error) fails its batch and everything
+ * queued behind it, whose changes are undone newest first; the journal stays usable,
+ * but nothing more may go into the current epoch (a torn block could be followed by
+ * records replay would never reach), so the next write is a checkpoint into a new one.
+ * A journal over an epoch it did not open starts that way too (`needsCheckpoint`).
  */
 export class PoolJournal {
   private readonly opts: JournalOptions;
@@ -41,21 +54,28 @@ export class PoolJournal {
   private queue: Pending[] = [];
   private checkpointWaiters: Pending[] = [];
   private running = false;
+  /** Set when the pool closes: appends fail from then on. */
   private failure: unknown = null;
+  /** The next write must be a checkpoint (after any failed write, and see `needsCheckpoint`). */
+  private mustCheckpoint: boolean;
 
   constructor(opts: JournalOptions) {
     this.opts = opts;
     this.blockCount = opts.layout.journalBytes / META_BLOCK_BYTES;
     this.epoch = { uuid: opts.uuid, generation: opts.generation, nonce: opts.nonce };
+    this.mustCheckpoint = opts.needsCheckpoint === true;
   }
 
   get generation(): number { return this.epoch.generation; }
 
   /** Resolves once the records are in the journal (or in a checkpoint) per `flags`. */
-  append(records: Buffer[], flags = 0): Promise<void> {
-    if (this.failure !== null) return Promise.reject(this.failure);
+  append(records: Buffer[], flags = 0, undo?: () => void): Promise<void> {
+    if (this.failure !== null) {
+      undo?.();
+      return Promise.reject(this.failure);
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ records, flags, resolve, reject });
+      this.queue.push({ records, flags, undo, resolve, reject });
       this.kick();
     });
   }
@@ -64,7 +84,7 @@ export class PoolJournal {
   checkpoint(): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.checkpointWaiters.push({ records: [], flags: 0, resolve, reject });
+      this.checkpointWaiters.push({ records: [], flags: 0, undo: undefined, resolve, reject });
       this.kick();
     });
   }
@@ -88,7 +108,7 @@ export class PoolJournal {
       this.checkpointWaiters = [];
       try {
         const blocks = packRecords(batch.flatMap((p) => p.records));
-        if (waiters.length > 0 || this.head + blocks.length > this.blockCount) {
+        if (this.mustCheckpoint || waiters.length > 0 || this.head + blocks.length > this.blockCount) {
           await this.writeCheckpoint();
         } else {
           await this.writeBlocks(batch, blocks);
@@ -96,10 +116,12 @@ export class PoolJournal {
         for (const p of batch) p.resolve();
         for (const w of waiters) w.resolve();
       } catch (err) {
-        this.failure = err;
-        for (const p of [...batch, ...waiters, ...this.queue, ...this.checkpointWaiters]) p.reject(err);
+        this.mustCheckpoint = true;
+        const failed = [...batch, ...waiters, ...this.queue, ...this.checkpointWaiters];
         this.queue = [];
         this.checkpointWaiters = [];
+        for (let i = failed.length - 1; i >= 0; i--) failed[i].undo?.();
+        for (const p of failed) p.reject(err);
       }
     }
     this.running = false;
@@ -130,5 +152,6 @@ export class PoolJournal {
     await this.opts.file.sync();
     this.epoch = { uuid: this.epoch.uuid, generation, nonce };
     this.head = 0;
+    this.mustCheckpoint = false;
   }
 }

@@ -7,12 +7,13 @@ import { pino } from 'pino';
 import { Pool } from './pool.ts';
 import { PoolFile } from './pool_file.ts';
 import { errorCode } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
 import { KiB, MiB, tempDir } from './pool_test_util.ts';
 
 const code = (c: string) => (e: unknown) => errorCode(e) === c;
 
 /** A logger whose JSON lines land in `lines`. */
-function capture(): { lines: { level: number; msg: string; condition?: string; stack?: unknown }[]; logger: ReturnType<typeof pino> } {
+function capture(): { lines: { level: number; msg: string; condition?: string; stack?: unknown }[]; logger: Logger } {
   const lines: { level: number; msg: string }[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -20,7 +21,7 @@ function capture(): { lines: { level: number; msg: string; condition?: string; s
       cb();
     },
   });
-  return { lines, logger: pino({ level: 'info' }, stream) };
+  return { lines, logger: pino<never>({ level: 'info' }, stream) };
 }
 
 const backed = (file: string): number => fs.statSync(file).blocks * 512;
