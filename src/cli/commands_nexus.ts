@@ -8,6 +8,11 @@ import { nexusColumns, parseReplicaRef, printNexus, type NexusDoc } from './nexu
 const nexusUrl = (name: string): string => `/v1/nexus/${encodeURIComponent(name)}`;
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
+function throttleMode(text: string): string {
+  if (text !== 'adaptive' && text !== 'fixed') throw new BerthError('INVALID_ARGUMENT', `a throttle mode is adaptive or fixed, got '${text}'`);
+  return text;
+}
+
 function integer(text: string, what: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 0) throw new BerthError('INVALID_ARGUMENT', `${what} must be a whole number, got '${text}'`);
@@ -26,7 +31,8 @@ export function registerNexusCommands(program: Command, ctx: CliContext): void {
     .option('--generation <n>', 'generation of this incarnation (default: above every replica\'s)')
     .option('--require-fenced <n>', 'replicas that must accept the generation (default: all)')
     .option('--uuid <uuid>', 'the volume identity to keep (when re-creating a moved nexus)')
-    .option('--throttle <rate>', 'rebuild throttle in bytes per second, e.g. 200M')
+    .option('--throttle <rate>', 'rebuild byte cap per second, e.g. 200M')
+    .option('--throttle-mode <mode>', 'adaptive (rebuilds yield to foreground I/O) or fixed (the cap only); default: the engine\'s')
     .option('--export', 'also export it as an iSCSI LUN')
     .action(ctx.run(async (name: string, o: Record<string, string | string[] | boolean | undefined>) => {
       const body: Record<string, unknown> = { name, replicas: (o.replica as string[]).map(parseReplicaRef) };
@@ -36,6 +42,7 @@ export function registerNexusCommands(program: Command, ctx: CliContext): void {
       if (o.requireFenced) body.requireFenced = integer(o.requireFenced as string, '--require-fenced');
       if (o.uuid) body.uuid = o.uuid;
       if (o.throttle) body.rebuildThrottleBytesPerSec = parseSize(o.throttle as string);
+      if (o.throttleMode) body.rebuildThrottleMode = throttleMode(o.throttleMode as string);
       const api = ctx.api();
       await api.post('/v1/nexus', body);
       if (o.export) await api.post(`${nexusUrl(name)}/export`, {});
@@ -74,11 +81,15 @@ export function registerNexusCommands(program: Command, ctx: CliContext): void {
       ctx.done(`nexus ${name} unexported`);
     }));
 
-  nexus.command('throttle <name> <rate>')
-    .description('set the rebuild throttle in bytes per second (0 = none)')
-    .action(ctx.run(async (name: string, rate: string) => {
-      const bytes = rate === '0' ? 0 : parseSize(rate);
-      printNexus(ctx.format(), await ctx.api().patch<NexusDoc>(nexusUrl(name), { rebuildThrottleBytesPerSec: bytes }));
+  nexus.command('throttle <name> [rate]')
+    .description('set the rebuild byte cap per second (0 = none) and/or, with --mode, whether rebuilds yield to foreground I/O')
+    .option('--mode <mode>', 'adaptive (yield to foreground I/O, the default) or fixed (the cap only)')
+    .action(ctx.run(async (name: string, rate: string | undefined, o: { mode?: string }) => {
+      const body: Record<string, unknown> = {};
+      if (rate !== undefined) body.rebuildThrottleBytesPerSec = rate === '0' ? 0 : parseSize(rate);
+      if (o.mode !== undefined) body.rebuildThrottleMode = throttleMode(o.mode);
+      if (Object.keys(body).length === 0) throw new BerthError('INVALID_ARGUMENT', 'give a rate, --mode, or both');
+      printNexus(ctx.format(), await ctx.api().patch<NexusDoc>(nexusUrl(name), body));
     }));
 
   nexus.command('move <name>')
@@ -98,6 +109,7 @@ export function registerNexusCommands(program: Command, ctx: CliContext): void {
       await to.post('/v1/nexus', {
         name, uuid: old.uuid, generation: old.generation + 1, replicas,
         requireFenced: replicas.filter((r) => r.state === 'online').length, rebuildThrottleBytesPerSec: old.rebuildThrottleBytesPerSec,
+        ...(old.rebuildThrottleMode ? { rebuildThrottleMode: old.rebuildThrottleMode } : {}),
       });
       if (old.export) await to.post(`${nexusUrl(name)}/export`, {});
       printNexus(ctx.format(), await to.get<NexusDoc>(nexusUrl(name)));

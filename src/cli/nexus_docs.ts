@@ -12,7 +12,7 @@ export interface ReplicaDoc {
 
 export interface NexusDoc {
   name: string; uuid: string; generation: number; state: string; reason?: string; sizeBytes: number; blockSize: number;
-  thin: boolean; rebuildThrottleBytesPerSec: number; export: { targetIqn: string; lun: number; url: string } | null;
+  thin: boolean; rebuildThrottleBytesPerSec: number; rebuildThrottleMode?: string; export: { targetIqn: string; lun: number; url: string } | null;
   replicas: ReplicaDoc[];
 }
 
@@ -25,6 +25,12 @@ export function parseReplicaRef(text: string): { node: string; pool: string; vol
   const volume = parts.pop() as string;
   const pool = parts.pop() as string;
   return { node: parts.join('/'), pool, volume };
+}
+
+/** "adaptive, cap 200 MiB/s": whether rebuilds yield to foreground I/O, and the byte cap. */
+export function throttleText(n: NexusDoc): string {
+  const cap = n.rebuildThrottleBytesPerSec ? `cap ${formatBytes(n.rebuildThrottleBytesPerSec)}/s` : 'no cap';
+  return n.rebuildThrottleMode ? `${n.rebuildThrottleMode}, ${cap}` : cap;
 }
 
 /** "37.5% 120 MiB/s eta 12s", or how the last rebuild ended, or "-". */
@@ -58,7 +64,7 @@ export function printNexus(format: OutputFormat, n: NexusDoc): void {
   printObject(format, n, [
     ['name', n.name], ['uuid', n.uuid], ['state', n.reason ? `${n.state} (${n.reason})` : n.state], ['generation', n.generation],
     ['size', `${formatBytes(n.sizeBytes)} (${n.sizeBytes} bytes)`], ['block size', n.blockSize], ['type', n.thin ? 'thin' : 'thick'],
-    ['rebuild throttle', n.rebuildThrottleBytesPerSec ? `${formatBytes(n.rebuildThrottleBytesPerSec)}/s` : 'none'],
+    ['rebuild throttle', throttleText(n)],
     ['export', n.export ? `${n.export.url} (target ${n.export.targetIqn}, LUN ${n.export.lun})` : '-'],
   ]);
   if (format === 'table') printRows(format, n, n.replicas, replicaColumns);

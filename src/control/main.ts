@@ -9,6 +9,7 @@ import { ALWAYS_LEADER, FaultInjector, ServiceContext, createServices, type Lead
 import { ReconcileLoop, defaultReconcilers } from './reconcile/index.ts';
 import { buildControlApi } from './api/index.ts';
 import { tokenFilePath } from '../util/auth_token_file.ts';
+import { ChapSealer } from './service/chap_seal.ts';
 import { setUpApiAuth, type ApiAuthSetup } from '../util/auth_setup.ts';
 import { answerHelpOrVersion } from '../util/entry_point.ts';
 
@@ -153,7 +154,11 @@ async function main(): Promise<void> {
   const registry = new NodeRegistry(Date.now(), { timing: { heartbeatDeadlineMs: args.heartbeatDeadlineMs, nodeLossGraceMs: args.nodeLossGraceMs } });
   const etcdLeadership = client !== undefined ? new EtcdLeadership() : undefined;
   const leadership: Leadership = etcdLeadership ?? ALWAYS_LEADER;
-  const ctx = new ServiceContext({ store, engines: connectEngine(undefined, auth.tokens?.[0]), registry, logger, leadership, faults });
+  // The cluster token also seals CHAP secrets in the store (chap_seal.ts); without one, CHAP publishes are refused.
+  const ctx = new ServiceContext({
+    store, engines: connectEngine(undefined, auth.tokens?.[0]), registry, logger, leadership, faults,
+    ...(auth.tokens ? { chap: new ChapSealer(auth.tokens) } : {}),
+  });
   const services = createServices(ctx);
   const loop = new ReconcileLoop(ctx, defaultReconcilers({ orphans: { minAgeMs: args.orphanMinAgeMs, intervalMs: args.orphanIntervalMs } }));
 

@@ -11,7 +11,7 @@ import { ReplicaAuthKeys } from '../replica/index.ts';
 import { NexusRegistry } from './nexus_registry.ts';
 import { VolumeInUseError } from './nexus_registry_errors.ts';
 import { ChildOpener } from './nexus_children.ts';
-import { NEXUS_OP_TIMEOUT_MS_DEFAULT } from '../nexus/index.ts';
+import { NEXUS_OP_TIMEOUT_MS_DEFAULT, type RebuildThrottleModeName } from '../nexus/index.ts';
 import type { ExportRequest, ExportView, PoolView, SessionView, TargetView, VolumeInfo } from './engine_types.ts';
 
 export interface EngineOptions {
@@ -24,6 +24,8 @@ export interface EngineOptions {
    * and this engine's nexuses demand the same of the replica servers they reach.
    */
   replicaAuthTokens?: readonly string[];
+  /** Whether nexus rebuilds yield to foreground I/O where a nexus does not say (`--rebuild-throttle-mode`; default adaptive). */
+  rebuildThrottleMode?: RebuildThrottleModeName;
   logger: Logger;
 }
 
@@ -52,6 +54,7 @@ export class Engine {
   #nexuses: NexusRegistry | undefined;
   readonly #replicaListen: { host: string; port: number };
   readonly #replicaAuth: ReplicaAuthKeys | undefined;
+  readonly #rebuildThrottleMode: RebuildThrottleModeName | undefined;
   #portal = { host: '', port: 0 };
   #lock: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -62,6 +65,7 @@ export class Engine {
     this.#server = new IscsiServer({ ...opts.iscsi, logger: opts.logger });
     this.#replicaListen = opts.replica ?? { host: opts.iscsi.host, port: 0 };
     this.#replicaAuth = opts.replicaAuthTokens ? new ReplicaAuthKeys(opts.replicaAuthTokens) : undefined;
+    this.#rebuildThrottleMode = opts.rebuildThrottleMode;
   }
 
   /** Loads the state, imports every registered pool, starts iSCSI and re-exports. */
@@ -113,6 +117,7 @@ export class Engine {
     });
     this.#nexuses = await NexusRegistry.open({
       dataDir: this.dataDir, opener: new ChildOpener(this.#replicas, NEXUS_OP_TIMEOUT_MS_DEFAULT), log: this.#log,
+      ...(this.#rebuildThrottleMode ? { rebuildThrottleMode: this.#rebuildThrottleMode } : {}),
     });
     this.#portal = await this.#server.listen();
     this.#exports = new ExportRegistry({

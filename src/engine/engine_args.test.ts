@@ -32,3 +32,10 @@ test('--io-mode: auto by default, BERTH_IO_MODE or the flag choose, anything els
   assert.equal(parseEngineArgs(['--io-mode', 'sync'], { BERTH_IO_MODE: 'async' }).ioMode, 'sync');
   assert.throws(() => parseEngineArgs(['--io-mode', 'fast'], {}), { code: 'INVALID_ARGUMENT' });
 });
+
+test('--rebuild-throttle-mode: unset by default (the engine then uses adaptive), BERTH_REBUILD_THROTTLE_MODE or the flag choose, anything else is refused', () => {
+  assert.equal(parseEngineArgs([], {}).rebuildThrottleMode, undefined);
+  assert.equal(parseEngineArgs([], { BERTH_REBUILD_THROTTLE_MODE: 'fixed' }).rebuildThrottleMode, 'fixed');
+  assert.equal(parseEngineArgs(['--rebuild-throttle-mode', 'adaptive'], { BERTH_REBUILD_THROTTLE_MODE: 'fixed' }).rebuildThrottleMode, 'adaptive');
+  assert.throws(() => parseEngineArgs(['--rebuild-throttle-mode', 'fast'], {}), { code: 'INVALID_ARGUMENT' });
+});

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { IO_MODES, isIoMode, type IoMode } from '../pool/pool_io_policy.ts';
 import { InvalidArgumentError } from './errors.ts';
+import { isRebuildThrottleMode, RebuildThrottleMode, type RebuildThrottleModeName } from '../nexus/index.ts';
 import { tokenFilePath } from '../util/auth_token_file.ts';
 
 export interface HostPort {
@@ -26,6 +27,8 @@ export interface EngineArgs {
   authTokenFile?: string;
   /** `--insecure-no-auth`: serve a non-loopback API without a token, on purpose. */
   insecureNoAuth?: boolean;
+  /** `--rebuild-throttle-mode adaptive|fixed` or BERTH_REBUILD_THROTTLE_MODE: the default of this engine's nexuses (docs/nexus.md). */
+  rebuildThrottleMode?: RebuildThrottleModeName;
 }
 
 export const DEFAULT_API_LISTEN = '127.0.0.1:9500';
@@ -42,6 +45,7 @@ export const ENGINE_FLAGS_HELP = `options:
   --io-mode MODE              ${IO_MODES.join(', ')}: how pool files do I/O (default auto, or $BERTH_IO_MODE)
   --auth-token-file PATH      demand the bearer token in PATH on the API (or $BERTH_AUTH_TOKEN_FILE; docs/security.md)
   --insecure-no-auth          serve a non-loopback API without a token, on purpose
+  --rebuild-throttle-mode M   adaptive (rebuilds yield to foreground I/O) or fixed, for nexuses that set none (default adaptive, or $BERTH_REBUILD_THROTTLE_MODE)
   --control-plane URL[,URL…]  register and heartbeat to these control planes (needs --node-id)
   --node-id ID                this node's name at the control plane
   --labels k=v[,k=v…]         topology and media labels (zone, storageGroup, media, initiatorIqn)
@@ -76,6 +80,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'io-mode': { type: 'string' },
       'auth-token-file': { type: 'string' },
       'insecure-no-auth': { type: 'boolean' },
+      'rebuild-throttle-mode': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -84,6 +89,8 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (!LOG_LEVELS.includes(logLevel)) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const ioMode = values['io-mode'] ?? env.BERTH_IO_MODE ?? 'auto';
   if (!isIoMode(ioMode)) throw new InvalidArgumentError(`--io-mode must be one of ${IO_MODES.join(', ')}`);
+  const throttleMode = values['rebuild-throttle-mode'] ?? env.BERTH_REBUILD_THROTTLE_MODE;
+  if (throttleMode !== undefined && !isRebuildThrottleMode(throttleMode)) throw new InvalidArgumentError(`--rebuild-throttle-mode must be one of ${Object.values(RebuildThrottleMode).join(', ')}`);
   const controlPlane = values['control-plane']?.split(',').filter((u) => u.length > 0);
   if (controlPlane !== undefined && !controlPlane.every((u) => /^https?:\/\/[^/\s]+\/?$/.test(u))) {
     throw new InvalidArgumentError('--control-plane wants http://HOST:PORT[,http://HOST:PORT…]');
@@ -105,6 +112,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ioMode,
     ...(authTokenFile !== undefined ? { authTokenFile } : {}),
     ...(values['insecure-no-auth'] === true ? { insecureNoAuth: true } : {}),
+    ...(throttleMode !== undefined ? { rebuildThrottleMode: throttleMode } : {}),
   };
 }
 

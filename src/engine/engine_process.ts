@@ -39,6 +39,7 @@ export async function startEngineProcess(args: EngineArgs, logger: Logger): Prom
   const engine = await Engine.open({
     dataDir: args.dataDir, iscsi: args.iscsiListen, ...(args.replicaListen ? { replica: args.replicaListen } : {}), logger,
     ...(auth.tokens ? { replicaAuthTokens: auth.tokens } : {}),
+    ...(args.rebuildThrottleMode ? { rebuildThrottleMode: args.rebuildThrottleMode } : {}),
   });
   let api: FastifyInstance;
   try {

@@ -7,6 +7,7 @@ import {
 } from '../nexus/index.ts';
 import { AbsentReplica, childName, isUnreachable, type ChildOpener, type ReplicaRef } from './nexus_children.ts';
 import { NexusDevice } from './nexus_device.ts';
+import { REBUILD_THROTTLE_MODE_DEFAULT, type RebuildThrottleModeName } from '../nexus/rebuild_throttle.ts';
 import { loadNexusRecords, saveNexusRecords, type NexusRecord, type ReplicaRecord } from './nexus_state.ts';
 import { replicaView, type NexusView, type RebuildSummary } from './nexus_view.ts';
 import { InvalidArgumentError } from './errors.ts';
@@ -37,6 +38,8 @@ export interface CreateNexusRequest {
   uuid?: string;
   regionBytes?: number;
   rebuildThrottleBytesPerSec?: number;
+  /** Kept with the nexus; without it the nexus follows the engine's default. */
+  rebuildThrottleMode?: RebuildThrottleModeName;
 }
 
 interface LiveNexus {
@@ -72,6 +75,8 @@ export class NexusRegistry {
   #lock: Promise<unknown> = Promise.resolve();
   #saveLast: Promise<void> = Promise.resolve();
   #saveQueued: Promise<void> | undefined;
+  /** For nexuses that do not set their own (`--rebuild-throttle-mode`). */
+  #throttleMode: RebuildThrottleModeName = REBUILD_THROTTLE_MODE_DEFAULT;
 
   private constructor(dataDir: string, opener: ChildOpener, log: Logger, clock?: RetryClock) {
     this.#dataDir = dataDir;
@@ -80,8 +85,9 @@ export class NexusRegistry {
     this.#retrier = new NexusRetrier((name, child) => this.#revive(name, child), this.#log, clock);
   }
 
-  static async open(opts: { dataDir: string; opener: ChildOpener; log: Logger; clock?: RetryClock }): Promise<NexusRegistry> {
+  static async open(opts: { dataDir: string; opener: ChildOpener; log: Logger; rebuildThrottleMode?: RebuildThrottleModeName; clock?: RetryClock }): Promise<NexusRegistry> {
     const reg = new NexusRegistry(opts.dataDir, opts.opener, opts.log, opts.clock);
+    reg.#throttleMode = opts.rebuildThrottleMode ?? REBUILD_THROTTLE_MODE_DEFAULT;
     for (const record of await loadNexusRecords(opts.dataDir, opts.opener.self)) await reg.#restore(record);
     return reg;
   }
@@ -124,6 +130,7 @@ export class NexusRegistry {
         name: req.name, uuid: req.uuid ?? randomUUID(), generation, blockSize: first.blockSize,
         blockCount: Math.min(...specs.map((s) => s.device.blockCount)), thin: specs.every((s) => s.device.thin),
         regionBytes: req.regionBytes ?? NEXUS_REGION_BYTES_DEFAULT, rebuildThrottleBytesPerSec: req.rebuildThrottleBytesPerSec ?? 0,
+        ...(req.rebuildThrottleMode ? { rebuildThrottleMode: req.rebuildThrottleMode } : {}),
         replicas: refs.map((r) => ({ node: r.node, pool: r.pool, volume: r.volume, state: r.state })),
       };
       const requireFenced = Math.max(req.requireFenced ?? refs.filter((r) => r.state === 'online').length, takeoverMinimum(refs.length));
@@ -179,11 +186,13 @@ export class NexusRegistry {
     });
   }
 
-  setThrottle(name: string, bytesPerSec: number): Promise<NexusView> {
+  /** Sets the rebuild byte cap and/or the throttle mode of one nexus (what is not given stays). */
+  setThrottle(name: string, change: { bytesPerSec?: number; mode?: RebuildThrottleModeName }): Promise<NexusView> {
     return this.#serial(async () => {
       const live = this.#get(name);
-      live.record.rebuildThrottleBytesPerSec = bytesPerSec;
-      live.nexus?.setRebuildThrottle(bytesPerSec);
+      if (change.bytesPerSec !== undefined) live.record.rebuildThrottleBytesPerSec = change.bytesPerSec;
+      if (change.mode !== undefined) live.record.rebuildThrottleMode = change.mode;
+      live.nexus?.setRebuildThrottle(live.record.rebuildThrottleBytesPerSec, live.record.rebuildThrottleMode ?? this.#throttleMode);
       await this.#requestSave();
       return this.#view(live);
     });
@@ -285,6 +294,7 @@ export class NexusRegistry {
       live.nexus = await Nexus.create({
         name: record.name, generation: record.generation, children: specs, requireFenced, quorum,
         regionBytes: record.regionBytes, rebuildThrottleBytesPerSec: record.rebuildThrottleBytesPerSec,
+        rebuildThrottleMode: record.rebuildThrottleMode ?? this.#throttleMode,
         rebuildParallel: ENGINE_REBUILD_PARALLEL, log: this.#log,
       });
     } catch (err) {
@@ -438,7 +448,7 @@ export class NexusRegistry {
     return {
       name: r.name, uuid: r.uuid, generation: r.generation, state, ...(reason ? { reason } : {}),
       sizeBytes: r.blockCount * r.blockSize, blockSize: r.blockSize, thin: r.thin,
-      rebuildThrottleBytesPerSec: r.rebuildThrottleBytesPerSec,
+      rebuildThrottleBytesPerSec: r.rebuildThrottleBytesPerSec, rebuildThrottleMode: r.rebuildThrottleMode ?? this.#throttleMode,
       replicas: refs.map(([name, ref]) => replicaView(ref, this.#opener.isLocal(ref), infos.get(name), live.lastRebuild.get(name), this.#retrier.status(r.name, name))),
     };
   }

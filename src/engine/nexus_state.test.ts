@@ -38,6 +38,24 @@ test('nexus_state_corrupt: a malformed file is refused with STATE_CORRUPT, not g
   }
 });
 
+test('nexus_state_throttle_mode: a nexus\'s own throttle mode round-trips; a file from before the field loads without one; an unknown mode is STATE_CORRUPT', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-nexus-state-'));
+  try {
+    await saveNexusRecords(dir, 'a:1', [{ ...record('a:1'), rebuildThrottleMode: 'fixed' }]);
+    assert.equal((await loadNexusRecords(dir, 'a:1'))[0].rebuildThrottleMode, 'fixed');
+    // Written by an engine before throttle modes existed: no field, so the engine's default applies.
+    const old = { version: 1, self: 'a:1', nexuses: [record('a:1')] };
+    await writeFile(join(dir, NEXUS_STATE_FILE), JSON.stringify(old));
+    const loaded = await loadNexusRecords(dir, 'a:1');
+    assert.equal(loaded[0].rebuildThrottleMode, undefined);
+    assert.equal(loaded[0].replicas[1].intents, 'AQ==', 'the coarse write-intent map of a stale replica loads as before');
+    await writeFile(join(dir, NEXUS_STATE_FILE), JSON.stringify({ ...old, nexuses: [{ ...record('a:1'), rebuildThrottleMode: 'turbo' }] }));
+    await assert.rejects(loadNexusRecords(dir, 'a:1'), { code: 'STATE_CORRUPT' });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('generation_store_file: raises persist, never go down, and survive a reload', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'berth-gen-'));
   try {

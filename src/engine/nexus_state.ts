@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { StateCorruptError } from './errors.ts';
+import { isRebuildThrottleMode, type RebuildThrottleModeName } from '../nexus/index.ts';
 import { readFileIfExists, writeFileAtomic } from './state_file.ts';
 
 /**
@@ -31,6 +32,8 @@ export interface NexusRecord {
   thin: boolean;
   regionBytes: number;
   rebuildThrottleBytesPerSec: number;
+  /** Set per nexus; absent (every file before it existed) follows the engine's default. */
+  rebuildThrottleMode?: RebuildThrottleModeName;
   replicas: ReplicaRecord[];
 }
 
@@ -51,6 +54,7 @@ export async function loadNexusRecords(dataDir: string, self: string): Promise<N
       && Number.isSafeInteger(n.blockSize) && Number.isSafeInteger(n.blockCount) && Array.isArray(n.replicas)
       && n.replicas.every((r) => typeof r?.node === 'string' && typeof r.pool === 'string' && typeof r.volume === 'string');
     if (!ok) throw new StateCorruptError(`${path}: malformed nexus record`);
+    if (n.rebuildThrottleMode !== undefined && !isRebuildThrottleMode(n.rebuildThrottleMode)) throw new StateCorruptError(`${path}: nexus ${n.name} has an unknown rebuildThrottleMode`);
   }
   const records = doc.nexuses as NexusRecord[];
   if (typeof doc.self === 'string' && doc.self !== self) {

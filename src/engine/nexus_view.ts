@@ -57,6 +57,8 @@ export interface NexusView {
   blockSize: number;
   thin: boolean;
   rebuildThrottleBytesPerSec: number;
+  /** adaptive (rebuilds yield to foreground I/O) or fixed (only the byte cap applies); see docs/nexus.md. */
+  rebuildThrottleMode: string;
   replicas: ReplicaView[];
 }
 

@@ -9,6 +9,7 @@ export { ChildState, NexusState, type ChildInfo, type ChildStateName, type Nexus
 export { WriteIntentMap } from './write_intent_map.ts';
 export { RebuildMap } from './rebuild_map.ts';
 export { RebuildJob, type RebuildProgress } from './rebuild_job.ts';
+export { RebuildThrottleMode, REBUILD_THROTTLE_MODE_DEFAULT, isRebuildThrottleMode, type RebuildThrottleModeName } from './rebuild_throttle.ts';
 export {
   ChildInvalidError, ChildNotFoundError, ChildTimeoutError, NexusFaultedError, NexusFencedError, NexusNoQuorumError, RebuildCancelledError, RebuildTargetError,
 } from './nexus_errors.ts';

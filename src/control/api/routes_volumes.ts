@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { volumeView, volumeViews, type CreateVolumeInput, type Services, type StoredVolume } from '../service/index.ts';
 import { checkName } from '../service/service_records.ts';
+import type { ChapCredentials } from '../service/chap_seal.ts';
 import {
   createVolumeBody, errorResponses, idParams, listOf, noContent, podBody, podSchema, publishBody, resizeVolumeBody,
   unpublishBody, volumeQuery, volumeSchema,
@@ -52,7 +53,7 @@ export function registerVolumeRoutes(app: FastifyInstance, s: Services): void {
     return reply.code(204).send();
   });
 
-  app.post<Id & { Body: { nodeId: string; initiatorIqn?: string } }>('/v1/volumes/:id/publish', {
+  app.post<Id & { Body: { nodeId: string; initiatorIqn?: string; chap?: ChapCredentials } }>('/v1/volumes/:id/publish', {
     schema: {
       tags: ['volumes'],
       summary: 'Publish to a node: an iSCSI export only that node\'s initiator may log in to (initiatorIqn, or the node\'s initiatorIqn label)',

@@ -4,7 +4,7 @@ import {
 } from './engine_client_errors.ts';
 import type {
   CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, CreateSnapshotRequest,
-  EngineApi, EngineExport, EngineHealth, EngineNexus, EnginePool, EngineReplica, NexusReplicaRef,
+  EngineApi, EngineExport, EngineHealth, ExportChap, EngineNexus, EnginePool, EngineReplica, NexusReplicaRef,
 } from './engine_client_types.ts';
 
 export interface EngineClientOptions {
@@ -114,7 +114,7 @@ export class EngineClient implements EngineApi {
     await this.#absentOk(this.#unimplemented('nexus removal', this.#call('DELETE', `/v1/nexus/${seg(name)}`)));
   }
 
-  exportNexus(name: string, req: { targetIqn: string; allowedInitiators: readonly string[] }): Promise<EngineExport> {
+  exportNexus(name: string, req: { targetIqn: string; allowedInitiators: readonly string[]; chap?: ExportChap | null }): Promise<EngineExport> {
     return this.#unimplemented('nexus export', this.#call('POST', `/v1/nexus/${seg(name)}/export`, req));
   }
 

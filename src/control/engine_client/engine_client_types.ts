@@ -36,7 +36,17 @@ export interface EngineExport {
   readonly portal: string;
   readonly url: string;
   readonly allowedInitiators: readonly string[] | null;
+  /** CHAP the target demands: names only (the engine never shows secrets); null or absent: none. */
+  readonly chap?: { readonly user: string; readonly mutualUser?: string } | null;
   readonly state: 'online' | 'faulted';
+}
+
+/** CHAP for an export, secrets in clear: only ever sent to the engine, never stored or logged. */
+export interface ExportChap {
+  readonly user: string;
+  readonly secret: string;
+  readonly mutualUser?: string;
+  readonly mutualSecret?: string;
 }
 
 export interface CreateReplicaRequest {
@@ -55,6 +65,7 @@ export interface CreateExportRequest {
   readonly volume: string;
   readonly targetIqn?: string;
   readonly allowedInitiators?: readonly string[] | null;
+  readonly chap?: ExportChap | null;
 }
 
 /** A replica as a nexus reaches it: the replica service (host:port, or `local`) of its engine, pool, volume. */
@@ -137,7 +148,7 @@ export interface EngineApi {
   /** Not an error when it is already gone (unexport it first). */
   destroyNexus(name: string): Promise<void>;
   /** Export the nexus as an iSCSI target (portal and URL as for a replica export). */
-  exportNexus(name: string, req: { targetIqn: string; allowedInitiators: readonly string[] }): Promise<EngineExport>;
+  exportNexus(name: string, req: { targetIqn: string; allowedInitiators: readonly string[]; chap?: ExportChap | null }): Promise<EngineExport>;
   /** Not an error when it is not exported. */
   unexportNexus(name: string): Promise<void>;
   /** Add a replica to a live nexus; the engine rebuilds it (full copy when `full`). */

@@ -6,6 +6,7 @@ import {
   listRecords, kindPrefixOf, replicasOf, splitPoolId, volumeKey, type StoredVolume, type VolumeOp,
 } from '../service/service_records.ts';
 import type { Reconciler } from './reconcile_types.ts';
+import { chapField, exportChapOf } from '../service/export_chap.ts';
 
 /**
  * Create what a volume's spec says should exist and does not.
@@ -57,7 +58,9 @@ async function repairVolume(ctx: ServiceContext, v: StoredVolume): Promise<numbe
       const engine = await ctx.engineOf(r.nodeId);
       const { pool } = splitPoolId(r.poolId);
       if (await engine.getExport(pool, r.id) === undefined) {
-        await engine.createExport({ pool, volume: r.id, targetIqn: t.iqn, allowedInitiators: [v.initiatorIqn] });
+        // The same CHAP as before: an export re-made without it would protect nothing.
+        const chap = exportChapOf(ctx, v.id, v.chap);
+        await engine.createExport({ pool, volume: r.id, targetIqn: t.iqn, allowedInitiators: [v.initiatorIqn], ...chapField(chap) });
         ctx.log.info({ volume: v.id, target: t.iqn }, 'missing export created again');
         changed++;
       }

@@ -6,13 +6,17 @@
 import { EngineRequestError, EngineUnreachableError, NotImplementedError } from '../engine_client/engine_client_errors.ts';
 import type {
   CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, EngineApi, EngineExport, EngineNexus, EnginePool, EngineReplica,
-  NexusReplicaRef,
+  ExportChap, NexusReplicaRef,
 } from '../engine_client/engine_client_types.ts';
 import { NodeRegistry } from '../registry/node_registry.ts';
 import type { Heartbeat } from '../registry/registry_heartbeat.ts';
 import { SqliteStore } from '../store/sqlite_store.ts';
 import { ServiceContext, createServices, type Leadership, type Services } from '../service/index.ts';
 import { silentLogger } from '../../util/log.ts';
+import { ChapSealer } from '../service/chap_seal.ts';
+
+/** The token the kit's CHAP sealer derives its key from (a control plane's --auth-token-file). */
+export const KIT_TOKEN = 'kit-token-0123456789abcdef0123456789abcdef0123';
 
 export const MiB = 1024 * 1024;
 
@@ -20,6 +24,8 @@ export class FakeEngine implements EngineApi {
   readonly endpoint: string;
   readonly pools = new Map<string, { capacityBytes: number; replicas: Map<string, EngineReplica> }>();
   readonly exports = new Map<string, EngineExport>();
+  /** The CHAP secret each export was given (what a real engine keeps in its 0600 state file). */
+  readonly chapSecrets = new Map<string, string>();
   readonly nexuses = new Map<string, EngineNexus>();
   down = false;
   /** Next createReplica fails with this code (once). */
@@ -85,7 +91,9 @@ export class FakeEngine implements EngineApi {
     const e: EngineExport = {
       pool: req.pool, volume: req.volume, targetIqn: iqn, lun: 0, portal: '127.0.0.1:3260',
       url: `iscsi://127.0.0.1:3260/${iqn}/0`, allowedInitiators: req.allowedInitiators ?? null, state: 'online',
+      ...(req.chap ? { chap: req.chap.mutualUser === undefined ? { user: req.chap.user } : { user: req.chap.user, mutualUser: req.chap.mutualUser } } : {}),
     };
+    if (req.chap) this.chapSecrets.set(`${req.pool}/${req.volume}`, req.chap.secret);
     this.exports.set(`${req.pool}/${req.volume}`, e);
     return e;
   }
@@ -108,7 +116,7 @@ export class FakeEngine implements EngineApi {
     if (this.exports.has(`_nexus/${name}`)) throw new EngineRequestError('VOLUME_EXPORTED', 409, 'exported');
     this.nexuses.delete(name);
   }
-  async exportNexus(name: string, req: { targetIqn: string; allowedInitiators: readonly string[] }) {
+  async exportNexus(name: string, req: { targetIqn: string; allowedInitiators: readonly string[]; chap?: ExportChap | null }) {
     if (!this.nexuses.has(name)) throw new EngineRequestError('NEXUS_NOT_FOUND', 404, `no nexus ${name}`);
     return await this.createExport({ pool: '_nexus', volume: name, ...req });
   }
@@ -151,6 +159,7 @@ export interface Kit {
   clock: { now: number };
   /** Send a heartbeat for the node from what its fake engine holds. */
   beat(nodeId: string): Promise<void>;
+  store: SqliteStore;
   close(): Promise<void>;
 }
 
@@ -164,7 +173,7 @@ export async function makeKit(
   const engines = new Map<string, FakeEngine>();
   const ctx = new ServiceContext({
     store, registry, logger: silentLogger(), now: () => clock.now, leadership,
-    engines: (endpoint) => engines.get(endpoint) as FakeEngine,
+    engines: (endpoint) => engines.get(endpoint) as FakeEngine, chap: new ChapSealer([KIT_TOKEN]),
   });
   const services = createServices(ctx);
   const beat = async (nodeId: string): Promise<void> => {
@@ -186,5 +195,5 @@ export async function makeKit(
     engines.set(id, e);
     await beat(id);
   }
-  return { services, engines, clock, beat, close: () => store.close() };
+  return { services, engines, clock, beat, store, close: () => store.close() };
 }

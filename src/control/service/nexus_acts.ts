@@ -1,8 +1,10 @@
-import type { EngineApi, EngineNexus, NexusReplicaRef } from '../engine_client/engine_client_types.ts';
+import type { EngineApi, EngineNexus, ExportChap, NexusReplicaRef } from '../engine_client/engine_client_types.ts';
 import { SpecLifecycle } from '../model/spec_common.ts';
 import type { ServiceContext } from './service_context.ts';
 import { NoInSyncReplicaError, VolumeNotReadyError } from './service_errors.ts';
 import { replicasOf, splitPoolId, type StoredReplica, type StoredVolume, type VolumeOp } from './service_records.ts';
+import type { SealedChap } from './chap_seal.ts';
+import { chapField, exportChapOf, exportHasChap } from './export_chap.ts';
 
 /**
  * The data-plane steps of a replicated volume's nexus ("act" in the intent log): build
@@ -62,11 +64,16 @@ export async function buildNexus(
   const initiatorIqn = op.type === 'publish-nexus' ? op.initiatorIqn : volume.initiatorIqn;
   const targetIqn = op.type === 'publish-nexus' ? op.targetIqn : volume.target?.iqn;
   if (initiatorIqn === undefined || targetIqn === undefined) throw new VolumeNotReadyError(volume.id, 'not published');
+  // A publish brings its own CHAP (sealed); a move keeps the volume's.
+  const sealed = op.type === 'publish-nexus' ? op.chap : volume.chap;
+  const chap = exportChapOf(ctx, volume.id, sealed);
   const { engine, name, replicas, created } = await ensureNexusIncarnation(ctx, volume, op.nexusNodeId, op.generation);
   if (created) ctx.log.info({ volume: volume.id, node: op.nexusNodeId, generation: op.generation }, 'nexus created');
-  const ex = await exportNexus(engine, name, targetIqn, initiatorIqn);
+  const ex = await exportNexus(engine, name, { targetIqn, initiatorIqn, chap, sealed, renew: sealed?.sealed !== volume.chap?.sealed });
+  const { chap: _old, ...rest } = volume;
   return {
-    ...volume,
+    ...rest,
+    ...(sealed !== undefined ? { chap: sealed } : {}),
     publishedNodeId: op.type === 'publish-nexus' ? op.nodeId : volume.publishedNodeId,
     initiatorIqn,
     target: { iqn: ex.targetIqn, portal: ex.portal, url: ex.url },
@@ -104,15 +111,22 @@ export async function ensureNexusIncarnation(
   return { engine, name, replicas, created: true };
 }
 
-/** Export once, with exactly this target name and ACL; a different export left behind is redone. */
-async function exportNexus(engine: EngineApi, name: string, targetIqn: string, initiatorIqn: string) {
+/**
+ * Export once, with exactly this target name, ACL and CHAP; a different export left
+ * behind is redone, and so is one whose CHAP secrets changed (`renew`: a new seal).
+ */
+async function exportNexus(
+  engine: EngineApi, name: string,
+  w: { targetIqn: string; initiatorIqn: string; chap: ExportChap | undefined; sealed: SealedChap | undefined; renew: boolean },
+) {
   // Listed rather than fetched by name: the export routes' pool parameter rejects the reserved pool name.
   const existing = (await engine.listExports()).find((e) => e.pool === NEXUS_EXPORT_POOL && e.volume === name);
-  const same = existing !== undefined && existing.targetIqn === targetIqn &&
-    existing.allowedInitiators?.length === 1 && existing.allowedInitiators[0] === initiatorIqn;
+  const same = existing !== undefined && existing.targetIqn === w.targetIqn &&
+    existing.allowedInitiators?.length === 1 && existing.allowedInitiators[0] === w.initiatorIqn &&
+    exportHasChap(existing, w.sealed) && !w.renew;
   if (same) return existing;
   if (existing !== undefined) await engine.unexportNexus(name);
-  return await engine.exportNexus(name, { targetIqn, allowedInitiators: [initiatorIqn] });
+  return await engine.exportNexus(name, { targetIqn: w.targetIqn, allowedInitiators: [w.initiatorIqn], ...chapField(w.chap) });
 }
 
 /** The engine records nexus exports under this pool name (src/engine/engine.ts NEXUS_EXPORT_POOL). */

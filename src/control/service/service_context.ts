@@ -9,6 +9,7 @@ import { KeyedLock } from './resource_lock.ts';
 import { FaultInjector } from './service_faults.ts';
 import { NodeNotFoundError, NodeOfflineError, NotLeaderError } from './service_errors.ts';
 import { nodeKey, readRecord, type StoredVolume, type VolumeOp } from './service_records.ts';
+import type { ChapSealer } from './chap_seal.ts';
 
 /** Who may write: the leader (always, with the SQLite store) or a follower that knows the leader. */
 export interface Leadership {
@@ -33,6 +34,8 @@ export interface ServiceContextOptions {
   readonly leadership?: Leadership;
   readonly now?: () => number;
   readonly faults?: FaultInjector;
+  /** Seals CHAP secrets in the store; without it (no cluster token) publishing with CHAP is refused. */
+  readonly chap?: ChapSealer;
 }
 
 /**
@@ -49,8 +52,10 @@ export class ServiceContext {
   readonly faults: FaultInjector;
   readonly locks = new KeyedLock();
   readonly volumes: IntentLog<StoredVolume, VolumeOp>;
+  readonly chap: ChapSealer | undefined;
 
   constructor(o: ServiceContextOptions) {
+    this.chap = o.chap;
     this.store = o.store;
     this.engines = o.engines;
     this.registry = o.registry;

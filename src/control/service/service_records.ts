@@ -6,6 +6,7 @@ import type { ReplicaSpec } from '../model/replica_spec.ts';
 import type { VolumeSpec } from '../model/volume_spec.ts';
 import type { Fence, Store } from '../store/store.ts';
 import { InvalidArgumentError } from './service_errors.ts';
+import type { SealedChap } from './chap_seal.ts';
 
 /**
  * How the service keeps its resources in the store: every key holds an intent record
@@ -26,6 +27,8 @@ export interface VolumeTarget {
 export interface StoredVolume extends VolumeSpec {
   readonly initiatorIqn?: string;
   readonly target?: VolumeTarget;
+  /** CHAP every export of the published volume demands (secrets sealed, chap_seal.ts). */
+  readonly chap?: SealedChap;
   /** The live nexus of a published replicated volume (written under the intent log). */
   readonly nexus?: NexusSpec;
   /**
@@ -71,10 +74,14 @@ export interface ReplicaPlan {
 export type VolumeOp =
   | { readonly type: 'create'; readonly spec: StoredVolume; readonly replicas: readonly ReplicaPlan[] }
   | { readonly type: 'delete' }
-  | { readonly type: 'publish'; readonly nodeId: string; readonly initiatorIqn: string; readonly replicaId: string; readonly targetIqn: string }
+  | {
+    readonly type: 'publish'; readonly nodeId: string; readonly initiatorIqn: string; readonly replicaId: string; readonly targetIqn: string;
+    /** Sealed; absent: the export demands no CHAP. */
+    readonly chap?: SealedChap;
+  }
   | {
     readonly type: 'publish-nexus'; readonly nodeId: string; readonly initiatorIqn: string; readonly targetIqn: string;
-    readonly nexusNodeId: string; readonly generation: number;
+    readonly nexusNodeId: string; readonly generation: number; readonly chap?: SealedChap;
   }
   | { readonly type: 'move-nexus'; readonly nexusNodeId: string; readonly generation: number }
   | { readonly type: 'start-sync-nexus'; readonly nexusNodeId: string; readonly generation: number }

@@ -6,6 +6,7 @@ import { ensureReplica, removeReplica, replicaSpecOf, saveReplica, type ReplicaS
 import { VolumeNotReadyError } from './service_errors.ts';
 import { buildNexus, inSync, teardownNexus } from './nexus_acts.ts';
 import { endSyncNexus } from './sync_nexus_acts.ts';
+import { chapField, exportChapOf, exportHasChap } from './export_chap.ts';
 import {
   PODS_PREFIX, deleteSpec, listRecords, readRecord, replicaKey, replicasOf, splitPoolId, volumeKey,
   type ReplicaPlan, type StoredVolume, type VolumeOp,
@@ -66,21 +67,28 @@ export async function teardownVolume(ctx: ServiceContext, volumeId: string): Pro
   for (const pod of await listRecords(ctx.store, `${PODS_PREFIX}${volumeId}/`)) await deleteSpec(ctx.store, pod.key, ctx.fence());
 }
 
-/** Export the serving replica to the one initiator; an export left by an earlier try is reused. */
+/**
+ * Export the serving replica to the one initiator, demanding the op's CHAP; an export
+ * left by an earlier try is reused, one with other CHAP secrets (a new seal) is redone.
+ */
 export async function exportVolume(ctx: ServiceContext, volume: StoredVolume, op: PublishOp): Promise<StoredVolume> {
   const replica = (await replicasOf(ctx.store, volume.id)).find((r) => r.id === op.replicaId);
   if (replica === undefined) throw new Error(`replica ${op.replicaId} of volume ${volume.id} has no spec`);
   const engine = await ctx.engineOf(replica.nodeId);
   const { pool } = splitPoolId(replica.poolId);
   const existing = await engine.getExport(pool, replica.id);
+  const chap = exportChapOf(ctx, volume.id, op.chap);
   const sameAcl = existing !== undefined && existing.targetIqn === op.targetIqn &&
-    existing.allowedInitiators?.length === 1 && existing.allowedInitiators[0] === op.initiatorIqn;
+    existing.allowedInitiators?.length === 1 && existing.allowedInitiators[0] === op.initiatorIqn &&
+    exportHasChap(existing, op.chap) && op.chap?.sealed === volume.chap?.sealed;
   if (existing !== undefined && !sameAcl) await engine.destroyExport(pool, replica.id);
   const ex = sameAcl ? existing : await engine.createExport({
-    pool, volume: replica.id, targetIqn: op.targetIqn, allowedInitiators: [op.initiatorIqn],
+    pool, volume: replica.id, targetIqn: op.targetIqn, allowedInitiators: [op.initiatorIqn], ...chapField(chap),
   });
+  const { chap: _old, ...rest } = volume;
   return {
-    ...volume,
+    ...rest,
+    ...(op.chap !== undefined ? { chap: op.chap } : {}),
     publishedNodeId: op.nodeId,
     initiatorIqn: op.initiatorIqn,
     target: { iqn: ex.targetIqn, portal: ex.portal, url: ex.url, replicaId: replica.id },
@@ -98,7 +106,7 @@ export async function unexportVolume(ctx: ServiceContext, volume: StoredVolume):
       await engine.destroyExport(splitPoolId(replica.poolId).pool, replica.id);
     }
   }
-  const { target: _t, initiatorIqn: _i, publishedNodeId: _p, nexus: _n, ...rest } = volume;
+  const { target: _t, initiatorIqn: _i, publishedNodeId: _p, nexus: _n, chap: _c, ...rest } = volume;
   return rest;
 }
 

@@ -6,6 +6,7 @@ import { InvalidArgumentError, NoInSyncReplicaError, VolumeNotFoundError, Volume
 import { exportVolume, unexportVolume } from './volume_acts.ts';
 import { buildNexus, chooseNexusNode } from './nexus_acts.ts';
 import { endSyncNexus } from './sync_nexus_acts.ts';
+import { ChapConflictError, checkChapCredentials, sameChap, type ChapCredentials, type SealedChap } from './chap_seal.ts';
 import {
   PODS_PREFIX, TARGET_IQN_PREFIX, deleteSpec, listRecords, listSpecs, podKey, putSpec, readRecord, replicasOf, volumeKey,
   type PodMount, type StoredVolume,
@@ -18,6 +19,9 @@ import {
  * engine holding its replica; a replicated one through a nexus over its replicas (on the
  * publishing node when that holds an in-sync replica), created with the next generation
  * the volume's record has issued. Also keeps the pod → volume records of podInfoOnMount.
+ *
+ * With `chap`, every export of the volume (the replica's or the nexus's, and any the
+ * reconcilers make again later) demands it; the record keeps it sealed (chap_seal.ts).
  */
 export class VolumePublishService {
   readonly #ctx: ServiceContext;
@@ -26,10 +30,14 @@ export class VolumePublishService {
     this.#ctx = ctx;
   }
 
-  /** Publishing again to the same node and initiator returns the same target. */
-  async publish(id: string, req: { nodeId: string; initiatorIqn?: string }): Promise<StoredVolume> {
+  /** Publishing again to the same node, initiator and CHAP returns the same target. */
+  async publish(id: string, req: { nodeId: string; initiatorIqn?: string; chap?: ChapCredentials }): Promise<StoredVolume> {
     const ctx = this.#ctx;
     await ctx.requireLeader();
+    if (req.chap !== undefined) {
+      checkChapCredentials(req.chap);
+      if (ctx.chap === undefined) throw new InvalidArgumentError('publishing with CHAP needs the control plane to run with --auth-token-file: its token seals the CHAP secrets in the store');
+    }
     const key = volumeKey(id);
     const limited = (await attachFacts(ctx, req.nodeId)).maxVolumes !== undefined;
     const locked = async (): Promise<StoredVolume> => await ctx.locks.with(key, async () => {
@@ -39,12 +47,16 @@ export class VolumePublishService {
       const initiatorIqn = req.initiatorIqn ?? facts.initiatorIqn;
       if (initiatorIqn === undefined) throw new InvalidArgumentError(`node ${req.nodeId} has no registered node plugin and no '${INITIATOR_LABEL}' label; give initiatorIqn`);
       if (!IQN.test(initiatorIqn)) throw new InvalidArgumentError(`initiatorIqn '${initiatorIqn.slice(0, 64)}' is not an iSCSI name`);
+      // Dropping CHAP from a published volume takes an unpublish: a publish that merely lacks the secrets must not.
+      if (volume.publishedNodeId !== undefined && volume.chap !== undefined && req.chap === undefined) throw new ChapConflictError(id);
+      const chap = this.#seal(volume, req.chap);
       if (volume.publishedNodeId !== undefined) {
         if (volume.publishedNodeId !== req.nodeId) throw new VolumePublishedError(id, volume.publishedNodeId);
-        if (volume.initiatorIqn === initiatorIqn && volume.target !== undefined) return volume;
+        if (volume.initiatorIqn === initiatorIqn && volume.target !== undefined && chap?.sealed === volume.chap?.sealed) return volume;
       } else if (facts.maxVolumes !== undefined) {
         await checkVolumeLimit(ctx, req.nodeId, facts.maxVolumes);
       }
+      const chapOp = chap !== undefined ? { chap } : {};
       const healthy = (await replicasOf(ctx.store, id)).filter((r) => r.faulted === undefined && r.lifecycle === SpecLifecycle.Created);
       if (healthy.length === 0) throw new VolumeNotReadyError(id, 'faulted (no healthy replica)');
       const targetIqn = `${TARGET_IQN_PREFIX}${id}`;
@@ -57,18 +69,32 @@ export class VolumePublishService {
         // takes the unfinished replicas as stale and rebuilds them itself.
         const live = volume.nexus;
         const generation = live !== undefined && ctx.nodeOnline(live.nodeId) ? live.generation : (volume.nexusGeneration ?? 0) + 1;
-        const op = { type: 'publish-nexus' as const, nodeId: req.nodeId, initiatorIqn, targetIqn, nexusNodeId: live?.generation === generation ? live.nodeId : nexusNodeId, generation };
+        const op = { type: 'publish-nexus' as const, nodeId: req.nodeId, initiatorIqn, targetIqn, nexusNodeId: live?.generation === generation ? live.nodeId : nexusNodeId, generation, ...chapOp };
         const next = await ctx.volumes.run(key, op, async () => buildNexus(ctx, await endSyncNexus(ctx, volume), op));
-        ctx.log.info({ volume: id, node: req.nodeId, nexusNode: op.nexusNodeId, generation }, 'replicated volume published');
+        ctx.log.info({ volume: id, node: req.nodeId, nexusNode: op.nexusNodeId, generation, chap: chap !== undefined }, 'replicated volume published');
         return next as StoredVolume;
       }
-      const op = { type: 'publish' as const, nodeId: req.nodeId, initiatorIqn, replicaId: healthy[0].id, targetIqn };
+      const op = { type: 'publish' as const, nodeId: req.nodeId, initiatorIqn, replicaId: healthy[0].id, targetIqn, ...chapOp };
       const next = await ctx.volumes.run(key, op, async () => exportVolume(ctx, volume, op));
-      ctx.log.info({ volume: id, node: req.nodeId }, 'volume published');
+      ctx.log.info({ volume: id, node: req.nodeId, chap: chap !== undefined }, 'volume published');
       return next as StoredVolume;
     });
     // A node with a volume limit takes one publish at a time, so two cannot race for its last slot.
     return limited ? await ctx.locks.with(`attach-limit/${req.nodeId}`, locked) : await locked();
+  }
+
+  /** The volume's own sealed form when the credentials are the same (so nothing is redone), else a new seal. */
+  #seal(volume: StoredVolume, chap: ChapCredentials | undefined): SealedChap | undefined {
+    const sealer = this.#ctx.chap;
+    if (chap === undefined || sealer === undefined) return undefined;
+    if (volume.chap !== undefined) {
+      try {
+        if (sameChap(sealer.open(volume.id, volume.chap), chap)) return volume.chap;
+      } catch {
+        // Sealed under a token no longer held: seal again below.
+      }
+    }
+    return sealer.seal(volume.id, chap);
   }
 
   /** Not an error when the volume is not published (or published elsewhere and nodeId is given). */

@@ -6,6 +6,7 @@ const name = { type: 'string', pattern: NAME_PATTERN } as const;
 const node = { type: 'string', minLength: 1, maxLength: 262, pattern: '^(local|\\[[0-9A-Fa-f:.]+\\]:[0-9]{1,5}|[A-Za-z0-9.-]+:[0-9]{1,5})$' } as const;
 const bytes = { type: 'integer' } as const;
 const throttle = { type: 'integer', minimum: 0, maximum: 2 ** 40 } as const;
+const throttleMode = { type: 'string', enum: ['adaptive', 'fixed'] } as const;
 
 export const nexusParams = { type: 'object', properties: { name }, required: ['name'] } as const;
 export const nexusReplicaParams = {
@@ -33,6 +34,7 @@ export const createNexusBody = {
     uuid: { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' },
     regionBytes: { type: 'integer', minimum: 65536, maximum: 2 ** 30 },
     rebuildThrottleBytesPerSec: throttle,
+    rebuildThrottleMode: throttleMode,
   },
 } as const;
 
@@ -44,8 +46,8 @@ export const addReplicaBody = {
 } as const;
 
 export const patchNexusBody = {
-  type: 'object', additionalProperties: false, required: ['rebuildThrottleBytesPerSec'],
-  properties: { rebuildThrottleBytesPerSec: throttle },
+  type: 'object', additionalProperties: false, minProperties: 1,
+  properties: { rebuildThrottleBytesPerSec: throttle, rebuildThrottleMode: throttleMode },
 } as const;
 
 const rebuild = {
@@ -91,7 +93,7 @@ export const nexusSchema = {
   properties: {
     name: { type: 'string' }, uuid: { type: 'string' }, generation: { type: 'integer' }, state: { type: 'string' },
     reason: { type: 'string' }, sizeBytes: bytes, blockSize: { type: 'integer' }, thin: { type: 'boolean' },
-    rebuildThrottleBytesPerSec: bytes,
+    rebuildThrottleBytesPerSec: bytes, rebuildThrottleMode: { type: 'string' },
     export: {
       anyOf: [
         { type: 'object', properties: { targetIqn: { type: 'string' }, lun: { type: 'integer' }, url: { type: 'string' } } },

@@ -5,6 +5,7 @@ import type { ExportRequest } from '../engine_types.ts';
 import type { CreateNexusRequest } from '../nexus_registry.ts';
 import type { ReplicaRef } from '../nexus_children.ts';
 import type { NexusView } from '../nexus_view.ts';
+import type { RebuildThrottleModeName } from '../../nexus/index.ts';
 import { VolumeExportedError } from '../errors.ts';
 import { defaultTargetIqn } from '../lun_identity.ts';
 import { createExportBody, errorResponses, exportSchema, listOf } from './api_schemas.ts';
@@ -41,9 +42,12 @@ export function registerNexusRoutes(app: FastifyInstance, engine: Engine): void 
     schema: { tags: ['nexus'], summary: 'Describe a nexus: replica states and rebuild progress', params: nexusParams, response: { 200: nexusSchema, ...errorResponses } },
   }, async (req) => withExport(engine.nexuses.describe(req.params.name)));
 
-  app.patch<{ Params: NameParams; Body: { rebuildThrottleBytesPerSec: number } }>('/v1/nexus/:name', {
-    schema: { tags: ['nexus'], summary: 'Set the rebuild throttle (bytes/s, 0 = none)', params: nexusParams, body: patchNexusBody, response: { 200: nexusSchema, ...errorResponses } },
-  }, async (req) => withExport(await engine.nexuses.setThrottle(req.params.name, req.body.rebuildThrottleBytesPerSec)));
+  app.patch<{ Params: NameParams; Body: { rebuildThrottleBytesPerSec?: number; rebuildThrottleMode?: RebuildThrottleModeName } }>('/v1/nexus/:name', {
+    schema: {
+      tags: ['nexus'], summary: 'Set the rebuild throttle: byte cap (bytes/s, 0 = none) and/or mode (adaptive: yield to foreground I/O; fixed: the cap only)',
+      params: nexusParams, body: patchNexusBody, response: { 200: nexusSchema, ...errorResponses },
+    },
+  }, async (req) => withExport(await engine.nexuses.setThrottle(req.params.name, { bytesPerSec: req.body.rebuildThrottleBytesPerSec, mode: req.body.rebuildThrottleMode })));
 
   app.delete<{ Params: NameParams }>('/v1/nexus/:name', {
     schema: { tags: ['nexus'], summary: 'Destroy a nexus (not while exported); its replicas keep their data', params: nexusParams, response: { 204: { type: 'null' }, ...errorResponses } },
