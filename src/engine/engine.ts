@@ -5,6 +5,9 @@ import { Pool } from '../pool/index.ts';
 import { IscsiServer } from '../iscsi/index.ts';
 import { loadEngineState, saveEngineState, ENGINE_STATE_VERSION, type PoolRecord } from './engine_state.ts';
 import { ExportRegistry } from './export_registry.ts';
+import { lockDataDir, type DataDirLock } from './data_dir_lock.ts';
+import { checkPoolPath } from './pool_paths.ts';
+import type { OwnershipOptions } from '../pool/pool_owner.ts';
 import { describeFault, EngineClosedError, PoolExistsError, PoolFaultedError, PoolNotFoundError, VolumeExportedError } from './errors.ts';
 import { ReplicaService } from './replica_service.ts';
 import { ReplicaAuthKeys } from '../replica/index.ts';
@@ -24,6 +27,10 @@ export interface EngineOptions {
    * and this engine's nexuses demand the same of the replica servers they reach.
    */
   replicaAuthTokens?: readonly string[];
+  /** Where pool files may be created or imported from (`--pool-root`); default the data dir. Block devices: /dev. */
+  poolRoots?: readonly string[];
+  /** Heartbeat interval and node id written into the owner record of every pool (docs/pool-format.md "Ownership"). */
+  poolOwnership?: Pick<OwnershipOptions, 'intervalMs' | 'nodeId'>;
   /** Whether nexus rebuilds yield to foreground I/O where a nexus does not say (`--rebuild-throttle-mode`; default adaptive). */
   rebuildThrottleMode?: RebuildThrottleModeName;
   logger: Logger;
@@ -58,12 +65,17 @@ export class Engine {
   #portal = { host: '', port: 0 };
   #lock: Promise<unknown> = Promise.resolve();
   #closed = false;
+  readonly #poolRoots: readonly string[];
+  readonly #poolOwnership: Pick<OwnershipOptions, 'intervalMs' | 'nodeId'>;
+  #dataDirLock: DataDirLock | undefined;
 
   private constructor(opts: EngineOptions) {
     this.dataDir = resolve(opts.dataDir);
     this.#log = opts.logger;
     this.#server = new IscsiServer({ ...opts.iscsi, logger: opts.logger });
     this.#replicaListen = opts.replica ?? { host: opts.iscsi.host, port: 0 };
+    this.#poolRoots = opts.poolRoots !== undefined && opts.poolRoots.length > 0 ? opts.poolRoots.map((r) => resolve(r)) : [this.dataDir];
+    this.#poolOwnership = opts.poolOwnership ?? {};
     this.#replicaAuth = opts.replicaAuthTokens ? new ReplicaAuthKeys(opts.replicaAuthTokens) : undefined;
     this.#rebuildThrottleMode = opts.rebuildThrottleMode;
   }
@@ -98,6 +110,7 @@ export class Engine {
 
   async #start(): Promise<void> {
     await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    this.#dataDirLock = await lockDataDir(this.dataDir, this.#poolOwnership.nodeId ?? '');
     await mkdir(join(this.dataDir, 'pools'), { recursive: true, mode: 0o700 });
     await mkdir(join(this.dataDir, 'pr'), { recursive: true, mode: 0o700 });
     const state = await loadEngineState(this.dataDir);
@@ -105,7 +118,7 @@ export class Engine {
       const entry: PoolEntry = { record: { ...record } };
       this.#pools.set(record.name, entry);
       try {
-        entry.pool = await Pool.import(record.path, { logger: this.#log });
+        entry.pool = await Pool.import(record.path, { logger: this.#log, ownership: this.#poolOwnership });
       } catch (err) {
         entry.fault = describeFault(err);
         this.#log.error({ pool: record.name, path: record.path, reason: entry.fault }, 'pool faulted at import');
@@ -139,15 +152,17 @@ export class Engine {
     return this.#poolView(this.#entry(name));
   }
 
-  createPool(req: { name: string; path?: string; sizeBytes?: number; extentSize?: number; thick?: boolean }): Promise<PoolView> {
+  createPool(req: { name: string; path?: string; sizeBytes?: number; extentSize?: number; thick?: boolean; force?: boolean }): Promise<PoolView> {
     return this.#mutate(async () => {
-      const path = resolve(req.path ?? join(this.dataDir, 'pools', `${req.name}.pool`));
+      const path = req.path === undefined ? join(this.dataDir, 'pools', `${req.name}.pool`) : checkPoolPath(req.path, this.#poolRoots);
       this.#checkNewPool(req.name, path);
       const pool = await Pool.create(path, {
         name: req.name,
         ...(req.sizeBytes !== undefined ? { sizeBytes: req.sizeBytes } : {}),
         ...(req.extentSize !== undefined ? { extentSize: req.extentSize } : {}),
         ...(req.thick === true ? { thick: true } : {}),
+        ...(req.force === true ? { force: true } : {}),
+        ownership: this.#poolOwnership,
         logger: this.#log,
       });
       const entry: PoolEntry = { record: { name: req.name, path }, pool };
@@ -158,11 +173,11 @@ export class Engine {
 
   importPool(req: { path: string }): Promise<PoolView> {
     return this.#mutate(async () => {
-      const path = resolve(req.path);
+      const path = checkPoolPath(req.path, this.#poolRoots);
       for (const e of this.#pools.values()) {
         if (e.record.path === path) throw new PoolExistsError(`pool file ${path} is already registered as '${e.record.name}'`);
       }
-      const pool = await Pool.import(path, { logger: this.#log });
+      const pool = await Pool.import(path, { logger: this.#log, ownership: this.#poolOwnership });
       const name = pool.info().name;
       if (this.#pools.has(name)) {
         await pool.close();
@@ -181,7 +196,10 @@ export class Engine {
       const entry = this.#entry(name);
       const exported = this.#exports.isPoolReferenced(name);
       if (exported !== undefined) throw new VolumeExportedError(name, exported);
-      if (entry.pool) {
+      if (entry.pool?.lostOwnership) {
+        // Another engine owns it now: forget it here, never touch its bytes.
+        await entry.pool.close();
+      } else if (entry.pool) {
         await entry.pool.destroy();
         // A file the engine made in its own pools directory goes too; one the user named stays.
         if (dirname(entry.record.path) === join(this.dataDir, 'pools')) await rm(entry.record.path, { force: true });
@@ -286,6 +304,7 @@ export class Engine {
         this.#log.error({ pool: e.record.name, err }, 'pool close failed');
       }
     }
+    await this.#dataDirLock?.release();
     this.#log.info('engine closed');
   }
 
@@ -320,7 +339,7 @@ export class Engine {
   /** A pool volume for the replica server; undefined when the pool or volume is unknown. */
   #replicaVolume(pool: string, volume: string) {
     const e = this.#pools.get(pool);
-    if (!e?.pool) return undefined;
+    if (!e?.pool || e.pool.lostOwnership !== null) return undefined;
     try {
       return e.pool.openVolume(volume);
     } catch {
@@ -344,11 +363,15 @@ export class Engine {
   #pool(name: string): Pool {
     const e = this.#entry(name);
     if (!e.pool) throw new PoolFaultedError(name, e.fault ?? 'not imported');
+    const lost = e.pool.lostOwnership;
+    if (lost !== null) throw new PoolFaultedError(name, describeFault(lost));
     return e.pool;
   }
 
   #poolView(e: PoolEntry): PoolView {
     if (!e.pool) return { name: e.record.name, path: e.record.path, state: 'faulted', reason: e.fault ?? 'not imported' };
+    const lost = e.pool.lostOwnership;
+    if (lost !== null) return { name: e.record.name, path: e.record.path, state: 'faulted', reason: describeFault(lost) };
     return { ...e.pool.info(), state: 'online' };
   }
 }

@@ -39,3 +39,14 @@ test('--rebuild-throttle-mode: unset by default (the engine then uses adaptive),
   assert.equal(parseEngineArgs(['--rebuild-throttle-mode', 'adaptive'], { BERTH_REBUILD_THROTTLE_MODE: 'fixed' }).rebuildThrottleMode, 'adaptive');
   assert.throws(() => parseEngineArgs(['--rebuild-throttle-mode', 'fast'], {}), { code: 'INVALID_ARGUMENT' });
 });
+
+test('--pool-root repeats and must be absolute; --pool-heartbeat-ms is bounded', () => {
+  assert.equal(parseEngineArgs([], {}).poolRoots, undefined);
+  assert.deepEqual(parseEngineArgs(['--pool-root', '/a', '--pool-root', '/b'], {}).poolRoots, ['/a', '/b']);
+  assert.throws(() => parseEngineArgs(['--pool-root', 'rel'], {}), { code: 'INVALID_ARGUMENT' });
+  assert.equal(parseEngineArgs([], {}).poolHeartbeatMs, undefined);
+  assert.equal(parseEngineArgs(['--pool-heartbeat-ms', '100'], {}).poolHeartbeatMs, 100);
+  assert.equal(parseEngineArgs([], { BERTH_POOL_HEARTBEAT_MS: '250' }).poolHeartbeatMs, 250);
+  assert.throws(() => parseEngineArgs(['--pool-heartbeat-ms', '1'], {}), { code: 'INVALID_ARGUMENT' });
+  assert.throws(() => parseEngineArgs(['--pool-heartbeat-ms', 'fast'], {}), { code: 'INVALID_ARGUMENT' });
+});

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { IO_MODES, isIoMode, type IoMode } from '../pool/pool_io_policy.ts';
 import { InvalidArgumentError } from './errors.ts';
+import { MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS } from '../pool/pool_owner_policy.ts';
 import { isRebuildThrottleMode, RebuildThrottleMode, type RebuildThrottleModeName } from '../nexus/index.ts';
 import { tokenFilePath } from '../util/auth_token_file.ts';
 
@@ -27,6 +28,10 @@ export interface EngineArgs {
   authTokenFile?: string;
   /** `--insecure-no-auth`: serve a non-loopback API without a token, on purpose. */
   insecureNoAuth?: boolean;
+  /** `--pool-root DIR` (repeatable): where pool files may be created or imported; default the data dir. */
+  poolRoots?: string[];
+  /** `--pool-heartbeat-ms` or BERTH_POOL_HEARTBEAT_MS: the pools' owner heartbeat (docs/pool-format.md "Ownership"). */
+  poolHeartbeatMs?: number;
   /** `--rebuild-throttle-mode adaptive|fixed` or BERTH_REBUILD_THROTTLE_MODE: the default of this engine's nexuses (docs/nexus.md). */
   rebuildThrottleMode?: RebuildThrottleModeName;
 }
@@ -45,6 +50,8 @@ export const ENGINE_FLAGS_HELP = `options:
   --io-mode MODE              ${IO_MODES.join(', ')}: how pool files do I/O (default auto, or $BERTH_IO_MODE)
   --auth-token-file PATH      demand the bearer token in PATH on the API (or $BERTH_AUTH_TOKEN_FILE; docs/security.md)
   --insecure-no-auth          serve a non-loopback API without a token, on purpose
+  --pool-root DIR             pool files may be created or imported under DIR (repeatable; default the data dir; block devices: /dev)
+  --pool-heartbeat-ms MS      pool owner heartbeat (default 1000, or $BERTH_POOL_HEARTBEAT_MS; docs/pool-format.md)
   --rebuild-throttle-mode M   adaptive (rebuilds yield to foreground I/O) or fixed, for nexuses that set none (default adaptive, or $BERTH_REBUILD_THROTTLE_MODE)
   --control-plane URL[,URL…]  register and heartbeat to these control planes (needs --node-id)
   --node-id ID                this node's name at the control plane
@@ -80,6 +87,8 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'io-mode': { type: 'string' },
       'auth-token-file': { type: 'string' },
       'insecure-no-auth': { type: 'boolean' },
+      'pool-root': { type: 'string', multiple: true },
+      'pool-heartbeat-ms': { type: 'string' },
       'rebuild-throttle-mode': { type: 'string' },
     },
     strict: true,
@@ -96,6 +105,9 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
     throw new InvalidArgumentError('--control-plane wants http://HOST:PORT[,http://HOST:PORT…]');
   }
   const authTokenFile = tokenFilePath(values['auth-token-file'], env);
+  const poolHeartbeatMs = parseHeartbeatMs(values['pool-heartbeat-ms'] ?? env.BERTH_POOL_HEARTBEAT_MS);
+  const poolRoots = values['pool-root'];
+  if (poolRoots?.some((r) => !r.startsWith('/'))) throw new InvalidArgumentError('--pool-root wants an absolute directory');
   if (controlPlane !== undefined && values['node-id'] === undefined) throw new InvalidArgumentError('--control-plane needs --node-id');
   if (values['node-id'] !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,252}$/.test(values['node-id'])) {
     throw new InvalidArgumentError('--node-id must be letters, digits and . _ : / -');
@@ -112,8 +124,19 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ioMode,
     ...(authTokenFile !== undefined ? { authTokenFile } : {}),
     ...(values['insecure-no-auth'] === true ? { insecureNoAuth: true } : {}),
+    ...(poolRoots !== undefined ? { poolRoots } : {}),
+    ...(poolHeartbeatMs !== undefined ? { poolHeartbeatMs } : {}),
     ...(throttleMode !== undefined ? { rebuildThrottleMode: throttleMode } : {}),
   };
+}
+
+function parseHeartbeatMs(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < MIN_HEARTBEAT_MS || ms > MAX_HEARTBEAT_MS) {
+    throw new InvalidArgumentError(`--pool-heartbeat-ms must be an integer from ${MIN_HEARTBEAT_MS} to ${MAX_HEARTBEAT_MS}`);
+  }
+  return ms;
 }
 
 /** `k=v,k2=v2`; keys and values may not contain ',' and keys not '='. */

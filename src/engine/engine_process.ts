@@ -39,6 +39,10 @@ export async function startEngineProcess(args: EngineArgs, logger: Logger): Prom
   const engine = await Engine.open({
     dataDir: args.dataDir, iscsi: args.iscsiListen, ...(args.replicaListen ? { replica: args.replicaListen } : {}), logger,
     ...(auth.tokens ? { replicaAuthTokens: auth.tokens } : {}),
+    ...(args.poolRoots ? { poolRoots: args.poolRoots } : {}),
+    poolOwnership: {
+      ...(args.poolHeartbeatMs !== undefined ? { intervalMs: args.poolHeartbeatMs } : {}), ...(args.nodeId !== undefined ? { nodeId: args.nodeId } : {}),
+    },
     ...(args.rebuildThrottleMode ? { rebuildThrottleMode: args.rebuildThrottleMode } : {}),
   });
   let api: FastifyInstance;

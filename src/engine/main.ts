@@ -40,7 +40,8 @@ async function main(): Promise<void> {
     });
     stopOnSignals({ ...running, stop: async () => { stopBeat?.(); await running.stop(); } }, logger);
   } catch (err) {
-    if (errorCode(err) === 'AUTH_CONFIG') process.stderr.write(`berth-engine: ${(err as Error).message}\n`);
+    const code = errorCode(err);
+    if (code === 'AUTH_CONFIG' || code === 'DATA_DIR_IN_USE') process.stderr.write(`berth-engine: ${(err as Error).message}\n`);
     logger.fatal({ err }, 'engine failed to start');
     process.exit(1);
   }

@@ -24,7 +24,7 @@ import { backRange, hostSpace, isRegularFile, punchRange, zeroOrPunch } from './
 import { Volume, type VolumeHost } from './pool_volume.ts';
 import { PoolSnapshots, type SnapshotInfo } from './pool_snapshots.ts';
 import {
-  InvalidNameError, InvalidSizeError, PoolClosedError, PoolCorruptError, PoolNotEmptyError, ShrinkNotSupportedError,
+  InvalidNameError, InvalidSizeError, PoolClosedError, PoolCorruptError, PoolInUseError, PoolNotEmptyError, ShrinkNotSupportedError,
   TooManyVolumesError, VolumeExistsError, VolumeNotFoundError,
 } from './pool_errors.ts';
 
@@ -207,6 +207,8 @@ export class Pool implements VolumeHost {
     } catch (err) {
       await ownership?.release().catch(() => undefined);
       await file.close().catch(() => undefined);
+      // A rival's claim landed while this import was loading: it lost the race, cleanly.
+      if (ownership?.lostTo !== undefined) throw new PoolInUseError(ownership.lostTo, 'it claimed the pool at the same time');
       throw err;
     }
   }

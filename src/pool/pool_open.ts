@@ -4,7 +4,7 @@ import { DeviceBusyError, openPoolPath, type PoolFile } from './pool_file.ts';
 import { PoolInUseError } from './pool_errors.ts';
 import { openOwnerBlockIo } from './pool_owner_io.ts';
 import { PoolOwnership, type OwnershipOptions } from './pool_owner.ts';
-import { decodeOwnerRecord, describeOwner, OWNER_RECORD_BYTES, OWNER_RECORD_OFFSET } from './pool_owner_record.ts';
+import { decodeOwnerRecord, describeOwner, OWNER_RECORD_BYTES, OWNER_RECORD_OFFSET, OwnerState } from './pool_owner_record.ts';
 
 function isBlockDevice(path: string): boolean {
   try {
@@ -34,14 +34,14 @@ function holderOfBusyDevice(path: string): string {
       const buf = Buffer.alloc(OWNER_RECORD_BYTES);
       fs.readSync(fd, buf, 0, buf.length, OWNER_RECORD_OFFSET);
       const rec = decodeOwnerRecord(buf);
-      if (rec !== null) return describeOwner(rec);
+      if (rec !== null && rec.state === OwnerState.held) return describeOwner(rec);
     } finally {
       fs.closeSync(fd);
     }
   } catch {
     // Fall through to the anonymous answer.
   }
-  return 'another process (a mount or a program other than a Berth engine)';
+  return 'another process that opened the device exclusively (an engine importing it now, a mount, or another program)';
 }
 
 export interface OwnParams {

@@ -70,6 +70,8 @@ function defaultAlive(holder: Pick<OwnerRecord, 'pid' | 'pidStart' | 'instance'>
  */
 export class PoolOwnership implements IoGuard {
   lost: DeviceGoneError | null = null;
+  /** Who took the pool over, once it is lost. */
+  lostTo: string | undefined;
   leaseUntil = -Infinity;
   readonly intervalMs: number;
   readonly #io: OwnerBlockIo;
@@ -227,6 +229,7 @@ export class PoolOwnership implements IoGuard {
 
   #lose(rec: OwnerRecord | null): void {
     const holder = rec === null ? 'an unknown writer (the owner record was overwritten)' : describeOwner(rec);
+    this.lostTo = holder;
     this.lost = new DeviceGoneError(`pool ownership lost: now held by ${holder}`);
     this.leaseUntil = -Infinity;
     this.#stop();

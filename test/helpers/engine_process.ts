@@ -31,6 +31,13 @@ export interface EngineOptions {
    * Absent (the default): the loopback API runs without authentication, as before.
    */
   authToken?: string;
+  /**
+   * Directories pool files may be created in or imported from (`--pool-root`). Default:
+   * the OS temp dir and /dev/shm, where suites and benches keep pool files of their own.
+   */
+  poolRoots?: string[];
+  /** A command the engine runs under, e.g. ['unshare', '--pid', '--fork', '--kill-child=SIGTERM', '--mount-proc']. */
+  wrap?: string[];
 }
 
 export interface EngineProcess {
@@ -100,6 +107,7 @@ export async function startEngine(opts: EngineOptions = {}): Promise<EngineProce
       '--api-listen', `127.0.0.1:${apiPort}`,
       '--iscsi-listen', `127.0.0.1:${iscsiPort}`,
       '--log-level', opts.logLevel ?? 'info',
+      ...(opts.poolRoots ?? [tmpdir(), '/dev/shm']).flatMap((r) => ['--pool-root', r]),
       ...(opts.authToken !== undefined ? ['--auth-token-file', tokenPath] : []),
       ...(opts.args ?? []),
     ];
@@ -113,7 +121,8 @@ export async function startEngine(opts: EngineOptions = {}): Promise<EngineProce
     const readFrom = existsSync(stdoutPath) ? statSync(stdoutPath).size : 0;
     const outFd = openSync(stdoutPath, 'a');
     const errFd = openSync(stderrPath, 'a');
-    const child = spawn(nodeBin, args, {
+    const wrap = opts.wrap ?? [];
+    const child = spawn(wrap.length > 0 ? wrap[0] : nodeBin, wrap.length > 0 ? [...wrap.slice(1), nodeBin, ...args] : args, {
       cwd: repoRoot,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', outFd, errFd],
