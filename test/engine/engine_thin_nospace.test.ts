@@ -7,9 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEngine } from '../helpers/engine_process.ts';
-import { assertQemuOk, ok, provision, qemuIo, GiB, MiB } from './engine_kit.ts';
+import { assertQemuOk, call, ok, provision, qemuIo, GiB, MiB } from './engine_kit.ts';
 
 interface PoolDoc {
+  condition: string;
+  reason?: string;
   freeBytes: number;
   usedBytes: number;
   capacityBytes: number;
@@ -28,6 +30,9 @@ test('thin out-of-space is a precise error, contained, and recoverable', async (
     assert.match(fill.stdout + fill.stderr, /No space left on device/, `expected ENOSPC (27/07)\n${fill.stdout}${fill.stderr}`);
     const full = await ok<PoolDoc>(api, 'GET', '/v1/pools/tiny');
     assert.ok(full.freeBytes < extent, `pool is full (free ${full.freeBytes})`);
+    assert.equal(full.condition, 'full', 'a pool out of extents says so');
+    assert.equal(full.reason, 'no free extents left in the pool');
+    assert.ok((await call(api, 'GET', '/metrics')).text.split('\n').includes('berth_pool_condition{pool="tiny",condition="full"} 1'));
 
     // The other volume still reads and rewrites what it owns.
     assertQemuOk(await qemuIo(small.url, ['read -P 0x5a 0 4M', 'write -P 0x5b 0 4M', 'read -P 0x5b 0 4M']), 'small volume in a full pool');
@@ -38,6 +43,10 @@ test('thin out-of-space is a precise error, contained, and recoverable', async (
     assertQemuOk(await qemuIo(big.url, ['discard 0 200M']), 'discard');
     const freed = await ok<PoolDoc>(api, 'GET', '/v1/pools/tiny');
     assert.ok(freed.freeBytes >= 32 * MiB, `discard freed space (free ${freed.freeBytes})`);
+    assert.equal(freed.condition, 'ok');
+    const log = engine.diagnostics();
+    assert.equal(log.split('\n').filter((l) => l.includes('"msg":"pool is full"')).length, 1, 'one line when it filled');
+    assert.equal(log.split('\n').filter((l) => l.includes('"msg":"pool can allocate again"')).length, 1, 'one when it had room again');
     assertQemuOk(await qemuIo(big.url, ['write -P 0xb2 0 8M', 'read -P 0xb2 0 8M', 'read -P 0 8M 8M']), 'writable after discard');
 
     // Fill again, then delete the big volume: the small one can grow into the space.
