@@ -136,3 +136,46 @@ test('a lent read buffer the response does not use goes back when the command se
   await new Promise((r) => setImmediate(r));
   assert.equal(ioBuffers.idleBytes - idle, 64 * KiB);
 });
+
+/** A command PDU with only the F bit (no R, no W) and Expected Data Transfer Length 0. */
+function noDataCommandBhs(itt: number, cdb: readonly number[]): Buffer {
+  const b = Buffer.alloc(48);
+  b[0] = InitiatorOpcode.SCSI_COMMAND;
+  b[1] = 0x80 | 1;
+  b.writeUInt32BE(itt, 16);
+  Buffer.from(cdb).copy(b, 32);
+  return b;
+}
+
+test('a WRITE(10) or READ(10) of 8 blocks sent with EDTL 0 and no W/R bit gets GOOD with an overflow residual of the whole length', async () => {
+  const cases = [
+    { cdb: [0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0], res: { status: 0, dataOutLength: 4096 } },
+    { cdb: [0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0], res: { status: 0, data: Buffer.alloc(4096) } },
+  ];
+  for (const [i, k] of cases.entries()) {
+    const t = fakeTarget(false);
+    const conn = fakeConnection();
+    const s = session(t.target, conn.c);
+    handleScsiCommand(s, conn.c, { bhs: noDataCommandBhs(20 + i, k.cdb), ahs: undefined, data: Buffer.alloc(0), dataDigestOk: true });
+    assert.equal(t.seen[0].expectedLength, 0);
+    assert.equal(t.seen[0].dataOut, undefined, 'no data was announced, so none is written');
+    t.settle[0](k.res);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(conn.sent.map((p) => p.opcode), [TargetOpcode.SCSI_RESPONSE], 'no Data-In for an EDTL of 0');
+    const rsp = conn.sent[0].bhs;
+    assert.equal(rsp[3], 0, 'status GOOD');
+    assert.equal(rsp[1] & 0x06, 0x04, `residual overflow, not underflow, for ${k.cdb[0].toString(16)}`);
+    assert.equal(rsp.readUInt32BE(44), 4096, 'residual count: the whole transfer');
+  }
+});
+
+test('a command without data (TEST UNIT READY) and without R/W bits has no residual', async () => {
+  const t = fakeTarget(false);
+  const conn = fakeConnection();
+  const s = session(t.target, conn.c);
+  handleScsiCommand(s, conn.c, { bhs: noDataCommandBhs(30, [0, 0, 0, 0, 0, 0]), ahs: undefined, data: Buffer.alloc(0), dataDigestOk: true });
+  t.settle[0]({ status: 0 });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(conn.sent[0].bhs[1] & 0x06, 0);
+  assert.equal(conn.sent[0].bhs.readUInt32BE(44), 0);
+});

@@ -352,7 +352,13 @@ function sendStatus(s: Session, c: DataPathConnection, task: Task, res: ScsiResp
   let flags = 0;
   let residual = 0;
   if (response === ScsiServiceResponse.COMMAND_COMPLETED) {
-    const actual = task.read ? dataInLength : task.write ? (res.dataOutLength ?? task.edtl) : 0;
+    // What the CDB moved (or wanted to move) against what the initiator announced. A
+    // command sent without the R or W bit has an expected length of 0, so any data its
+    // CDB asks for is an overflow of that whole length (RFC 7143 §11.4.5.1, SPC-4 4.3.4),
+    // never a silent GOOD as if nothing was asked.
+    const actual = task.read ? dataInLength
+      : task.write ? (res.dataOutLength ?? task.edtl)
+      : (res.dataOutLength ?? res.data?.length ?? 0);
     if (actual < task.edtl) {
       flags = ScsiResponseFlag.UNDERFLOW;
       residual = task.edtl - actual;
