@@ -141,7 +141,7 @@ export class Pool implements VolumeHost {
       if (isRegularFile(target.file)) {
         const thick = opts.thick === true;
         await backRange(target.file, path, 0, thick ? target.poolBytes : l.dataOffset,
-          thick ? `thick pool ${opts.name} (${target.poolBytes} bytes)` : `the metadata of pool ${opts.name}`);
+          thick ? `thick pool ${opts.name} (${target.poolBytes} bytes)` : `the metadata of pool ${opts.name}`, true);
       }
       const sb: Superblock = {
         formatVersion: POOL_FORMAT_VERSION, uuid: randomUUID(), name: opts.name, createdAtMs: Date.now(),
@@ -199,7 +199,8 @@ export class Pool implements VolumeHost {
       pool.ownership = ownership;
       if (loaded.skippedTornSlot) pool.log.warn('newest checkpoint slot failed its checksum; imported from the older one');
       // Pools made before metadata was backed at create get it now, if the host has room.
-      if (pool.onFile) await backRange(file, path, 0, sb.layout.dataOffset, 'pool metadata').catch(() => undefined);
+      // Never zeros here: this range holds the pool's metadata.
+      if (pool.onFile) await backRange(file, path, 0, sb.layout.dataOffset, 'pool metadata', false).catch(() => undefined);
       await pool.recover(loaded.replayedBlocks);
       pool.space.checkHost();
       pool.noteFull();
@@ -463,7 +464,7 @@ export class Pool implements VolumeHost {
   private backOnHost(pos: number, len: number, what: string): Promise<void> {
     const space = hostSpace(this.file, this.path);
     if (space !== undefined && space.backedBytes >= space.fileBytes) return Promise.resolve();
-    return backRange(this.file, this.path, pos, len, what);
+    return backRange(this.file, this.path, pos, len, what, true);
   }
 
   /** Full in its own space: no extent free and none reserved for thin writes. */

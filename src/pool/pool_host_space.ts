@@ -55,19 +55,22 @@ function runFallocate(args: string[]): Promise<ToolResult> {
 const NO_SPACE_TEXT = /No space left on device|Disk quota exceeded/i;
 
 /**
- * Makes [pos, pos+len) of a pool file own its blocks on the host without changing a
- * byte of it. Rejects with NoSpaceError (naming `what`) when the filesystem cannot.
+ * Makes [pos, pos+len) of a pool file own its blocks on the host. Rejects with
+ * NoSpaceError (naming `what`) when the filesystem cannot: a refusal of this request,
+ * not by itself a full host (a large thick volume may simply not fit).
+ *
+ * `writeZeros`: without the tool, or on a filesystem without fallocate, write zeros over
+ * the range instead. Only for a range whose bytes do not matter (free extents, which
+ * read as zeros anyway; metadata about to be written at create) — never over live data.
+ * Without it such a range is left as it is.
  */
-export async function backRange(file: PoolFile, path: string, pos: number, len: number, what: string): Promise<void> {
+export async function backRange(file: PoolFile, path: string, pos: number, len: number, what: string,
+  writeZeros: boolean): Promise<void> {
   if (len <= 0) return;
   const r = await runFallocate(['-o', String(pos), '-l', String(len), path]);
   if (r.ok) return;
-  if (NO_SPACE_TEXT.test(r.stderr)) {
-    file.onNoSpace?.('ENOSPC');
-    throw new NoSpaceError(`host filesystem cannot allocate ${len} bytes for ${what}`);
-  }
-  // No tool, or a filesystem without fallocate: the range is free pool space (zeros),
-  // so writing zeros over it is the same bytes, just slower.
+  if (NO_SPACE_TEXT.test(r.stderr)) throw new NoSpaceError(`host filesystem cannot allocate ${len} bytes for ${what}`);
+  if (!writeZeros) return;
   try {
     await file.zero(pos, len);
   } catch (err) {

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Pool } from './pool.ts';
 import { PoolFile } from './pool_file.ts';
+import { backRange } from './pool_host_space.ts';
 import { errorCode } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { KiB, MiB, tempDir } from './pool_test_util.ts';
@@ -91,4 +92,23 @@ test('thick pools and thick volumes own their blocks on the host; a sparse pool 
   await sparse.resizeVolume('fat', 12 * MiB);
   assert.ok(backed(sparseFile) >= before + 12 * MiB, 'thick growth too');
   assert.deepEqual((await sparse.verify({ checkFreeZeroed: true })).problems, []);
+});
+
+test('without fallocate a range is written with zeros only where its bytes do not matter', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const p = path.join(dir, 'f');
+  fs.writeFileSync(p, Buffer.alloc(64 * KiB, 0x5a));
+  const f = await PoolFile.open(p, fs.constants.O_RDWR);
+  const savedPath = process.env.PATH;
+  process.env.PATH = dir; // no fallocate here: the tool is "missing"
+  try {
+    await backRange(f, p, 0, 64 * KiB, 'live metadata', false);
+    assert.ok(fs.readFileSync(p).equals(Buffer.alloc(64 * KiB, 0x5a)), 'live bytes untouched');
+    await backRange(f, p, 0, 32 * KiB, 'free extents', true);
+    assert.ok(fs.readFileSync(p).subarray(0, 32 * KiB).equals(Buffer.alloc(32 * KiB)), 'free range written with zeros');
+  } finally {
+    process.env.PATH = savedPath;
+    await f.close();
+  }
 });
