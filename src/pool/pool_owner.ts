@@ -16,13 +16,14 @@ import type { OwnerBlockIo } from './pool_owner_io.ts';
 export interface OwnerClock {
   now(): number;
   sleep(ms: number): Promise<void>;
-  /** Runs `fn` once after `ms`; the returned function cancels it. Must not keep the process alive. */
+  /** Runs `fn` once after `ms`; the returned function cancels it. Must not keep the process alive (heartbeats). */
   after(ms: number, fn: () => void): () => void;
 }
 
 export const realClock: OwnerClock = {
   now: () => performance.now(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms).unref()),
+  // An import waiting on a claim keeps the process alive (an engine starting up has nothing else yet).
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   after: (ms, fn) => {
     const t = setTimeout(fn, ms);
     t.unref();
