@@ -44,10 +44,10 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
       printRows(ctx.format(), doc, doc.pools, [
         { header: 'NAME', value: (p) => p.name },
         { header: 'STATE', value: (p) => p.state },
-        { header: 'CONDITION', value: (p) => p.condition ?? '-' },
         { header: 'CAPACITY', value: (p) => sz(p.capacityBytes) },
         { header: 'USED', value: (p) => sz(p.usedBytes) },
         { header: 'FREE', value: (p) => sz(p.freeBytes) },
+        { header: 'CONDITION', value: (p) => p.condition ?? '-' },
         { header: 'BACKED', value: (p) => sz(p.backedBytes) },
         { header: 'VOLUMES', value: (p) => p.volumeCount ?? '-' },
         { header: 'PATH', value: (p) => p.path },

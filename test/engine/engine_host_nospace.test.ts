@@ -90,7 +90,7 @@ test('a full host filesystem is a pool condition: NO_SPACE sense, one log line, 
     assert.ok(await metric(api, 'berth_pool_condition{pool="hf",condition="ok"} 0'));
     const cli = await berth(api, ['pool', 'list']);
     assert.equal(cli.code, 0, cli.stderr);
-    assert.match(cli.stdout, /hf\s*│\s*online\s*│\s*hostFull\s*│/, cli.stdout);
+    assert.match(cli.stdout, /│ hf +│ online +│[^\n]*│ hostFull +│ \d+ MiB +│/, cli.stdout);
     // Blocks the pool already has keep working: reads and rewrites of written data.
     assertQemuOk(await qemuIo(ex.url, ['read -P 0xa1 0 4M', 'write -P 0xa3 0 4M', 'read -P 0xa3 0 4M']), 'backed blocks while full');
     // A second refused write is no new state: still one line.
