@@ -7,14 +7,9 @@
  */
 import { InvalidArgumentError, MissingFieldError } from './csi_errors.ts';
 import { PublishContextKey } from './controller_publish.ts';
+import { CHAP_MODES, checkStageChap, readChapSecrets, type ChapCredentials, type ChapMode } from './chap_secrets.ts';
 
-export interface ChapCredentials {
-  username: string;
-  password: string;
-  /** Mutual CHAP: how the target proves itself to us. */
-  mutualUsername?: string;
-  mutualPassword?: string;
-}
+export { ChapSecretKey, type ChapCredentials } from './chap_secrets.ts';
 
 /** Where the volume is served; what a restarted node plugin needs to detach it. */
 export interface TargetAddress {
@@ -50,14 +45,6 @@ export interface Attacher {
   problem(device: AttachedDevice): Promise<string | undefined>;
 }
 
-/** NodeStage secret keys for CHAP (the Secret the StorageClass names as node-stage secret). */
-export const ChapSecretKey = {
-  username: 'chapUsername',
-  password: 'chapPassword',
-  mutualUsername: 'chapMutualUsername',
-  mutualPassword: 'chapMutualPassword',
-} as const;
-
 const PORTAL_PATTERN = /^(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/;
 const IQN_PATTERN = /^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:[A-Za-z0-9.:_-]+)?|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/;
 
@@ -73,19 +60,14 @@ export function readAttachRequest(volumeId: string, ctx: Readonly<Record<string,
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new InvalidArgumentError(`publish_context.targetPortal ${JSON.stringify(portal.slice(0, 80))} is not host:port`);
   if (!IQN_PATTERN.test(iqn) || iqn.length > 223) throw new InvalidArgumentError(`publish_context.targetIqn ${JSON.stringify(iqn.slice(0, 80))} is not an iSCSI name`);
   if (!/^\d{1,5}$/.test(lunText) || Number(lunText) > 16383) throw new InvalidArgumentError('publish_context.lun must be a LUN number from 0 to 16383');
-  const req: AttachRequest = { volumeId, portal, iqn, lun: Number(lunText) };
-  const username = secrets[ChapSecretKey.username];
-  const password = secrets[ChapSecretKey.password];
-  if (username || password) {
-    if (!username || !password) throw new InvalidArgumentError(`CHAP needs both ${ChapSecretKey.username} and ${ChapSecretKey.password} in the node-stage secret`);
-    req.chap = { username, password };
-    const mu = secrets[ChapSecretKey.mutualUsername];
-    const mp = secrets[ChapSecretKey.mutualPassword];
-    if (mu || mp) {
-      if (!mu || !mp) throw new InvalidArgumentError(`mutual CHAP needs both ${ChapSecretKey.mutualUsername} and ${ChapSecretKey.mutualPassword}`);
-      req.chap.mutualUsername = mu;
-      req.chap.mutualPassword = mp;
-    }
+  const modeText = ctx[PublishContextKey.chap];
+  if (modeText !== undefined && modeText !== '' && !(CHAP_MODES as readonly string[]).includes(modeText)) {
+    throw new InvalidArgumentError(`publish_context.${PublishContextKey.chap} must be one of ${CHAP_MODES.join(', ')}`);
   }
+  const mode = modeText ? (modeText as ChapMode) : undefined;
+  const chap: ChapCredentials | undefined = readChapSecrets(secrets, 'node-stage');
+  checkStageChap(volumeId, mode, chap);
+  const req: AttachRequest = { volumeId, portal, iqn, lun: Number(lunText) };
+  if (chap !== undefined) req.chap = chap;
   return req;
 }

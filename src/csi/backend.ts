@@ -9,6 +9,7 @@
  */
 import type { Publication } from './capabilities.ts';
 import type { VolumeParameters } from './parameters.ts';
+import type { ChapCredentials, ChapMode } from './chap_secrets.ts';
 
 /** Topology segments, e.g. { 'topology.berth.io/zone': 'a', 'topology.berth.io/node': 'n1' }. */
 export type TopologySegment = Readonly<Record<string, string>>;
@@ -56,8 +57,8 @@ export interface PublishContext {
   targetPortal: string;
   targetIqn: string;
   lun: number;
-  /** Name of the Secret holding CHAP credentials, when the target requires CHAP. */
-  chapSecretRef?: string;
+  /** Set when every export of the volume demands CHAP (the node must bring node-stage credentials). */
+  chap?: ChapMode;
 }
 
 export interface Snapshot {
@@ -109,9 +110,9 @@ export interface ControlPlaneClient {
   /**
    * Makes the volume reachable from the node (nexus there or near, ACL for its initiator).
    * Idempotent for the same node and publication. NodeNotFoundError, VolumeNotFoundError,
-   * NodeVolumeLimitError.
+   * NodeVolumeLimitError. With `chap`, every export of the volume demands it.
    */
-  publish(volumeId: string, publication: Publication): Promise<PublishContext>;
+  publish(volumeId: string, publication: Publication, chap?: ChapCredentials): Promise<PublishContext>;
   /** Removes the node's access; not an error when not published or when the volume is gone. */
   unpublish(volumeId: string, nodeId: string): Promise<void>;
   listVolumes(page: PageRequest): Promise<Page<Volume>>;

@@ -8,13 +8,15 @@ import { requireString } from './csi_wire.ts';
 import type { ControllerDeps } from './controller_volumes.ts';
 import type { ControllerPublishVolumeRequest } from './csi_types.ts';
 import type { PublishContext } from './backend.ts';
+import { chapModeOf, readChapSecrets } from './chap_secrets.ts';
 
 /** publish_context keys the node plugin reads (node_stage.ts). */
 export const PublishContextKey = {
   targetPortal: 'targetPortal',
   targetIqn: 'targetIqn',
   lun: 'lun',
-  chapSecretRef: 'chapSecretRef',
+  /** `oneway` or `mutual` when the volume's exports demand CHAP; absent when they do not. */
+  chap: 'chap',
 } as const;
 
 export function publishContextToWire(ctx: PublishContext): Record<string, string> {
@@ -23,7 +25,7 @@ export function publishContextToWire(ctx: PublishContext): Record<string, string
     [PublishContextKey.targetIqn]: ctx.targetIqn,
     [PublishContextKey.lun]: String(ctx.lun),
   };
-  if (ctx.chapSecretRef) out[PublishContextKey.chapSecretRef] = ctx.chapSecretRef;
+  if (ctx.chap) out[PublishContextKey.chap] = ctx.chap;
   return out;
 }
 
@@ -32,6 +34,8 @@ export async function controllerPublish(d: ControllerDeps, req: ControllerPublis
   const nodeId = requireString(req.node_id, 'node_id');
   const cap = readCapability(req.volume_capability, 'volume_capability');
   const readonly = req.readonly === true;
+  // The StorageClass's controller-publish secret: the control plane makes every export demand it.
+  const chap = readChapSecrets(req.secrets ?? {}, 'controller-publish');
   if (!readonly && isReadOnlyMode(cap.mode)) throw new InvalidArgumentError(`access mode ${cap.mode} needs readonly=true`);
 
   return d.locks.with([`volume:${volumeId}`], async () => {
@@ -41,8 +45,8 @@ export async function controllerPublish(d: ControllerDeps, req: ControllerPublis
     const decision = decidePublish(v.publications, want);
     if (decision.kind === 'incompatible') throw new PublishConflictError(`volume ${volumeId}: ${decision.why}`);
     if (decision.kind === 'elsewhere') throw new PublishedElsewhereError(volumeId, decision.nodeIds);
-    const ctx = await d.backend.publish(volumeId, want);
-    if (decision.kind === 'publish') d.log.info({ volumeId, nodeId, readonly }, 'volume published');
+    const ctx = await d.backend.publish(volumeId, want, chap);
+    if (decision.kind === 'publish') d.log.info({ volumeId, nodeId, readonly, chap: chapModeOf(chap) ?? 'none' }, 'volume published');
     return { publish_context: publishContextToWire(ctx) };
   });
 }

@@ -114,6 +114,20 @@ export class PreconditionError extends BerthError {
   }
 }
 
+/** CHAP: the node holds no credentials for a target that demands them, or the target refused them. */
+export class UnauthenticatedError extends BerthError {
+  constructor(message: string) {
+    super('CSI_UNAUTHENTICATED', message);
+  }
+}
+
+/** The target authenticated the initiator but does not let it in (ACL: not this node's volume). */
+export class PermissionDeniedError extends BerthError {
+  constructor(message: string) {
+    super('CSI_PERMISSION_DENIED', message);
+  }
+}
+
 /** The volume on the node exists but is not in the state the call expects. */
 export class VolumePathNotFoundError extends BerthError {
   constructor(volumeId: string, path: string) {

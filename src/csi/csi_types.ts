@@ -76,6 +76,8 @@ export interface ControllerPublishVolumeRequest {
   node_id: string;
   volume_capability?: VolumeCapability | null;
   readonly: boolean;
+  /** The StorageClass's controller-publish secret (CHAP credentials, chap_secrets.ts). */
+  secrets?: StringMap;
   volume_context: StringMap;
 }
 

@@ -30,6 +30,7 @@ import type {
   VolumeCondition,
 } from './backend.ts';
 import type { VolumeParameters } from './parameters.ts';
+import { chapModeOf, type ChapCredentials } from './chap_secrets.ts';
 
 export interface FakeNode {
   id: string;
@@ -128,7 +129,7 @@ export class FakeControlPlane implements ControlPlaneClient {
     return rec ? clone(rec.volume) : undefined;
   }
 
-  async publish(volumeId: string, publication: Publication): Promise<PublishContext> {
+  async publish(volumeId: string, publication: Publication, chap?: ChapCredentials): Promise<PublishContext> {
     this.calls.push(`publish ${volumeId} ${publication.nodeId}`);
     const rec = this.volumes.get(volumeId);
     if (!rec) throw new VolumeNotFoundError(volumeId);
@@ -141,7 +142,8 @@ export class FakeControlPlane implements ControlPlaneClient {
       rec.volume.publications.push({ ...publication });
     }
     const nexusNode = this.nodes.get(rec.replicaNodes[0]) ?? node;
-    return { targetPortal: nexusNode.portal ?? '127.0.0.1:3260', targetIqn: `iqn.2025-01.io.berth:${volumeId}`, lun: 0 };
+    const mode = chapModeOf(chap);
+    return { targetPortal: nexusNode.portal ?? '127.0.0.1:3260', targetIqn: `iqn.2025-01.io.berth:${volumeId}`, lun: 0, ...(mode ? { chap: mode } : {}) };
   }
 
   async unpublish(volumeId: string, nodeId: string): Promise<void> {

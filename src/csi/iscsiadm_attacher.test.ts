@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { status } from '@grpc/grpc-js';
 import { errorCode } from '../util/errors.ts';
+import { mapError } from './status_map.ts';
 import { readAttachRequest } from './attacher.ts';
 import { IscsiadmAttacher } from './iscsiadm_attacher.ts';
 import { byPathLink, parseDiscovery, parseSessions } from './iscsiadm_parse.ts';
@@ -58,7 +60,7 @@ describe('iscsiadm output', () => {
 });
 
 describe('IscsiadmAttacher', () => {
-  const req = readAttachRequest('vol-1', { targetPortal: PORTAL, targetIqn: IQN, lun: '0' }, { chapUsername: 'berth', chapPassword: 's3cret-pass' });
+  const req = readAttachRequest('vol-1', { targetPortal: PORTAL, targetIqn: IQN, lun: '0', chap: 'oneway' }, { chapUsername: 'berth', chapPassword: 's3cret-pass-01' });
 
   it('discovers, sets CHAP and manual startup, logs in, rescans and waits for the by-path link', async () => {
     const runner = new ScriptedRunner([(a) => (a.includes('discovery') ? ok(DISCOVERY) : undefined)]);
@@ -77,10 +79,38 @@ describe('IscsiadmAttacher', () => {
       `${node} -o update -n node.startup -v manual`,
       `${node} -o update -n node.session.auth.authmethod -v CHAP`,
       `${node} -o update -n node.session.auth.username -v berth`,
-      `${node} -o update -n node.session.auth.password -v s3cret-pass`,
+      `${node} -o update -n node.session.auth.password -v s3cret-pass-01`,
       `${node} --login`,
       `${node} -R`,
     ]);
+  });
+
+  it('sets the target\'s credentials too for mutual CHAP', async () => {
+    const mutual = readAttachRequest('vol-1', { targetPortal: PORTAL, targetIqn: IQN, lun: '0', chap: 'mutual' }, {
+      chapUsername: 'berth', chapPassword: 's3cret-pass-01', chapMutualUsername: 'target', chapMutualPassword: 'target-pass-02',
+    });
+    const runner = new ScriptedRunner([(a) => (a.includes('discovery') ? ok(DISCOVERY) : undefined)]);
+    const att = new IscsiadmAttacher({ runner, sleep: async () => undefined, resolveDevice: async (p) => (runner.calls.some((c) => c.includes('-R')) && p === byPathLink(mutual) ? '/dev/sdc' : undefined) });
+    await att.attach(mutual);
+    const settings = runner.calls.filter((c) => c.includes('update')).map((c) => `${c[c.indexOf('-n') + 1]}=${c[c.indexOf('-v') + 1]}`);
+    assert.deepEqual(settings.slice(1), [
+      'node.session.auth.authmethod=CHAP', 'node.session.auth.username=berth', 'node.session.auth.password=s3cret-pass-01',
+      'node.session.auth.username_in=target', 'node.session.auth.password_in=target-pass-02',
+    ]);
+  });
+
+  it('a login the target refuses for CHAP (exit 24) is UNAUTHENTICATED, without the secret', async () => {
+    const runner = new ScriptedRunner([
+      (a) => (a.includes('discovery') ? ok(DISCOVERY) : undefined),
+      (a) => (a.includes('--login') ? { stdout: '', stderr: 'iscsiadm: Login failed to authenticate with target', code: 24 } : undefined),
+    ]);
+    const att = new IscsiadmAttacher({ runner, sleep: async () => undefined, resolveDevice: async () => undefined });
+    await assert.rejects(att.attach(req), (e: Error) => {
+      assert.equal(errorCode(e), 'CSI_UNAUTHENTICATED');
+      assert.equal(mapError(e).code, status.UNAUTHENTICATED);
+      assert.doesNotMatch(e.message, /s3cret/);
+      return true;
+    });
   });
 
   it('treats "session exists" (15) as logged in, and fails with the tool\'s stderr, not its arguments', async () => {
@@ -141,8 +171,32 @@ describe('publish context and secrets', () => {
       [{ ...good, lun: '-1' }, {}, /LUN number/],
       [{ ...good, lun: '' }, {}, /lun is required/],
       [good, { chapPassword: 'p' }, /CHAP needs both/],
-      [good, { chapUsername: 'u', chapPassword: 'p', chapMutualUsername: 'm' }, /mutual CHAP needs both/],
+      [{ ...good, chap: 'oneway' }, { chapUsername: 'u', chapPassword: 'long-enough-1', chapMutualUsername: 'm' }, /mutual CHAP needs both/],
+      [{ ...good, chap: 'oneway' }, { chapUsername: 'u', chapPassword: 'short' }, /chapPassword in the node-stage secret must be 12/],
+      [{ ...good, chap: 'oneway' }, { chapUsername: 'u', chapPassword: 'long-enough-1', chapMutualUsername: 'm', chapMutualPassword: 'long-enough-1' }, /must differ/],
+      [{ ...good, chap: 'always' }, {}, /publish_context.chap must be one of oneway, mutual/],
     ];
-    for (const [ctx, secrets, message] of bad) assert.throws(() => readAttachRequest('v', ctx, secrets), message);
+    for (const [ctx, secrets, message] of bad) {
+      assert.throws(() => readAttachRequest('v', ctx, secrets), (e: Error) => message.test(e.message) && !/long-enough|short/.test(e.message));
+    }
+  });
+
+  it('matches the node-stage secret against what the target demands, before any login', () => {
+    const good = { targetPortal: PORTAL, targetIqn: IQN, lun: '1' };
+    const creds = { chapUsername: 'u', chapPassword: 'long-enough-1' };
+    const code = (ctx: Record<string, string>, secrets: Record<string, string>): string => {
+      try {
+        readAttachRequest('v', ctx, secrets);
+        return 'OK';
+      } catch (e) {
+        return status[mapError(e).code];
+      }
+    };
+    assert.equal(code({ ...good, chap: 'oneway' }, creds), 'OK');
+    assert.equal(code({ ...good, chap: 'oneway' }, {}), 'UNAUTHENTICATED', 'the target demands CHAP, the node has none');
+    assert.equal(code({ ...good, chap: 'oneway' }, { chapUsername: '', chapPassword: '' }), 'UNAUTHENTICATED', 'the shipped empty Secret');
+    assert.equal(code({ ...good, chap: 'mutual' }, creds), 'UNAUTHENTICATED', 'mutual CHAP but nothing to check the target with');
+    assert.equal(code(good, creds), 'FAILED_PRECONDITION', 'credentials for a target that demands none: never a silent attach without CHAP');
+    assert.equal(code(good, {}), 'OK');
   });
 });

@@ -7,8 +7,8 @@
 import { realpath, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { AttachedDevice, AttachRequest, Attacher, TargetAddress } from './attacher.ts';
-import { AttachError } from './csi_errors.ts';
-import { byPathLink, chapSettings, ISCSI_ERR_NO_OBJS_FOUND, ISCSI_ERR_SESS_EXISTS, parseDiscovery } from './iscsiadm_parse.ts';
+import { AttachError, NodeCommandError, UnauthenticatedError } from './csi_errors.ts';
+import { byPathLink, chapSettings, ISCSI_ERR_LOGIN_AUTH_FAILED, ISCSI_ERR_NO_OBJS_FOUND, ISCSI_ERR_SESS_EXISTS, parseDiscovery } from './iscsiadm_parse.ts';
 import { runChecked, type CommandRunner } from './node_exec.ts';
 
 export interface IscsiadmAttacherOptions {
@@ -50,7 +50,12 @@ export class IscsiadmAttacher implements Attacher {
     await this.iscsiadm([...node, '-o', 'update', '-n', 'node.startup', '-v', 'manual']);
     const settings: [string, string][] = req.chap ? chapSettings(req.chap) : [['node.session.auth.authmethod', 'None']];
     for (const [name, value] of settings) await this.iscsiadm([...node, '-o', 'update', '-n', name, '-v', value]);
-    await this.iscsiadm([...node, '--login'], [0, ISCSI_ERR_SESS_EXISTS]);
+    await this.iscsiadm([...node, '--login'], [0, ISCSI_ERR_SESS_EXISTS]).catch((err: unknown) => {
+      if (err instanceof NodeCommandError && err.exitCode === ISCSI_ERR_LOGIN_AUTH_FAILED) {
+        throw new UnauthenticatedError(`the target of volume ${req.volumeId} refused the login: wrong or missing CHAP credentials, or this node's initiator is not admitted (iscsiadm exit ${ISCSI_ERR_LOGIN_AUTH_FAILED})`);
+      }
+      throw err;
+    });
     // A session that already existed (another LUN of the target) needs a rescan to show this LUN.
     await this.iscsiadm([...node, '-R'], [0, ISCSI_ERR_NO_OBJS_FOUND]);
 

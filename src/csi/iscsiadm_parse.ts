@@ -7,6 +7,8 @@ import type { TargetAddress } from './attacher.ts';
 /** iscsiadm exit codes (open-iscsi's iscsi_err.h) that mean "already so". */
 export const ISCSI_ERR_SESS_EXISTS = 15;
 export const ISCSI_ERR_NO_OBJS_FOUND = 21;
+/** The target refused the login: CHAP failed, or the initiator is not admitted. */
+export const ISCSI_ERR_LOGIN_AUTH_FAILED = 24;
 
 export interface DiscoveredTarget {
   portal: string;

@@ -22,7 +22,8 @@ import type { AttachRegistration } from './node_registration.ts';
 import { pageOf } from './pagination.ts';
 import { capacityFor } from './rest_capacity.ts';
 import type { VolumeParameters } from './parameters.ts';
-import { mapRestError, type RestSubject } from './rest_errors.ts';
+import { ControlPlaneUnsupportedError, mapRestError, type RestSubject } from './rest_errors.ts';
+import { chapModeOf, type ChapCredentials } from './chap_secrets.ts';
 import { RestError, RestTransport, type RestTransportOptions } from './rest_transport.ts';
 import {
   createVolumeBody,
@@ -103,11 +104,16 @@ export class RestControlPlane implements ControlPlaneClient {
     return v === undefined ? undefined : volumeFromRest(v, await this.zones());
   }
 
-  async publish(volumeId: string, publication: Publication): Promise<PublishContext> {
+  async publish(volumeId: string, publication: Publication, chap?: ChapCredentials): Promise<PublishContext> {
     const subject = { volumeId, nodeId: publication.nodeId };
-    const v = checked(await this.call<RestVolume>('POST', `/v1/volumes/${seg(volumeId)}/publish`, subject, { nodeId: publication.nodeId }));
+    const body = chap === undefined ? { nodeId: publication.nodeId } : { nodeId: publication.nodeId, chap: chapBody(chap) };
+    const v = checked(await this.call<RestVolume>('POST', `/v1/volumes/${seg(volumeId)}/publish`, subject, body));
     if (typeof v.target?.portal !== 'string' || typeof v.target.iqn !== 'string' || typeof v.target.url !== 'string') throw new ControlPlaneUnavailableError(`the control plane published volume ${volumeId} but named no target`);
-    return { targetPortal: v.target.portal, targetIqn: v.target.iqn, lun: lunOfTargetUrl(v.target.url) };
+    const ctx: PublishContext = { targetPortal: v.target.portal, targetIqn: v.target.iqn, lun: lunOfTargetUrl(v.target.url) };
+    // What the control plane says the exports demand, not what was asked: an older one ignores chap.
+    if (typeof v.chap?.user === 'string') ctx.chap = typeof v.chap.mutualUser === 'string' ? 'mutual' : 'oneway';
+    if (chap !== undefined && ctx.chap !== chapModeOf(chap)) throw new ControlPlaneUnsupportedError(`this control plane did not set CHAP on volume ${volumeId}`);
+    return ctx;
   }
 
   async unpublish(volumeId: string, nodeId: string): Promise<void> {
@@ -230,4 +236,14 @@ function listOf<K extends string, T>(body: { [k in K]: T[] } | undefined, key: K
   const list = body?.[key];
   if (!Array.isArray(list)) throw new ControlPlaneUnavailableError(`the control plane answered without a '${key}' list`);
   return list;
+}
+
+/** The control plane's names for the Secret's CHAP keys. */
+function chapBody(c: ChapCredentials): Record<string, string> {
+  const out: Record<string, string> = { user: c.username, secret: c.password };
+  if (c.mutualUsername !== undefined && c.mutualPassword !== undefined) {
+    out.mutualUser = c.mutualUsername;
+    out.mutualSecret = c.mutualPassword;
+  }
+  return out;
 }

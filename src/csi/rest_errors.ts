@@ -12,6 +12,7 @@ import {
   NameConflictError,
   NodeNotFoundError,
   OperationPendingError,
+  PreconditionError,
   PublishedElsewhereError,
   SnapshotNotFoundError,
   VolumeNotFoundError,
@@ -65,6 +66,8 @@ export function mapRestError(err: unknown, s: RestSubject): unknown {
       return new CapacityOutOfRangeError(detail);
     case 'NOT_IMPLEMENTED':
       return new ControlPlaneUnsupportedError(detail);
+    case 'CHAP_CONFLICT':
+      return new PreconditionError(detail);
     default:
       break;
   }

@@ -39,6 +39,8 @@ export interface RestVolume {
   attributes?: Record<string, string>;
   publishedNodeId?: string;
   target?: { iqn: string; portal: string; url: string };
+  /** CHAP the volume's exports demand (names only). */
+  chap?: { user: string; mutualUser?: string };
   lifecycle: string;
   status: 'pending' | 'online' | 'degraded' | 'faulted';
   pending: string | null;

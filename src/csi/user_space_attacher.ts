@@ -9,7 +9,7 @@
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AttachedDevice, AttachRequest, Attacher, TargetAddress } from './attacher.ts';
-import { AttachError, UnsupportedError } from './csi_errors.ts';
+import { AttachError, NodeCommandError, PermissionDeniedError, UnauthenticatedError, UnsupportedError } from './csi_errors.ts';
 import { runChecked, type CommandRunner } from './node_exec.ts';
 import { qmpExecute } from './qmp_client.ts';
 import { safeFileName } from './staged_store.ts';
@@ -80,11 +80,15 @@ export class UserSpaceAttacher implements Attacher {
     await mkdir(p.dir, { recursive: true, mode: 0o700 });
     await writeFile(p.exportFile, '', { flag: 'a' });
     if (req.chap) {
-      await writeFile(p.secretFile, req.chap.password, { mode: 0o600 });
+      // Created afresh with 0600 (never an older file's mode), in the 0700 dir; gone once the daemon has read it.
+      await rm(p.secretFile, { force: true });
+      await writeFile(p.secretFile, req.chap.password, { mode: 0o600, flag: 'wx' });
       await chmod(p.secretFile, 0o600);
     }
     try {
       await runChecked(this.opts.runner, this.opts.qsdBinary, this.daemonArgs(req), { timeoutMs: 60_000 });
+    } catch (err) {
+      throw loginRefusal(err, req.volumeId) ?? err;
     } finally {
       // The daemon read the secret at startup; it need not stay on disk.
       await rm(p.secretFile, { force: true });
@@ -158,3 +162,20 @@ export class UserSpaceAttacher implements Attacher {
     await this.opts.runner.run('umount', ['-l', exportFile]);
   }
 }
+
+/**
+ * libiscsi's login status in the daemon's error (RFC 7143 11.13.5): 0x0201 the target
+ * did not accept the CHAP credentials (or got none), 0x0202 it accepted them but this
+ * initiator may not use the target (its ACL).
+ */
+export function loginRefusal(err: unknown, volumeId: string): Error | undefined {
+  if (!(err instanceof NodeCommandError)) return undefined;
+  if (/Status: Authentication failure/i.test(err.message)) {
+    return new UnauthenticatedError(`the target of volume ${volumeId} refused the login: wrong or missing CHAP credentials (check the node-stage secret against the controller-publish secret)`);
+  }
+  if (/Status: Authorization failure/i.test(err.message)) {
+    return new PermissionDeniedError(`the target of volume ${volumeId} does not admit this node's initiator (its ACL names another; is --initiator-name the node's registered one?)`);
+  }
+  return undefined;
+}
+
