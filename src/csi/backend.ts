@@ -126,4 +126,10 @@ export interface ControlPlaneClient {
   listSnapshots(filter: { sourceVolumeId?: string; snapshotId?: string }, page: PageRequest): Promise<Page<Snapshot>>;
   /** Grows the volume to at least requiredBytes; never shrinks. Returns the new size. */
   expandVolume(volumeId: string, requiredBytes: number): Promise<number>;
+  /**
+   * Applies mutable parameters (ControllerModifyVolume): the wanted replica count. The
+   * same count again is a no-op. VolumeNotFoundError; PublishedElsewhereError when a
+   * count is lowered while the volume is published.
+   */
+  modifyVolume(volumeId: string, changes: { replicas?: number }): Promise<void>;
 }

@@ -5,9 +5,9 @@
  */
 import type { Logger } from '../util/log.ts';
 import type { ControlPlaneClient } from './backend.ts';
-import { UnsupportedError } from './csi_errors.ts';
 import { KeyedLocks } from './csi_locks.ts';
 import type { HandlerTable } from './csi_types.ts';
+import { modifyVolume } from './controller_modify.ts';
 import { controllerPublish, controllerUnpublish } from './controller_publish.ts';
 import { createSnapshot, deleteSnapshot, listSnapshots } from './controller_snapshots.ts';
 import {
@@ -35,6 +35,7 @@ export const CONTROLLER_CAPABILITIES = [
   'VOLUME_CONDITION',
   'GET_VOLUME',
   'SINGLE_NODE_MULTI_WRITER',
+  'MODIFY_VOLUME',
 ] as const;
 
 export function controllerHandlers(backend: ControlPlaneClient, log: Logger): HandlerTable {
@@ -53,8 +54,6 @@ export function controllerHandlers(backend: ControlPlaneClient, log: Logger): Ha
     ListSnapshots: (req) => listSnapshots(d, req),
     ControllerExpandVolume: (req) => expandVolume(d, req),
     ControllerGetVolume: (req) => getVolume(d, req),
-    ControllerModifyVolume: async () => {
-      throw new UnsupportedError('ControllerModifyVolume (VolumeAttributesClass)');
-    },
+    ControllerModifyVolume: (req) => modifyVolume(d, req),
   };
 }

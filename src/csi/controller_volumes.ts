@@ -28,6 +28,7 @@ import {
 } from './csi_wire.ts';
 import { parseVolumeParameters, volumeDefiningParameters, type VolumeParameters } from './parameters.ts';
 import { sameCanonicalParameters } from './parameters_canonical.ts';
+import { parseMutableParameters } from './mutable_parameters.ts';
 
 export interface ControllerDeps {
   backend: ControlPlaneClient;
@@ -62,7 +63,9 @@ function fitsRange(bytes: number, range: ByteRange): boolean {
 export async function createVolume(d: ControllerDeps, req: CreateVolumeRequest): Promise<object> {
   const name = requireString(req.name, 'name');
   const caps = readCapabilities(req.volume_capabilities, 'volume_capabilities');
-  const raw = req.parameters ?? {};
+  // A VolumeAttributesClass's parameters set what they name, over the StorageClass's.
+  parseMutableParameters(req.mutable_parameters);
+  const raw = { ...req.parameters, ...req.mutable_parameters };
   const params = parseVolumeParameters(raw);
   const capFs = caps.find((c) => c.kind === 'mount' && c.fsType !== '')?.fsType;
   if (capFs && Object.hasOwn(raw, 'fsType') && capFs !== params.fsType) {

@@ -69,6 +69,14 @@ export interface CreateVolumeRequest {
   secrets: StringMap;
   volume_content_source?: VolumeContentSource | null;
   accessibility_requirements?: TopologyRequirement | null;
+  /** VolumeAttributesClass parameters (mutable_parameters.ts). */
+  mutable_parameters?: StringMap;
+}
+
+export interface ControllerModifyVolumeRequest {
+  volume_id: string;
+  secrets?: StringMap;
+  mutable_parameters?: StringMap;
 }
 
 export interface ControllerPublishVolumeRequest {

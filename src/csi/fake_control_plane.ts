@@ -224,6 +224,14 @@ export class FakeControlPlane implements ControlPlaneClient {
     return requiredBytes;
   }
 
+  async modifyVolume(volumeId: string, changes: { replicas?: number }): Promise<void> {
+    this.calls.push(`modifyVolume ${volumeId}`);
+    const rec = this.volumes.get(volumeId);
+    if (!rec) throw new VolumeNotFoundError(volumeId);
+    // Records only: the fake moves no data, so a count is taken as said.
+    if (changes.replicas !== undefined) rec.volume.parameters = { ...rec.volume.parameters, replicas: changes.replicas };
+  }
+
   private candidates(p: VolumeParameters, requisite: readonly TopologySegment[]): FakeNode[] {
     return [...this.nodes.values()].filter(
       (n) => (p.media === undefined || n.media === undefined || n.media === p.media) && (requisite.length === 0 || requisite.some((seg) => within(n.segments, seg))),

@@ -166,6 +166,11 @@ export class RestControlPlane implements ControlPlaneClient {
     return v.sizeBytes;
   }
 
+  async modifyVolume(volumeId: string, changes: { replicas?: number }): Promise<void> {
+    if (changes.replicas === undefined) return;
+    await this.call('PATCH', `/v1/volumes/${seg(volumeId)}`, { volumeId }, { replicas: changes.replicas });
+  }
+
   /** The node plugin's registration: where volumes can be attached (node_registration.ts). */
   async registerNode(nodeId: string, reg: AttachRegistration): Promise<void> {
     const body: Record<string, unknown> = { initiatorIqn: reg.initiatorIqn };

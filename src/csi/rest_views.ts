@@ -144,7 +144,8 @@ export function topologyFromRest(v: RestVolume, p: VolumeParameters, zoneOf: Rea
 }
 
 export function volumeFromRest(v: RestVolume, zoneOf: ReadonlyMap<string, string>): Volume {
-  const parameters = parametersFromRest(v);
+  // The replica count can change after the create (ControllerModifyVolume): the control plane's is the truth.
+  const parameters = { ...parametersFromRest(v), replicas: v.replicas };
   const abnormal = v.status === 'degraded' || v.status === 'faulted';
   const replicas = v.replicaStates ?? [];
   const online = replicas.filter((r) => r.status === 'online').length;

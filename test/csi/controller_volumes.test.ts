@@ -277,8 +277,9 @@ describe('CSI controller: volumes', () => {
     assert.equal((await kit.client.call('Identity', 'Probe')).ready.value, true);
   });
 
-  it('ControllerModifyVolume is UNIMPLEMENTED (not advertised)', async () => {
-    assert.equal((await kit.client.callError('Controller', 'ControllerModifyVolume', { volume_id: 'x' })).code, status.UNIMPLEMENTED);
+  it('ControllerModifyVolume (advertised): NOT_FOUND for an unknown volume, INVALID_ARGUMENT for a key that is not mutable', async () => {
+    assert.equal((await kit.client.callError('Controller', 'ControllerModifyVolume', { volume_id: 'x', mutable_parameters: { replicas: '2' } })).code, status.NOT_FOUND);
+    assert.equal((await kit.client.callError('Controller', 'ControllerModifyVolume', { volume_id: 'x', mutable_parameters: { fsType: 'xfs' } })).code, status.INVALID_ARGUMENT);
   });
 });
 

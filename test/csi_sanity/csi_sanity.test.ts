@@ -2,7 +2,8 @@
  * The official CSI conformance suite (kubernetes-csi csi-test v5.3.1, `csi-sanity`,
  * spec v1.10) against the real driver, control plane and engine — twice: with the
  * defaults (mount access), and with every capability the driver advertises exercised
- * (expansion, raw block, real StorageClass parameters, the node attach limit). Each run
+ * (expansion, raw block, real StorageClass parameters, a VolumeAttributesClass's mutable
+ * parameters for MODIFY_VOLUME, the node attach limit). Each run
  * must end with 0 failed; both `Ran … / Passed | Failed | Pending | Skipped` lines are
  * printed. The node plugin runs under a node id with no engine (a compute-only node):
  * every ControllerPublish therefore goes through the node plugin's registration.
@@ -35,6 +36,9 @@ const MAX_VOLUMES = 3;
 /** Real StorageClass parameters, as a platform team writes them (deploy/base/storageclasses.yaml style). */
 const CLASS_PARAMETERS = { replicas: '1', type: 'ssd', thin: 'true', fsType: 'ext4', requiredTags: '', spreadStrict: 'false', 'csi.storage.k8s.io/fstype': 'ext4' };
 
+/** A VolumeAttributesClass's parameters (MODIFY_VOLUME): one storage node here, so one replica. */
+const ATTRIBUTES_CLASS = { replicas: '1' };
+
 const missing = !existsSync(SANITY);
 if (missing) {
   process.stderr.write(`\n*** csi-sanity SKIPPED: ${SANITY} is not there (see ../shared/tools/README.md); the CSI conformance suite did NOT run ***\n\n`);
@@ -59,6 +63,7 @@ describe('csi-sanity (CSI spec v1.10 conformance) against the real driver, contr
       '--control-plane', plane.url, '--max-volumes', String(MAX_VOLUMES),
     ]);
     await writeFile(join(dir, 'parameters.yaml'), Object.entries(CLASS_PARAMETERS).map(([k, v]) => `${k}: "${v}"\n`).join(''));
+    await writeFile(join(dir, 'mutable.yaml'), Object.entries(ATTRIBUTES_CLASS).map(([k, v]) => `${k}: "${v}"\n`).join(''));
   });
 
   after(async () => {
@@ -95,12 +100,13 @@ describe('csi-sanity (CSI spec v1.10 conformance) against the real driver, contr
     assert.deepEqual(await leftovers(dir), NOTHING_LEFT);
   });
 
-  it('every advertised capability (expansion, raw block, StorageClass parameters, node attach limit): 0 failed', async () => {
+  it('every advertised capability (expansion, raw block, StorageClass and VolumeAttributesClass parameters, node attach limit): 0 failed', async () => {
     const r = await runSanity('all-capabilities', [
       '--csi.testvolumeexpandsize', String(2 * VOLUME_BYTES),
       '--csi.testvolumeparameters', join(dir, 'parameters.yaml'),
       '--csi.testvolumeaccesstype', 'block',
       '--csi.testnodevolumeattachlimit',
+      '--csi.testvolumemutableparameters', join(dir, 'mutable.yaml'),
     ]);
     assert.equal(r.failed, 0, r.failures.join('\n'));
     assert.ok(r.passed > 0, 'no spec passed');

@@ -206,8 +206,10 @@ export const createVolumeBody = {
   },
 } as const;
 
+/** Grow (`sizeBytes`) and/or change the wanted replica count (`replicas`; CSI ControllerModifyVolume). */
 export const resizeVolumeBody = {
-  type: 'object', additionalProperties: false, required: ['sizeBytes'], properties: { sizeBytes: size },
+  type: 'object', additionalProperties: false, minProperties: 1,
+  properties: { sizeBytes: size, replicas: { type: 'integer', minimum: 1, maximum: 5 } },
 } as const;
 
 /** CHAP every export of the volume demands; secrets are checked without ever being echoed, and stored sealed. */

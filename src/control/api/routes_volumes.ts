@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { volumeView, volumeViews, type CreateVolumeInput, type Services, type StoredVolume } from '../service/index.ts';
 import { checkName } from '../service/service_records.ts';
+import { setReplicaCount } from '../service/volume_replica_count.ts';
 import type { ChapCredentials } from '../service/chap_seal.ts';
 import {
   createVolumeBody, errorResponses, idParams, listOf, noContent, podBody, podSchema, publishBody, resizeVolumeBody,
@@ -42,9 +43,18 @@ export function registerVolumeRoutes(app: FastifyInstance, s: Services): void {
     return view(volume, pending);
   });
 
-  app.patch<Id & { Body: { sizeBytes: number } }>('/v1/volumes/:id', {
-    schema: { tags: ['volumes'], summary: 'Grow a volume online', params: idParams('id'), body: resizeVolumeBody, response: { 200: volumeSchema, ...errorResponses } },
-  }, async (req) => view(await s.volumes.resize(req.params.id, req.body.sizeBytes)));
+  app.patch<Id & { Body: { sizeBytes?: number; replicas?: number } }>('/v1/volumes/:id', {
+    schema: {
+      tags: ['volumes'],
+      summary: 'Grow a volume online (sizeBytes), and/or change how many replicas it keeps (replicas: raised any time; lowered while unpublished)',
+      params: idParams('id'), body: resizeVolumeBody, response: { 200: volumeSchema, ...errorResponses },
+    },
+  }, async (req) => {
+    let volume: StoredVolume | undefined;
+    if (req.body.sizeBytes !== undefined) volume = await s.volumes.resize(req.params.id, req.body.sizeBytes);
+    if (req.body.replicas !== undefined) volume = await setReplicaCount(s.ctx, req.params.id, req.body.replicas);
+    return view(volume!);
+  });
 
   app.delete<Id>('/v1/volumes/:id', {
     schema: { tags: ['volumes'], summary: 'Delete a volume and its replicas (not an error when it is gone)', params: idParams('id'), response: { 204: noContent, ...errorResponses } },
