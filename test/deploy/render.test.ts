@@ -266,8 +266,26 @@ for (const overlay of overlays) {
       assert.equal(mountOf('/var/lib/kubelet')?.mountPropagation, 'Bidirectional');
       assert.equal(hostPath(mountOf('/var/lib/kubelet')?.name ?? ''), '/var/lib/kubelet');
       for (const path of ['/dev', '/sys', '/etc/iscsi']) assert.equal(hostPath(mountOf(path)?.name ?? ''), path, `host ${path}`);
+      // The staged-volume records survive restarts on the host: the state dir is inside a
+      // hostPath mount, and mounts made there reach the host (Bidirectional).
       const stateDir = flagValue(node.args ?? [], 'state-dir') ?? '';
-      assert.ok(hostPath(mountOf(stateDir)?.name ?? '')?.startsWith('/var/lib/'), 'the staged-volume records survive restarts on the host');
+      const holder = (node.volumeMounts ?? []).filter((m) => stateDir === m.mountPath || stateDir.startsWith(`${m.mountPath}/`))
+        .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+      assert.ok(hostPath(holder?.name ?? '')?.startsWith('/var/lib/'), `the state dir ${stateDir} is on the host`);
+      assert.equal(holder?.mountPropagation, 'Bidirectional', 'the user-space attacher\'s FUSE mounts reach the host');
+      // Bidirectional propagation needs a shared mount as its source; kubelet makes its own
+      // dir one, "/" is shared only where systemd runs ("is mounted on / but it is not a shared mount").
+      for (const w2 of workloads(objects)) {
+        for (const c of allContainers(w2.pod)) {
+          for (const m of c.volumeMounts ?? []) {
+            if (m.mountPropagation !== 'Bidirectional') continue;
+            const source = w2.pod.volumes?.find((v) => v.name === m.name)?.hostPath?.path ?? '';
+            assert.ok(source === '/var/lib/kubelet' || source.startsWith('/var/lib/kubelet/'), `${w2.owner.metadata.name}/${c.name}: Bidirectional mount of ${source}, not under /var/lib/kubelet`);
+          }
+        }
+      }
+      // A kernel with everything built in has no /lib/modules; the plugin must start anyway.
+      assert.equal(w.pod.volumes?.find((v) => v.hostPath?.path === '/lib/modules')?.hostPath?.type, 'DirectoryOrCreate');
       const registrar = container(w, 'node-driver-registrar');
       assert.match(registrar.image ?? '', /csi-node-driver-registrar:v\d/);
       const regPath = flagValue(registrar.args ?? [], 'kubelet-registration-path') ?? '';

@@ -17,7 +17,7 @@ export const OVERLAY = join(repoRoot, 'test', 'k8s', 'overlay');
 export const NS = 'berth-system';
 export const CONTROL = 'http://127.0.0.1:9600';
 /** Host paths the shipped manifests use (hostPath volumes): the e2e clears them before and after. */
-export const HOST_STATE = ['/var/lib/berth-control', '/var/lib/berth/engine', '/var/lib/berth-csi'];
+export const HOST_STATE = ['/var/lib/berth-control', '/var/lib/berth/engine', '/var/lib/kubelet/plugins/csi.berth.io'];
 const CRDS = join(LAB, 'src', 'external-snapshotter', 'client', 'config', 'crd');
 
 export class LabBerth {
@@ -43,16 +43,16 @@ export class LabBerth {
   async startSnapshotSupport(): Promise<void> {
     const have = await kubectl(['get', 'crd', 'volumesnapshots.snapshot.storage.k8s.io'], { check: false });
     if (have.code !== 0) {
-      await kubectl(['apply', '-f', CRDS]);
+      await kubectl(['apply', '-k', CRDS]);
       this.installedCrds = true;
-      await kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', CRDS]);
+      await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/volumesnapshots.snapshot.storage.k8s.io', 'crd/volumesnapshotcontents.snapshot.storage.k8s.io', 'crd/volumesnapshotclasses.snapshot.storage.k8s.io']);
     }
     this.snapshotController = spawn(join(LAB, 'bin', 'snapshot-controller'), [`--kubeconfig=${KUBECONFIG}`, '--leader-election=false', '--v=2'], { stdio: 'ignore' });
   }
 
   async deploy(log: (l: string) => void): Promise<void> {
     this.node = (await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout.trim();
-    for (const dir of HOST_STATE) rmSync(dir, { recursive: true, force: true });
+    clearHostState();
     // The operator's steps (docs/deploy.md): the token Secret, and which nodes store data.
     await kubectl(['label', 'node', this.node, 'berth.io/engine=true', '--overwrite']);
     const applied = await kubectl(['apply', '-k', OVERLAY]);
@@ -103,9 +103,18 @@ export class LabBerth {
       this.snapshotController.kill('SIGTERM');
       await step('snapshot-controller', () => until('snapshot-controller exit', async () => (this.snapshotController?.exitCode !== null || this.snapshotController.signalCode !== null ? true : undefined), 30_000, 200));
     }
-    if (this.installedCrds) await step('CRDs', () => kubectl(['delete', '-f', CRDS, '--ignore-not-found'], { check: false }));
+    if (this.installedCrds) await step('CRDs', () => kubectl(['delete', '-k', CRDS, '--ignore-not-found'], { check: false }));
     await sleep(1000);
-    for (const dir of HOST_STATE) rmSync(dir, { recursive: true, force: true });
+    clearHostState();
+  }
+}
+
+/** Removes the manifests' host paths, never through a mount still under one (reported instead). */
+export function clearHostState(): void {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '');
+  for (const dir of HOST_STATE) {
+    if (mounts.some((m) => m === dir || m.startsWith(`${dir}/`))) throw new Error(`a mount is still under ${dir}`);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
