@@ -59,11 +59,13 @@ export class Nexus implements BlockDevice, NexusIoHost {
   private throttle: number;
   private readonly parallel: number;
   private readonly grainBlocks: number;
-  /** Whether rebuilds yield to foreground I/O; fed foreground latencies only while one runs. */
+  /** Whether rebuilds yield to foreground I/O; fed every foreground latency while one runs, a sample otherwise. */
   private readonly pacer: RebuildThrottle;
   private rebuilding = 0;
   /** Deadline of the last foreground op that finished (a stamp the deadline tracker already took: no clock read per I/O). */
   private lastIoDeadline = -Infinity;
+  /** Counts foreground ops while no rebuild runs: one in 64 is timed, for the throttle's baseline. */
+  private ioSeq = 0;
   private barrier: (() => Promise<void> | undefined) | undefined;
 
   private constructor(opts: NexusOptions) {
@@ -323,6 +325,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     this.deadlines.untrack(op);
     this.lastIoDeadline = op.deadline;
     if (this.rebuilding > 0) this.pacer.foreground(Date.now() - op.deadline + this.opTimeoutMs);
+    else if ((++this.ioSeq & 63) === 0) this.pacer.quiet(Date.now() - op.deadline + this.opTimeoutMs);
     if (op.kind === MirrorKind.FLUSH) return;
     this.gate.leave(op.epoch);
     if (this.intents.size === 0) return;
@@ -337,6 +340,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     if (op.background) return;
     this.lastIoDeadline = op.deadline;
     if (this.rebuilding > 0) this.pacer.foreground(performance.now() - op.startedAt);
+    else if ((++this.ioSeq & 63) === 0) this.pacer.quiet(performance.now() - op.startedAt);
   }
 
   track(op: MirrorOp | ReadOp): void { this.deadlines.track(op); }

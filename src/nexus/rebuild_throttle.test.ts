@@ -84,3 +84,14 @@ test('rebuild_throttle_seen: foreground I/O seen just before a rebuild starts ma
   th.seenAt(0); // long ago: no effect
   assert.deepEqual(th.limits(), REBUILD_FULL_SPEED);
 });
+
+test('rebuild_throttle_quiet: the latency measured before the rebuild is the baseline, so a rebuild that triples it from the start is held down', () => {
+  const sampled = rig();
+  for (let i = 0; i < 32; i++) sampled.th.quiet(1);
+  sampled.play(2000, () => 3);
+  assert.equal(sampled.th.limits().bytesPerSec, T.floorBytesPerSec, '3 ms against a 1 ms baseline: down to the floor');
+  // Without samples the first interval under the rebuild is all it knows, and 3 ms looks normal.
+  const blind = rig();
+  blind.play(2000, () => 3);
+  assert.ok(blind.th.limits().bytesPerSec > T.startBytesPerSec);
+});

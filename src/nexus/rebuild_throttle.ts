@@ -12,9 +12,12 @@
  *     at `startBytesPerSec` and adapts every `intervalMs` to the foreground's mean
  *     latency over that interval: above the target it halves, otherwise it grows by a
  *     quarter, never beyond `busyMaxBytesPerSec` and never below `floorBytesPerSec`,
- *     so a rebuild always progresses. The target is twice the lowest interval mean seen
- *     (the baseline, which creeps up 2% per interval so a heavier workload is not
- *     punished forever), and at least `targetMinMs`.
+ *     so a rebuild always progresses. The target is twice the baseline, and at least
+ *     `targetMinMs`. The baseline is the foreground's latency without a rebuild: a
+ *     moving average of sampled latencies (`quiet`, one op in 64 while no rebuild
+ *     runs), lowered by any lower interval mean during the rebuild, and creeping up
+ *     0.5% per interval so a workload that got heavier on its own is not held back
+ *     for long.
  */
 export const RebuildThrottleMode = { ADAPTIVE: 'adaptive', FIXED: 'fixed' } as const;
 export type RebuildThrottleModeName = (typeof RebuildThrottleMode)[keyof typeof RebuildThrottleMode];
@@ -36,7 +39,7 @@ export const REBUILD_THROTTLE_TUNING: Readonly<RebuildThrottleTuning> = {
   idleMs: 250,
   intervalMs: 200,
   floorBytesPerSec: 8 * MiB,
-  startBytesPerSec: 32 * MiB,
+  startBytesPerSec: 16 * MiB,
   busyMaxBytesPerSec: 128 * MiB,
   busySpanBytes: 1 * MiB,
   targetMinMs: 2,
@@ -69,6 +72,8 @@ export class RebuildThrottle {
   private sumMs = 0;
   private ops = 0;
   private baselineMs = Infinity;
+  /** Moving average of foreground latency while no rebuild ran; undefined before the first sample. */
+  private quietMs: number | undefined;
 
   constructor(mode: RebuildThrottleModeName, now: () => number, tuning: Partial<RebuildThrottleTuning> = {}) {
     this.modeName = mode;
@@ -80,7 +85,12 @@ export class RebuildThrottle {
   get mode(): RebuildThrottleModeName { return this.modeName; }
   set mode(m: RebuildThrottleModeName) { this.modeName = m; }
 
-  /** A foreground I/O finished after `latencyMs`. */
+  /** A foreground I/O finished after `latencyMs` while no rebuild ran (a sample, not every op). */
+  quiet(latencyMs: number): void {
+    this.quietMs = this.quietMs === undefined ? latencyMs : this.quietMs + (latencyMs - this.quietMs) / 16;
+  }
+
+  /** A foreground I/O finished after `latencyMs` while a rebuild runs. */
   foreground(latencyMs: number): void {
     const now = this.now();
     if (!this.busy || now - this.lastForeground >= this.t.idleMs) this.becomeBusy(now);
@@ -116,6 +126,7 @@ export class RebuildThrottle {
   private becomeBusy(now: number): void {
     this.busy = true;
     this.rate = this.t.startBytesPerSec;
+    this.baselineMs = this.quietMs ?? Infinity;
     this.intervalStart = now;
     this.sumMs = 0;
     this.ops = 0;
@@ -124,7 +135,7 @@ export class RebuildThrottle {
   private adapt(now: number): void {
     if (this.ops > 0) {
       const mean = this.sumMs / this.ops;
-      this.baselineMs = Math.min(this.baselineMs * 1.02, mean);
+      this.baselineMs = Math.min(this.baselineMs * 1.005, mean);
       const target = Math.max(this.t.targetMinMs, 2 * this.baselineMs);
       this.rate = mean > target ? this.rate / 2 : this.rate * 1.25;
       this.rate = Math.min(this.t.busyMaxBytesPerSec, Math.max(this.t.floorBytesPerSec, this.rate));

@@ -180,6 +180,15 @@ const attributes = {
   type: 'object', maxProperties: 32, additionalProperties: { type: 'string', maxLength: 1024 },
 } as const;
 
+/**
+ * How the volume's rebuilds share the nodes with its users (docs/nexus.md "Rebuild throttle"): `mode` adaptive
+ * (yield to foreground I/O) or fixed (the cap only); `bytesPerSec` a hard cap, 0 = none. Unset: the engine's default.
+ */
+const rebuildThrottle = {
+  type: 'object', additionalProperties: false, minProperties: 1,
+  properties: { mode: { type: 'string', enum: ['adaptive', 'fixed'] }, bytesPerSec: { type: 'integer', minimum: 0, maximum: 2 ** 40 } },
+} as const;
+
 export const createVolumeBody = {
   type: 'object', additionalProperties: false, required: ['name', 'sizeBytes'],
   properties: {
@@ -188,7 +197,7 @@ export const createVolumeBody = {
     replicas: { type: 'integer', minimum: 1, maximum: 5 },
     thin: bool, media, requiredTags: tags, excludedTags: tags,
     storageGroup: { type: 'string', pattern: NODE_ID_PATTERN },
-    spread, encrypted: bool, qos,
+    spread, encrypted: bool, qos, rebuildThrottle,
     /** Restore: the new volume starts as a copy of this snapshot (id from POST /v1/snapshots). */
     sourceSnapshotId: { type: 'string', minLength: 1, maxLength: 256 },
     /** Clone: the new volume starts as a copy of this volume (its id); not with sourceSnapshotId. */
@@ -247,7 +256,7 @@ export const volumeSchema = {
   properties: {
     id: str, name: str, sizeBytes: int, replicas: int, thin: bool, media,
     requiredTags: { type: 'array', items: str }, excludedTags: { type: 'array', items: str },
-    storageGroup: str, spread, encrypted: bool, qos, sourceSnapshotId: str, sourceVolumeId: str, attributes,
+    storageGroup: str, spread, encrypted: bool, qos, rebuildThrottle, sourceSnapshotId: str, sourceVolumeId: str, attributes,
     zone: { type: 'string', description: 'A zone-local volume: every replica is in this zone' },
     publishedNodeId: str, initiatorIqn: str,
     target: { type: 'object', properties: { iqn: str, portal: str, url: str, replicaId: str } },

@@ -83,6 +83,10 @@ export interface CreateNexusRequest {
   readonly generation?: number;
   /** How many replicas must accept the generation; default every one given `online`. */
   readonly requireFenced?: number;
+  /** adaptive (rebuilds yield to foreground I/O) or fixed; default the engine's. */
+  readonly rebuildThrottleMode?: 'adaptive' | 'fixed';
+  /** A hard cap on rebuild bytes per second; 0 = none. */
+  readonly rebuildThrottleBytesPerSec?: number;
 }
 
 /** One replica as the nexus sees it (`GET /v1/nexus/:name`). */

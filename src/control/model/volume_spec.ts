@@ -7,6 +7,12 @@ export interface VolumeSpread {
   readonly strict: boolean;
 }
 
+/** adaptive: rebuilds yield to foreground I/O; fixed: only the byte cap applies (0 or unset = none). */
+export interface VolumeRebuildThrottle {
+  readonly mode?: 'adaptive' | 'fixed';
+  readonly bytesPerSec?: number;
+}
+
 /** A volume: what a PVC (or an operator) asked for. */
 export interface VolumeSpec {
   readonly id: string;
@@ -23,6 +29,12 @@ export interface VolumeSpec {
   readonly spread: VolumeSpread;
   readonly encrypted: boolean;
   readonly qos?: { readonly maxIops?: number; readonly maxBandwidthBytes?: number };
+  /**
+   * How its rebuilds share the nodes with its users, handed to every nexus the control plane
+   * creates for it (docs/nexus.md "Rebuild throttle"); unset parts follow the engine's default
+   * (`--rebuild-throttle-mode`, adaptive). Not part of the volume's identity.
+   */
+  readonly rebuildThrottle?: VolumeRebuildThrottle;
   /** The snapshot a clone was made from. */
   readonly sourceSnapshotId?: string;
   /** The volume a clone was copied from (as it was when the clone was made). */

@@ -1,6 +1,6 @@
 import { NotImplementedError } from '../engine_client/engine_client_errors.ts';
 import { ResourceKind, SpecLifecycle } from '../model/spec_common.ts';
-import type { VolumeSpread } from '../model/volume_spec.ts';
+import type { VolumeRebuildThrottle, VolumeSpread } from '../model/volume_spec.ts';
 import { MAX_REPLICAS } from '../placement/placement_types.ts';
 import type { ServiceContext } from './service_context.ts';
 import { InvalidArgumentError, VolumeExistsError, VolumeNotFoundError, VolumeNotReadyError } from './service_errors.ts';
@@ -27,6 +27,8 @@ export interface CreateVolumeInput {
   readonly spread?: VolumeSpread;
   readonly encrypted?: boolean;
   readonly qos?: { readonly maxIops?: number; readonly maxBandwidthBytes?: number };
+  /** Mode and byte cap of its rebuilds; see VolumeSpec.rebuildThrottle. */
+  readonly rebuildThrottle?: VolumeRebuildThrottle;
   /** Restore: start as a copy of this snapshot (its id). */
   readonly sourceSnapshotId?: string;
   /** Clone: start as a copy of this volume (its id), as it is at the moment of the copy. */
@@ -210,6 +212,7 @@ function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {
     ...(input.storageGroup !== undefined ? { storageGroup: input.storageGroup } : {}),
     spread: input.spread ?? { domain: 'zone', strict: false },
     encrypted: input.encrypted ?? false,
+    ...(input.rebuildThrottle !== undefined ? { rebuildThrottle: { ...input.rebuildThrottle } } : {}),
     ...(input.sourceSnapshotId !== undefined ? { sourceSnapshotId: input.sourceSnapshotId } : {}),
     ...(input.sourceVolumeId !== undefined ? { sourceVolumeId: input.sourceVolumeId } : {}),
     ...(input.attributes !== undefined ? { attributes: checkAttributes(input.attributes) } : {}),
