@@ -1,38 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../util/log.ts';
-import { NEXUS_REBUILD_RETRY_MAX_MS, NEXUS_RETRY_MAX_MS, NEXUS_RETRY_MIN_MS, NEXUS_RETRY_STABLE_MS, NexusRetrier, type RetryClock } from './nexus_retry.ts';
+import { NEXUS_REBUILD_RETRY_MAX_MS, NEXUS_RETRY_MAX_MS, NEXUS_RETRY_MIN_MS, NEXUS_RETRY_STABLE_MS, NexusRetrier } from './nexus_retry.ts';
+import { ManualClock, microtasks } from './retry_test_clock.ts';
 
-/** A clock whose timers fire only when the test advances it. */
-class ManualClock implements RetryClock {
-  t = 0;
-  #timers: Array<{ at: number; fn: () => void; live: boolean }> = [];
-  now(): number { return this.t; }
-  setTimer(fn: () => void, ms: number): { cancel(): void } {
-    const timer = { at: this.t + ms, fn, live: true };
-    this.#timers.push(timer);
-    return { cancel: () => { timer.live = false; } };
-  }
-  get pending(): number[] { return this.#timers.filter((x) => x.live).map((x) => x.at - this.t); }
-  /** Moves time forward, firing due timers in order and letting their promises settle. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      const next = this.#timers.filter((x) => x.live && x.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      this.t = next.at;
-      next.live = false;
-      next.fn();
-      await settle();
-    }
-    this.t = end;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-}
+const settle = microtasks;
 
 test('nexus_retry: a replica whose rebuild keeps failing (pool full) is retried with a growing, capped delay', async () => {
   const clock = new ManualClock();
