@@ -13,6 +13,7 @@ import { COMMAND_WINDOW, Session, type SessionRegistry, type TargetEntry } from 
 import { handleTaskMgmt, type TaskMgmtContext } from './task_mgmt.ts';
 import { TextExchange, type DiscoveryContext } from './discovery.ts';
 import { encodeText } from './text.ts';
+import { ConnectionEvent, type ConnectionEventName } from './connection_log.ts';
 
 /**
  * One TCP connection: reads PDUs, runs the login, then dispatches full-feature PDUs to
@@ -29,6 +30,8 @@ export interface ConnectionContext extends DiscoveryContext, TaskMgmtContext {
   readonly nopInIntervalMs: number;
   readonly loginTimeoutMs: number;
   connectionClosed(c: Connection): void;
+  /** Whether this per-connection event may be logged in full (connection_log.ts); absent: always. */
+  admitLog?(kind: ConnectionEventName, remoteAddress: string): boolean;
 }
 
 /** RFC 7143 §13.12: until negotiated, a PDU carries at most 8192 data bytes. */
@@ -85,7 +88,7 @@ export class Connection implements DataPathConnection {
       this.framer.push(chunk, (pdu) => this.dispatch(pdu));
     } catch (err) {
       if (err instanceof PduFramingError) {
-        this.log.warn({ code: err.code }, `dropping connection: ${err.message}`);
+        if (this.mayLog(ConnectionEvent.DROPPED)) this.log.warn({ code: err.code }, `dropping connection: ${err.message}`);
       } else {
         this.log.error({ err }, 'dropping connection after an internal error');
       }
@@ -94,7 +97,7 @@ export class Connection implements DataPathConnection {
   }
 
   private onEnd(): void {
-    if (!this.framer.atBoundary()) this.log.warn('connection ended in the middle of a PDU');
+    if (!this.framer.atBoundary() && this.mayLog(ConnectionEvent.DROPPED)) this.log.warn('connection ended in the middle of a PDU');
     this.destroy('peer closed');
   }
 
@@ -292,8 +295,10 @@ export class Connection implements DataPathConnection {
   }
 
   private sendLoginFailure(fail: LoginFailure, itt: number, isid: string): void {
-    this.log.warn({ initiator: this.login?.initiator || undefined, code: fail.code, status: fail.status.toString(16).padStart(4, '0') },
-      `login failed: ${fail.message}`);
+    if (this.mayLog(ConnectionEvent.LOGIN_FAILED)) {
+      this.log.warn({ initiator: this.login?.initiator || undefined, code: fail.code, status: fail.status.toString(16).padStart(4, '0') },
+        `login failed: ${fail.message}`);
+    }
     this.send(encodePdu(TargetOpcode.LOGIN_RESPONSE, {
       isid: /^[0-9a-f]{12}$/.test(isid) ? isid : '000000000000', itt, statSN: this.takeStatSN(),
       statusClass: fail.status >> 8, statusDetail: fail.status & 0xff,
@@ -314,7 +319,12 @@ export class Connection implements DataPathConnection {
     this.headerDigest = p.headerDigest;
     this.dataDigest = p.dataDigest;
     this.socket.setTimeout(this.ctx.nopInIntervalMs);
-    this.log.info({ initiator: result.initiatorName, target: result.target?.iqn, discovery: result.discovery, params: p }, 'login complete');
+    if (this.mayLog(ConnectionEvent.LOGIN)) this.log.info({ initiator: result.initiatorName, target: result.target?.iqn, discovery: result.discovery }, 'login complete');
+    this.log.debug({ params: p }, 'negotiated parameters');
+  }
+
+  private mayLog(kind: ConnectionEventName): boolean {
+    return this.ctx.admitLog?.(kind, this.remoteAddress) ?? true;
   }
 
   private loginHost(): LoginHost {

@@ -3,6 +3,7 @@ import { silentLogger, type Logger } from '../util/log.ts';
 import type { ScsiTarget } from '../scsi/types.ts';
 import type { ChapConfig } from './chap.ts';
 import { Connection, type ConnectionContext } from './connection.ts';
+import { ConnectionLogGate, heldBackMessage, remoteHost } from './connection_log.ts';
 import { TargetExistsError, TargetNotFoundError } from './errors.ts';
 import { SessionRegistry, type Session, type TargetEntry } from './session.ts';
 
@@ -28,6 +29,8 @@ export interface IscsiServerOptions {
   nopInIntervalMs?: number;
   /** Time a connection may take to complete login; default 30 s. */
   loginTimeoutMs?: number;
+  /** Budget of per-connection log lines (tests: a small window, a fake clock). */
+  connectionLog?: { gate?: ConnectionLogGate; now?: () => number };
 }
 
 export interface SessionInfo {
@@ -51,10 +54,24 @@ export class IscsiServer {
   private readonly connections = new Set<Connection>();
   private server: Server | undefined;
   private bound: { host: string; port: number } | undefined;
+  private readonly logGate: ConnectionLogGate;
+  private readonly now: () => number;
+  private summaryTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: IscsiServerOptions) {
     this.opts = opts;
     this.log = (opts.logger ?? silentLogger()).child({ component: 'iscsi' });
+    this.logGate = opts.connectionLog?.gate ?? new ConnectionLogGate();
+    this.now = opts.connectionLog?.now ?? Date.now;
+  }
+
+  /** Logs the summaries of per-connection lines held back in windows that have ended. */
+  flushConnectionLog(): void {
+    for (const h of this.logGate.drain(this.now())) {
+      const fields = { event: h.kind, remoteHost: h.host, count: h.count };
+      if (h.kind === 'login') this.log.info(fields, heldBackMessage(h));
+      else this.log.warn(fields, heldBackMessage(h));
+    }
   }
 
   listen(): Promise<{ host: string; port: number }> {
@@ -69,6 +86,8 @@ export class IscsiServer {
         const port = typeof a === 'object' && a !== null ? a.port : this.opts.port;
         this.bound = { host: this.opts.host, port };
         this.log.info(this.bound, 'iSCSI portal listening');
+        this.summaryTimer = setInterval(() => this.flushConnectionLog(), this.logGate.windowMs);
+        this.summaryTimer.unref();
         resolve(this.bound);
       });
     });
@@ -77,6 +96,7 @@ export class IscsiServer {
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    clearInterval(this.summaryTimer);
     for (const c of [...this.connections]) c.destroy('server closing');
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -153,6 +173,7 @@ export class IscsiServer {
       sessionsOfTarget: (iqn) => this.sessionsOfTarget(iqn),
       closeTargetSessions: (iqn, reason) => setImmediate(() => this.closeTargetSessions(iqn, reason)),
       connectionClosed: (c) => this.connections.delete(c),
+      admitLog: (kind, remoteAddress) => this.logGate.admit(kind, remoteHost(remoteAddress), this.now()),
     };
   }
 }
