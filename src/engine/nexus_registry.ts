@@ -5,7 +5,8 @@ import {
   Nexus, NexusState, WriteIntentMap, NEXUS_REGION_BYTES_DEFAULT, restartQuorum, takeoverMinimum,
   type NexusChildSpec, type NexusEvent, type RebuildJob, type RebuildOutcome,
 } from '../nexus/index.ts';
-import { AbsentReplica, childName, isUnreachable, type ChildOpener, type ReplicaRef } from './nexus_children.ts';
+import { childName, type ChildOpener, type ReplicaRef } from './nexus_children.ts';
+import { generationsOf, openForCreate, openForRestore } from './nexus_open.ts';
 import { NexusDevice } from './nexus_device.ts';
 import { REBUILD_THROTTLE_MODE_DEFAULT, type RebuildThrottleModeName } from '../nexus/rebuild_throttle.ts';
 import { loadNexusRecords, saveNexusRecords, type NexusRecord, type ReplicaRecord } from './nexus_state.ts';
@@ -123,8 +124,8 @@ export class NexusRegistry {
       if (this.#live.has(req.name)) throw new NexusExistsError(req.name);
       const refs = req.replicas.map((r) => ({ ...this.#opener.normalize(r), state: r.state ?? 'online' as const }));
       checkReplicaList(refs);
-      const generation = req.generation ?? 1 + Math.max(...await this.#generations(refs));
-      const specs = await this.#openForCreate(refs, generation, req);
+      const generation = req.generation ?? 1 + Math.max(...await generationsOf(this.#opener, refs));
+      const specs = await openForCreate(this.#opener, refs, generation, req, this.#log);
       const first = specs[0].device;
       const record: NexusRecord = {
         name: req.name, uuid: req.uuid ?? randomUUID(), generation, blockSize: first.blockSize,
@@ -207,71 +208,8 @@ export class NexusRegistry {
 
   // ---- internals ----
 
-  /** The generation in force on each replica that answers; an unreachable one is skipped (one that returns with a higher one fences the nexus). */
-  async #generations(refs: ReplicaRef[]): Promise<number[]> {
-    const got = await Promise.allSettled(refs.map((r) => this.#opener.currentGeneration(r)));
-    const gens: number[] = [];
-    for (const g of got) {
-      if (g.status === 'fulfilled') gens.push(g.value);
-      else if (!isUnreachable(g.reason)) throw g.reason;
-    }
-    if (gens.length === 0) throw (got[0] as PromiseRejectedResult).reason;
-    return gens;
-  }
-
-  /**
-   * Opens every listed replica. One that cannot be reached (its node is down or cut
-   * off) joins as a placeholder that refuses the fence, so the nexus retires it and the
-   * retry loop brings it back: given `online` it is taken to hold the data up to now
-   * (it misses only what this incarnation writes), given `stale` it is copied whole.
-   * Any other refusal (no such volume, a newer generation, a bad address) fails the create.
-   */
-  async #openForCreate(refs: Array<ReplicaRef & { state: 'online' | 'stale' }>, generation: number, req: CreateNexusRequest): Promise<NexusChildSpec[]> {
-    const opened = await Promise.allSettled(refs.map((r) => this.#opener.open(r, generation)));
-    const reachable: NexusChildSpec[] = [];
-    const failure = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected' && !isUnreachable(o.reason));
-    opened.forEach((o, i) => { if (o.status === 'fulfilled') reachable.push({ name: childName(refs[i]), device: o.value.device, release: o.value.release, state: refs[i].state }); });
-    try {
-      if (failure) throw failure.reason;
-      if (reachable.length === 0) throw (opened[0] as PromiseRejectedResult).reason;
-      checkGeometry(reachable, req);
-    } catch (err) {
-      for (const s of reachable) s.release?.();
-      throw err;
-    }
-    const geometry = reachable[0].device;
-    const regionBlocks = Math.max(1, Math.floor((req.regionBytes ?? NEXUS_REGION_BYTES_DEFAULT) / geometry.blockSize));
-    return opened.map((o, i) => {
-      const name = childName(refs[i]);
-      if (o.status === 'fulfilled') return reachable.find((s) => s.name === name) as NexusChildSpec;
-      const why = (o.reason as Error).message;
-      this.#log.warn({ nexus: req.name, replica: name, reason: why }, 'replica unreachable at create; it joins when it answers');
-      const intents = refs[i].state === 'online' ? new WriteIntentMap(geometry.blockCount, regionBlocks) : fullMap(geometry.blockCount, regionBlocks);
-      return { name, device: new AbsentReplica(geometry, why), state: 'stale' as const, intents };
-    });
-  }
-
   async #restore(record: NexusRecord): Promise<void> {
-    const specs: NexusChildSpec[] = [];
-    const regionBlocks = Math.max(1, Math.floor(record.regionBytes / record.blockSize));
-    let superseded: string | undefined;
-    // In parallel: each unreachable replica costs a connect timeout.
-    const opened = await Promise.allSettled(record.replicas.map((r) => this.#opener.open(r, record.generation)));
-    record.replicas.forEach((r, i) => {
-      const name = childName(r);
-      const map = r.intents !== undefined
-        ? WriteIntentMap.fromBuffer(record.blockCount, regionBlocks, Buffer.from(r.intents, 'base64'))
-        : r.state === 'stale' ? fullMap(record.blockCount, regionBlocks) : new WriteIntentMap(record.blockCount, regionBlocks);
-      const o = opened[i];
-      if (o.status === 'fulfilled') {
-        specs.push({ name, device: o.value.device, release: o.value.release, state: r.state, ...(r.state === 'stale' ? { intents: map } : {}) });
-        return;
-      }
-      const err = o.reason as Error;
-      if (errorCode(err) === 'STALE_GENERATION') superseded = err.message;
-      // Unreachable now: it joins stale with what it missed and is retired at the fence.
-      specs.push({ name, device: new AbsentReplica(record, err.message), state: 'stale', intents: map });
-    });
+    const { specs, superseded } = await openForRestore(this.#opener, record);
     let live: LiveNexus;
     if (superseded) {
       for (const s of specs) s.release?.();
@@ -483,24 +421,8 @@ function noQuorumReason(nexus: Nexus): string {
     + 'no I/O is served until they do (or one reports a newer generation and fences it)';
 }
 
-function fullMap(blockCount: number, regionBlocks: number): WriteIntentMap {
-  const m = new WriteIntentMap(blockCount, regionBlocks);
-  m.markAll();
-  return m;
-}
-
 function checkReplicaList(refs: ReplicaRef[]): void {
   if (refs.length < 1 || refs.length > 5) throw new InvalidArgumentError('a nexus has 1 to 5 replicas');
   const names = refs.map(childName);
   if (new Set(names).size !== names.length) throw new InvalidArgumentError('a replica is listed twice');
-}
-
-function checkGeometry(specs: NexusChildSpec[], req: CreateNexusRequest): void {
-  for (const s of specs) {
-    const d = s.device;
-    if (req.blockSize !== undefined && d.blockSize !== req.blockSize) throw new InvalidArgumentError(`replica ${s.name} has block size ${d.blockSize}, not ${req.blockSize}`);
-    if (req.sizeBytes !== undefined && d.blockCount * d.blockSize !== req.sizeBytes) {
-      throw new InvalidArgumentError(`replica ${s.name} holds ${d.blockCount * d.blockSize} bytes, not ${req.sizeBytes}`);
-    }
-  }
 }
