@@ -44,15 +44,8 @@ export function undoFor(model: PoolModel, rec: JournalRecord): () => void {
       for (let i = 0; i < rec.count; i++) before.push(v.map.get(rec.l + i));
       return () => { before.forEach((p, i) => { if (p >= 0) v.map.set(rec.l + i, p); }); };
     }
-    case RecordType.VOL_CREATE: {
-      const next = model.nextVolumeId;
-      return () => {
-        const v = model.volumes.get(rec.volume.id);
-        model.volumes.delete(rec.volume.id);
-        if (v !== undefined && model.byName.get(v.name) === v) model.byName.delete(v.name);
-        model.nextVolumeId = next;
-      };
-    }
+    case RecordType.VOL_CREATE:
+      return undoCreate(model, model.volumes, model.byName, rec.volume.id);
     case RecordType.VOL_FILLED:
     case RecordType.VOL_DELETING:
     case RecordType.VOL_RESIZE:
@@ -68,15 +61,8 @@ export function undoFor(model: PoolModel, rec: JournalRecord): () => void {
         model.byName.set(v.name, v);
       };
     }
-    case RecordType.SNAP_CREATE: {
-      const next = model.nextVolumeId;
-      return () => {
-        const s = model.snapshots.get(rec.snapshot.id);
-        model.snapshots.delete(rec.snapshot.id);
-        if (s !== undefined && model.snapshotsByName.get(s.name) === s) model.snapshotsByName.delete(s.name);
-        model.nextVolumeId = next;
-      };
-    }
+    case RecordType.SNAP_CREATE:
+      return undoCreate(model, model.snapshots, model.snapshotsByName, rec.snapshot.id);
     case RecordType.SNAP_READY:
     case RecordType.SNAP_DELETING:
     case RecordType.SNAP_DELETE: {
@@ -90,6 +76,17 @@ export function undoFor(model: PoolModel, rec: JournalRecord): () => void {
       };
     }
   }
+}
+
+/** A new volume or snapshot entry goes again, and so does the id it took. */
+function undoCreate<T extends { name: string }>(model: PoolModel, byId: Map<number, T>, byName: Map<string, T>, id: number): () => void {
+  const next = model.nextVolumeId;
+  return () => {
+    const e = byId.get(id);
+    byId.delete(id);
+    if (e !== undefined && byName.get(e.name) === e) byName.delete(e.name);
+    model.nextVolumeId = next;
+  };
 }
 
 function noop(): void {}
