@@ -38,6 +38,19 @@ describe('NodeGetVolumeStats and NodeExpandVolume look the volume up before the 
     await assert.rejects(nodeExpand(d, { volume_id: 'nope', volume_path: '' } as never), code('CSI_MISSING_FIELD'));
   });
 
+  it('takes kubelet\'s pod paths, which are longer than 128 bytes (issue 11: "volume_path is longer than 128 bytes")', async () => {
+    const long = `/var/lib/kubelet/pods/${'0'.repeat(36)}/volumes/kubernetes.io~csi/pvc-${'1'.repeat(36)}/mount`;
+    assert.ok(Buffer.byteLength(long) > 128);
+    await d.store.put({
+      volumeId: 'raw', stagingPath: '/stage/raw', kind: 'block', mountFlags: [], accessMode: 'SINGLE_NODE_WRITER',
+      attacher: 'iscsiadm', target: { portal: '127.0.0.1:3260', iqn: 'iqn.2026-11.io.berth:vol-raw', lun: 0 },
+      device: { devicePath: '/dev/null', handle: {} }, phase: 'staged', publications: [{ targetPath: long, readonly: false }],
+    } as never);
+    const withSize = { ...d, mounter: { blockDeviceBytes: async () => 4096 } as unknown as Mounter };
+    assert.deepEqual(await nodeExpand(withSize, { volume_id: 'raw', volume_path: long } as never), { capacity_bytes: 4096 });
+    await assert.rejects(nodeGetVolumeStats(d, { volume_id: 'raw', volume_path: long }), code('CSI_VOLUME_PATH_NOT_FOUND'), 'looked up, then not on disk here');
+  });
+
   it('a known volume at a path that is not its own (relative ones too) is NOT_FOUND there', async () => {
     await assert.rejects(nodeGetVolumeStats(d, { volume_id: 'known', volume_path: 'relative' }), code('CSI_VOLUME_PATH_NOT_FOUND'));
     await assert.rejects(nodeGetVolumeStats(d, { volume_id: 'known', volume_path: '' }), code('CSI_MISSING_FIELD'));

@@ -3,11 +3,17 @@
  * path, and growing the filesystem after the controller grew the LUN.
  */
 import { stat } from 'node:fs/promises';
-import { InvalidArgumentError, VolumeNotFoundError, VolumePathNotFoundError } from './csi_errors.ts';
+import { InvalidArgumentError, MissingFieldError, VolumeNotFoundError, VolumePathNotFoundError } from './csi_errors.ts';
 import type { NodeExpandVolumeRequest } from './csi_types.ts';
 import { bytesFromWire, requireString } from './csi_wire.ts';
 import type { NodeDeps } from './node_stage.ts';
 import type { StagedVolume } from './staged_store.ts';
+
+/** Present, of any length: kubelet's pod paths are longer than the 128 bytes the spec caps names and ids at. */
+function requireVolumePath(value: string | undefined): string {
+  if (value === undefined || value === '') throw new MissingFieldError('volume_path');
+  return value;
+}
 
 function pathBelongs(rec: StagedVolume, path: string): boolean {
   return rec.stagingPath === path || rec.publications.some((p) => p.targetPath === path);
@@ -40,7 +46,7 @@ async function condition(d: NodeDeps, rec: StagedVolume, path: string): Promise<
 
 export async function nodeGetVolumeStats(d: NodeDeps, req: { volume_id: string; volume_path: string }): Promise<object> {
   const volumeId = requireString(req.volume_id, 'volume_id');
-  const path = requireString(req.volume_path, 'volume_path');
+  const path = requireVolumePath(req.volume_path);
   const rec = recordAt(d, volumeId, path);
   if (!(await stat(path).catch(() => undefined))) throw new VolumePathNotFoundError(volumeId, path);
   const cond = await condition(d, rec, path);
@@ -62,7 +68,7 @@ export async function nodeGetVolumeStats(d: NodeDeps, req: { volume_id: string; 
 
 export async function nodeExpand(d: NodeDeps, req: NodeExpandVolumeRequest): Promise<object> {
   const volumeId = requireString(req.volume_id, 'volume_id');
-  const path = requireString(req.volume_path, 'volume_path');
+  const path = requireVolumePath(req.volume_path);
   const required = bytesFromWire(req.capacity_range?.required_bytes, 'capacity_range.required_bytes');
   const limit = bytesFromWire(req.capacity_range?.limit_bytes, 'capacity_range.limit_bytes');
   if (limit !== 0 && limit < required) throw new InvalidArgumentError('capacity_range: limit_bytes is smaller than required_bytes');
