@@ -8,6 +8,8 @@ export interface ReplicaDoc {
   missingBytes: number;
   rebuild: { percent: number; bytesDone: number; bytesTotal: number; bytesCopied: number; rate: number; etaSeconds: number | null } | null;
   lastRebuild: { outcome: string; bytesCopied: number; bytesTotal: number; seconds: number; finishedAt: string } | null;
+  /** Why the last attempt to bring it back failed, and when the next comes (absent from older engines). */
+  lastError?: string | null; retryAt?: string | null; retryAttempts?: number;
 }
 
 export interface NexusDoc {
@@ -43,12 +45,21 @@ export function rebuildText(r: ReplicaDoc): string {
   return '-';
 }
 
+/** "retry in 12s (3 tried): NO_SPACE: pool p is full" for a replica being brought back, else "-". */
+export function retryText(r: ReplicaDoc, now = Date.now()): string {
+  if (!r.lastError && !r.retryAt) return '-';
+  const when = r.retryAt ? `retry in ${Math.max(0, Math.ceil((Date.parse(r.retryAt) - now) / 1000))}s` : 'retrying';
+  const tried = r.retryAttempts ? ` (${r.retryAttempts} tried)` : '';
+  return `${when}${tried}${r.lastError ? `: ${r.lastError}` : ''}`;
+}
+
 export const replicaColumns: Column<ReplicaDoc>[] = [
   { header: 'REPLICA', value: (r) => r.name },
   { header: 'LOCAL', value: (r) => (r.local ? 'yes' : 'no') },
   { header: 'STATE', value: (r) => (r.state === 'rebuilding' && r.rebuild ? `rebuilding ${r.rebuild.percent}%` : r.state) },
   { header: 'MISSING', value: (r) => formatBytes(r.missingBytes) },
   { header: 'REBUILD', value: rebuildText },
+  { header: 'RETRY', value: (r) => retryText(r) },
 ];
 
 export const nexusColumns: Column<NexusDoc>[] = [
