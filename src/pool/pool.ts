@@ -187,7 +187,8 @@ export class Pool implements VolumeHost {
       ownership = await ownPool({ path, file, uuid: head.uuid, fresh: false, options: opts.ownership, logger: log });
       const loaded = await loadPool(file);
       const { model } = loaded;
-      const sb = await ownership.serialize(() => upgradeSuperblock(file, loaded.sb));
+      const owner = ownership;
+      const sb = await upgradeSuperblock(file, loaded.sb, (head) => owner.writeSuperblockHead(head));
       const allocator = new PoolAllocator(sb.layout.extentCount);
       for (const v of [...model.volumes.values(), ...model.snapshots.values()]) {
         v.map.forEachMapped(0, model.extentsFor(v.sizeBytes), (_l, p) => {

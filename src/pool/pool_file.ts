@@ -141,8 +141,14 @@ export class PoolFile {
   writeFrom(buf: Buffer, off: number, len: number, pos: number, done: IoDone): void {
     const g = this.guard;
     if (g !== null && (g.lost !== null || performance.now() >= g.leaseUntil)) {
-      return g.renew((err) => (err === null ? this.writeFrom(buf, off, len, pos, done) : done(err)));
+      // Straight to the write once a beat confirmed the claim: a beat slower than the
+      // lease must not send the write round again.
+      return g.renew((err) => (err === null ? this.writeLeased(buf, off, len, pos, done) : done(err)));
     }
+    this.writeLeased(buf, off, len, pos, done);
+  }
+
+  private writeLeased(buf: Buffer, off: number, len: number, pos: number, done: IoDone): void {
     const policy = this.policy;
     if (policy.mode === IoMode.async) return this.writeAsync(buf, off, len, pos, done);
     if (policy.mode === IoMode.sync) return done(this.writeNow(buf, off, len, pos));

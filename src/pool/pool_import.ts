@@ -93,13 +93,14 @@ async function replayJournal(file: PoolFile, sb: Superblock, model: PoolModel, g
  * either version. Only the superblock's first sector is written, so the owner record
  * further into the block (format 3) stays as the import's claim left it.
  */
-export async function upgradeSuperblock(file: PoolFile, sb: Superblock): Promise<Superblock> {
+export async function upgradeSuperblock(file: PoolFile, sb: Superblock,
+  writePrimary: (head: Buffer) => Promise<void> = (head) => file.write(head, 0, head.length, 0)): Promise<Superblock> {
   if (sb.formatVersion >= POOL_FORMAT_VERSION) return sb;
   const next: Superblock = { ...sb, formatVersion: POOL_FORMAT_VERSION };
-  const buf = encodeSuperblock(next);
-  for (const at of [0, SUPERBLOCK_BYTES]) {
-    await file.write(buf, 0, SUPERBLOCK_HEAD_BYTES, at);
-    await file.sync();
-  }
+  const head = encodeSuperblock(next).subarray(0, SUPERBLOCK_HEAD_BYTES);
+  await writePrimary(head);
+  await file.sync();
+  await file.write(head, 0, head.length, SUPERBLOCK_BYTES);
+  await file.sync();
   return next;
 }

@@ -48,6 +48,7 @@ function sharedBlock(): { block: Buffer; io: () => OwnerBlockIo } {
     io: () => ({
       read: async () => Buffer.from(block),
       write: async (b) => { b.copy(block); },
+      writeHead: async (b) => { b.copy(block, 0, 0, 512); },
       close: async () => undefined,
     }),
   };
@@ -177,4 +178,31 @@ test('the lease: writes go ahead for LEASE_INTERVALS after a beat, then wait for
   assert.ok(record(dev.block)!.seq > seq, 'renewing wrote a beat');
   assert.ok(a.leaseUntil > clock.now());
   await a.release();
+});
+
+test('an import whose lease runs out while it upgrades the superblock finishes (no beat waits on a write that waits on a beat)', async (t) => {
+  const { tempDir } = await import('./pool_test_util.ts');
+  const { Pool } = await import('./pool.ts');
+  const { decodeSuperblock, encodeSuperblock } = await import('./pool_superblock.ts');
+  const fs = await import('node:fs');
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const file = `${dir}/p`;
+  const pool = await Pool.create(file, { name: 'x', sizeBytes: 32 * 1024 * 1024, extentSize: 64 * 1024 });
+  await pool.createVolume({ name: 'v', sizeBytes: 1024 * 1024 });
+  await pool.close();
+  const fd = fs.openSync(file, 'r+');
+  const sb = Buffer.alloc(4096);
+  fs.readSync(fd, sb, 0, 4096, 0);
+  const v2 = encodeSuperblock({ ...decodeSuperblock(sb), formatVersion: 2 });
+  fs.writeSync(fd, v2, 0, 4096, 0);
+  fs.writeSync(fd, v2, 0, 4096, 4096);
+  fs.closeSync(fd);
+  // A clock far in the past: every lease this ownership grants has already run out, so every write asks for a beat.
+  const real = (await import('./pool_owner.ts')).realClock;
+  const stale: OwnerClock = { now: () => -1e12, sleep: (ms) => real.sleep(ms), after: (ms, fn) => real.after(ms, fn) };
+  const again = await Pool.import(file, { ownership: { clock: stale, intervalMs: 10 } });
+  assert.equal(again.info().formatVersion, 3);
+  await again.openVolume('v').write(0, Buffer.alloc(512, 7), true);
+  await again.close();
 });

@@ -127,8 +127,20 @@ export class PoolOwnership implements IoGuard {
     return o;
   }
 
-  /** Runs `fn` between beats (a superblock rewrite must not race a beat's read-modify-write of block 0). */
-  serialize<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Rewrites the primary superblock's first sector through the owner descriptor, between
+   * beats: a beat on a block device rewrites the whole block and must not undo it. (Not
+   * through the pool file: its writes may wait for a beat, which would wait for this.)
+   */
+  writeSuperblockHead(head: Buffer): Promise<void> {
+    return this.#serialize(async () => {
+      const block = await this.#io.read();
+      head.copy(block, 0, 0, Math.min(head.length, OWNER_RECORD_OFFSET));
+      await this.#io.writeHead(block);
+    });
+  }
+
+  #serialize<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#chain.then(fn, fn);
     this.#chain = run.catch(() => undefined);
     return run;
@@ -142,7 +154,7 @@ export class PoolOwnership implements IoGuard {
   /** Stops beating and marks the record released (a clean export: the next importer need not wait). */
   async release(): Promise<void> {
     this.#stop();
-    await this.serialize(async () => {
+    await this.#serialize(async () => {
       if (this.lost !== null) return;
       const block = await this.#io.read();
       const rec = decodeOwnerRecord(block.subarray(OWNER_RECORD_OFFSET, OWNER_RECORD_OFFSET + OWNER_RECORD_BYTES));
@@ -215,13 +227,14 @@ export class PoolOwnership implements IoGuard {
 
   /** One beat (shared by callers that arrive while it runs): read, check it is ours, write seq+1. */
   #beat(): Promise<void> {
-    this.#beating ??= this.serialize(async () => {
+    this.#beating ??= this.#serialize(async () => {
       if (this.lost !== null || this.#stopped) return;
       const started = this.#clock.now();
+      // Data first, so none of ours can reach the device after a beat another host trusts.
+      await this.#opts.flushData?.();
       const block = await this.#io.read();
       const rec = decodeOwnerRecord(block.subarray(OWNER_RECORD_OFFSET, OWNER_RECORD_OFFSET + OWNER_RECORD_BYTES));
       if (rec?.instance !== this.#instance || rec.state !== OwnerState.held) return this.#lose(rec);
-      await this.#opts.flushData?.();
       await this.#write(block, OwnerState.held);
       this.leaseUntil = started + leaseMs(this.intervalMs);
     }).finally(() => { this.#beating = null; });

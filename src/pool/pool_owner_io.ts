@@ -7,10 +7,14 @@ export interface OwnerBlockIo {
   read(): Promise<Buffer>;
   /** Durable when it resolves. May write only the owner record's sector of `block`. */
   write(block: Buffer): Promise<void>;
+  /** Durable when it resolves. May write only the superblock's first sector of `block`. */
+  writeHead(block: Buffer): Promise<void>;
   close(): Promise<void>;
 }
 
 const BLOCK = 4096;
+/** The superblock's fields and checksum all sit in its first sector. */
+const HEAD_BYTES = 512;
 
 /**
  * A second descriptor on the pool for the owner record, opened O_DSYNC so a beat is
@@ -35,6 +39,9 @@ export async function openOwnerBlockIo(path: string, blockDevice: boolean): Prom
     },
     write: async (block) => {
       writeFully(fd, block, OWNER_RECORD_OFFSET, OWNER_RECORD_BYTES, OWNER_RECORD_OFFSET);
+    },
+    writeHead: async (block) => {
+      writeFully(fd, block, 0, HEAD_BYTES, 0);
     },
     close: async () => fs.closeSync(fd),
   };
@@ -68,6 +75,10 @@ function tryDirect(path: string, base: number): OwnerBlockIo | null {
         return Buffer.from(view);
       },
       write: async (block) => {
+        block.copy(view, 0, 0, BLOCK);
+        writeFully(fd, view, 0, BLOCK, 0);
+      },
+      writeHead: async (block) => {
         block.copy(view, 0, 0, BLOCK);
         writeFully(fd, view, 0, BLOCK, 0);
       },
