@@ -445,7 +445,8 @@ export class Nexus implements BlockDevice, NexusIoHost {
     this.rebuilding++;
     this.pacer.seenAt(this.lastIoDeadline - this.opTimeoutMs);
     const done = job.run().then(() => this.rebuildSucceeded(child), (err: unknown) => this.rebuildFailed(child, err));
-    void done.finally(() => { this.rebuilding--; });
+    const ended = (): void => { this.rebuilding--; };
+    done.then(ended, ended); // a branch that never rejects: `done` itself is the caller's
     return { job, done };
   }
 

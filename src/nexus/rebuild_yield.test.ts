@@ -127,3 +127,19 @@ test('rebuild_yield_nexus: foreground I/O during a rebuild holds it to one span 
   assert.ok(target.data.equals(devs[0].data));
   nexus.close();
 });
+
+test('rebuild_fine_handed_back: a coarse map handed back at create (as the engine persists it) keeps its regions whole and tracks new writes by grain', async () => {
+  const BLK = 2048; // 64 KiB regions of 512-byte blocks
+  const devs = [new TestDevice(BLK), new TestDevice(BLK)];
+  const saved = new WriteIntentMap(BLK, 128);
+  saved.markRegion(1);
+  const nexus = await Nexus.create({
+    name: 'v', generation: 1, regionBytes: 64 * 1024,
+    children: [{ name: 'r0', device: devs[0] }, { name: 'r1', device: devs[1], state: 'stale', intents: saved }],
+  });
+  await nexus.write(3 * 128 + 16, pattern(3 * 128 + 16, 8, 512, 5), false);
+  const map = nexus.intentMap('r1')!;
+  assert.equal(map.dirtyBlocks(), 128 + 8, 'region 1 whole, plus one 4 KiB grain of region 3');
+  assert.ok(map.toBuffer().equals(Buffer.from([0b1010, 0])), 'what the engine saves: regions 1 and 3');
+  nexus.close();
+});
