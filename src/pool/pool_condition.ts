@@ -9,8 +9,9 @@
  *   and thick creates fail with NO_SPACE until something is unmapped or deleted).
  * - `hostFull`: the filesystem below a pool file refused blocks (ENOSPC, or EDQUOT for
  *   a spent quota). Writes that need new host blocks fail with NO_SPACE; the rest go on.
- *   It clears when the filesystem has room again (at least `needBytes` available), or,
- *   for a quota, when the file has gained blocks since the refusal.
+ *   It clears when the filesystem has room again — at least `needBytes` available, and
+ *   more than at the refusal, so a filesystem with a little room left that could not
+ *   take one write does not flap — or, for a quota, when the file has gained blocks.
  * A pool that is both reports `hostFull`: freeing pool extents alone does not help it.
  */
 export type PoolCondition = 'ok' | 'full' | 'hostFull';
@@ -28,7 +29,7 @@ export interface HostProbe {
 
 export class PoolConditionTracker {
   #full = false;
-  #host: { code: string; backedAtRefusal: number } | null = null;
+  #host: { code: string; at: HostProbe } | null = null;
 
   get condition(): PoolCondition {
     if (this.#host !== null) return 'hostFull';
@@ -53,16 +54,18 @@ export class PoolConditionTracker {
   }
 
   /** The host refused a write or an allocation; a repeat while already refused changes nothing. */
-  hostRefused(code: string, backedBytes: number): ConditionChange | null {
+  hostRefused(code: string, at: HostProbe): ConditionChange | null {
     if (this.#host !== null) return null;
-    return this.#change(() => { this.#host = { code, backedAtRefusal: backedBytes }; });
+    return this.#change(() => { this.#host = { code, at }; });
   }
 
   /** A look at the host while `hostFull`: clears it once the filesystem has `needBytes` to give. */
   hostProbe(probe: HostProbe, needBytes: number): ConditionChange | null {
     const h = this.#host;
     if (h === null) return null;
-    const roomAgain = h.code === 'EDQUOT' ? probe.backedBytes > h.backedAtRefusal : probe.availableBytes >= needBytes;
+    const roomAgain = h.code === 'EDQUOT'
+      ? probe.backedBytes > h.at.backedBytes
+      : probe.availableBytes >= needBytes && probe.availableBytes > h.at.availableBytes;
     if (!roomAgain) return null;
     return this.#change(() => { this.#host = null; });
   }

@@ -45,7 +45,9 @@ export class PoolSpaceWatch {
 
   /** The host refused a write (ENOSPC or EDQUOT). */
   refused(code: string): void {
-    this.#report(this.#tracker.hostRefused(code, hostSpace(this.#file, this.#path)?.backedBytes ?? 0));
+    if (this.#tracker.hostFull) return;
+    const space = hostSpace(this.#file, this.#path);
+    this.#report(this.#tracker.hostRefused(code, space ?? { availableBytes: 0, backedBytes: 0 }));
     if (this.#tracker.hostFull && this.#timer === null) {
       this.#timer = setInterval(() => this.probe(), this.#probeMs);
       this.#timer.unref();
