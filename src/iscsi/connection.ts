@@ -319,7 +319,10 @@ export class Connection implements DataPathConnection {
     this.headerDigest = p.headerDigest;
     this.dataDigest = p.dataDigest;
     this.socket.setTimeout(this.ctx.nopInIntervalMs);
-    if (this.mayLog(ConnectionEvent.LOGIN)) this.log.info({ initiator: result.initiatorName, target: result.target?.iqn, discovery: result.discovery }, 'login complete');
+    if (this.mayLog(ConnectionEvent.LOGIN)) {
+      this.log.info({ initiator: result.initiatorName, target: result.target?.iqn, discovery: result.discovery,
+        headerDigest: p.headerDigest, dataDigest: p.dataDigest }, 'login complete');
+    }
     this.log.debug({ params: p }, 'negotiated parameters');
   }
 

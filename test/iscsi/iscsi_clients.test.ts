@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { run, startServer } from './harness.ts';
+import { ConnectionLogGate } from '../../src/iscsi/connection_log.ts';
 import type { IscsiServer } from '../../src/iscsi/index.ts';
 
 /**
@@ -30,7 +31,8 @@ before(async () => {
     { iqn: NOBODY, allowedInitiators: [] },
     { iqn: CHAP1, chap: { user: 'alice', secret: SECRET } },
     { iqn: MUTUAL, chap: { user: 'bob', secret: SECRET, mutualUser: 'tgt', mutualSecret: TSECRET } },
-  ], { logger: pino({ level: 'info' }, sink) });
+  // Every login is logged in full here: these tests read the lines (the budget has its own test).
+  ], { logger: pino({ level: 'info' }, sink), connectionLog: { gate: new ConnectionLogGate({ perWindow: Number.MAX_SAFE_INTEGER }) } });
   server = s.server;
   port = s.port;
 });
