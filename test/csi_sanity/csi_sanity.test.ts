@@ -5,8 +5,9 @@
  * (expansion, raw block, real StorageClass parameters, a VolumeAttributesClass's mutable
  * parameters for MODIFY_VOLUME, the node attach limit). Each run
  * must end with 0 failed; both `Ran … / Passed | Failed | Pending | Skipped` lines are
- * printed. The node plugin runs under a node id with no engine (a compute-only node):
- * every ControllerPublish therefore goes through the node plugin's registration.
+ * printed. Two storage nodes (engines) in two zones; the node plugin runs under a node id
+ * with no engine (a compute-only node), so every ControllerPublish goes through the node
+ * plugin's registration, and the second run's 2-replica class through a nexus.
  *
  * The binary is ../shared/tools/csi-sanity from the repository (see that README), or
  * $CSI_SANITY; when it is absent the suite skips, loudly.
@@ -27,16 +28,16 @@ import { sanityArgs, sanityResult, type SanityResult } from './sanity_output.ts'
 
 /** CI's place for it, beside the repository; CSI_SANITY overrides (a checkout elsewhere). */
 const SANITY = process.env.CSI_SANITY ?? resolve(repoRoot, '..', 'shared', 'tools', 'csi-sanity');
-const STORAGE_NODE = `sanity-storage-${process.pid}`;
+const STORAGE_NODES = [`sanity-storage-a-${process.pid}`, `sanity-storage-b-${process.pid}`];
 const COMPUTE_NODE = `sanity-compute-${process.pid}`;
 /** Small volumes: every node test formats and mounts one through the user-space path. */
 const VOLUME_BYTES = 16 * MiB;
 /** The attach-limit spec creates and publishes this many volumes, then one more. */
 const MAX_VOLUMES = 3;
-/** Real StorageClass parameters, as a platform team writes them (deploy/base/storageclasses.yaml style). */
-const CLASS_PARAMETERS = { replicas: '1', type: 'ssd', thin: 'true', fsType: 'ext4', requiredTags: '', spreadStrict: 'false', 'csi.storage.k8s.io/fstype': 'ext4' };
+/** Real StorageClass parameters, as a platform team writes them (deploy/base/storageclasses.yaml style): a mirrored class. */
+const CLASS_PARAMETERS = { replicas: '2', type: 'ssd', thin: 'true', fsType: 'ext4', requiredTags: '', spreadStrict: 'false', 'csi.storage.k8s.io/fstype': 'ext4' };
 
-/** A VolumeAttributesClass's parameters (MODIFY_VOLUME): one storage node here, so one replica. */
+/** A VolumeAttributesClass's parameters (MODIFY_VOLUME): fewer replicas than the class, so a modify really drops one. */
 const ATTRIBUTES_CLASS = { replicas: '1' };
 
 const missing = !existsSync(SANITY);
@@ -47,17 +48,19 @@ if (missing) {
 describe('csi-sanity (CSI spec v1.10 conformance) against the real driver, control plane and engine', { skip: missing ? `csi-sanity binary not found at ${SANITY}` : false, timeout: 60 * 60_000 }, () => {
   let dir: string;
   let plane: ControlPlaneProcess | undefined;
-  let engine: EngineProcess | undefined;
+  const engines: EngineProcess[] = [];
   let csi: CsiProcess | undefined;
   const results: SanityResult[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), `berth-csi-sanity-${process.pid}-`));
     plane = await startControlPlane({ store: `sqlite:${join(dir, 'control.db')}` });
-    // No initiatorIqn label: the engine node is storage only, the plugin's node compute only.
-    engine = await registeredEngine([plane.url], STORAGE_NODE, 'zone=z1,storageGroup=r1,media=ssd');
-    await nodeOnline(plane.url, STORAGE_NODE);
-    await poolOnline(plane.url, STORAGE_NODE, 'p1', 8192 * MiB);
+    // No initiatorIqn labels: the engine nodes are storage only, the plugin's node compute only.
+    for (const [i, node] of STORAGE_NODES.entries()) {
+      engines.push(await registeredEngine([plane.url], node, `zone=z${i + 1},storageGroup=r${i + 1},media=ssd`));
+      await nodeOnline(plane.url, node);
+      await poolOnline(plane.url, node, 'p1', 8192 * MiB);
+    }
     csi = await startCsiPlugin(join(dir, 'csi.sock'), [
       '--mode', 'all', '--node-id', COMPUTE_NODE, '--zone', 'z1', '--state-dir', join(dir, 'state'), '--attacher', 'userspace',
       '--control-plane', plane.url, '--max-volumes', String(MAX_VOLUMES),
@@ -70,7 +73,7 @@ describe('csi-sanity (CSI spec v1.10 conformance) against the real driver, contr
     for (const r of results) process.stdout.write(`csi-sanity ${r.label}: ${r.ranLine}\ncsi-sanity ${r.label}: ${r.summaryLine}\n`);
     await csi?.stop();
     if (dir) await clearLeftovers(dir);
-    await engine?.stop();
+    for (const e of engines) await e.stop();
     await plane?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -109,6 +112,10 @@ describe('csi-sanity (CSI spec v1.10 conformance) against the real driver, contr
       '--csi.testvolumemutableparameters', join(dir, 'mutable.yaml'),
     ]);
     assert.equal(r.failed, 0, r.failures.join('\n'));
+    // The class is mirrored: publishes went through a nexus, and a modify dropped a replica.
+    const said = (msg: string) => plane!.lines().filter((l) => l.includes(`"msg":"${msg}"`)).length;
+    assert.ok(said('replicated volume published') > 0, 'no 2-replica volume was published through a nexus');
+    assert.ok(said('replica removed') > 0, 'no ControllerModifyVolume lowered a replica count');
     assert.ok(r.passed > 0, 'no spec passed');
     assert.equal(r.exitCode, 0);
     assert.deepEqual(await leftovers(dir), NOTHING_LEFT);
