@@ -1,4 +1,5 @@
 import { NoSpaceError } from '../block/errors.ts';
+import { formatBytes } from '../util/bytes.ts';
 import { toRuns, type PoolAllocator } from './pool_allocator.ts';
 import { RecordType, type JournalRecord } from './pool_journal_record.ts';
 import { JOURNAL_DURABLE } from './pool_journal.ts';
@@ -64,8 +65,11 @@ export class PoolExtentSupply {
   provision(count: number, records: (extents: number[]) => JournalRecord[], what = 'a thick volume'): Promise<void> {
     return this.serial(async () => {
       if (this.d.allocator.freeCount < count) this.returnReady();
-      if (this.d.allocator.freeCount < count) {
-        throw new NoSpaceError(`pool lacks room for ${what}: ${count} extents asked, ${this.d.allocator.freeCount} free`);
+      const free = this.d.allocator.freeCount;
+      if (free < count) {
+        const size = this.d.extentSize;
+        throw new NoSpaceError(`pool lacks room for ${what}: it needs ${formatBytes(count * size)}, `
+          + `${formatBytes(free * size)} is free, ${formatBytes((count - free) * size)} short`);
       }
       const ps = this.d.allocator.take(count);
       try {

@@ -95,6 +95,23 @@ test('clones: from a snapshot (larger, thin or thick) and straight from a volume
   await pool.close();
 });
 
+test('a snapshot or clone refused for space names what was asked and how much is missing', async (t) => {
+  const { pool } = await freshPool(t, 8 * MiB);
+  await pool.createVolume({ name: 'v', sizeBytes: 3 * MiB, thin: false });
+  await pool.createSnapshot('v', 's1');
+  const free = pool.info().freeBytes;
+  assert.ok(free < 3 * MiB, `free ${free}`);
+  const short = `${((3 * MiB - free) / MiB).toFixed(1).replace(/\.0$/, '')} MiB short`;
+  await assert.rejects(pool.createSnapshot('v', 's2'), (e: Error) => {
+    assert.equal(errorCode(e), 'NO_SPACE');
+    assert.match(e.message, /^pool lacks room for snapshot 's2' of volume 'v' \(a copy of 3 MiB\): it needs 3 MiB, [\d.]+ [KM]iB is free, /);
+    assert.ok(e.message.endsWith(short), `${e.message} (expected ${short})`);
+    return true;
+  });
+  await assert.rejects(pool.cloneVolume({ name: 'c', source: 'v' }), /pool lacks room for clone 'c' of volume 'v' \(a copy of 3 MiB\): it needs 3 MiB/);
+  await assert.rejects(pool.createVolumeFromSnapshot({ name: 'c', snapshot: 's1' }), /pool lacks room for clone 'c' of snapshot 's1' \(a copy of 3 MiB\)/);
+});
+
 test('space: snapshots use capacity, fail whole without room, and give it back on delete', async (t) => {
   const { pool } = await freshPool(t, 8 * MiB);
   const free0 = pool.info().freeBytes;

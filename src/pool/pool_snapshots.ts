@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { copyExtents, type ExtentCopy } from './pool_extent_copy.ts';
+import { formatBytes } from '../util/bytes.ts';
 import type { PoolExtentSupply } from './pool_extent_supply.ts';
 import type { PoolFile } from './pool_file.ts';
 import { JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
@@ -84,7 +85,8 @@ export class PoolSnapshots {
         id: model.nextVolumeId++, uuid: randomUUID(), name, sourceId: volume.id, sizeBytes: volume.sizeBytes,
         blockSize: volume.blockSize, createdAtMs: Date.now(),
       };
-      await this.fill({ type: RecordType.SNAP_CREATE, snapshot: fields }, fields.id, sources, [], () => { id = fields.id; });
+      await this.fill({ type: RecordType.SNAP_CREATE, snapshot: fields }, fields.id, sources, [], () => { id = fields.id; },
+        `snapshot '${name}' of volume '${volume.name}'`);
     } catch (err) {
       if (id >= 0) await this.drop(id).catch(() => undefined);
       throw err;
@@ -133,7 +135,8 @@ export class PoolSnapshots {
         id: model.nextVolumeId++, uuid: randomUUID(), name, sizeBytes, blockSize: src.blockSize, thin,
         createdAtMs: Date.now(), filling: true,
       };
-      await this.fill({ type: RecordType.VOL_CREATE, volume: fields }, fields.id, sources, blank, () => { id = fields.id; });
+      await this.fill({ type: RecordType.VOL_CREATE, volume: fields }, fields.id, sources, blank, () => { id = fields.id; },
+        `clone '${name}' of ${live ? 'volume' : 'snapshot'} '${src.name}'`);
     } catch (err) {
       if (id >= 0) await this.drop(id).catch(() => undefined);
       throw err;
@@ -181,7 +184,7 @@ export class PoolSnapshots {
    * Takes extents for every copied and every blank logical extent, journals `head` and
    * the mapping durably (the entry exists from then on, flagged unfinished), then copies.
    */
-  private async fill(head: JournalRecord, id: number, sources: { l: number; p: number }[], blank: number[], created: () => void): Promise<void> {
+  private async fill(head: JournalRecord, id: number, sources: { l: number; p: number }[], blank: number[], created: () => void, what: string): Promise<void> {
     const copies: ExtentCopy[] = [];
     await this.h.supply.provision(sources.length + blank.length, (ps) => {
       const pairs: { l: number; p: number }[] = [];
@@ -189,7 +192,7 @@ export class PoolSnapshots {
       blank.forEach((l, i) => pairs.push({ l, p: ps[sources.length + i] }));
       pairs.sort((a, b) => a.l - b.l);
       return [head, ...mapRecords(id, pairs)];
-    }, `a snapshot or clone copy (${(sources.length + blank.length) * this.h.extentSize} bytes)`);
+    }, `${what} (a copy of ${formatBytes((sources.length + blank.length) * this.h.extentSize)})`);
     created();
     await copyExtents(this.h.file, this.h.dataOffset, this.h.extentSize, copies);
   }
