@@ -37,7 +37,8 @@ export class ApiClient {
     } catch (err) {
       const c = (err as { cause?: { code?: string; message?: string } }).cause;
       const cause = c?.code ?? c?.message ?? (err as Error).message;
-      throw new ApiError('API_UNREACHABLE', `cannot reach the engine API at ${this.base} (${cause})`);
+      throw new ApiError('API_UNREACHABLE', `cannot reach the engine API at ${this.base} (${cause}); `
+        + 'is the engine running? Start it with `npm start` (the quick start) or bin/berth-engine, or point --api or $BERTH_API at it');
     }
     const text = await res.text();
     let data: unknown;

@@ -36,7 +36,7 @@ export async function openCreateTarget(path: string, sizeBytes: number | undefin
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   if (st === undefined) {
-    if (sizeBytes === undefined) throw new InvalidSizeError('sizeBytes is required to create a pool file');
+    if (sizeBytes === undefined) throw new InvalidSizeError(`${path} does not exist yet: a new pool file needs a size (--size on the CLI, sizeBytes in the API)`);
     const file = await PoolFile.open(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL);
     await ftruncate(file.fd, sizeBytes);
     return { file, poolBytes: sizeBytes, zeroed: true, created: true };
