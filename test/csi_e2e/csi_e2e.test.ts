@@ -168,6 +168,20 @@ describe('CSI end to end through the control plane, an engine and the user-space
     assert.equal(Number(hdd.available_capacity), 0, 'the engine\'s pools are ssd');
   });
 
+  it('a zone-local class (locality: zone) is created in the pod\'s zone and attachable there only; none in a zone without storage', async () => {
+    const local = { ...params, locality: 'zone' };
+    const pod = (zone: string) => ({ preferred: [{ segments: { 'topology.berth.io/zone': zone, 'topology.berth.io/node': 'compute-9' } }], requisite: [] });
+    const req = { name: 'pvc-e2e-local', capacity_range: { required_bytes: 16 * MiB }, volume_capabilities: [cap], parameters: local };
+    const made = await call('Controller', 'CreateVolume', { ...req, accessibility_requirements: pod('z1') });
+    assert.deepEqual(made.volume.accessible_topology, [{ segments: { 'topology.berth.io/zone': 'z1' } }]);
+    assert.equal((await cp<{ zone?: string }>(plane.url, 'GET', `/v1/volumes/${made.volume.volume_id}`)).body.zone, 'z1');
+    const elsewhere = await callError('Controller', 'CreateVolume', { ...req, name: 'pvc-e2e-local-z9', accessibility_requirements: pod('z9') });
+    assert.equal(elsewhere.code, status.RESOURCE_EXHAUSTED, elsewhere.details);
+    const nowhere = await callError('Controller', 'CreateVolume', { ...req, name: 'pvc-e2e-local-none' });
+    assert.equal(nowhere.code, status.INVALID_ARGUMENT, nowhere.details);
+    await call('Controller', 'DeleteVolume', { volume_id: made.volume.volume_id });
+  });
+
   it('answers NOT_FOUND for an unknown volume or node, RESOURCE_EXHAUSTED when nothing can place it', async () => {
     const unknownPublish = await callError('Controller', 'ControllerPublishVolume', { volume_id: 'no-such-volume', node_id: NODE, volume_capability: cap, readonly: false });
     assert.equal(unknownPublish.code, status.NOT_FOUND, unknownPublish.details);
