@@ -26,6 +26,7 @@ const NODE = `node-chap-${process.pid}`;
 const TOKEN = randomBytes(32).toString('hex');
 const PASSWORD = `chap-pw-${randomBytes(12).toString('hex')}`;
 const WRONG = `chap-wrong-${randomBytes(12).toString('hex')}`;
+const TARGET_PASSWORD = `chap-tgt-${randomBytes(12).toString('hex')}`;
 const SECRET = { chapUsername: 'pod-initiator', chapPassword: PASSWORD };
 const cap = { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
 
@@ -149,6 +150,24 @@ describe('CHAP end to end: control plane, engine and CSI plugin', () => {
     await call('Controller', 'DeleteVolume', { volume_id: v.volumeId });
   });
 
+  it('a mutual CHAP class: the target proves itself with the target secret; the user-space path says it cannot check that', async () => {
+    const v = await volume('pvc-chap-3');
+    const mutual = { ...SECRET, chapMutualUsername: 'berth-target', chapMutualPassword: TARGET_PASSWORD };
+    const published = await call('Controller', 'ControllerPublishVolume', { volume_id: v.volumeId, node_id: NODE, volume_capability: cap, readonly: false, secrets: mutual });
+    const ctx: Record<string, string> = published.publish_context;
+    assert.equal(ctx.chap, 'mutual');
+    const base = `${ctx.targetPortal}/${ctx.targetIqn}/${ctx.lun}`;
+    const good = await run('iscsi-inq', ['-i', INITIATOR, `iscsi://pod-initiator%${PASSWORD}@${base}?target_user=berth-target&target_password=${TARGET_PASSWORD}`], { check: false });
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    const impostor = await run('iscsi-inq', ['-i', INITIATOR, `iscsi://pod-initiator%${PASSWORD}@${base}?target_user=berth-target&target_password=${WRONG}`], { check: false });
+    assert.notEqual(impostor.code, 0, 'an initiator expecting another target secret refuses this target');
+    const stage = { volume_id: v.volumeId, staging_target_path: v.staging, volume_capability: cap, publish_context: ctx, volume_context: v.context };
+    assert.equal((await callError('Node', 'NodeStageVolume', { ...stage, secrets: SECRET })).code, status.UNAUTHENTICATED, 'nothing to check the target with');
+    assert.equal((await callError('Node', 'NodeStageVolume', { ...stage, secrets: mutual })).code, status.UNIMPLEMENTED, 'qemu\'s iSCSI driver sends no target credentials');
+    await call('Controller', 'ControllerUnpublishVolume', { volume_id: v.volumeId, node_id: NODE });
+    await call('Controller', 'DeleteVolume', { volume_id: v.volumeId });
+  });
+
   it('the secrets reach no log, no store file, no API answer, no /metrics', async () => {
     const texts: Array<[string, string]> = [
       ['control-plane log', plane.lines().join('\n')],
@@ -167,6 +186,7 @@ describe('CHAP end to end: control plane, engine and CSI plugin', () => {
     for (const [what, text] of texts) {
       assert.ok(!text.includes(PASSWORD), `${what} holds the CHAP password`);
       assert.ok(!text.includes(WRONG), `${what} holds the wrong password tried`);
+      assert.ok(!text.includes(TARGET_PASSWORD), `${what} holds the target's CHAP password`);
       assert.ok(!text.includes(TOKEN), `${what} holds the cluster token`);
     }
   });
