@@ -1,5 +1,10 @@
 /** What the crash workload, its verifier and the test agree on. */
 import type { Pool, PoolCreateOptions } from '../../src/pool/index.ts';
+import { setDefaultOwnership } from '../../src/pool/pool_owner.ts';
+
+// Worker and checker both import this: a 20 ms heartbeat makes each import's claim settle
+// in 40 ms instead of 2 s (the killed worker's pid is gone, so no wait beyond that).
+setDefaultOwnership({ intervalMs: 20 });
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
