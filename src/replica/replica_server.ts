@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { silentLogger, type Logger } from '../util/log.ts';
 import { REPLICA_MAX_PAYLOAD_DEFAULT } from './replica_protocol.ts';
 import { GenerationRegistry, type GenerationStore } from './replica_generations.ts';
-import { ReplicaSession, type ReplicaResolver } from './replica_session.ts';
+import { ReplicaSession, type ReplicaResolver, type SessionAuth } from './replica_session.ts';
+import { FailureLogLimiter } from '../util/http_auth.ts';
 import type { ReplicaAuthKeys } from './replica_auth.ts';
 
 export interface ReplicaServerOptions {
@@ -33,10 +34,20 @@ export class ReplicaServer {
     const registry = opts.generations instanceof GenerationRegistry ? opts.generations : new GenerationRegistry(opts.generations);
     const log = (opts.log ?? silentLogger()).child({ component: 'replica-server' });
     const maxPayload = opts.maxPayload ?? REPLICA_MAX_PAYLOAD_DEFAULT;
+    // One warning per window at most, as for the APIs: a scan or a flood of strangers cannot fill the disk.
+    const limiter = new FailureLogLimiter();
+    const keys = opts.auth;
+    const auth: SessionAuth | undefined = keys === undefined ? undefined : {
+      keys,
+      refused: (remote) => {
+        const held = limiter.admit(Date.now());
+        if (held !== undefined) log.warn({ remote, failuresNotLogged: held }, 'replica client refused: no valid token proof');
+      },
+    };
     this.server = net.createServer((socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
-      new ReplicaSession(socket, opts.resolve, registry, maxPayload, log, opts.auth);
+      new ReplicaSession(socket, opts.resolve, registry, maxPayload, log, auth);
     });
   }
 

@@ -14,6 +14,12 @@ import type { GenerationRegistry } from './replica_generations.ts';
 import { ReplicaPayloadPool } from './replica_payload_pool.ts';
 import { REPLICA_AUTH_NONCE_BYTES, ReplicaAuthError, encodeAuthReply, type ReplicaAuthKeys } from './replica_auth.ts';
 
+/** A server's token check, shared by its sessions: the keys, and where a refusal is reported (rate-limited there). */
+export interface SessionAuth {
+  readonly keys: ReplicaAuthKeys;
+  refused(remote: string | undefined): void;
+}
+
 export type ReplicaResolver = (volume: string) => BlockDevice | undefined;
 
 /** Requests served at once per connection; past it the socket stops being read (backpressure). */
@@ -63,10 +69,10 @@ export class ReplicaSession {
   private readonly payloads = new ReplicaPayloadPool();
   private readonly spareIos: SessionIo[] = [];
   /** With keys, HELLO must carry a proof over the nonces of this connection's AUTH. */
-  private readonly auth: ReplicaAuthKeys | undefined;
+  private readonly auth: SessionAuth | undefined;
   private nonces: { client: Buffer; server: Buffer } | undefined;
 
-  constructor(socket: Socket, resolve: ReplicaResolver, generations: GenerationRegistry, maxPayload: number, log: Logger, auth?: ReplicaAuthKeys) {
+  constructor(socket: Socket, resolve: ReplicaResolver, generations: GenerationRegistry, maxPayload: number, log: Logger, auth?: SessionAuth) {
     this.socket = socket;
     this.auth = auth;
     this.resolve = resolve;
@@ -250,20 +256,20 @@ export class ReplicaSession {
     if (this.nonces !== undefined || this.volume !== undefined) throw new ReplicaProtocolError('AUTH sent twice, or after HELLO');
     const server = randomBytes(REPLICA_AUTH_NONCE_BYTES);
     this.nonces = { client: clientNonce, server };
-    const payload = encodeAuthReply(server, this.auth.serverProof(clientNonce, server));
+    const payload = encodeAuthReply(server, this.auth.keys.serverProof(clientNonce, server));
     this.send(encodeReply(ReplicaOp.AUTH, id, 0, 0, 0, payload.length), payload);
   }
 
   /** Open servers (no token: loopback only, or --insecure-no-auth) take any HELLO. */
   private proven(proof: Buffer): boolean {
     if (!this.auth) return true;
-    return this.nonces !== undefined && this.auth.acceptsClient(this.nonces.client, this.nonces.server, proof);
+    return this.nonces !== undefined && this.auth.keys.acceptsClient(this.nonces.client, this.nonces.server, proof);
   }
 
   /** A client that cannot prove it holds the token gets one answer, then the connection closes. */
   private refuseAuth(id: number): void {
     this.refused = true;
-    this.log.warn({ remote: this.socket.remoteAddress }, 'replica client refused: no valid token proof');
+    this.auth?.refused(this.socket.remoteAddress);
     const [h, msg] = encodeErrorReply(ReplicaOp.HELLO, id, ReplicaStatus.UNAUTHENTICATED, 'the replica server demands a token proof (AUTH, then HELLO with the proof)');
     if (this.socket.writable) this.socket.end(Buffer.concat([h, msg]));
     this.socket.pause();

@@ -21,6 +21,8 @@ import { encodeHeader, encodeRequest } from '../../src/replica/replica_codec.ts'
 import { ReplicaAuthKeys, decodeAuthReply } from '../../src/replica/replica_auth.ts';
 import { REPLICA_PROTOCOL_VERSION, ReplicaOp, ReplicaStatus } from '../../src/replica/replica_protocol.ts';
 import { TestDevice, pattern } from '../../src/nexus/nexus_test_devices.ts';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { startEngine, type EngineProcess } from '../helpers/engine_process.ts';
 import { apiRequest } from '../helpers/api.ts';
 import { nodeBin, repoRoot } from '../helpers/tools.ts';
@@ -111,6 +113,18 @@ test('replica_auth: a stranger cannot attach as a nexus, with no token, a wrong 
   assert.ok(dev.data.subarray(0, 512).equals(Buffer.alloc(512, 0x11)), 'the replica is untouched');
   // The real client still gets in after all that.
   await (await connect(port, [TOKEN])).ping();
+});
+
+test('replica_auth: a flood of strangers costs one warning line per window, not one each', async () => {
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
+  const server = new ReplicaServer({ resolve: () => new TestDevice(8), generations: new MemoryGenerationStore(), auth: new ReplicaAuthKeys([TOKEN]), log });
+  const { port } = await server.listen(0, '127.0.0.1');
+  cleanups.push(() => server.close());
+  for (let i = 0; i < 5; i++) await assert.rejects(connect(port), { code: 'REPLICA_UNAUTHENTICATED' });
+  const refusals = lines.filter((l) => l.includes('replica client refused'));
+  assert.equal(refusals.length, 1, lines.join(''));
+  assert.ok(!lines.join('').includes(TOKEN));
 });
 
 test('replica_auth: a server without the token cannot pass for a replica server', async () => {
