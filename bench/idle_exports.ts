@@ -26,7 +26,7 @@ export async function measureIdleExports(o: IdleOptions): Promise<IdleFigures> {
   const idleSeconds = o.idleSeconds ?? 10;
   mkdirSync(o.baseDir, { recursive: true });
   const dir = mkdtempSync(join(o.baseDir, 'berth-idle-'));
-  const engine = await startEngine({ dataDir: join(dir, 'data') });
+  const engine = await startEngine({ dataDir: join(dir, 'data'), poolRoots: [dir] });
   try {
     await sleep((o.settleSeconds ?? 2) * 1000);
     const rssBeforeBytes = rssBytes(engine.pid);

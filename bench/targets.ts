@@ -45,7 +45,7 @@ async function startBerth(o: TargetOptions): Promise<RunningTarget> {
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   let engine;
   try {
-    engine = await startEngine({ dataDir: join(dir, 'data') });
+    engine = await startEngine({ dataDir: join(dir, 'data'), poolRoots: [dir] });
   } catch (err) {
     cleanup();
     throw err;

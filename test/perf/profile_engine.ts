@@ -67,7 +67,7 @@ try {
   }
   const engineArgs = values['engine-args']!.split(' ').filter(Boolean);
   const engine = await startEngine({
-    dataDir: join(dir, 'data'), args: engineArgs, logLevel: 'info',
+    dataDir: join(dir, 'data'), poolRoots: [dir], args: engineArgs, logLevel: 'info',
     env: { NODE_OPTIONS: `${values['node-options']} ${values.prof ? `--cpu-prof --cpu-prof-dir=${profDir}` : ''}`.trim() },
   });
   try {
