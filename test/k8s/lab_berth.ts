@@ -135,15 +135,17 @@ export async function berthAttachments(): Promise<string[]> {
  */
 export async function hostLeftovers(): Promise<string[]> {
   const left: string[] = [];
-  const loops = (await run('losetup', ['-a'], { check: false })).stdout.split('\n').filter((l) => /berth/.test(l));
+  // Only this deployment's: other suites on the machine use loop devices and netns named berth-….
+  const mine = /csi\.berth\.io|kubernetes\.io~csi\/pvc-/;
+  const loops = (await run('losetup', ['-a'], { check: false })).stdout.split('\n').filter((l) => mine.test(l));
   left.push(...loops.map((l) => `loop: ${l}`));
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => /berth-csi|kubernetes\.io~csi\/pvc-|csi\.berth\.io/.test(l));
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => mine.test(l));
   left.push(...mounts.map((l) => `mount: ${l.split(' ').slice(0, 3).join(' ')}`));
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
       const cwd = readlinkSync(`/proc/${pid}/cwd`);
-      if (/qemu-storage-daemon/.test(cmd) && /berth/.test(cmd)) left.push(`daemon ${pid}: ${cmd.slice(0, 160)}`);
+      if (/qemu-storage-daemon/.test(cmd) && mine.test(cmd)) left.push(`daemon ${pid}: ${cmd.slice(0, 160)}`);
       else if (/\/opt\/berth$/.test(cwd) && /node/.test(cmd)) left.push(`Berth process ${pid}: ${cmd.slice(0, 160)}`);
     } catch {
       // gone meanwhile
