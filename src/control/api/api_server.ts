@@ -11,6 +11,7 @@ import { registerPoolRoutes } from './routes_pools.ts';
 import { registerResourceRoutes } from './routes_resources.ts';
 import { registerVolumeRoutes } from './routes_volumes.ts';
 import { installBearerAuth } from '../../util/http_auth.ts';
+import { logApiError } from '../../util/api_error_log.ts';
 
 export const CONTROL_API_VERSION = '0.1.0';
 const BODY_LIMIT = 256 * 1024;
@@ -56,8 +57,7 @@ export async function buildControlApi(services: Services, logger: Logger, option
 
   app.setErrorHandler((err, req, reply) => {
     const { status, body, headers } = httpError(err);
-    if (status >= 500 && status !== 501 && status !== 503) req.log.error({ err, method: req.method, url: req.url }, 'api request failed');
-    else req.log.debug({ code: body.error.code, method: req.method, url: req.url }, 'api request refused');
+    logApiError(req.log, err, status, body.error.code, body.error.message, req);
     return reply.code(status).headers(headers).send(body);
   });
 

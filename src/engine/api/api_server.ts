@@ -11,6 +11,7 @@ import { collectEngineMetrics, RequestCounter } from './engine_metrics.ts';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus_text.ts';
 import { errorResponses, healthSchema } from './api_schemas.ts';
 import { installBearerAuth } from '../../util/http_auth.ts';
+import { logApiError } from '../../util/api_error_log.ts';
 
 export const API_VERSION = '0.1.0';
 /** Probes call these without a token; /metrics is not among them (scrape with the token). */
@@ -48,13 +49,7 @@ export async function buildApiServer(engine: Engine, logger: Logger, options: { 
 
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = httpError(err);
-    // Only a failure nobody expected (500) is an error with a stack. A refusal with a stable
-    // code is an answer (NO_SPACE is the user asking for too much); an unreachable or slow
-    // replica (502-504) is worth a warning, without a stack.
-    const what = { code: body.error.code, message: body.error.message, method: req.method, url: req.url };
-    if (status === 500) req.log.error({ err, method: req.method, url: req.url }, 'api request failed');
-    else if (status >= 502 && status <= 504) req.log.warn(what, 'api request failed');
-    else req.log.debug(what, 'api request refused');
+    logApiError(req.log, err, status, body.error.code, body.error.message, req);
     return reply.code(status).send(body);
   });
 
