@@ -27,7 +27,7 @@ export interface EngineOptions {
    * and this engine's nexuses demand the same of the replica servers they reach.
    */
   replicaAuthTokens?: readonly string[];
-  /** Where pool files may be created or imported from (`--pool-root`); default the data dir. Block devices: /dev. */
+  /** Where pool files may be created or imported from besides the data dir (`--pool-root`). Block devices: /dev. */
   poolRoots?: readonly string[];
   /** Heartbeat interval and node id written into the owner record of every pool (docs/pool-format.md "Ownership"). */
   poolOwnership?: Pick<OwnershipOptions, 'intervalMs' | 'nodeId'>;
@@ -74,7 +74,8 @@ export class Engine {
     this.#log = opts.logger;
     this.#server = new IscsiServer({ ...opts.iscsi, logger: opts.logger });
     this.#replicaListen = opts.replica ?? { host: opts.iscsi.host, port: 0 };
-    this.#poolRoots = opts.poolRoots !== undefined && opts.poolRoots.length > 0 ? opts.poolRoots.map((r) => resolve(r)) : [this.dataDir];
+    // The data dir is always a root: the engine's own pools live there.
+    this.#poolRoots = [this.dataDir, ...(opts.poolRoots ?? []).map((r) => resolve(r))];
     this.#poolOwnership = opts.poolOwnership ?? {};
     this.#replicaAuth = opts.replicaAuthTokens ? new ReplicaAuthKeys(opts.replicaAuthTokens) : undefined;
     this.#rebuildThrottleMode = opts.rebuildThrottleMode;

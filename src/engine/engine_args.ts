@@ -28,7 +28,7 @@ export interface EngineArgs {
   authTokenFile?: string;
   /** `--insecure-no-auth`: serve a non-loopback API without a token, on purpose. */
   insecureNoAuth?: boolean;
-  /** `--pool-root DIR` (repeatable): where pool files may be created or imported; default the data dir. */
+  /** `--pool-root DIR` (repeatable): where else than the data dir pool files may be created or imported. */
   poolRoots?: string[];
   /** `--pool-heartbeat-ms` or BERTH_POOL_HEARTBEAT_MS: the pools' owner heartbeat (docs/pool-format.md "Ownership"). */
   poolHeartbeatMs?: number;
@@ -50,7 +50,7 @@ export const ENGINE_FLAGS_HELP = `options:
   --io-mode MODE              ${IO_MODES.join(', ')}: how pool files do I/O (default auto, or $BERTH_IO_MODE)
   --auth-token-file PATH      demand the bearer token in PATH on the API (or $BERTH_AUTH_TOKEN_FILE; docs/security.md)
   --insecure-no-auth          serve a non-loopback API without a token, on purpose
-  --pool-root DIR             pool files may be created or imported under DIR (repeatable; default the data dir; block devices: /dev)
+  --pool-root DIR             pool files may also be created or imported under DIR (repeatable; the data dir always; block devices: /dev)
   --pool-heartbeat-ms MS      pool owner heartbeat (default 1000, or $BERTH_POOL_HEARTBEAT_MS; docs/pool-format.md)
   --rebuild-throttle-mode M   adaptive (rebuilds yield to foreground I/O) or fixed, for nexuses that set none (default adaptive, or $BERTH_REBUILD_THROTTLE_MODE)
   --control-plane URL[,URL…]  register and heartbeat to these control planes (needs --node-id)
