@@ -49,8 +49,8 @@ export async function openOwnerBlockIo(path: string, blockDevice: boolean): Prom
 
 /**
  * O_DIRECT wants a buffer aligned to the device's logical block size, and Node does not
- * say where a Buffer lives: try 512-byte steps into a larger one until the kernel
- * accepts a read (EINVAL means misaligned). Null when the device takes no direct I/O.
+ * say where a Buffer lives: try offsets into a larger one until the kernel accepts a
+ * read (EINVAL means misaligned). Null when the device takes no direct I/O.
  */
 function tryDirect(path: string, base: number): OwnerBlockIo | null {
   let fd: number;
@@ -60,7 +60,8 @@ function tryDirect(path: string, base: number): OwnerBlockIo | null {
     return null;
   }
   const slab = Buffer.allocUnsafeSlow(2 * BLOCK);
-  for (let at = 0; at < BLOCK; at += 512) {
+  // Buffers are at least 8-byte aligned; at most BLOCK / 8 probes, once per import.
+  for (let at = 0; at < BLOCK; at += 8) {
     const view = slab.subarray(at, at + BLOCK);
     try {
       fs.readSync(fd, view, 0, BLOCK, 0);
