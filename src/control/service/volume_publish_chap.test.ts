@@ -14,6 +14,9 @@ import { ChapSealer, type ChapCredentials } from './chap_seal.ts';
 import { readRecord, volumeKey, type StoredVolume } from './service_records.ts';
 import { buildControlApi } from '../api/api_server.ts';
 import { silentLogger } from '../../util/log.ts';
+import { SqliteStore } from '../store/sqlite_store.ts';
+import { NodeRegistry } from '../registry/node_registry.ts';
+import { ServiceContext, createServices } from './index.ts';
 
 const CHAP: ChapCredentials = { user: 'pod-initiator', secret: 'initiator-secret-0123', mutualUser: 'berth-target', mutualSecret: 'target-secret-456789' };
 const TIMING = { heartbeatDeadlineMs: 1000, nodeLossGraceMs: 5000 };
@@ -153,5 +156,17 @@ test('REST: publish takes chap; the answer and later reads show user names only,
   } finally {
     await app.close();
     await kit.close();
+  }
+});
+
+test('a control plane without a token (nothing to seal with) refuses CHAP publishes instead of storing secrets in clear', async () => {
+  const store = new SqliteStore({ path: ':memory:' });
+  try {
+    const ctx = new ServiceContext({ store, registry: new NodeRegistry(0), logger: silentLogger(), engines: () => assert.fail('no engine is called') });
+    await assert.rejects(createServices(ctx).publish.publish('v1', { nodeId: 'n1', chap: CHAP }), (err: Error & { code?: string }) =>
+      err.code === 'INVALID_ARGUMENT' && /--auth-token-file/.test(err.message) && !err.message.includes(CHAP.secret));
+    assert.equal((await store.list('')).items.length, 0);
+  } finally {
+    await store.close();
   }
 });
