@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { EngineStartError } from '../helpers/engine_process.ts';
 import { run } from '../helpers/tools.ts';
 import { assertQemuOk, call, ok, provision, qemuIo, MiB } from '../engine/engine_kit.ts';
-import { assertInUse, IMPORT_WAIT_MS, OTHER_PID_NAMESPACE, poolState, raceImport, shared, type ErrorBody } from './ownership_kit.ts';
+import { assertInUse, OTHER_PID_NAMESPACE, poolState, raceImport, shared, type ErrorBody } from './ownership_kit.ts';
 
 test('a second engine on the same data dir refuses to start and names the first', async (t) => {
   const s = shared('datadir');
@@ -74,20 +74,25 @@ test('two engines race to import one pool on a loop device: one owns it, the oth
   await ok(winner.api, 'POST', '/v1/pools/lp/volumes', { name: 'v', sizeBytes: 8 * MiB });
 });
 
-test('kill -9: an engine that cannot ask the kernel takes the pool over after the bounded wait, with every acknowledged write', async (t) => {
+test('kill -9: an engine that cannot ask the kernel is refused while the heartbeat runs, and takes over after the bounded wait once it stops, with every acknowledged write', async (t) => {
   const s = shared('kill');
   t.after(() => s.cleanup());
   const path = join(s.dir, 'k.pool');
-  const a = await s.start('node-a');
+  // A slower beat here: node-a must keep beating through node-b's whole watch even on a busy machine.
+  const heartbeatMs = 300;
+  const a = await s.start('node-a', { heartbeatMs });
   await ok(a.api, 'POST', '/v1/pools', { name: 'k', path, sizeBytes: 128 * MiB });
   const ex = await provision(a.api, { pool: 'k', createPool: false, volume: 'v', volumeBytes: 16 * MiB });
   assertQemuOk(await qemuIo(ex!.url, ['write -P 0x5a 0 4M', 'flush']), 'write through node-a');
-  await a.kill();
   // node-b runs in a pid namespace of its own: it cannot see whether node-a lives, only its heartbeat.
-  const b = await s.start('node-b', { wrap: OTHER_PID_NAMESPACE });
+  const b = await s.start('node-b', { wrap: OTHER_PID_NAMESPACE, heartbeatMs });
+  const refusal = await call<ErrorBody>(b.api, 'POST', '/v1/pools/import', { path });
+  assertInUse(refusal, 'node-a');
+  assert.match(refusal.body.error.message, /heartbeat is current/);
+  await a.kill();
   const t0 = performance.now();
   const imported = await ok<{ name: string }>(b.api, 'POST', '/v1/pools/import', { path });
-  assert.ok(performance.now() - t0 >= IMPORT_WAIT_MS, 'the takeover waited out the heartbeat');
+  assert.ok(performance.now() - t0 >= 10 * heartbeatMs, 'the takeover waited out the heartbeat');
   assert.equal(imported.name, 'k');
   const exB = await ok<{ url: string }>(b.api, 'POST', '/v1/exports', { pool: 'k', volume: 'v', allowedInitiators: null });
   assertQemuOk(await qemuIo(exB.url, ['read -P 0x5a 0 4M']), 'read through node-b');

@@ -19,7 +19,7 @@ export const OTHER_PID_NAMESPACE = ['unshare', '--pid', '--fork', '--kill-child=
 export interface Shared {
   dir: string;
   engines: EngineProcess[];
-  start(nodeId: string, opts?: { wrap?: string[]; dataDir?: string }): Promise<EngineProcess>;
+  start(nodeId: string, opts?: { wrap?: string[]; dataDir?: string; heartbeatMs?: number }): Promise<EngineProcess>;
   cleanup(): Promise<void>;
 }
 
@@ -33,7 +33,7 @@ export function shared(tag: string): Shared {
     async start(nodeId, opts = {}) {
       const e = await startEngine({
         poolRoots: [dir], readyTimeoutMs: 60_000,
-        args: ['--pool-heartbeat-ms', String(HEARTBEAT_MS), '--node-id', nodeId],
+        args: ['--pool-heartbeat-ms', String(opts.heartbeatMs ?? HEARTBEAT_MS), '--node-id', nodeId],
         ...(opts.wrap ? { wrap: opts.wrap } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       });
       engines.push(e);
