@@ -10,7 +10,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NsCsiCluster, initiatorOf } from '../csi_e2e/csi_netns_kit.ts';
 import { nsRun, type NetNode } from '../helpers/netns.ts';
-import { sleep, waitFor } from '../helpers/tools.ts';
+import { CommandError, sleep, waitFor } from '../helpers/tools.ts';
 import { blackhole, unblackhole } from './split_brain_kit.ts';
 
 const MiB = 1024 * 1024;
@@ -30,17 +30,26 @@ async function cp<T>(method: string, path: string, body?: unknown): Promise<T> {
 }
 
 /** qemu-io in `node`'s namespace against an iSCSI URL, logging in as `initiator` (the volume's ACL). */
-async function qemuIo(node: NetNode, url: string, initiator: string, cmds: string[]): Promise<{ ok: boolean; out: string }> {
+async function qemuIo(node: NetNode, url: string, initiator: string, cmds: string[], timeoutMs = 120_000): Promise<{ ok: boolean; out: string }> {
+  console.log(`qemu-io in ${node.ns} on ${url}: ${cmds.join('; ')}`);
   const m = /^iscsi:\/\/([^/]+)\/([^/]+)\/(\d+)$/.exec(url);
   assert.ok(m, url);
   const opts = `driver=iscsi,transport=tcp,portal=${m[1]},target=${m[2]},lun=${m[3]},initiator-name=${initiator}`;
-  const r = await nsRun(node.ns, 'qemu-io', ['--image-opts', opts, ...cmds.flatMap((c) => ['-c', c])], { timeoutMs: 120_000, check: false });
+  const r = await nsRun(node.ns, 'qemu-io', ['--image-opts', opts, ...cmds.flatMap((c) => ['-c', c])], { timeoutMs, check: false });
   const out = r.stdout + r.stderr;
   return { ok: r.code === 0 && !/error|fail|mismatch/i.test(out), out };
 }
 
+/**
+ * The write must not be acknowledged. An initiator left without an answer counts as refused:
+ * seen when the control plane unexports the old nexus while qemu-io is logged in to it.
+ */
 async function refused(node: NetNode, url: string, initiator: string, cmd: string, what: string): Promise<void> {
-  const r = await qemuIo(node, url, initiator, [cmd]);
+  const r = await qemuIo(node, url, initiator, [cmd], 30_000).catch((err: unknown) => {
+    if (err instanceof CommandError && /timed out/.test(err.message)) return { ok: false, out: 'no answer within 30 s' };
+    throw err;
+  });
+  console.log(`  -> ${r.ok ? 'ACKNOWLEDGED' : r.out.trim().split('\n').slice(-1)[0]}`);
   assert.ok(!r.ok, `${what}: the old nexus acknowledged "${cmd}":\n${r.out}`);
 }
 
@@ -48,16 +57,26 @@ test('replication_split_brain_cp: the control plane moves a nexus off a lost nod
   k = await NsCsiCluster.create(['a', 'b', 'c'], [
     '--heartbeat-deadline-ms', '4000', '--node-loss-grace-ms', '2000', '--orphan-min-age-ms', '0', '--orphan-interval-ms', '1000',
   ]);
-  for (const n of ['a', 'b', 'c']) await cp('POST', '/v1/pools', { nodeId: n, name: 'p', sizeBytes: 256 * MiB });
+  for (const n of ['a', 'b', 'c']) {
+    await waitFor(`node ${n} online`, async () => {
+      const node = await cp<{ state?: { status?: string } }>('GET', `/v1/nodes/${n}`).catch(() => undefined);
+      return node?.state?.status === 'online' ? true : undefined;
+    }, 30_000, 250);
+    await cp('POST', '/v1/pools', { nodeId: n, name: 'p', sizeBytes: 256 * MiB });
+  }
   await waitFor('pools online', async () => {
     const { pools } = await cp<{ pools: Array<{ status: string }> }>('GET', '/v1/pools');
     return pools.length === 3 && pools.every((p) => p.status === 'online') ? true : undefined;
   }, 30_000, 250);
   const made = await cp<VolumeDoc>('POST', '/v1/volumes', { name: 'pvc-sb', sizeBytes: 16 * MiB, replicas: 3 });
+  await waitFor('volume online with 3 replicas', async () => {
+    const v = await cp<{ status: string; replicaStates: Array<{ status: string }> }>('GET', `/v1/volumes/${made.id}`);
+    return v.status === 'online' && v.replicaStates.filter((r) => r.status === 'online').length === 3 ? true : undefined;
+  }, 60_000, 250);
   const ini = initiatorOf('b');
   const pub = await cp<VolumeDoc>('POST', `/v1/volumes/${made.id}/publish`, { nodeId: 'b', initiatorIqn: ini });
   const first = await cp<NexusDoc>('GET', `/v1/nexuses/${made.id}`);
-  assert.equal(first.nodeId, 'b', 'the nexus runs on the publishing node, which holds a replica');
+  assert.equal(first.nodeId, 'b', `the nexus runs on the publishing node, which holds a replica: ${JSON.stringify(first)}`);
   const oldUrl = pub.target!.url;
   const b = k.nodeOf('b');
   const w1 = await qemuIo(b, oldUrl, ini, ['write -P 0x11 0 16M', 'flush']);
