@@ -186,6 +186,8 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     assert.deepEqual(left, []);
     const ds = await kubectl(['get', 'csinode', lab.node, '-o', 'jsonpath={.spec.drivers[*].name}']);
     assert.doesNotMatch(ds.stdout, /csi\.berth\.io/, 'the node plugin unregistered');
+    const labels = (await kubectlJson<{ metadata: { labels: Record<string, string> } }>(['get', 'node', lab.node])).metadata.labels;
+    assert.deepEqual(Object.keys(labels).filter((k) => k.includes('berth.io')), [], 'no Berth label left on the node');
     log('nothing left: no PV, VolumeAttachment, Berth volume or snapshot, loop device, mount, daemon or socket');
   });
 });

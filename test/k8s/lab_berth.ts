@@ -98,6 +98,12 @@ export class LabBerth {
     await step('deploy/', () => kubectl(['delete', '-k', OVERLAY, '--wait=true', '--timeout=300s', '--ignore-not-found'], { timeoutMs: 320_000, check: false }));
     await step('namespace berth-system', () => until('berth-system gone', async () => ((await kubectl(['get', 'namespace', NS], { check: false })).code !== 0 ? true : undefined), 300_000));
     await step('node label', () => kubectl(['label', 'node', this.node, 'berth.io/engine-'], { check: false }));
+    // Kubelet copies NodeGetInfo's topology onto the Node and keeps it after the driver goes.
+    await step('topology labels', async () => {
+      const labels = (await kubectlJson<{ metadata: { labels: Record<string, string> } }>(['get', 'node', this.node])).metadata.labels;
+      const ours = Object.keys(labels).filter((k) => k.startsWith('topology.berth.io/'));
+      if (ours.length > 0) await kubectl(['label', 'node', this.node, ...ours.map((k) => `${k}-`)]);
+    });
     for (const e of this.engines.splice(0)) await step('storage engine', () => e.stop());
     if (this.snapshotController?.pid !== undefined) {
       this.snapshotController.kill('SIGTERM');
