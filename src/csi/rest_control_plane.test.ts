@@ -8,7 +8,7 @@ import { DEFAULT_PARAMETERS, parseVolumeParameters } from './parameters.ts';
 import { sameCanonicalParameters } from './parameters_canonical.ts';
 import { RestControlPlane } from './rest_control_plane.ts';
 import { podInfoOf, podUidOfTargetPath, withPodRecords } from './rest_pod_records.ts';
-import { canonicalParameters, createVolumeBody, lunOfTargetUrl } from './rest_views.ts';
+import { canonicalParameters, createVolumeBody, lunOfTargetUrl, parametersFromRest, type RestVolume } from './rest_views.ts';
 import { mapError } from './status_map.ts';
 
 type Handler = (req: IncomingMessage, body: unknown, res: ServerResponse) => void;
@@ -196,6 +196,10 @@ describe('RestControlPlane against a fake control plane', () => {
     assert.deepEqual(lookups, ['/v1/volumes?name=pvc-x', '/v1/volumes?name=pvc-none'], 'looked up by name, not listed');
     const plain = await cp.getVolume('v1');
     assert.equal(plain?.parameters.fsType, 'xfs');
+    // A volume made while QoS keys were still accepted: read back as made, without them.
+    const old = parametersFromRest({ ...stored, attributes: { ...attributes, maxIops: '100', maxBandwidth: '1048576' } } as RestVolume);
+    assert.equal(old.fsType, 'xfs');
+    assert.deepEqual(old, parameters);
   });
 
   it('maps content sources to sourceSnapshotId / sourceVolumeId, and a gone source to NOT_FOUND', async () => {

@@ -106,7 +106,9 @@ export function createVolumeBody(args: CreateVolumeArgs): Record<string, unknown
 export function parametersFromRest(v: RestVolume): VolumeParameters {
   if (v.attributes !== undefined && typeof v.attributes === 'object' && v.attributes !== null && Object.keys(v.attributes).length > 0) {
     try {
-      return parseVolumeParameters(v.attributes);
+      // Volumes from before QoS was refused carry maxIops/maxBandwidth: never enforced, so dropped here.
+      const { maxIops: _iops, maxBandwidth: _bw, ...attributes } = v.attributes;
+      return parseVolumeParameters(attributes);
     } catch {
       // Not this driver's attributes: read the fields as for a volume made by another client.
     }
