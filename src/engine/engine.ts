@@ -115,7 +115,8 @@ export class Engine {
     await mkdir(join(this.dataDir, 'pools'), { recursive: true, mode: 0o700 });
     await mkdir(join(this.dataDir, 'pr'), { recursive: true, mode: 0o700 });
     const state = await loadEngineState(this.dataDir);
-    for (const record of state.pools) {
+    // All at once: each import may wait on its pool's previous owner (docs/pool-format.md §13).
+    await Promise.all(state.pools.map(async (record) => {
       const entry: PoolEntry = { record: { ...record } };
       this.#pools.set(record.name, entry);
       try {
@@ -124,7 +125,7 @@ export class Engine {
         entry.fault = describeFault(err);
         this.#log.error({ pool: record.name, path: record.path, reason: entry.fault }, 'pool faulted at import');
       }
-    }
+    }));
     this.#replicas = await ReplicaService.start({
       dataDir: this.dataDir, ...this.#replicaListen, log: this.#log, lookup: (p, v) => this.#replicaVolume(p, v),
       ...(this.#replicaAuth ? { auth: this.#replicaAuth } : {}),

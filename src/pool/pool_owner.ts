@@ -87,6 +87,7 @@ export class PoolOwnership implements IoGuard {
   #beating: Promise<void> | null = null;
   #cancelTimer: (() => void) | null = null;
   #stopped = false;
+  #failing = false;
 
   private constructor(io: OwnerBlockIo, poolUuid: string, opts: OwnershipOptions) {
     this.#io = io;
@@ -220,8 +221,14 @@ export class PoolOwnership implements IoGuard {
   #schedule(): void {
     if (this.#stopped || this.lost !== null) return;
     this.#cancelTimer = this.#clock.after(this.intervalMs, () => {
-      this.#beat().catch((err: unknown) => this.#log.error({ err }, 'pool heartbeat failed'))
-        .finally(() => this.#schedule());
+      this.#beat().then(() => {
+        if (this.#failing) this.#log.info('pool heartbeat written again');
+        this.#failing = false;
+      }, (err: unknown) => {
+        // One line when beats start failing, not one a second.
+        if (!this.#failing) this.#log.error({ err }, 'pool heartbeat failed; writes wait until a beat lands');
+        this.#failing = true;
+      }).finally(() => this.#schedule());
     });
   }
 
