@@ -185,7 +185,7 @@ export class PoolOwnership implements IoGuard {
     }
     this.#start();
     await this.#beat();
-    if (this.lost !== null) throw new PoolInUseError(this.lost.message, 'it claimed the pool at the same time');
+    if (this.lostTo !== undefined) throw new PoolInUseError(this.lostTo, 'it claimed the pool at the same time');
   }
 
   /** Watches an unknown holder; returns once it stood still for the whole wait, throws if it moved. */
