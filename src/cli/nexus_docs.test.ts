@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseReplicaRef, rebuildText, retryText, type ReplicaDoc } from './nexus_docs.ts';
+import { parseReplicaRef, rebuildText, retryText, throttleText, type ReplicaDoc } from './nexus_docs.ts';
 
 test('parseReplicaRef: NODE/POOL/VOLUME with local, host:port and [v6]:port nodes', () => {
   assert.deepEqual(parseReplicaRef('local/p/v'), { node: 'local', pool: 'p', volume: 'v' });
@@ -23,4 +23,10 @@ test('retryText: why a replica is not back and when the next attempt comes', () 
   const now = Date.parse('2026-12-06T20:00:00Z');
   assert.equal(retryText({ ...base, lastError: 'NO_SPACE: pool p is full', retryAt: '2026-12-06T20:00:12Z', retryAttempts: 3 }, now), 'retry in 12s (3 tried): NO_SPACE: pool p is full');
   assert.equal(retryText({ ...base, lastError: 'DEVICE_GONE: connect timed out', retryAt: null, retryAttempts: 1 }, now), 'retrying (1 tried): DEVICE_GONE: connect timed out');
+});
+
+test('throttleText: the byte cap, then the mode in force', () => {
+  assert.equal(throttleText({ rebuildThrottleBytesPerSec: 0, rebuildThrottleMode: 'adaptive' }), 'none (adaptive)');
+  assert.match(throttleText({ rebuildThrottleBytesPerSec: 64 * 2 ** 20, rebuildThrottleMode: 'fixed' }), /^64 ?MiB\/s \(fixed\)$/);
+  assert.equal(throttleText({ rebuildThrottleBytesPerSec: 0 }), 'none', 'an engine from before modes');
 });

@@ -29,10 +29,10 @@ export function parseReplicaRef(text: string): { node: string; pool: string; vol
   return { node: parts.join('/'), pool, volume };
 }
 
-/** "adaptive, cap 200 MiB/s": whether rebuilds yield to foreground I/O, and the byte cap. */
-export function throttleText(n: NexusDoc): string {
-  const cap = n.rebuildThrottleBytesPerSec ? `cap ${formatBytes(n.rebuildThrottleBytesPerSec)}/s` : 'no cap';
-  return n.rebuildThrottleMode ? `${n.rebuildThrottleMode}, ${cap}` : cap;
+/** "200 MiB/s (adaptive)": the byte cap ("none"), and whether rebuilds yield to foreground I/O. */
+export function throttleText(n: Pick<NexusDoc, 'rebuildThrottleBytesPerSec' | 'rebuildThrottleMode'>): string {
+  const cap = n.rebuildThrottleBytesPerSec ? `${formatBytes(n.rebuildThrottleBytesPerSec)}/s` : 'none';
+  return n.rebuildThrottleMode ? `${cap} (${n.rebuildThrottleMode})` : cap;
 }
 
 /** "37.5% 120 MiB/s eta 12s", or how the last rebuild ended, or "-". */

@@ -61,7 +61,11 @@ test('replication_cli: nexus create/list/describe/throttle/move and replica list
   }
   assert.equal(doc?.state, 'online');
   const described = await berth(a.api, ['nexus', 'describe', 'nx']);
-  assert.match(described.stdout, /rebuild throttle\s+64 ?MiB\/s/);
+  assert.match(described.stdout, /rebuild throttle\s+64 ?MiB\/s \(adaptive\)/);
+  const fixed = await json<Doc & { rebuildThrottleMode: string; rebuildThrottleBytesPerSec: number }>(a.api, ['nexus', 'throttle', 'nx', '--mode', 'fixed']);
+  assert.equal(fixed.rebuildThrottleMode, 'fixed');
+  assert.equal(fixed.rebuildThrottleBytesPerSec, 64 * 2 ** 20, 'the cap stays when only the mode changes');
+  assert.match((await berth(a.api, ['nexus', 'throttle', 'nx', '--mode', 'turbo'])).stderr, /INVALID_ARGUMENT/);
   assert.match(described.stdout, /last: online, copied/);
   const replicas = await json<{ replicas: Doc['replicas'] }>(a.api, ['replica', 'list', 'nx']);
   assert.ok(replicas.replicas.every((r) => r.state === 'online'));
