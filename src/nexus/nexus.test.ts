@@ -7,6 +7,7 @@ import { StaleGenerationError } from '../replica/replica_errors.ts';
 import type { NexusChildSpec } from './nexus_child.ts';
 import { WriteIntentMap } from './write_intent_map.ts';
 import { MemoryBlockDevice } from '../block/memory_device.ts';
+import { runOnMockedTimers } from './nexus_virtual_clock.ts';
 
 const BLOCKS = 2048; // 1 MiB of 512-byte blocks
 const REGION = 64 * 1024; // 16 regions
@@ -79,21 +80,21 @@ test('nexus_child_error: a failing child is retired and the caller sees no error
   nexus.close();
 });
 
-test('nexus_child_timeout: a hung child is retired within the op timeout', async () => {
+// Op deadlines run on mocked timers (runOnMockedTimers): a loaded host cannot make a healthy child miss one.
+test('nexus_child_timeout: a hung child is retired within the op timeout', (t) => runOnMockedTimers(t.mock.timers, async () => {
   const devs = devices(2);
   const { nexus } = await make(devs, { opTimeoutMs: 150 });
   devs[0].mode = 'hang';
   const t0 = Date.now();
   await nexus.write(0, pattern(0, 8, 512, 1), false);
   const reads = await Promise.all([1, 2, 3, 4].map(() => nexus.read(0, 8)));
-  // Only a lower bound: a hung child never answers, so finishing at all shows the timeout
-  // retired it, and a busy host may take longer than any fixed upper bound.
   const took = Date.now() - t0;
-  assert.ok(took >= 140, `took ${took} ms`);
+  assert.ok(took >= 150 && took < 400, `took ${took} ms of mocked time`);
   assert.equal(nexus.children()[0].state, 'faulted');
+  assert.equal(nexus.children()[1].state, 'online');
   for (const r of reads) assert.ok(r.equals(pattern(0, 8, 512, 1)));
   nexus.close();
-});
+}));
 
 test('nexus_read_retry: a read error moves the read to another child', async () => {
   const devs = devices(2);
@@ -278,19 +279,20 @@ test('nexus_rebuild_cancel: a cancelled rebuild leaves the child stale, and it c
   nexus.close();
 });
 
-test('nexus_rebuild_target_hangs: the target is retired within the op timeout and no region stays locked', { timeout: 60_000 }, async () => {
+test('nexus_rebuild_target_hangs: the target is retired within the op timeout and no region stays locked', { timeout: 60_000 }, (t) => runOnMockedTimers(t.mock.timers, async () => {
   const devs = devices(1);
   const { nexus } = await make(devs, { opTimeoutMs: 150 });
   await nexus.write(0, pattern(0, BLOCKS, 512, 1), false);
   const target = new TestDevice(BLOCKS);
   const { done } = await nexus.addChild({ name: 'r1', device: target });
   target.mode = 'hang';
-  // The target hangs forever: that the rebuild ends at all shows the op timeout retired it.
+  const t0 = Date.now();
   assert.equal(await done, 'faulted');
+  assert.ok(Date.now() - t0 < 1000, `retired after ${Date.now() - t0} ms of mocked time`);
   // Every region is writable again at once.
   await Promise.all(Array.from({ length: 16 }, (_, r) => nexus.write(r * 128, pattern(r * 128, 1, 512, 2), false)));
   nexus.close();
-});
+}));
 
 test('nexus_child_no_space: a replica whose pool fills up is retired, the volume keeps writing', async () => {
   const roomy = new MemoryBlockDevice({ blockCount: BLOCKS });

@@ -75,7 +75,8 @@ test('a submitted write completes only once the submitting child has acknowledge
   try {
     let settled = false;
     const w = nexus.write(5, Buffer.alloc(512, 9), false).then(() => { settled = true; });
-    await new Promise((r) => setTimeout(r, 20));
+    // Until the local child has written (a few turns of the event loop, however slow the host).
+    for (let turn = 0; turn < 1000 && local.writes === 0; turn++) await new Promise((r) => setImmediate(r));
     assert.equal(local.writes, 1);
     assert.equal(settled, false, 'not acknowledged while the remote child is silent');
     remote.answer();

@@ -69,3 +69,32 @@ export function virtualCountedDevice(clock: VirtualClock, latencyMs: number, blo
   };
   return { dev, reads: () => n };
 }
+
+/** What `runOnMockedTimers` needs of node:test's `t.mock.timers`. */
+interface MockTimers {
+  enable(opts: { apis: ('setTimeout' | 'Date')[]; now?: number }): void;
+  tick(ms: number): void;
+  reset(): void;
+}
+
+/**
+ * Runs `body` with setTimeout and Date mocked (op deadlines, device delays), advancing
+ * them `stepMs` at a time, and only when the event loop has drained what it was doing:
+ * a deadline then expires after a fixed amount of work, never because the host was slow.
+ * setImmediate stays real, so devices that answer on the next turn still do.
+ */
+export async function runOnMockedTimers<T>(timers: MockTimers, body: () => Promise<T>, stepMs = 1): Promise<T> {
+  timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  let settled = false;
+  const result = body().finally(() => { settled = true; });
+  try {
+    while (!settled) {
+      await new Promise<void>((r) => setImmediate(r));
+      await new Promise<void>((r) => setImmediate(r));
+      if (!settled) timers.tick(stepMs);
+    }
+    return await result;
+  } finally {
+    timers.reset();
+  }
+}
