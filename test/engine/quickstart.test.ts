@@ -48,7 +48,7 @@ test('npm start: demo volume exported, Ctrl-C clean, second start reuses it', { 
     assert.match(first.url, /^iscsi:\/\/127\.0\.0\.1:\d+\/iqn\.2026-11\.io\.berth:default\.demo\/0$/);
     assert.match(first.output(), /iscsi-ls -s iscsi:\/\/127\.0\.0\.1:\d+/);
     assert.match(first.output(), /bin\/berth --api http:\/\/127\.0\.0\.1:\d+ volume list/);
-    // Without -f raw, qemu-io probes the format and refuses to write block 0.
+    // Without -f raw, qemu-io probes the format and restricts writes to block 0.
     assert.match(first.output(), /qemu-io -f raw -c 'write -P 0xab 0 1M' -c 'read -P 0xab 0 1M' iscsi:\/\//);
     assert.doesNotMatch(first.output(), /Brought back/);
     // Not a terminal: any log line is JSON, and the quick start logs only warnings.
