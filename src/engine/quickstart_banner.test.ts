@@ -27,7 +27,7 @@ test('a restart banner lists every pool and export it brought back, and what is 
   assert.match(text, /^ {4}gone {2}FAULTED: file missing$/m);
   assert.match(text, /^ {4}fast\/pg {2}iscsi:\/\/\S+\/iqn\.2026-11\.io\.berth:fast\.pg\/0$/m);
   assert.match(text, /^ {4}fast\/kafka {2}\S+ {3}\(new\)$/m);
-  // qemu-io without -f raw probes the format and refuses writes to block 0.
+  // qemu-io without -f raw probes the format and restricts writes to block 0.
   assert.match(text, /qemu-io -f raw -c 'write -P 0xab 0 1M' -c 'read -P 0xab 0 1M' iscsi:\/\/127\.0\.0\.1:3260\/iqn\.2026-11\.io\.berth:default\.demo\/0/);
   assert.match(text, /^ {2}bin\/berth volume list$/m);
 });
