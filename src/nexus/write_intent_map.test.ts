@@ -112,6 +112,8 @@ test('write_intent_fine: past the grain budget a new partly-written region is tr
   m.mark(768, 1);
   assert.equal(m.fineRegions, 2);
   assert.equal(m.dirtyBlocks(), 8 + 256 + 8);
+  m.clearRegion(3); // the reused slot counts only its own grains
+  assert.equal(m.dirtyBlocks(), 8 + 256);
 });
 
 test('write_intent_fine: 4k and 64k random writes cost at most twice their bytes to resync', () => {
@@ -131,9 +133,9 @@ test('write_intent_fine: 4k and 64k random writes cost at most twice their bytes
   }
 });
 
-test('fuzz: with grains, the marked blocks cover every written block, and each grain holds a written block', () => {
-  fc.assert(fc.property(fc.integer({ min: 1, max: 3000 }), fc.array(fc.tuple(fc.nat(3000), fc.nat(200)), { maxLength: 60 }), fc.boolean(), (blocks, writes, tight) => {
-    const m = new WriteIntentMap(blocks, 64, { grainBlocks: 8, fineBytesMax: tight ? 300 : undefined });
+test('fuzz: with grains (one-word and multi-word regions), the marked blocks cover every written block, and each grain holds a written block', () => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 12000 }), fc.array(fc.tuple(fc.nat(12000), fc.nat(600)), { maxLength: 60 }), fc.boolean(), fc.constantFrom(64, 2048), (blocks, writes, tight, rb) => {
+    const m = new WriteIntentMap(blocks, rb, { grainBlocks: 8, fineBytesMax: tight ? 300 : undefined });
     const written = new Set<number>();
     for (const [lba, count] of writes) {
       const l = lba % blocks;
@@ -153,9 +155,9 @@ test('fuzz: with grains, the marked blocks cover every written block, and each g
         let any = false;
         for (let x = g; x < g + 8 && !any; x++) any = written.has(x);
         // Whole regions (a write covered them or every grain got dirty) are the only other reason to be marked.
-        const r = Math.floor(b / 64);
+        const r = Math.floor(b / rb);
         let whole = true;
-        for (let x = r * 64; x < Math.min(blocks, r * 64 + 64) && whole; x++) whole = covered.has(x);
+        for (let x = r * rb; x < Math.min(blocks, r * rb + rb) && whole; x++) whole = covered.has(x);
         assert.ok(any || whole, `block ${b} is marked but nothing near it was written`);
       }
     }

@@ -42,6 +42,8 @@ export class WriteIntentMap {
   private readonly words: number;
   private readonly maxSlots: number;
   private slab: Uint32Array;
+  /** Grains set per slot, so a write never counts a region's whole bitmap. */
+  private counts: Uint32Array;
   private readonly freeSlots: number[] = [];
   private slotsUsed = 0;
   private overflowed = 0;
@@ -59,6 +61,7 @@ export class WriteIntentMap {
     this.words = Math.ceil(grains / 32);
     this.maxSlots = grains < 2 ? 0 : Math.floor((opts.fineBytesMax ?? WRITE_INTENT_FINE_BYTES_MAX) / (this.words * 4 + SLOT_OVERHEAD_BYTES));
     this.slab = new Uint32Array(0);
+    this.counts = new Uint32Array(0);
   }
 
   /** A map of the same geometry (grain and budget included) with nothing marked. */
@@ -162,6 +165,7 @@ export class WriteIntentMap {
     const g = this.grainBlocks;
     let added = 0;
     for (let i = 0; i * g < len;) {
+      if ((i & 31) === 0 && this.slab[base + (i >>> 5)] === 0) { i += 32; continue; }
       if ((this.slab[base + (i >>> 5)] & (1 << (i & 31))) === 0) { i++; continue; }
       let j = i + 1;
       while (j * g < len && (this.slab[base + (j >>> 5)] & (1 << (j & 31))) !== 0) j++;
@@ -239,18 +243,17 @@ export class WriteIntentMap {
     let blocks = added * g;
     if (g1 === lastGrain && !lastWasSet) blocks -= (lastGrain + 1) * g - len;
     this.blocks += blocks;
-    if (this.slotBlocks(r, slot) === len) this.freeSlot(r, slot); // every grain dirty: whole
+    this.counts[slot] += added;
+    if (this.counts[slot] === lastGrain + 1) this.freeSlot(r, slot); // every grain dirty: whole
   }
 
   /** Blocks the grains set in `slot` cover within region `r`. */
   private slotBlocks(r: number, slot: number): number {
     const base = slot * this.words;
-    let n = 0;
-    for (let k = 0; k < this.words; k++) n += popcount(this.slab[base + k]);
     const g = this.grainBlocks;
     const len = this.regionLength(r);
     const lastGrain = Math.ceil(len / g) - 1;
-    let blocks = n * g;
+    let blocks = this.counts[slot] * g;
     if ((this.slab[base + (lastGrain >>> 5)] & (1 << (lastGrain & 31))) !== 0) blocks -= (lastGrain + 1) * g - len;
     return blocks;
   }
@@ -264,12 +267,16 @@ export class WriteIntentMap {
       const grown = new Uint32Array(Math.min(this.maxSlots, Math.max(16, slot * 2)) * this.words);
       grown.set(this.slab);
       this.slab = grown;
+      const counts = new Uint32Array(grown.length / this.words);
+      counts.set(this.counts);
+      this.counts = counts;
     }
     return slot;
   }
 
   private freeSlot(r: number, slot: number): void {
     this.slab.fill(0, slot * this.words, (slot + 1) * this.words);
+    this.counts[slot] = 0;
     this.fine.delete(r);
     this.freeSlots.push(slot);
   }
