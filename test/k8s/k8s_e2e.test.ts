@@ -5,7 +5,8 @@
  * pull policy and the lab's missing Service routing only). Then, as a user would:
  *   PVC → pod writes a checksum → a new pod reads it → xfs online expansion → raw block
  *   → snapshot → restore → clone → a 2-replica class (a storage-only engine runs outside
- *   the cluster as a host process) → a zone-strict class → delete everything,
+ *   the cluster as a host process) → the same with the cluster node's engine removed
+ *   (a compute-only node) → a zone-strict class → delete everything,
  * and nothing may be left: PVs, VolumeAttachments, Berth volumes and snapshots, loop
  * devices, mounts, daemons. Without a running lab it skips, loudly.
  */
@@ -152,6 +153,25 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     const affinity = JSON.stringify((await kubectlJson<{ spec: { nodeAffinity?: unknown } }>(['get', 'pv', c.spec.volumeName ?? ''])).spec.nodeAffinity ?? {});
     assert.doesNotMatch(affinity, /lab-z2/, 'an iSCSI volume is attachable from every node');
     log(`volume ${v.id}: its one replica on ${storageNode} (zone lab-z2), used from ${lab.node}; PV node affinity ${affinity}`);
+  });
+
+  it('a compute-only node: with the cluster node\'s engine gone, a volume on the storage-only engine serves its pod', async () => {
+    await kubectl(['label', 'node', lab.node, 'berth.io/engine-']);
+    await until('the engine pod to go', async () => {
+      const pods = await kubectlJson<{ items: unknown[] }>(['-n', 'berth-system', 'get', 'pods', '-l', 'app.kubernetes.io/component=engine']);
+      return pods.items.length === 0 ? true : undefined;
+    }, 300_000);
+    log(`${lab.node} runs no engine now (label berth.io/engine removed, engine pod gone)`);
+    await apply(claim(ns, 'compute-only', { storageClass: cls('remote'), size: '128Mi' }));
+    await runPod('co-writer', 'compute-only', WRITE_CHECKSUM);
+    assert.match(await runPod('co-reader', 'compute-only', READ_CHECKSUM), /\/data\/blob: OK/);
+    const v = await boundVolume('compute-only');
+    assert.deepEqual(v.replicaStates.map((r) => r.nodeId), [storageNode]);
+    // The engine comes back on its host data dir (pools re-imported) for the deletes below.
+    await kubectl(['label', 'node', lab.node, 'berth.io/engine=true']);
+    await kubectl(['-n', 'berth-system', 'rollout', 'status', 'daemonset/berth-engine', '--timeout=600s'], { timeoutMs: 620_000 });
+    await lab.nodeOnline(lab.node);
+    log(`compute-only attach served ${v.id}; the engine on ${lab.node} is back online`);
   });
 
   it('a zone-strict class (locality: zone) places the replica in the pod\'s zone', async () => {

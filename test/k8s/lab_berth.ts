@@ -65,9 +65,13 @@ export class LabBerth {
 
   /** A pool on `nodeId`'s engine, through the control plane; waits until a heartbeat shows it online. */
   async pool(nodeId: string, name: string, sizeBytes: number): Promise<void> {
-    await until(`node ${nodeId} online`, async () => ((await this.api<{ state?: { status?: string } }>('GET', `/v1/nodes/${encodeURIComponent(nodeId)}`)).state?.status === 'online' ? true : undefined), 180_000);
+    await this.nodeOnline(nodeId);
     const made = await this.api<{ id: string }>('POST', '/v1/pools', { nodeId, name, sizeBytes });
     await until(`pool ${made.id} online`, async () => ((await this.api<{ status: string }>('GET', `/v1/pools/${encodeURIComponent(made.id)}`)).status === 'online' ? true : undefined), 120_000);
+  }
+
+  async nodeOnline(nodeId: string): Promise<void> {
+    await until(`node ${nodeId} online`, async () => ((await this.api<{ state?: { status?: string } }>('GET', `/v1/nodes/${encodeURIComponent(nodeId)}`)).state?.status === 'online' ? true : undefined), 180_000);
   }
 
   /** A storage-only engine: a host process outside the cluster that registers with the control plane. */
@@ -90,6 +94,8 @@ export class LabBerth {
       }
     };
     if (ns !== undefined) {
+      // Replicas on the cluster node are deleted by its engine: bring it back if a test removed it.
+      await step('engine label', () => kubectl(['label', 'node', this.node, 'berth.io/engine=true', '--overwrite']));
       await step('namespace', () => kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=300s'], { timeoutMs: 320_000, check: false }));
       await step('classes', () => kubectl(['delete', 'storageclass', '-l', 'berth.io/e2e=true', '--wait=true'], { check: false }));
       await step('PVs gone', () => until('no Berth PV', async () => ((await berthPVs()).length === 0 ? true : undefined), 300_000));
