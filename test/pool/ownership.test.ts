@@ -5,7 +5,7 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { truncateSync, writeFileSync } from 'node:fs';
+import { symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineStartError } from '../helpers/engine_process.ts';
 import { run } from '../helpers/tools.ts';
@@ -40,6 +40,10 @@ test('two engines race to import one pool file: one owns it, the other gets POOL
   assert.equal(await poolState(loser.api, 'race'), undefined, 'the loser registered nothing');
   // Asked again while the winner runs: refused at once, the winner undisturbed.
   assertInUse(await call<ErrorBody>(loser.api, 'POST', '/v1/pools/import', { path }), winnerId);
+  // The winner itself, given the same pool under another name (a symlink), is no second writer either.
+  const alias = join(s.dir, 'alias.pool');
+  symlinkSync(path, alias);
+  assertInUse(await call<ErrorBody>(winner.api, 'POST', '/v1/pools/import', { path: alias }), winnerId);
   await ok(winner.api, 'POST', '/v1/pools/race/volumes', { name: 'v', sizeBytes: 8 * MiB });
   assert.equal((await poolState(winner.api, 'race'))?.state, 'online');
   // A clean stop releases the pool: the other engine imports it with no wait, volume and all.
