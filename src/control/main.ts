@@ -31,6 +31,7 @@ options:
   --orphan-interval-ms N         how often orphans are looked for (default 30000)
   --election-ttl-s N             etcd leader lease (default 5)
   --auth-token-file PATH         demand the bearer token in PATH (or $BERTH_AUTH_TOKEN_FILE; docs/security.md)
+  --rebuild-throttle-mode MODE   adaptive or fixed: for nexuses of volumes that set none (default: each engine's own)
   --insecure-no-auth             serve a non-loopback API without a token, on purpose
   --log-level LEVEL              trace, debug, info, warn, error, fatal, silent (default info)
   -h, --help                     print this help and exit
@@ -58,6 +59,8 @@ interface ControlArgs {
   /** `--auth-token-file` or BERTH_AUTH_TOKEN_FILE (docs/security.md). */
   authTokenFile?: string;
   insecureNoAuth: boolean;
+  /** `--rebuild-throttle-mode`: sent with every nexus of a volume that sets no mode. */
+  rebuildThrottleMode?: 'adaptive' | 'fixed';
 }
 
 function parseControlArgs(argv: string[]): ControlArgs {
@@ -69,8 +72,11 @@ function parseControlArgs(argv: string[]): ControlArgs {
       'node-loss-grace-ms': { type: 'string' }, 'orphan-min-age-ms': { type: 'string' }, 'orphan-interval-ms': { type: 'string' },
       'election-ttl-s': { type: 'string' }, 'log-level': { type: 'string' },
       'auth-token-file': { type: 'string' }, 'insecure-no-auth': { type: 'boolean' },
+      'rebuild-throttle-mode': { type: 'string' },
     },
   });
+  const throttleMode = values['rebuild-throttle-mode'];
+  if (throttleMode !== undefined && throttleMode !== 'adaptive' && throttleMode !== 'fixed') throw new Error('--rebuild-throttle-mode wants adaptive or fixed');
   const listen = /^(.+):(\d{1,5})$/.exec(values.listen ?? '127.0.0.1:9600');
   if (listen === null || Number(listen[2]) > 65535) throw new Error('--listen wants HOST:PORT');
   const authTokenFile = tokenFilePath(values['auth-token-file']);
@@ -98,6 +104,7 @@ function parseControlArgs(argv: string[]): ControlArgs {
     logLevel: values['log-level'] ?? process.env.BERTH_LOG_LEVEL ?? 'info',
     ...(authTokenFile !== undefined ? { authTokenFile } : {}),
     insecureNoAuth: values['insecure-no-auth'] === true,
+    ...(throttleMode !== undefined ? { rebuildThrottleMode: throttleMode } : {}),
   };
 }
 
@@ -158,6 +165,7 @@ async function main(): Promise<void> {
   const ctx = new ServiceContext({
     store, engines: connectEngine(undefined, auth.tokens?.[0]), registry, logger, leadership, faults,
     ...(auth.tokens ? { chap: new ChapSealer(auth.tokens) } : {}),
+    ...(args.rebuildThrottleMode ? { rebuildThrottleMode: args.rebuildThrottleMode } : {}),
   });
   const services = createServices(ctx);
   const loop = new ReconcileLoop(ctx, defaultReconcilers({ orphans: { minAgeMs: args.orphanMinAgeMs, intervalMs: args.orphanIntervalMs } }));

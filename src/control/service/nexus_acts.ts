@@ -108,9 +108,10 @@ export async function ensureNexusIncarnation(
   if (nexus !== undefined) return { engine, name, replicas, created: false };
   const refs = await Promise.all(replicas.map(async (r) => ({ ...await nexusRefOf(ctx, r, nodeId), state: inSync(r) ? 'online' as const : 'stale' as const })));
   const throttle = volume.rebuildThrottle;
+  const mode = throttle?.mode ?? ctx.rebuildThrottleMode;
   await engine.createNexus({
     name, replicas: refs, sizeBytes: volume.sizeBytes, generation, requireFenced: replicas.filter(inSync).length,
-    ...(throttle?.mode !== undefined ? { rebuildThrottleMode: throttle.mode } : {}),
+    ...(mode !== undefined ? { rebuildThrottleMode: mode } : {}),
     ...(throttle?.bytesPerSec !== undefined ? { rebuildThrottleBytesPerSec: throttle.bytesPerSec } : {}),
   });
   return { engine, name, replicas, created: true };

@@ -36,6 +36,8 @@ export interface ServiceContextOptions {
   readonly faults?: FaultInjector;
   /** Seals CHAP secrets in the store; without it (no cluster token) publishing with CHAP is refused. */
   readonly chap?: ChapSealer;
+  /** Rebuild throttle mode for nexuses of volumes that set none (`--rebuild-throttle-mode`); unset: each engine's default. */
+  readonly rebuildThrottleMode?: 'adaptive' | 'fixed';
 }
 
 /**
@@ -53,9 +55,11 @@ export class ServiceContext {
   readonly locks = new KeyedLock();
   readonly volumes: IntentLog<StoredVolume, VolumeOp>;
   readonly chap: ChapSealer | undefined;
+  readonly rebuildThrottleMode: 'adaptive' | 'fixed' | undefined;
 
   constructor(o: ServiceContextOptions) {
     this.chap = o.chap;
+    this.rebuildThrottleMode = o.rebuildThrottleMode;
     this.store = o.store;
     this.engines = o.engines;
     this.registry = o.registry;

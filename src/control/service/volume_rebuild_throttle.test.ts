@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { MiB, makeKit } from '../reconcile/reconcile_test_kit.ts';
 import type { CreateNexusRequest } from '../engine_client/engine_client_types.ts';
 
-test('volume_rebuild_throttle: a volume\'s rebuild throttle reaches every nexus created for it; without one the engine default applies', async () => {
+test('volume_rebuild_throttle: a volume\'s rebuild throttle reaches every nexus created for it; without one the control plane\'s default, else the engine\'s, applies', async () => {
   const kit = await makeKit(3);
   try {
     const calls: CreateNexusRequest[] = [];
@@ -27,6 +27,16 @@ test('volume_rebuild_throttle: a volume\'s rebuild throttle reaches every nexus 
     assert.equal(calls.length, 2);
     assert.equal(calls[1].rebuildThrottleMode, undefined, 'no mode sent: the engine\'s default (--rebuild-throttle-mode) applies');
     assert.equal(calls[1].rebuildThrottleBytesPerSec, undefined);
+
+    // The control plane's own default (its --rebuild-throttle-mode) fills in for volumes that set none.
+    (kit.services.ctx as { rebuildThrottleMode: string | undefined }).rebuildThrottleMode = 'fixed';
+    const { volume: dflt } = await kit.services.volumes.create({ name: 'pvc-dflt', sizeBytes: 4 * MiB, replicas: 2 });
+    const { volume: own } = await kit.services.volumes.create({ name: 'pvc-own', sizeBytes: 4 * MiB, replicas: 2, rebuildThrottle: { mode: 'adaptive' } });
+    for (const v of [dflt, own]) {
+      const vn = (await kit.services.replicas.list({ volumeId: v.id })).map((r) => r.nodeId);
+      await kit.services.publish.publish(v.id, { nodeId: vn[0] });
+    }
+    assert.deepEqual(calls.slice(2).map((c) => c.rebuildThrottleMode), ['fixed', 'adaptive'], 'the volume\'s own mode wins over the default');
   } finally {
     await kit.close();
   }
