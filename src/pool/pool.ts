@@ -3,7 +3,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
 import type { PoolFile } from './pool_file.ts';
-import { openForImport, ownPool } from './pool_open.ts';
+import { openExclusive, ownPool } from './pool_open.ts';
 import type { OwnershipOptions, PoolOwnership } from './pool_owner.ts';
 import { NoSpaceError, type DeviceGoneError } from '../block/errors.ts';
 import { PoolAllocator, toRuns } from './pool_allocator.ts';
@@ -179,7 +179,7 @@ export class Pool implements VolumeHost {
    * live engine's pool is refused with POOL_IN_USE, a dead one's taken over.
    */
   static async import(path: string, opts: PoolImportOptions = {}): Promise<Pool> {
-    const file = await openForImport(path);
+    const file = await openExclusive(path);
     const log = opts.logger ?? silentLogger();
     let ownership: PoolOwnership | undefined;
     try {

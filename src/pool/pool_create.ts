@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { PoolFile, blockDeviceBytes, openPoolPath } from './pool_file.ts';
+import { PoolFile, blockDeviceBytes } from './pool_file.ts';
+import { openExclusive } from './pool_open.ts';
 import { hasSuperblockMagic } from './pool_superblock.ts';
 import { SUPERBLOCK_BYTES } from './pool_layout.ts';
 import { InvalidSizeError, PoolDeviceNotEmptyError, PoolExistsError } from './pool_errors.ts';
@@ -41,7 +42,7 @@ export async function openCreateTarget(path: string, sizeBytes: number | undefin
     await ftruncate(file.fd, sizeBytes);
     return { file, poolBytes: sizeBytes, zeroed: true, created: true };
   }
-  const file = await openPoolPath(path);
+  const file = await openExclusive(path);
   try {
     const head = Buffer.alloc(PROBE_BYTES);
     await file.read(head, 0, head.length, 0);

@@ -15,10 +15,10 @@ function isBlockDevice(path: string): boolean {
 }
 
 /**
- * Opens a pool for import. A block device someone holds exclusively on this host is
- * refused with POOL_IN_USE naming the holder when the owner record names one.
+ * Opens a pool's path for import or create. A block device someone holds exclusively on
+ * this host is refused with POOL_IN_USE, naming the holder when the owner record names one.
  */
-export async function openForImport(path: string): Promise<PoolFile> {
+export async function openExclusive(path: string): Promise<PoolFile> {
   try {
     return await openPoolPath(path);
   } catch (err) {

@@ -51,3 +51,27 @@ test('owner record I/O on a block device is O_DIRECT and round-trips', async (t)
     await io.close();
   }
 });
+
+test('create on a block device held exclusively elsewhere (here: another O_EXCL opener, like a mount) is POOL_IN_USE, even with force', async (t) => {
+  const { Pool } = await import('../../src/pool/index.ts');
+  const { errorCode } = await import('../../src/util/errors.ts');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `berth-excl-${process.pid}-`));
+  const backing = path.join(dir, 'dev.img');
+  fs.writeFileSync(backing, '');
+  fs.truncateSync(backing, 64 * 2 ** 20);
+  let dev = '';
+  let holder: number | undefined;
+  t.after(async () => {
+    if (holder !== undefined) fs.closeSync(holder);
+    if (dev !== '') await run('losetup', ['-d', dev], { check: false });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  dev = (await run('losetup', ['-f', '--show', backing])).stdout.trim();
+  holder = fs.openSync(dev, fs.constants.O_RDONLY | fs.constants.O_EXCL);
+  await assert.rejects(Pool.create(dev, { name: 'x', force: true }), (e) => errorCode(e) === 'POOL_IN_USE'
+    && /opened the device exclusively/.test((e as Error).message));
+  fs.closeSync(holder);
+  holder = undefined;
+  const pool = await Pool.create(dev, { name: 'x' });
+  await pool.close();
+});
