@@ -211,6 +211,24 @@ test('destroy refuses a pool with volumes, then wipes the pool', async (t) => {
   await pool.destroy();
   assert.ok(fs.existsSync(file), 'the file stays; the engine decides');
   await assert.rejects(Pool.import(file), code('POOL_NOT_FOUND'));
+  // What destroy leaves is blank where create looks: a new pool needs no force.
+  const again = await Pool.create(file, { name: 'y' });
+  await again.close();
+});
+
+test('a pool destroyed after checkpoints of many volumes leaves a start create takes without force', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const file = path.join(dir, 'p');
+  let pool = await Pool.create(file, { name: 'x', sizeBytes: 64 * MiB });
+  // 64 volume records (110 bytes each) reach well past the first 4 KiB of each checkpoint slot.
+  for (let i = 0; i < 64; i++) await pool.createVolume({ name: `v${i}`, sizeBytes: MiB });
+  await pool.close();
+  pool = await Pool.import(file);
+  for (let i = 0; i < 64; i++) await pool.deleteVolume(`v${i}`);
+  await pool.destroy();
+  const again = await Pool.create(file, { name: 'y' });
+  await again.close();
 });
 
 test('a pool on a device with old contents zeroes extents before first use', async (t) => {

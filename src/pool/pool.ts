@@ -17,6 +17,7 @@ import { encodeSuperblock, SB_FLAG_DEVICE_NOT_ZEROED, type Superblock } from './
 import { computeLayout, DEFAULT_EXTENT_SIZE, validateExtentSize, META_BLOCK_BYTES, POOL_FORMAT_VERSION, reserveWindow, SUPERBLOCK_BYTES } from './pool_layout.ts';
 import { loadPool, readSuperblock, upgradeSuperblock } from './pool_import.ts';
 import { openCreateTarget } from './pool_create.ts';
+import { PROBE_BYTES } from './pool_signature.ts';
 import { isValidName, uuidToBytes } from './pool_bytes.ts';
 import { verifyPool, type PoolCheckReport } from './pool_verify.ts';
 import { PoolSpaceWatch, type SpaceView } from './pool_space_watch.ts';
@@ -385,7 +386,11 @@ export class Pool implements VolumeHost {
     await this.closing;
   }
 
-  /** Wipes the superblocks and checkpoint headers so the path no longer holds a pool. */
+  /**
+   * Wipes the superblocks and checkpoint headers so the path no longer holds a pool, and
+   * the whole probed start (pool_signature.ts), so a new pool can be created there
+   * without force.
+   */
   async destroy(): Promise<void> {
     this.checkOpen();
     if (this.model.entryCount > 0 || this.pendingNames.size > 0) throw new PoolNotEmptyError();
@@ -397,6 +402,8 @@ export class Pool implements VolumeHost {
     const l = this.sb.layout;
     const zeros = Buffer.alloc(META_BLOCK_BYTES);
     for (const at of [0, SUPERBLOCK_BYTES, l.slotAOffset, l.slotBOffset]) await this.file.write(zeros, 0, zeros.length, at);
+    const start = Math.min(PROBE_BYTES, l.poolBytes);
+    await this.file.write(Buffer.alloc(start), 0, start, 0);
     await this.file.sync();
     await this.file.close();
     this.log.info('pool destroyed');
