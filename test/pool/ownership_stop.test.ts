@@ -48,7 +48,11 @@ test('SIGSTOP: refused while the holder lives; after a takeover the woken holder
   assert.match(state?.reason ?? '', /ownership lost: now held by engine node-c/);
   assertQemuOk(await qemuIo(exC.url, ['read -P 0x22 0 4M']), 'node-c still reads its own data');
 
-  // The old holder's clean stop writes nothing either (no checkpoint over node-c's); nor does node-c's.
+  // Forgetting the lost pool on node-a never touches its bytes (a destroy would wipe node-c's pool),
+  // and its unexport and clean stop write nothing either (no checkpoint over node-c's).
+  await ok(a.api, 'DELETE', '/v1/exports/st/v');
+  await ok(a.api, 'DELETE', '/v1/pools/st');
+  assert.equal(await poolState(a.api, 'st'), undefined);
   await a.stop();
   await c.stop();
   const d = await s.start('node-d');
