@@ -9,6 +9,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 packages=(
   libiscsi-bin tgt qemu-utils qemu-block-extra qemu-system-common fio etcd-server
   iproute2 xfsprogs e2fsprogs socat netcat-openbsd util-linux coreutils
+  # the dashboard's browser tests (test/dashboard)
+  chromium
   # fio's build
   libiscsi-dev pkg-config zlib1g-dev libaio-dev build-essential dpkg-dev
 )
