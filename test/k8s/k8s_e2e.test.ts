@@ -5,7 +5,8 @@
  * pull policy and the lab's missing Service routing only). Then, as a user would:
  *   PVC → pod writes a checksum → a new pod reads it → xfs online expansion → raw block
  *   → snapshot → restore → clone → a 2-replica class (a storage-only engine runs outside
- *   the cluster as a host process) → the same with the cluster node's engine removed
+ *   the cluster as a host process) → the shipped 3-replica class (a second one) → a
+ *   volume on a storage-only engine → the same with the cluster node's engine removed
  *   (a compute-only node) → a zone-strict class → delete everything,
  * and nothing may be left: PVs, VolumeAttachments, Berth volumes and snapshots, loop
  * devices, mounts, daemons. Without a running lab it skips, loudly.
@@ -138,6 +139,18 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     assert.match(await runPod('mirror-reader', 'mirrored', READ_CHECKSUM), /\/data\/blob: OK/);
     const v = await boundVolume('mirrored');
     assert.deepEqual(v.replicaStates.map((r) => r.nodeId).sort(), [lab.node, storageNode].sort());
+    log(`volume ${v.id}: replicas on ${v.replicaStates.map((r) => `${r.nodeId} (${r.status})`).join(', ')}`);
+  });
+
+  it('the shipped berth-replicated-ssd class: 3 thick replicas in 3 zones (a second storage-only engine), CHAP Secret named', async () => {
+    const third = `lab-storage-b-${process.pid}`;
+    await lab.storageEngine(third, 'lab-z3');
+    await lab.pool(third, 'store', 8 * GiB);
+    await apply(claim(ns, 'triple', { storageClass: 'berth-replicated-ssd', size: '128Mi' }));
+    await runPod('triple-writer', 'triple', WRITE_CHECKSUM);
+    assert.match(await runPod('triple-reader', 'triple', READ_CHECKSUM), /\/data\/blob: OK/);
+    const v = await boundVolume('triple');
+    assert.deepEqual(v.replicaStates.map((r) => r.nodeId).sort(), [lab.node, storageNode, third].sort());
     log(`volume ${v.id}: replicas on ${v.replicaStates.map((r) => `${r.nodeId} (${r.status})`).join(', ')}`);
   });
 
