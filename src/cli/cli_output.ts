@@ -1,7 +1,9 @@
 import Table from 'cli-table3';
+import { stringify as toYaml } from 'yaml';
 import { BerthError } from '../util/errors.ts';
 
-export type OutputFormat = 'table' | 'json';
+/** `berth` takes table or json; `kubectl berth` also yaml (the same document as json). */
+export type OutputFormat = 'table' | 'json' | 'yaml';
 
 export interface Column<T> {
   header: string;
@@ -10,8 +12,8 @@ export interface Column<T> {
 
 /** Writes rows as a table for people, or `json` (the API's own document) for scripts. */
 export function printRows<T>(format: OutputFormat, json: unknown, rows: T[], columns: Column<T>[]): void {
-  if (format === 'json') {
-    printJson(json);
+  if (format !== 'table') {
+    printDocument(format, json);
     return;
   }
   if (rows.length === 0) {
@@ -25,8 +27,8 @@ export function printRows<T>(format: OutputFormat, json: unknown, rows: T[], col
 
 /** One object as `key  value` lines, or as JSON. */
 export function printObject(format: OutputFormat, obj: object, fields: [string, string | number][]): void {
-  if (format === 'json') {
-    printJson(obj);
+  if (format !== 'table') {
+    printDocument(format, obj);
     return;
   }
   const width = Math.max(...fields.map(([k]) => k.length));
@@ -37,9 +39,17 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-export function parseOutputFormat(text: string): OutputFormat {
-  if (text === 'table' || text === 'json') return text;
-  throw new BerthError('INVALID_ARGUMENT', `--output must be table or json, not '${text}'`);
+/** A document as JSON or YAML (YAML for the table format too: callers print tables themselves). */
+export function printDocument(format: OutputFormat, value: unknown): void {
+  if (format === 'json') printJson(value);
+  else process.stdout.write(toYaml(value));
+}
+
+export function parseOutputFormat(text: string, allowed: readonly OutputFormat[] = ['table', 'json']): OutputFormat {
+  const f = allowed.find((a) => a === text);
+  if (f !== undefined) return f;
+  const names = allowed.length === 2 ? allowed.join(' or ') : `${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}`;
+  throw new BerthError('INVALID_ARGUMENT', `--output must be ${names}, not '${text}'`);
 }
 
 /** `pool/volume` as given on the command line. */
