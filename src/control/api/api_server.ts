@@ -10,6 +10,7 @@ import { registerNodeRoutes } from './routes_nodes.ts';
 import { registerPoolRoutes } from './routes_pools.ts';
 import { registerResourceRoutes } from './routes_resources.ts';
 import { registerVolumeRoutes } from './routes_volumes.ts';
+import { UI_OPEN_ROUTES, registerUiRoutes } from './routes_ui.ts';
 import { installBearerAuth } from '../../util/http_auth.ts';
 import { logApiError } from '../../util/api_error_log.ts';
 
@@ -28,8 +29,8 @@ export interface ControlApiOptions {
   readonly authTokens?: readonly string[];
 }
 
-/** Probes call these without a token (docs/security.md). */
-export const CONTROL_OPEN_ROUTES = ['/v1/health'] as const;
+/** Probes call these without a token (docs/security.md); the dashboard's page and scripts hold no data (its API reads need the token). */
+export const CONTROL_OPEN_ROUTES = ['/v1/health', ...UI_OPEN_ROUTES] as const;
 
 /**
  * The control plane's REST API. Handlers only translate: the schemas validate, a
@@ -73,6 +74,7 @@ export async function buildControlApi(services: Services, logger: Logger, option
   registerPoolRoutes(app, services);
   registerVolumeRoutes(app, services);
   registerResourceRoutes(app, services);
+  registerUiRoutes(app);
 
   app.get('/v1/openapi.json', { config: { hidden: true } }, async () => openApi());
 
