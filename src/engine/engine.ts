@@ -4,7 +4,7 @@ import type { Logger } from '../util/log.ts';
 import { Pool } from '../pool/index.ts';
 import { IscsiServer } from '../iscsi/index.ts';
 import { loadEngineState, saveEngineState, ENGINE_STATE_VERSION, type PoolRecord } from './engine_state.ts';
-import { ExportRegistry } from './export_registry.ts';
+import { ExportRegistry, type ExportIoStats } from './export_registry.ts';
 import { lockDataDir, type DataDirLock } from './data_dir_lock.ts';
 import { checkPoolPath } from './pool_paths.ts';
 import type { OwnershipOptions } from '../pool/pool_owner.ts';
@@ -140,6 +140,8 @@ export class Engine {
       logger: this.#log,
       prDir: join(this.dataDir, 'pr'),
       portal: this.#portal,
+      // An escape hatch to measure what per-command accounting costs (docs/monitoring.md).
+      countIo: process.env.BERTH_IO_METRICS !== '0',
     });
     await this.#exports.restore(state.targets, (p, v) => this.#openVolume(p, v));
   }
@@ -260,6 +262,11 @@ export class Engine {
   }
 
   // ---- exports ----
+
+  /** Per-export I/O counters, read by /metrics. */
+  exportIoStats(): ExportIoStats[] {
+    return this.#exports.ioStats();
+  }
 
   listExports(): ExportView[] {
     return this.#exports.exports();

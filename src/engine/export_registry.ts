@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../util/log.ts';
-import { ScsiTargetDevice } from '../scsi/index.ts';
+import { IoStats, ScsiTargetDevice } from '../scsi/index.ts';
 import type { IscsiServer } from '../iscsi/index.ts';
 import type { ChapConfig, LunRecord, TargetRecord } from './engine_state.ts';
 import type { BlockDevice } from '../block/block_device.ts';
@@ -23,7 +23,15 @@ interface LiveLun {
   record: LunRecord;
   volume?: OpenVolume;
   prStore?: FilePrStore;
+  ioStats?: IoStats;
   fault?: string;
+}
+
+/** One exported volume's I/O counters, for /metrics. */
+export interface ExportIoStats {
+  pool: string;
+  volume: string;
+  stats: IoStats;
 }
 
 interface LiveTarget {
@@ -49,7 +57,11 @@ export class ExportRegistry {
   readonly #portal: string;
   readonly #targets = new Map<string, LiveTarget>();
 
-  constructor(opts: { server: IscsiServer; logger: Logger; prDir: string; portal: { host: string; port: number } }) {
+  readonly #countIo: boolean;
+
+  /** `countIo: false` leaves exports uncounted (BERTH_IO_METRICS=0), to measure what counting costs. */
+  constructor(opts: { server: IscsiServer; logger: Logger; prDir: string; portal: { host: string; port: number }; countIo?: boolean }) {
+    this.#countIo = opts.countIo ?? true;
     this.#server = opts.server;
     this.#log = opts.logger;
     this.#prDir = opts.prDir;
@@ -184,6 +196,14 @@ export class ExportRegistry {
     return this.#server.sessions(iqn) as SessionView[];
   }
 
+  ioStats(): ExportIoStats[] {
+    const out: ExportIoStats[] = [];
+    for (const t of this.#targets.values()) {
+      for (const l of t.luns.values()) if (l.ioStats) out.push({ pool: l.record.pool, volume: l.record.volume, stats: l.ioStats });
+    }
+    return out;
+  }
+
   exportCount(): number {
     let n = 0;
     for (const t of this.#targets.values()) n += t.luns.size;
@@ -224,7 +244,9 @@ export class ExportRegistry {
 
   async #attach(target: LiveTarget, live: LiveLun, volume: OpenVolume): Promise<void> {
     const prStore = this.prStoreFor(volume.uuid);
+    const ioStats = this.#countIo ? new IoStats(volume.blockSize) : undefined;
     await target.scsi.addLun(live.record.lun, {
+      ioStats,
       device: volume,
       naaId: naaIdForVolume(volume.uuid),
       serial: serialForVolume(volume.uuid),
@@ -233,6 +255,7 @@ export class ExportRegistry {
     });
     live.volume = volume;
     live.prStore = prStore;
+    live.ioStats = ioStats;
     delete live.fault;
   }
 

@@ -5,6 +5,7 @@ import {
 } from './constants.ts';
 import { crc32cUpdate } from '../util/crc32c.ts';
 import { LoginFailure, PduFramingError } from './errors.ts';
+import { iscsiCounters } from './counters.ts';
 import { PduFramer, type RawPdu } from './framer.ts';
 import { LoginStateMachine, type LoginHost, type LoginRequest, type LoginResult } from './login.ts';
 import { decodePdu, encodePdu } from './pdu.ts';
@@ -88,6 +89,7 @@ export class Connection implements DataPathConnection {
       this.framer.push(chunk, (pdu) => this.dispatch(pdu));
     } catch (err) {
       if (err instanceof PduFramingError) {
+        if (err.code === 'HEADER_DIGEST') iscsiCounters.headerDigestErrors++;
         if (this.mayLog(ConnectionEvent.DROPPED)) this.log.warn({ code: err.code }, `dropping connection: ${err.message}`);
       } else {
         this.log.error({ err }, 'dropping connection after an internal error');
@@ -205,6 +207,7 @@ export class Connection implements DataPathConnection {
     if (this.phase === Phase.LOGIN) return this.onLoginPhasePdu(opcode, pdu);
     this.nopPending = false;
     if (!pdu.dataDigestOk) {
+      iscsiCounters.dataDigestErrors++;
       this.reject(pdu, RejectReason.DATA_DIGEST_ERROR);
       // ERL 0 cannot ask again for lost write data.
       if (opcode === Op.SCSI_DATA_OUT) this.closeAfterFlush();

@@ -2,3 +2,4 @@
 export { IscsiServer } from './server.ts';
 export type { ChapConfig, IscsiServerOptions, SessionInfo, TargetConfig } from './server.ts';
 export { TargetExistsError, TargetNotFoundError } from './errors.ts';
+export { iscsiCounters } from './counters.ts';

@@ -3,6 +3,7 @@ export { ScsiTargetDevice, LunExistsError, LunNotFoundError } from './target_dev
 export type { LogicalUnit } from './logical_unit.ts';
 export { buildSense, parseSense } from './sense.ts';
 export { ScsiStatus } from './types.ts';
+export { IoStats, IO_KINDS, LATENCY_BUCKETS_SECONDS, SENSE_KEY_COUNT } from './io_stats.ts';
 export type {
   ITNexus, LogicalUnitConfig, PrStore, ScsiResponse, ScsiTarget, ScsiTask,
 } from './types.ts';

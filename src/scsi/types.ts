@@ -1,4 +1,5 @@
 import type { BlockDevice } from '../block/block_device.ts';
+import type { IoStats } from './io_stats.ts';
 
 /**
  * The seam between a SCSI transport (iSCSI today, others later) and the SCSI command
@@ -95,6 +96,8 @@ export interface LogicalUnitConfig {
    * other volumes of the pool; default unpaced.
    */
   readonly sanitizeBytesPerSecond?: number;
+  /** Where commands that reach the LU's handler are counted for metrics; none: not counted. */
+  readonly ioStats?: IoStats;
 }
 
 /**

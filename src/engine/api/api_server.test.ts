@@ -5,6 +5,7 @@ import type { ExportRequest, ExportView } from '../engine_types.ts';
 import { silentLogger } from '../../util/log.ts';
 import { BerthError } from '../../util/errors.ts';
 import { buildApiServer } from './api_server.ts';
+import { IoStats } from '../../scsi/index.ts';
 
 /** A stand-in engine: routes are tested for validation, shaping and error mapping only. */
 function fakeEngine() {
@@ -33,6 +34,7 @@ function fakeEngine() {
     listTargets: () => [],
     sessions: () => [],
     exportCount: () => 1,
+    exportIoStats: () => [{ pool: 'p', volume: 'v', stats: new IoStats(512) }],
     nexuses: { list: () => [] },
   };
   return { engine: engine as unknown as Engine, calls };
@@ -124,6 +126,11 @@ test('metrics and openapi', async () => {
     assert.match(m.body, /^berth_pool_capacity_bytes\{pool="p"\} 100$/m);
     assert.match(m.body, /^berth_pool_online\{pool="bad"\} 0$/m);
     assert.match(m.body, /^berth_exports 1$/m);
+    // I/O families from prom-client's exposition, and its process metrics.
+    assert.match(m.body, /^# TYPE berth_volume_io_latency_seconds histogram$/m);
+    assert.match(m.body, /^berth_volume_io_latency_seconds_bucket\{pool="p",volume="v",op="read",le="0.00005"\} 0$/m);
+    assert.match(m.body, /^berth_volume_io_ops_total\{pool="p",volume="v",op="write"\} 0$/m);
+    assert.match(m.body, /^process_cpu_seconds_total /m);
     const doc = (await app.inject({ method: 'GET', url: '/v1/openapi.json' })).json();
     assert.equal(doc.openapi, '3.0.3');
     assert.ok(doc.paths['/v1/pools/{pool}/volumes/{volume}'].patch.requestBody);

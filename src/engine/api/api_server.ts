@@ -8,7 +8,7 @@ import { registerNexusRoutes } from './routes_nexus.ts';
 import { registerSnapshotRoutes } from './routes_snapshots.ts';
 import { collectOpenApi } from './openapi.ts';
 import { collectEngineMetrics, RequestCounter } from './engine_metrics.ts';
-import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './prometheus_text.ts';
+import { ScrapeRegistry } from '../../util/prom_registry.ts';
 import { errorResponses, healthSchema } from './api_schemas.ts';
 import { installBearerAuth } from '../../util/http_auth.ts';
 import { logApiError } from '../../util/api_error_log.ts';
@@ -40,6 +40,7 @@ export async function buildApiServer(engine: Engine, logger: Logger, options: { 
   if (options.auth) installBearerAuth(app, { tokens: options.auth.tokens, openRoutes: ENGINE_OPEN_ROUTES }, logger);
   const started = Date.now();
   const requests = new RequestCounter();
+  const metrics = new ScrapeRegistry(() => collectEngineMetrics(engine, requests));
   const openApi = collectOpenApi(app, { title: 'Berth engine API', version: API_VERSION });
 
   app.addHook('onResponse', async (req, reply) => {
@@ -79,8 +80,8 @@ export async function buildApiServer(engine: Engine, logger: Logger, options: { 
   registerSnapshotRoutes(app, engine);
 
   app.get('/metrics', { config: { hidden: true } }, async (_req, reply) => {
-    const text = renderPrometheus(await collectEngineMetrics(engine, requests));
-    return reply.type(PROMETHEUS_CONTENT_TYPE).send(text);
+    const text = await metrics.render();
+    return reply.type(metrics.contentType).send(text);
   });
 
   app.get('/v1/openapi.json', { config: { hidden: true } }, async () => openApi());

@@ -1,5 +1,6 @@
 import type { Engine } from '../engine.ts';
-import type { MetricFamily } from './prometheus_text.ts';
+import type { Family as MetricFamily } from '../../util/prom_registry.ts';
+import { ioMetricFamilies } from './io_metrics.ts';
 import { nexusMetricFamilies } from './nexus_metrics.ts';
 
 const POOL_CONDITIONS = ['ok', 'full', 'hostFull'] as const;
@@ -64,5 +65,5 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
   for (const t of engine.listTargets()) sessions.samples.push({ labels: { target: t.iqn }, value: byTarget.get(t.iqn) ?? 0 });
   const mem = gauge('berth_process_resident_memory_bytes', 'Resident set size of the engine process.');
   mem.samples.push({ value: process.memoryUsage.rss() });
-  return [up, cap, used, free, thinProv, vols, cond, backed, vsize, valloc, exportsG, sessions, mem, ...nexusMetricFamilies(engine.nexuses.list()), requests.family()];
+  return [up, cap, used, free, thinProv, vols, cond, backed, vsize, valloc, exportsG, sessions, mem, ...nexusMetricFamilies(engine.nexuses.list()), ...ioMetricFamilies(engine.exportIoStats()), requests.family()];
 }
