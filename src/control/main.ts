@@ -172,7 +172,7 @@ async function main(): Promise<void> {
 
   let api: FastifyInstance;
   try {
-    api = await buildControlApi(services, logger.child({ component: 'api' }), { storeKind: args.store.kind, ...(auth.tokens ? { authTokens: auth.tokens } : {}) });
+    api = await buildControlApi(services, logger.child({ component: 'api' }), { storeKind: args.store.kind, reconcileStats: loop.stats, ...(auth.tokens ? { authTokens: auth.tokens } : {}) });
     await api.listen({ host: args.listen.host, port: args.listen.port });
   } catch (err) {
     logger.fatal({ err }, 'control plane failed to start');

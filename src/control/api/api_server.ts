@@ -13,6 +13,9 @@ import { registerVolumeRoutes } from './routes_volumes.ts';
 import { UI_OPEN_ROUTES, registerUiRoutes } from './routes_ui.ts';
 import { installBearerAuth } from '../../util/http_auth.ts';
 import { logApiError } from '../../util/api_error_log.ts';
+import { ScrapeRegistry } from '../../util/prom_registry.ts';
+import type { ReconcilerStats } from '../reconcile/index.ts';
+import { collectControlMetrics } from './control_metrics.ts';
 
 export const CONTROL_API_VERSION = '0.1.0';
 const BODY_LIMIT = 256 * 1024;
@@ -27,6 +30,8 @@ export interface ControlApiOptions {
   readonly storeKind: string;
   /** Accepted bearer tokens; absent: the API is open (loopback only, or --insecure-no-auth). */
   readonly authTokens?: readonly string[];
+  /** The reconcile loop's per-reconciler counters, for /metrics (absent: not reported). */
+  readonly reconcileStats?: ReadonlyMap<string, ReconcilerStats>;
 }
 
 /** Probes call these without a token (docs/security.md); the dashboard's page and scripts hold no data (its API reads need the token). */
@@ -75,6 +80,10 @@ export async function buildControlApi(services: Services, logger: Logger, option
   registerVolumeRoutes(app, services);
   registerResourceRoutes(app, services);
   registerUiRoutes(app);
+
+  // Like the engine's: scraped with the token when the API demands one.
+  const metrics = new ScrapeRegistry(() => collectControlMetrics(services, options.reconcileStats));
+  app.get('/metrics', { config: { hidden: true } }, async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()));
 
   app.get('/v1/openapi.json', { config: { hidden: true } }, async () => openApi());
 

@@ -13,7 +13,7 @@ export {
   finishPendingVolumes, finishPendingSnapshots, createMissing, replaceLostReplicas, moveLostNexuses, reconcileNexusReplicas,
   backgroundRebuild, cleanNexusOrphans, cleanOrphans, type OrphanOptions,
 };
-export { ReconcileLoop, type LoopOptions, type PassReport } from './reconcile_loop.ts';
+export { ReconcileLoop, type LoopOptions, type PassReport, type ReconcilerStats } from './reconcile_loop.ts';
 export type { Reconciler } from './reconcile_types.ts';
 
 /**

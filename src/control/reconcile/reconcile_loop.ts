@@ -16,6 +16,17 @@ export interface PassReport {
   readonly error?: string;
 }
 
+/** What /metrics reports per reconciler; plain numbers, read at scrape time. */
+export interface ReconcilerStats {
+  runs: number;
+  errors: number;
+  /** Wall time of every run, summed. */
+  secondsTotal: number;
+  lastSeconds: number;
+  /** Milliseconds since the epoch of the last run that did not throw; 0 if none yet. */
+  lastSuccessMs: number;
+}
+
 interface Backoff {
   failures: number;
   notBeforeMs: number;
@@ -34,6 +45,7 @@ export class ReconcileLoop {
   readonly #base: number;
   readonly #max: number;
   readonly #backoff = new Map<string, Backoff>();
+  readonly stats = new Map<string, ReconcilerStats>();
   #running: Promise<PassReport[]> | undefined;
 
   constructor(ctx: ServiceContext, reconcilers: readonly Reconciler[], options: LoopOptions = {}) {
@@ -59,12 +71,23 @@ export class ReconcileLoop {
         out.push({ name: r.name });
         continue;
       }
+      const stats = this.#statsOf(r.name);
+      const started = performance.now();
+      const ran = (): void => {
+        stats.runs++;
+        stats.lastSeconds = (performance.now() - started) / 1000;
+        stats.secondsTotal += stats.lastSeconds;
+      };
       try {
         const changed = await r.run(this.#ctx);
+        ran();
+        stats.lastSuccessMs = this.#ctx.now();
         this.#backoff.delete(r.name);
         if (changed > 0) this.#log.debug({ reconciler: r.name, changed }, 'reconciler changed state');
         out.push({ name: r.name, changed });
       } catch (err) {
+        ran();
+        stats.errors++;
         const failures = (b?.failures ?? 0) + 1;
         const wait = Math.min(this.#max, this.#base * 2 ** (failures - 1));
         this.#backoff.set(r.name, { failures, notBeforeMs: this.#ctx.now() + wait });
@@ -73,5 +96,11 @@ export class ReconcileLoop {
       }
     }
     return out;
+  }
+
+  #statsOf(name: string): ReconcilerStats {
+    let s = this.stats.get(name);
+    if (s === undefined) this.stats.set(name, s = { runs: 0, errors: 0, secondsTotal: 0, lastSeconds: 0, lastSuccessMs: 0 });
+    return s;
   }
 }
