@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { DeviceGoneError, MediumError, NoSpaceError } from '../block/errors.ts';
 import { PoolNotFoundError } from './pool_errors.ts';
+import { FlushGroup } from './pool_flush_group.ts';
 import { IoMode, IoPolicy } from './pool_io_policy.ts';
 
 const ZERO_CHUNK_BYTES = 1024 * 1024;
@@ -81,8 +82,9 @@ export function setDefaultIoMode(mode: IoMode): void {
 /**
  * The pool's raw file descriptor. Positional transfers run synchronously on the event
  * loop or on libuv's thread pool as the file's IoPolicy decides (pool_io_policy.ts);
- * fdatasync always runs on the pool, and coalesces: callers that arrive while one runs
- * share the next one (their writes may have landed after the running one started).
+ * fdatasync runs on the thread pool (inline on tmpfs, where it does nothing but still
+ * cost a hop), grouped by a FlushGroup: an initiator's flush skips the sync when no
+ * write completed since the last one began, and concurrent ones share one.
  */
 export class PoolFile {
   readonly fd: number;
@@ -93,18 +95,24 @@ export class PoolFile {
   onNoSpace: ((code: string) => void) | null = null;
   /** Set while an engine's ownership guards the pool (pool_owner.ts). */
   guard: IoGuard | null = null;
-  private syncing: Promise<void> | null = null;
-  private nextSync: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | null = null;
+  /** fdatasync on the event loop: on tmpfs it returns at once, and a thread-pool hop costs tens of µs. */
+  private readonly inlineSync: boolean;
+  private readonly flushes = new FlushGroup((done) => this.fdatasync(done));
 
-  constructor(fd: number, mode: IoMode = defaultIoMode, writePieceBytes = POOL_WRITE_PIECE_BYTES) {
+  constructor(fd: number, mode: IoMode = defaultIoMode, writePieceBytes = POOL_WRITE_PIECE_BYTES, inlineSync = false) {
     this.fd = fd;
     this.policy = new IoPolicy({ mode });
     this.writePieceBytes = writePieceBytes;
+    this.inlineSync = inlineSync;
   }
 
   static open(path: string, flags: number, mode = 0o600): Promise<PoolFile> {
     return new Promise((resolve, reject) => {
-      fs.open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(new PoolFile(fd, defaultIoMode, pieceBytesFor(path)))));
+      fs.open(path, flags, mode, (err, fd) => {
+        if (err) return reject(err);
+        const tmpfs = onTmpfs(path);
+        resolve(new PoolFile(fd, defaultIoMode, tmpfs ? Number.MAX_SAFE_INTEGER : POOL_WRITE_PIECE_BYTES, tmpfs));
+      });
     });
   }
 
@@ -182,6 +190,8 @@ export class PoolFile {
       return null;
     } catch (err) {
       return this.writeFailed(err as NodeJS.ErrnoException);
+    } finally {
+      this.flushes.writeCompleted();
     }
   }
 
@@ -211,7 +221,10 @@ export class PoolFile {
     let failure: PoolIoError | null = null;
     const settle = (err: PoolIoError | null): void => {
       if (err !== null && failure === null) failure = err;
-      if (--pending === 0) done(failure);
+      if (--pending === 0) {
+        this.flushes.writeCompleted();
+        done(failure);
+      }
     };
     for (let start = 0; start < len; start += piece) {
       this.writePiece(buf, off + start, Math.min(piece, len - start), pos + start, settle);
@@ -256,34 +269,33 @@ export class PoolFile {
     await Promise.all(workers);
   }
 
-  /** fdatasync, shared among concurrent callers. */
-  sync(): Promise<void> {
-    if (this.syncing === null) {
-      this.syncing = this.runSync();
-      return this.syncing;
-    }
-    if (this.nextSync === null) {
-      let resolve!: () => void;
-      let reject!: (e: unknown) => void;
-      const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
-      this.nextSync = { promise, resolve, reject };
-    }
-    return this.nextSync.promise;
+  /**
+   * An initiator's flush (SYNCHRONIZE CACHE, FUA): resolves once every write to the file
+   * that completed before the call is durable, sharing or skipping fdatasyncs.
+   */
+  flush(): Promise<void> {
+    return this.flushes.flush();
   }
 
-  private runSync(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      fs.fdatasync(this.fd, (err) => {
-        this.syncing = null;
-        const waiting = this.nextSync;
-        this.nextSync = null;
-        if (waiting !== null) {
-          this.syncing = this.runSync();
-          this.syncing.then(waiting.resolve, waiting.reject);
-        }
-        if (err) reject(this.writeFailed(err, 'fdatasync')); else resolve();
-      });
-    });
+  /**
+   * A fresh fdatasync for the pool's own ordering (journal, format, erase before unmap):
+   * it also covers changes made beside the counted writes (fallocate, punch, truncate).
+   */
+  sync(): Promise<void> {
+    return this.flushes.flush(true);
+  }
+
+  private fdatasync(done: (err: unknown) => void): void {
+    if (this.inlineSync) {
+      let failure: PoolIoError | null = null;
+      try {
+        fs.fdatasyncSync(this.fd);
+      } catch (err) {
+        failure = this.writeFailed(err as NodeJS.ErrnoException, 'fdatasync');
+      }
+      return done(failure);
+    }
+    fs.fdatasync(this.fd, (err) => done(err ? this.writeFailed(err, 'fdatasync') : null));
   }
 
   private writeFailed(err: NodeJS.ErrnoException, op = 'write'): PoolIoError {
@@ -296,11 +308,11 @@ export class PoolFile {
   }
 }
 
-function pieceBytesFor(path: string): number {
+function onTmpfs(path: string): boolean {
   try {
-    return fs.statfsSync(path).type === TMPFS_MAGIC ? Number.MAX_SAFE_INTEGER : POOL_WRITE_PIECE_BYTES;
+    return fs.statfsSync(path).type === TMPFS_MAGIC;
   } catch {
-    return POOL_WRITE_PIECE_BYTES;
+    return false;
   }
 }
 

@@ -139,7 +139,7 @@ export class Volume implements BlockDevice {
       const p = this.meta.map.get(l);
       if (p >= 0) {
         const w = this.writeAt(data, 0, len, this.dataOffset + p * this.es + off);
-        return fua ? w.then(() => this.host.file.sync()) : w;
+        return fua ? w.then(() => this.host.file.flush()) : w;
       }
     }
     return this.writeSlow(pos, data, fua);
@@ -147,7 +147,7 @@ export class Volume implements BlockDevice {
 
   flush(): Promise<void> {
     if (this.gone) return Promise.reject(new DeviceGoneError());
-    return this.host.file.sync();
+    return this.host.file.flush();
   }
 
   async unmap(lba: number, count: number): Promise<void> {
@@ -266,7 +266,7 @@ export class Volume implements BlockDevice {
 
   private async writeSlow(pos: number, data: Buffer, fua: boolean): Promise<void> {
     await this.eachExtent(pos, data.length, true, (l, off, done, n) => this.writeSegment(l, off, data, done, n));
-    if (fua) await this.host.file.sync();
+    if (fua) await this.host.file.flush();
   }
 
   /**

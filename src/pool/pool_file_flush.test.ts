@@ -1,0 +1,55 @@
+import { test, mock } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PoolFile } from './pool_file.ts';
+import { IoMode } from './pool_io_policy.ts';
+
+/** A pool file on the temp dir's filesystem, with fdatasync counted (thread-pool and inline). */
+function withCountedSyncs(mode: IoMode, inline: boolean, fn: (f: PoolFile, syncs: () => number) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-poolflush-'));
+    const fd = fs.openSync(path.join(dir, 'f'), 'w+');
+    const async = mock.method(fs, 'fdatasync');
+    const sync = mock.method(fs, 'fdatasyncSync');
+    try {
+      await fn(new PoolFile(fd, mode, undefined, inline), () => async.mock.callCount() + sync.mock.callCount());
+    } finally {
+      async.mock.restore();
+      sync.mock.restore();
+      fs.closeSync(fd);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+for (const mode of [IoMode.sync, IoMode.async]) {
+  for (const inline of [false, true]) {
+    const what = `${mode} writes, ${inline ? 'inline' : 'thread-pool'} fdatasync`;
+
+    test(`${what}: a flush syncs only when a write completed since the last sync began`, withCountedSyncs(mode, inline, async (f, syncs) => {
+      await f.flush();
+      assert.equal(syncs(), 0, 'nothing written: nothing to sync');
+      await f.write(Buffer.alloc(4096, 1), 0, 4096, 0);
+      await f.flush();
+      assert.equal(syncs(), 1);
+      await f.flush();
+      await Promise.all([f.flush(), f.flush()]);
+      assert.equal(syncs(), 1, 'no write since: the flushes are already served');
+      await f.write(Buffer.alloc(4096, 2), 0, 4096, 4096);
+      await Promise.all([f.flush(), f.flush(), f.flush()]);
+      assert.equal(syncs(), 2, 'concurrent flushes after one write share one fdatasync');
+    }));
+
+    test(`${what}: the pool's own sync always runs a fresh fdatasync and serves later flushes`, withCountedSyncs(mode, inline, async (f, syncs) => {
+      await f.sync();
+      assert.equal(syncs(), 1, 'a fresh sync runs even with no counted write (fallocate, punch)');
+      await f.write(Buffer.alloc(512, 3), 0, 512, 0);
+      await f.sync();
+      assert.equal(syncs(), 2);
+      await f.flush();
+      assert.equal(syncs(), 2, 'the pool sync covered the write');
+    }));
+  }
+}

@@ -1,0 +1,129 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { FlushGroup } from './pool_flush_group.ts';
+
+/** A FlushGroup over a fake fdatasync that the test finishes by hand. */
+function harness(): { g: FlushGroup; syncs: ((err: unknown) => void)[]; settled: (p: Promise<void>) => () => string } {
+  const syncs: ((err: unknown) => void)[] = [];
+  const g = new FlushGroup((done) => syncs.push(done));
+  const settled = (p: Promise<void>): (() => string) => {
+    let state = 'pending';
+    p.then(() => { state = 'resolved'; }, (e: Error) => { state = `rejected: ${e.message}`; });
+    return () => state;
+  };
+  return { g, syncs, settled };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test('a flush with no write since the last finished sync resolves without a sync', async () => {
+  const { g, syncs, settled } = harness();
+  const first = settled(g.flush());
+  await tick();
+  assert.equal(syncs.length, 0);
+  assert.equal(first(), 'resolved');
+  g.writeCompleted();
+  const second = settled(g.flush());
+  assert.equal(syncs.length, 1);
+  syncs[0](null);
+  await tick();
+  assert.equal(second(), 'resolved');
+  const third = settled(g.flush());
+  await tick();
+  assert.equal(syncs.length, 1, 'nothing written since the sync finished: no new sync');
+  assert.equal(third(), 'resolved');
+});
+
+test('a flush arriving during a sync after a write completed waits for a sync that started after it', async () => {
+  const { g, syncs, settled } = harness();
+  g.writeCompleted();
+  const a = settled(g.flush());
+  assert.equal(syncs.length, 1);
+  g.writeCompleted(); // completed after sync #1 started: #1 may not hold it
+  const b = settled(g.flush());
+  assert.equal(syncs.length, 1, 'only one fdatasync at a time');
+  syncs[0](null);
+  await tick();
+  assert.equal(a(), 'resolved');
+  assert.equal(b(), 'pending', 'b must not be acknowledged by the sync that began before its write completed');
+  assert.equal(syncs.length, 2, 'the next sync starts as soon as the running one ends');
+  syncs[1](null);
+  await tick();
+  assert.equal(b(), 'resolved');
+});
+
+test('flushes queued behind a running sync share one next sync', async () => {
+  const { g, syncs, settled } = harness();
+  g.writeCompleted();
+  const first = settled(g.flush());
+  g.writeCompleted();
+  const queued = [settled(g.flush()), settled(g.flush())];
+  g.writeCompleted();
+  queued.push(settled(g.flush()));
+  syncs[0](null);
+  await tick();
+  assert.equal(first(), 'resolved');
+  assert.equal(syncs.length, 2);
+  syncs[1](null);
+  await tick();
+  assert.deepEqual(queued.map((s) => s()), ['resolved', 'resolved', 'resolved']);
+  assert.equal(syncs.length, 2);
+});
+
+test('a flush arriving during a sync with no write completed since it started joins it', async () => {
+  const { g, syncs, settled } = harness();
+  g.writeCompleted();
+  const a = settled(g.flush());
+  const b = settled(g.flush());
+  syncs[0](null);
+  await tick();
+  assert.deepEqual([a(), b()], ['resolved', 'resolved']);
+  assert.equal(syncs.length, 1);
+});
+
+test('a failed sync fails its flushes and covers nothing', async () => {
+  const { g, syncs, settled } = harness();
+  g.writeCompleted();
+  const a = settled(g.flush());
+  syncs[0](new Error('EIO'));
+  await tick();
+  assert.equal(a(), 'rejected: EIO');
+  assert.equal(g.clean, false);
+  const b = settled(g.flush());
+  assert.equal(syncs.length, 2, 'the write is still not known durable: the next flush syncs again');
+  syncs[1](null);
+  await tick();
+  assert.equal(b(), 'resolved');
+  assert.equal(g.clean, true);
+});
+
+test('a failed sync does not fail the flushes queued behind it; they get their own sync', async () => {
+  const { g, syncs, settled } = harness();
+  g.writeCompleted();
+  const a = settled(g.flush());
+  g.writeCompleted();
+  const b = settled(g.flush());
+  syncs[0](new Error('EIO'));
+  await tick();
+  assert.equal(a(), 'rejected: EIO');
+  assert.equal(b(), 'pending');
+  syncs[1](null);
+  await tick();
+  assert.equal(b(), 'resolved');
+});
+
+test('a fresh flush always gets an fdatasync that starts after it, even with nothing counted', async () => {
+  const { g, syncs, settled } = harness();
+  const a = settled(g.flush(true));
+  assert.equal(syncs.length, 1, 'nothing counted, but a fresh flush still syncs');
+  const b = settled(g.flush(true));
+  const c = settled(g.flush());
+  assert.equal(syncs.length, 1);
+  syncs[0](null);
+  await tick();
+  assert.deepEqual([a(), b(), c()], ['resolved', 'pending', 'resolved']);
+  assert.equal(syncs.length, 2);
+  syncs[1](null);
+  await tick();
+  assert.equal(b(), 'resolved');
+});

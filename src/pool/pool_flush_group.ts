@@ -1,0 +1,90 @@
+/**
+ * Group commit for an initiator's flushes (SYNCHRONIZE CACHE, FUA) on one pool file.
+ * Pure sequencing: the fdatasync itself is passed in, and the pool file tells the group
+ * when one of its writes completes.
+ *
+ * A flush must make durable every write that completed before the flush arrived. An
+ * fdatasync covers the writes that completed before it started (later ones may or may
+ * not be in it). So, counting completed writes:
+ * - a flush that arrives when no write has completed since the start of the last
+ *   successful fdatasync is already served: it resolves without a sync;
+ * - one that arrives while an fdatasync runs joins it only when no write has completed
+ *   since that one started, else it waits for the next, which starts when the running
+ *   one ends and serves every flush that queued meanwhile.
+ * A failed fdatasync fails the flushes it served and covers nothing.
+ *
+ * Pool-internal syncs (journal, format changes, erase-before-unmap) may follow changes
+ * made outside the counted writes (fallocate, punch, ftruncate), so they ask for a
+ * fresh fdatasync: never skipped, never joining one that is already running.
+ */
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface Round {
+  /** `completed` when this round's fdatasync started. */
+  covers: number;
+  waiters: Waiter[];
+}
+
+export class FlushGroup {
+  /** Writes to the pool file that have completed (successfully or not). */
+  private completed = 0;
+  /** `completed` as it was when the last successful fdatasync started. */
+  private synced = 0;
+  private running: Round | null = null;
+  private queued: Waiter[] = [];
+  private readonly sync: (done: (err: unknown) => void) => void;
+
+  /** `sync` runs an fdatasync and calls `done` once with null or the error. */
+  constructor(sync: (done: (err: unknown) => void) => void) {
+    this.sync = sync;
+  }
+
+  /** A write to the file completed: call before the write's caller learns of it. */
+  writeCompleted(): void {
+    this.completed++;
+  }
+
+  /** True when every completed write is covered by a finished fdatasync. */
+  get clean(): boolean {
+    return this.completed === this.synced;
+  }
+
+  /**
+   * Resolves once every write completed so far is durable. `fresh`: always an fdatasync
+   * that starts after this call (for changes the group does not count).
+   */
+  flush(fresh = false): Promise<void> {
+    if (!fresh && this.completed === this.synced) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = { resolve, reject };
+      const r = this.running;
+      if (r === null) this.start([w]);
+      else if (!fresh && r.covers === this.completed) r.waiters.push(w);
+      else this.queued.push(w);
+    });
+  }
+
+  private start(waiters: Waiter[]): void {
+    const round: Round = { covers: this.completed, waiters };
+    this.running = round;
+    this.sync((err) => this.finish(round, err));
+  }
+
+  private finish(round: Round, err: unknown): void {
+    this.running = null;
+    if (!err && round.covers > this.synced) this.synced = round.covers;
+    const next = this.queued;
+    this.queued = [];
+    // Queued flushes saw a write complete after the finished round began: they need a
+    // round that starts now.
+    if (next.length > 0) this.start(next);
+    for (const w of round.waiters) {
+      if (err) w.reject(err);
+      else w.resolve();
+    }
+  }
+}
