@@ -5,7 +5,7 @@ import { loadUiAssets, type UiAsset } from '../../ui/assets.ts';
  * The page and its scripts load without a token (they hold no data); the data comes
  * from the API routes, which demand one. Listed in the server's open routes.
  */
-export const UI_OPEN_ROUTES = ['/', '/ui', '/ui/', '/ui/:file', '/ui/web/:file'] as const;
+export const UI_OPEN_ROUTES = ['/', '/favicon.ico', '/ui', '/ui/', '/ui/:file', '/ui/web/:file'] as const;
 
 /**
  * Only the dashboard's own scripts, styles and the API on this origin; no inline code,
@@ -31,6 +31,8 @@ export function registerUiRoutes(app: FastifyInstance): void {
       .send(asset.body);
   };
   app.get('/', hidden, async (_req, reply) => reply.redirect('/ui/'));
+  // Browsers ask for it on their own; no content beats a 404 in the console.
+  app.get('/favicon.ico', hidden, async (_req, reply) => reply.code(204).send());
   app.get('/ui', hidden, async (_req, reply) => reply.redirect('/ui/'));
   app.get('/ui/', hidden, async (_req, reply) => send('index.html', reply));
   app.get<{ Params: { file: string } }>('/ui/:file', hidden, async (req, reply) => send(req.params.file, reply));
