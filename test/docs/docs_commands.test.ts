@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { join, relative } from 'node:path';
 import { buildProgram } from '../../src/cli/main.ts';
 import { rewriteExportShorthand } from '../../src/cli/commands_export.ts';
+import { buildPluginProgram } from '../../src/cli/kubectl_main.ts';
+import { engineExecOf } from '../../src/cli/kubectl_exec.ts';
 import { ENGINE_FLAGS_HELP } from '../../src/engine/engine_args.ts';
 import { CSI_USAGE } from '../../src/csi/csi_args.ts';
 import { repoRoot, run } from '../helpers/tools.ts';
@@ -37,11 +39,12 @@ test('every documented berth command and flag exists in the CLI', () => {
   assert.ok(cliLines.length >= 30, `only ${cliLines.length} berth commands found in the docs`);
   const program = buildProgram();
   const problems = cliLines.flatMap(({ at, words }) => checkCliWords(program, rewriteExportShorthand(words)).map((p) => `${at}: ${p}`));
-  // kubectl berth passes everything but --node to the CLI (deploy/kubectl-berth).
+  // kubectl berth runs the engine-local commands (and --node) in an engine pod with the CLI; the rest are its own.
+  const plugin = buildPluginProgram([]);
   for (const { at, words } of invocations((w) => (w[0] === 'kubectl' && w[1] === 'berth' ? 2 : 0))) {
-    const i = words.indexOf('--node');
-    const rest = i >= 0 ? [...words.slice(0, i), ...words.slice(i + 2)] : words;
-    problems.push(...checkCliWords(program, rewriteExportShorthand(rest)).map((p) => `${at}: ${p}`));
+    const exec = engineExecOf(words);
+    const found = exec ? checkCliWords(program, rewriteExportShorthand(exec.args)) : checkCliWords(plugin, words);
+    problems.push(...found.map((p) => `${at}: ${p}`));
   }
   assert.deepEqual(problems, []);
 });
