@@ -11,6 +11,8 @@ packages=(
   iproute2 xfsprogs e2fsprogs socat netcat-openbsd util-linux coreutils
   # the dashboard's browser tests (test/dashboard)
   chromium
+  # promtool and a real Prometheus for test/monitoring
+  prometheus
   # fio's build
   libiscsi-dev pkg-config zlib1g-dev libaio-dev build-essential dpkg-dev
 )

@@ -38,6 +38,7 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
   const vols = gauge('berth_pool_volumes', 'Volumes in the pool.');
   const cond = gauge('berth_pool_condition', '1 for the condition an online pool is in (ok, full: no free extents, hostFull: the filesystem below the pool file is out of space), 0 for the others.');
   const backed = gauge('berth_pool_backed_bytes', 'Bytes of a pool file the host filesystem has allocated.');
+  const hostAvail = gauge('berth_pool_host_available_bytes', 'Bytes still free on the filesystem that holds a pool file (what a sparse pool file can still grow by).');
   const vsize = gauge('berth_volume_size_bytes', 'Size of the volume.');
   const valloc = gauge('berth_volume_allocated_bytes', 'Bytes of the volume backed by pool space.');
   for (const p of engine.listPools()) {
@@ -51,6 +52,7 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
     vols.samples.push({ labels, value: p.volumeCount });
     for (const c of POOL_CONDITIONS) cond.samples.push({ labels: { pool: p.name, condition: c }, value: p.condition === c ? 1 : 0 });
     if (p.backedBytes !== undefined) backed.samples.push({ labels, value: p.backedBytes });
+    if (p.hostAvailableBytes !== undefined) hostAvail.samples.push({ labels, value: p.hostAvailableBytes });
     for (const v of await engine.listVolumes(p.name)) {
       const vl = { pool: p.name, volume: v.name };
       vsize.samples.push({ labels: vl, value: v.sizeBytes });
@@ -65,5 +67,5 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
   for (const t of engine.listTargets()) sessions.samples.push({ labels: { target: t.iqn }, value: byTarget.get(t.iqn) ?? 0 });
   const mem = gauge('berth_process_resident_memory_bytes', 'Resident set size of the engine process.');
   mem.samples.push({ value: process.memoryUsage.rss() });
-  return [up, cap, used, free, thinProv, vols, cond, backed, vsize, valloc, exportsG, sessions, mem, ...nexusMetricFamilies(engine.nexuses.list()), ...ioMetricFamilies(engine.exportIoStats()), requests.family()];
+  return [up, cap, used, free, thinProv, vols, cond, backed, hostAvail, vsize, valloc, exportsG, sessions, mem, ...nexusMetricFamilies(engine.nexuses.list()), ...ioMetricFamilies(engine.exportIoStats()), requests.family()];
 }
