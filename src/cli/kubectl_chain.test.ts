@@ -102,7 +102,7 @@ test('the port-forward line gives the local URL', () => {
 test('engine-local berth commands go to an engine pod; plugin commands do not', () => {
   assert.deepEqual(engineExecOf(['--node', 's1', 'pool', 'create', 'fast']), { node: 's1', args: ['pool', 'create', 'fast'] });
   assert.deepEqual(engineExecOf(['-o', 'json', 'pool', 'list']), { args: ['-o', 'json', 'pool', 'list'] });
-  for (const argv of [['volumes'], ['describe', 'pvc', 'data'], ['-o', 'yaml', 'nodes'], ['bench'], [], ['--help']]) assert.equal(engineExecOf(argv), undefined, argv.join(' '));
+  for (const argv of [['-n', 'volume', 'describe', 'pvc', 'x'], ['--control-plane', 'pool', 'nodes'], ['volumes'], ['describe', 'pvc', 'data'], ['-o', 'yaml', 'nodes'], ['bench'], [], ['--help']]) assert.equal(engineExecOf(argv), undefined, argv.join(' '));
   assert.throws(() => engineExecOf(['--node']), { code: 'INVALID_ARGUMENT' });
   assert.throws(() => engineExecOf(['--node', '-o']), { code: 'INVALID_ARGUMENT' });
 });

@@ -11,6 +11,9 @@ import { CLUSTER_DEFAULTS, kubectl } from './kubectl_cluster.ts';
 export const ENGINE_COMMANDS = ['status', 'pool', 'volume', 'export', 'nexus', 'replica', 'snapshot'] as const;
 export const ENGINE_SELECTOR = 'app.kubernetes.io/name=berth,app.kubernetes.io/component=engine';
 
+/** Flags of either program that take a value: their value is never the command word. */
+const VALUE_FLAGS = ['-o', '--output', '--api', '--token-file', '-n', '--namespace', '--control-plane', '--berth-namespace', '--service'];
+
 export interface EngineExec { node?: string; args: string[] }
 
 /** Arguments for an engine pod, or undefined for a plugin command (pure). */
@@ -23,7 +26,7 @@ export function engineExecOf(argv: readonly string[]): EngineExec | undefined {
   for (let i = 0; i < argv.length; i++) {
     const w = argv[i];
     if (w.startsWith('-')) {
-      if (!w.includes('=') && ['-o', '--output', '--api', '--token-file'].includes(w)) i++;
+      if (!w.includes('=') && VALUE_FLAGS.includes(w)) i++;
       continue;
     }
     return (ENGINE_COMMANDS as readonly string[]).includes(w) ? { args: [...argv] } : undefined;

@@ -15,7 +15,7 @@ import { cliTokenSource, reportError } from './cli_context.ts';
 import { CLUSTER_DEFAULTS, clusterFacts, clusterToken, kubectlJson, portForward, type Forward } from './kubectl_cluster.ts';
 import { NO_CLUSTER_FACTS, type ClusterFacts } from './kubectl_chain.ts';
 import { registerPluginCommands, type PluginContext } from './kubectl_commands.ts';
-import { engineExecOf, execInEngine } from './kubectl_exec.ts';
+import { ENGINE_COMMANDS, engineExecOf, execInEngine } from './kubectl_exec.ts';
 import { BERTH_VERSION } from '../util/entry_point.ts';
 
 interface GlobalFlags {
@@ -52,6 +52,9 @@ export function buildPluginProgram(forwards: Forward[]): Command {
     .option('--no-kubernetes', 'do not call kubectl (no PVC or pod names from the cluster)')
     .version(`kubectl-berth ${BERTH_VERSION}`, '--version', 'print the version and exit')
     .showHelpAfterError()
+    .addHelpText('after', `
+The berth CLI's engine-local commands (${ENGINE_COMMANDS.join(', ')}) run inside an engine pod:
+  kubectl berth [--node NODE] pool create fast --path /dev/nvme1n1`)
     .exitOverride();
   const opts = (): GlobalFlags => program.opts();
   const useKubectl = (): boolean => opts().kubernetes && onPath('kubectl');
