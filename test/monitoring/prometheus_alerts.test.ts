@@ -87,8 +87,8 @@ test('Prometheus with Berth rules fires BerthPoolFull and BerthNodeOffline after
       const lint = await new Promise<{ code: number | null; out: string }>((resolve) => {
         const c = spawn(PROMTOOL, ['check', 'metrics'], { stdio: [fd, 'pipe', 'pipe'] });
         let out = '';
-        c.stdout.on('data', (d: Buffer) => { out += d; });
-        c.stderr.on('data', (d: Buffer) => { out += d; });
+        c.stdout!.on('data', (d: Buffer) => { out += d; });
+        c.stderr!.on('data', (d: Buffer) => { out += d; });
         c.on('close', (code) => resolve({ code, out }));
       });
       closeSync(fd);

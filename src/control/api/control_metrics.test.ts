@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../util/log.ts';
-import { makeKit } from '../reconcile/reconcile_test_kit.ts';
+import { makeKit, MiB } from '../reconcile/reconcile_test_kit.ts';
 import { ReconcileLoop } from '../reconcile/index.ts';
 import { buildControlApi } from './api_server.ts';
 
@@ -18,7 +18,14 @@ test('control-plane /metrics: leader, node states, pending intents, reconciler r
   kit.services.ctx.registry.tick(kit.clock.now);
   const app = await buildControlApi(kit.services, silentLogger(), { storeKind: 'sqlite', reconcileStats: loop.stats });
   try {
+    const before = await app.inject({ method: 'GET', url: '/metrics' });
+    const refusedBefore = Number(/^berth_placement_refusals_total (\d+)$/m.exec(before.body)?.[1]);
+    // Three replicas on a fleet of two nodes (one online): placement refuses.
+    const refused = await app.inject({ method: 'POST', url: '/v1/volumes', payload: { name: 'v3', sizeBytes: 4 * MiB, replicas: 3 } });
+    assert.equal(refused.json().error.code, 'PLACEMENT_FAILED');
     const res = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.ok(res.body.split('\n').includes(`berth_placement_refusals_total ${refusedBefore + 1}`), res.body);
+    assert.match(res.body, /^berth_placement_pools_ruled_out_total\{filter="[a-z_]+"\} [1-9]/m);
     assert.equal(res.statusCode, 200);
     assert.match(res.headers['content-type'] as string, /^text\/plain; version=0\.0\.4/);
     const lines = res.body.split('\n');

@@ -3,6 +3,7 @@ import { NodeStatus } from '../model/node_spec.ts';
 import { kindPrefix, ResourceKind } from '../model/spec_common.ts';
 import type { ReconcilerStats } from '../reconcile/index.ts';
 import type { Family } from '../../util/prom_registry.ts';
+import { placementRefusals } from '../service/placement_refusals.ts';
 
 const NODE_STATUSES = Object.values(NodeStatus);
 
@@ -36,5 +37,8 @@ export async function collectControlMetrics(services: Services, reconcile: Reado
     seconds.samples.push({ labels, value: s.secondsTotal });
     last.samples.push({ labels, value: s.lastSuccessMs / 1000 });
   }
-  return [leader, node, beat, intents, oldest, runs, errors, seconds, last];
+  const refusals: Family = { name: 'berth_placement_refusals_total', help: 'Requests placement refused (PLACEMENT_FAILED).', type: 'counter', samples: [{ value: placementRefusals.total }] };
+  const ruledOut: Family = { name: 'berth_placement_pools_ruled_out_total', help: 'In refused placements, pools each filter was the first to rule out.', type: 'counter', samples: [] };
+  for (const [filter, value] of placementRefusals.poolsRuledOutByFilter) ruledOut.samples.push({ labels: { filter }, value });
+  return [leader, node, beat, intents, oldest, runs, errors, seconds, last, refusals, ruledOut];
 }

@@ -7,6 +7,7 @@ import {
   kindPrefixOf, listRecords, listSpecs, type ReplicaPlan, type StoredReplica, type StoredVolume, type VolumeOp,
 } from './service_records.ts';
 import { newReplicaId } from './replica_operations.ts';
+import { countRefusal } from './placement_refusals.ts';
 
 /**
  * The fleet placement sees: the registry's last reports, with each pool's committed
@@ -94,7 +95,11 @@ export async function planReplicas(
       if (rest !== undefined) return plans([...first, ...rest]);
     }
   }
-  return plans(placeReplicas(fleet, request(count, keep.existingPools)).pools);
+  try {
+    return plans(placeReplicas(fleet, request(count, keep.existingPools)).pools);
+  } catch (err) {
+    throw countRefusal(err);
+  }
 }
 
 /** A placement, or undefined when this fleet cannot take it (the caller tries elsewhere). */
