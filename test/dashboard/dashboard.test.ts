@@ -4,7 +4,9 @@
  * volume list finds a replicated, published volume; its page shows the chain from pod
  * to node with the states the API reports; the pages carry the roles and labels a
  * screen reader needs. Then the list over 10,000 volumes (served by the browser's
- * request interception) keeps at most 200 rows and filters on every keystroke.
+ * request interception) keeps at most 200 rows and filters on every keystroke. Last, the
+ * real volume's record altered in flight to a replica mid-rebuild shows as a labelled
+ * progress bar, and the events page lists the volume's operation in progress.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), `berth-dashboard-${process.pid}-`));
 let plane: ControlPlaneProcess | undefined;
 const engines: EngineProcess[] = [];
 let ui: DashboardBrowser | undefined;
+let volumeId = '';
 const pageErrors: string[] = [];
 
 before(async () => {
@@ -53,6 +56,7 @@ test('fleet, volume search and a volume\'s chain from pod to node, in Chromium',
   });
   assert.equal(made.status, 201, JSON.stringify(made.body));
   const v = made.body;
+  volumeId = v.id;
   for (const name of ['pvc-other-1', 'pvc-other-2']) {
     assert.equal((await cp(url, 'POST', '/v1/volumes', { name, sizeBytes: 4 * MiB })).status, 201);
   }
@@ -158,6 +162,47 @@ test('10,000 volumes: the list keeps 200 rows and a count, and filters as the op
     console.log(`dashboard: 10,000 volumes listed in ${listMs} ms, filtered in ${filterMs.toFixed(1)} ms`);
   } finally {
     await page.unroute('**/v1/volumes');
+  }
+  assert.deepEqual(pageErrors, []);
+});
+
+test('a replica mid-rebuild and an operation in progress, as the API would report them', { skip: noBrowser, timeout: 180_000 }, async () => {
+  const url = (plane as ControlPlaneProcess).url;
+  const { page } = ui as DashboardBrowser;
+  // The real records, altered in flight: a rebuild cannot be held at 42% on purpose.
+  const degrade = (v: Volume & { pending?: string | null }): void => {
+    v.status = 'degraded';
+    v.pending = 'publish';
+    Object.assign(v.replicaStates[1], { status: 'rebuilding', rebuildProgress: 0.42 });
+  };
+  await page.route(`**/v1/volumes/${volumeId}`, async (route) => {
+    const body = (await (await route.fetch()).json()) as Volume;
+    degrade(body);
+    await route.fulfill({ json: body });
+  });
+  await page.route('**/v1/volumes', async (route) => {
+    const body = (await (await route.fetch()).json()) as { volumes: Volume[] };
+    for (const v of body.volumes) if (v.id === volumeId) degrade(v);
+    await route.fulfill({ json: body });
+  });
+  try {
+    await page.goto(`${url}/ui/#/volumes/${volumeId}`);
+    await page.reload();
+    const rebuilding = (await cp<Volume>(url, 'GET', `/v1/volumes/${volumeId}`)).body.replicaStates[1].id;
+    const bar = page.getByRole('progressbar', { name: `replica ${rebuilding} rebuild progress` });
+    await bar.waitFor();
+    assert.equal(await bar.getAttribute('value'), '0.4200');
+    assert.match(await page.getByRole('table', { name: 'Replicas' }).getByRole('row').filter({ hasText: rebuilding }).innerText(), /rebuilding\s+yes\s+42%/);
+    assert.match(await page.getByRole('list', { name: 'Chain from pod to node' }).innerText(), /State\s+degraded[\s\S]*Operation in progress\s+publish/);
+
+    await page.getByRole('link', { name: 'Events' }).click();
+    const ops = page.getByRole('table', { name: 'Operations in progress' });
+    await ops.getByRole('row').filter({ hasText: 'pvc-orders-db' }).waitFor();
+    assert.match(await ops.innerText(), /pvc-orders-db\s+publish/);
+    assert.match(await page.getByRole('table', { name: 'Volumes not online' }).innerText(), /pvc-orders-db\s+degraded/);
+    assert.equal(await page.getByRole('table', { name: 'Volumes not online' }).getByRole('row').count(), 2, 'the other volumes are online');
+  } finally {
+    await page.unrouteAll();
   }
   assert.deepEqual(pageErrors, []);
 });
