@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,9 @@ case "$*" in
   "get pods -A -o json") cat "$DIR/pods.json" ;;
   "get svc -n berth-system berth-control -o json") cat "$DIR/svc.json" ;;
   "port-forward -n berth-system svc/berth-control :9600") echo "Forwarding from 127.0.0.1:$CP_PORT -> 9600"; exec sleep 300 ;;
-  "get secret"*) echo 'Error from server (NotFound): secrets "berth-auth" not found' >&2; exit 1 ;;
+  "get secret -n berth-system berth-auth -o jsonpath={.data.token}")
+    [ -n "$SECRET_B64" ] && { printf "%s" "$SECRET_B64"; exit 0; }
+    echo 'Error from server (NotFound): secrets "berth-auth" not found' >&2; exit 1 ;;
   "get pods -n"*) printf "%s" "$PODS" ;;
 esac
 exit 0
@@ -132,6 +135,29 @@ test('nodes, pools, rebuilds, events', () => {
   assert.equal(rebuilds.stdout, '(none)\n');
   const events = plugin([...base, 'events']);
   assert.match(events.stderr + events.stdout, /events are not available|TIME/);
+});
+
+test('a control plane with a token: read from the berth-auth Secret or --token-file, never printed', async () => {
+  const token = randomBytes(32).toString('hex');
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const guarded = await startControlPlane({ store: `sqlite:${join(dir, 'guarded.db')}`, args: ['--auth-token-file', tokenFile] });
+  try {
+    const port = new URL(guarded.url).port;
+    const secret = plugin(['-o', 'json', 'nodes'], { CP_PORT: port, SECRET_B64: Buffer.from(token).toString('base64') });
+    assert.equal(secret.status, 0, secret.stderr);
+    assert.deepEqual(JSON.parse(secret.stdout), { nodes: [] });
+    assert.ok(secret.calls.includes('get secret -n berth-system berth-auth -o jsonpath={.data.token}'), secret.calls.join('\n'));
+    const file = plugin(['--token-file', tokenFile, 'nodes'], { CP_PORT: port });
+    assert.equal(file.status, 0, file.stderr);
+    assert.ok(!file.calls.some((c) => c.startsWith('get secret')), 'a given token file needs no Secret');
+    const none = plugin(['nodes'], { CP_PORT: port });
+    assert.equal(none.status, 1);
+    assert.match(none.stderr, /--token-file/);
+    for (const r of [secret, file, none]) assert.ok(!(r.stdout + r.stderr).includes(token), 'the token is never printed');
+  } finally {
+    await guarded.stop();
+  }
 });
 
 test('bench without a URL says what it needs', () => {
