@@ -46,6 +46,8 @@ COPY --from=deps /opt/berth/node_modules ./node_modules
 COPY package.json package-lock.json ./
 COPY proto ./proto
 COPY src ./src
+# `berth bench` (the CLI) uses the fio profiles and parsers under bench/.
+COPY bench ./bench
 # bin/berth looks for the development Node under node_modules; in the image the CLI
 # runs on the image's Node.
 RUN printf '#!/bin/sh\nexec node /opt/berth/src/cli/main.ts "$@"\n' > /usr/local/bin/berth \

@@ -2,8 +2,12 @@
  * Runs fio's libiscsi engine for one row and reads its JSON output. fio (built by
  * scripts/build-fio.sh) opens its own iSCSI sessions; no kernel initiator is involved.
  */
-import { run } from '../test/helpers/tools.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { RowSpec } from './bench_rows.ts';
+
+// Not test/helpers: the CLI (`berth bench`) imports this file, and the image has no test/.
+const execFileP = promisify(execFile);
 
 export interface FioResult {
   iops: number;
@@ -57,7 +61,7 @@ export function fioArgs(r: FioRun): string[] {
 export async function runFio(r: FioRun): Promise<FioResult> {
   // A size-based pass (pre-fill) on a slow disk can take minutes; a timed run cannot.
   const budgetMs = r.runtimeS === undefined ? 30 * 60_000 : (r.runtimeS + (r.rampS ?? 0) + 60) * 1000;
-  const out = await run(r.fio, fioArgs(r), { timeoutMs: budgetMs });
+  const out = await execFileP(r.fio, fioArgs(r), { timeout: budgetMs, killSignal: 'SIGKILL', maxBuffer: 64 * 2 ** 20 });
   return parseFioJson(out.stdout, r.row.rw);
 }
 

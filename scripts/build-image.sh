@@ -26,7 +26,7 @@ PACKAGES=(
   qemu-utils qemu-system-common qemu-block-extra fuse3 kmod tini ca-certificates
 )
 # What the Dockerfile copies into WORKDIR, besides node_modules.
-APP_PATHS=(package.json package-lock.json proto src)
+APP_PATHS=(package.json package-lock.json proto src bench)
 WORKDIR=/opt/berth
 ENTRYPOINT='["/usr/bin/tini","-s","--"]'
 CMD='["node","src/main.ts"]'
@@ -107,7 +107,7 @@ cp "$NODE_BIN" "$STAGE/usr/local/bin/node"
 printf '#!/bin/sh\nexec node /opt/berth/src/cli/main.ts "$@"\n' > "$STAGE/usr/local/bin/berth"
 chmod 0755 "$STAGE/usr/local/bin/berth" "$STAGE/usr/local/bin/node"
 for p in "${APP_PATHS[@]}"; do cp -a "$REPO/$p" "$APP/"; done
-find "$APP/src" -name '*.test.ts' -delete
+find "$APP/src" "$APP/bench" -name '*.test.ts' -delete
 # The production dependency tree exactly as the lockfile installed it (what `npm ci --omit=dev` gives), offline.
 (cd "$REPO" && npm ls --omit=dev --all --parseable 2>/dev/null || true) | while read -r dir; do
   [[ $dir == "$REPO/node_modules/"* ]] || continue
@@ -116,9 +116,14 @@ find "$APP/src" -name '*.test.ts' -delete
   [[ -e $APP/$rel ]] || cp -a "$dir" "$APP/$rel"
 done
 [[ -e $APP/node_modules/node ]] && { echo "build-image.sh: the development node package leaked into the image" >&2; exit 1; }
-# The same smoke check as the Dockerfile's last RUN, with the image's Node and files.
+# The same smoke check as the Dockerfile's last RUN, with the image's Node and files, and
+# every entry point loads its whole import graph (--help exits before doing anything).
 (cd "$APP" && "$STAGE/usr/local/bin/node" --disable-warning=ExperimentalWarning \
   -e "import('$APP/src/engine/engine_args.ts').then(() => console.log('berth sources load'))")
+for entry in src/engine/main.ts src/control/main.ts src/csi/main.ts src/cli/main.ts; do
+  (cd "$APP" && "$STAGE/usr/local/bin/node" --disable-warning=ExperimentalWarning "$entry" --help >/dev/null) \
+    || { echo "build-image.sh: $entry does not load from the image's files" >&2; exit 1; }
+done
 chown -R 0:0 "$STAGE"
 APPTAR=$WORK/app.tar
 (cd "$STAGE" && tar --numeric-owner --sort=name --mtime=@0 -cf "$APPTAR" opt usr)

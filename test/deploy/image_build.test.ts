@@ -70,7 +70,7 @@ test('the same app paths in WORKDIR, production node_modules, and the same berth
   assert.match(script, /npm ls --omit=dev --all --parseable/, 'the script copies the same production tree');
   const wrapper = /printf '(#!\/bin\/sh\\nexec node [^']+)'/;
   assert.equal(wrapper.exec(script)?.[1], wrapper.exec(dockerText)?.[1], 'the berth wrapper');
-  assert.match(script, /find "\$APP\/src" -name '\*\.test\.ts' -delete/, 'unit tests stay out, as .dockerignore keeps them out');
+  assert.match(script, /find "\$APP\/src" "\$APP\/bench" -name '\*\.test\.ts' -delete/, 'unit tests stay out, as .dockerignore keeps them out');
 });
 
 test('build-image.sh is valid bash and writes an archive with Entrypoint and Cmd in its config', () => {
