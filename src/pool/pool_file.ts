@@ -271,10 +271,16 @@ export class PoolFile {
 
   /**
    * An initiator's flush (SYNCHRONIZE CACHE, FUA): resolves once every write to the file
-   * that completed before the call is durable, sharing or skipping fdatasyncs.
+   * that completed before the call (or before the mark `upTo`) is durable, sharing or
+   * skipping fdatasyncs.
    */
-  flush(): Promise<void> {
-    return this.flushes.flush();
+  flush(upTo?: number): Promise<void> {
+    return this.flushes.flush(upTo);
+  }
+
+  /** A mark for `flush(upTo)`: covers every write to the file completed by now. */
+  get writesCompleted(): number {
+    return this.flushes.writesCompleted;
   }
 
   /**
@@ -282,7 +288,7 @@ export class PoolFile {
    * it also covers changes made beside the counted writes (fallocate, punch, truncate).
    */
   sync(): Promise<void> {
-    return this.flushes.flush(true);
+    return this.flushes.fresh();
   }
 
   private fdatasync(done: (err: unknown) => void): void {

@@ -19,18 +19,23 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 test('a flush with no write since the last finished sync resolves without a sync', async () => {
   const { g, syncs, settled } = harness();
   const first = settled(g.flush());
+  assert.equal(syncs.length, 1, 'a file just opened may hold a dead process\'s dirty pages: the first flush syncs');
+  syncs[0](null);
   await tick();
-  assert.equal(syncs.length, 0);
   assert.equal(first(), 'resolved');
+  const idle = settled(g.flush());
+  await tick();
+  assert.equal(idle(), 'resolved');
+  assert.equal(syncs.length, 1);
   g.writeCompleted();
   const second = settled(g.flush());
-  assert.equal(syncs.length, 1);
-  syncs[0](null);
+  assert.equal(syncs.length, 2);
+  syncs[1](null);
   await tick();
   assert.equal(second(), 'resolved');
   const third = settled(g.flush());
   await tick();
-  assert.equal(syncs.length, 1, 'nothing written since the sync finished: no new sync');
+  assert.equal(syncs.length, 2, 'nothing written since the sync finished: no new sync');
   assert.equal(third(), 'resolved');
 });
 
@@ -112,18 +117,47 @@ test('a failed sync does not fail the flushes queued behind it; they get their o
   assert.equal(b(), 'resolved');
 });
 
-test('a fresh flush always gets an fdatasync that starts after it, even with nothing counted', async () => {
+test('a fresh sync always gets an fdatasync that starts after it, even with nothing counted', async () => {
   const { g, syncs, settled } = harness();
-  const a = settled(g.flush(true));
-  assert.equal(syncs.length, 1, 'nothing counted, but a fresh flush still syncs');
-  const b = settled(g.flush(true));
-  const c = settled(g.flush());
+  const a = settled(g.fresh());
   assert.equal(syncs.length, 1);
+  const b = settled(g.fresh());
+  const c = settled(g.flush());
+  assert.equal(syncs.length, 1, 'one fdatasync at a time');
   syncs[0](null);
   await tick();
   assert.deepEqual([a(), b(), c()], ['resolved', 'pending', 'resolved']);
-  assert.equal(syncs.length, 2);
+  assert.equal(syncs.length, 2, 'b needs a sync that began after it');
+  const d = settled(g.fresh());
   syncs[1](null);
   await tick();
-  assert.equal(b(), 'resolved');
+  assert.deepEqual([b(), d()], ['resolved', 'pending']);
+  assert.equal(syncs.length, 3);
+  syncs[2](null);
+  await tick();
+  assert.equal(d(), 'resolved');
+  const e = settled(g.flush());
+  await tick();
+  assert.equal(e(), 'resolved', 'nothing counted since the fresh sync began');
+  assert.equal(syncs.length, 3);
+});
+
+test('a flush up to a mark ignores writes that completed after the mark', async () => {
+  const { g, syncs, settled } = harness();
+  g.writeCompleted();
+  const mine = g.writesCompleted; // this volume's last write
+  const a = settled(g.flush());
+  g.writeCompleted(); // another volume writes while the sync runs
+  const b = settled(g.flush(mine));
+  const other = settled(g.flush());
+  syncs[0](null);
+  await tick();
+  assert.deepEqual([a(), b(), other()], ['resolved', 'resolved', 'pending'], 'b joins the running sync; the other volume waits for the next');
+  syncs[1](null);
+  await tick();
+  g.writeCompleted(); // only the other volume writes again
+  const c = settled(g.flush(mine));
+  await tick();
+  assert.equal(c(), 'resolved', 'no write of mine since a finished sync began: no sync');
+  assert.equal(syncs.length, 2);
 });

@@ -13,6 +13,10 @@
  *   one ends and serves every flush that queued meanwhile.
  * A failed fdatasync fails the flushes it served and covers nothing.
  *
+ * A caller that only needs its own writes durable (a volume sharing the pool file) passes
+ * the count as it was when its latest write completed: a flush on a volume that has not
+ * written since the last sync began costs nothing, whatever the other volumes wrote.
+ *
  * Pool-internal syncs (journal, format changes, erase-before-unmap) may follow changes
  * made outside the counted writes (fallocate, punch, ftruncate), so they ask for a
  * fresh fdatasync: never skipped, never joining one that is already running.
@@ -30,8 +34,12 @@ interface Round {
 }
 
 export class FlushGroup {
-  /** Writes to the pool file that have completed (successfully or not). */
-  private completed = 0;
+  /**
+   * Writes to the pool file that have completed (successfully or not). It starts at 1:
+   * a file just opened may hold dirty pages of a process that died, so the first flush
+   * syncs unless a fresh sync has run since.
+   */
+  private completed = 1;
   /** `completed` as it was when the last successful fdatasync started. */
   private synced = 0;
   private running: Round | null = null;
@@ -48,22 +56,33 @@ export class FlushGroup {
     this.completed++;
   }
 
+  /** The completed-write count now: a caller's mark for a later `flush(upTo)`. */
+  get writesCompleted(): number {
+    return this.completed;
+  }
+
   /** True when every completed write is covered by a finished fdatasync. */
   get clean(): boolean {
     return this.completed === this.synced;
   }
 
-  /**
-   * Resolves once every write completed so far is durable. `fresh`: always an fdatasync
-   * that starts after this call (for changes the group does not count).
-   */
-  flush(fresh = false): Promise<void> {
-    if (!fresh && this.completed === this.synced) return Promise.resolve();
+  /** Resolves once the first `upTo` completed writes (default: all so far) are durable. */
+  flush(upTo = this.completed): Promise<void> {
+    if (upTo <= this.synced) return Promise.resolve();
+    return this.wait(upTo);
+  }
+
+  /** An fdatasync that starts after this call, for changes the group does not count. */
+  fresh(): Promise<void> {
+    return this.wait(Infinity);
+  }
+
+  private wait(upTo: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const w: Waiter = { resolve, reject };
       const r = this.running;
       if (r === null) this.start([w]);
-      else if (!fresh && r.covers === this.completed) r.waiters.push(w);
+      else if (upTo <= r.covers) r.waiters.push(w);
       else this.queued.push(w);
     });
   }

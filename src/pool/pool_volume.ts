@@ -75,6 +75,14 @@ export class Volume implements BlockDevice {
   private held: Promise<void> | null = null;
   /** Unmaps in progress (they erase extents outside the I/O gate). */
   private readonly unmapping = new Set<Promise<void>>();
+  /**
+   * The pool file's completed-write count when this volume's latest change (data write,
+   * MAP or UNMAP record) completed: a flush needs only that much of the file durable.
+   * Set before the change is acknowledged. Starts at the count when the volume opened:
+   * its first flush syncs unless a sync began since (FlushGroup counts a file just
+   * opened as dirty).
+   */
+  private changedUpTo: number;
 
   constructor(meta: VolumeMeta, host: VolumeHost) {
     this.meta = meta;
@@ -86,6 +94,7 @@ export class Volume implements BlockDevice {
     this.blocks = meta.sizeBytes / meta.blockSize;
     this.es = host.extentSize;
     this.dataOffset = host.dataOffset;
+    this.changedUpTo = host.file.writesCompleted;
   }
 
   get blockCount(): number { return this.blocks; }
@@ -139,7 +148,7 @@ export class Volume implements BlockDevice {
       const p = this.meta.map.get(l);
       if (p >= 0) {
         const w = this.writeAt(data, 0, len, this.dataOffset + p * this.es + off);
-        return fua ? w.then(() => this.host.file.flush()) : w;
+        return fua ? w.then(() => this.host.file.flush(this.changedUpTo)) : w;
       }
     }
     return this.writeSlow(pos, data, fua);
@@ -147,7 +156,7 @@ export class Volume implements BlockDevice {
 
   flush(): Promise<void> {
     if (this.gone) return Promise.reject(new DeviceGoneError());
-    return this.host.file.flush();
+    return this.host.file.flush(this.changedUpTo);
   }
 
   async unmap(lba: number, count: number): Promise<void> {
@@ -160,6 +169,7 @@ export class Volume implements BlockDevice {
       await job;
     } finally {
       this.unmapping.delete(job);
+      this.changedUpTo = this.host.file.writesCompleted;
     }
   }
 
@@ -250,6 +260,7 @@ export class Volume implements BlockDevice {
     return new Promise((resolve, reject) => {
       this.host.file.writeFrom(data, bo, len, at, (err) => {
         gate.leave();
+        this.changedUpTo = this.host.file.writesCompleted;
         if (err === null) resolve(); else reject(err);
       });
     });
@@ -266,7 +277,7 @@ export class Volume implements BlockDevice {
 
   private async writeSlow(pos: number, data: Buffer, fua: boolean): Promise<void> {
     await this.eachExtent(pos, data.length, true, (l, off, done, n) => this.writeSegment(l, off, data, done, n));
-    if (fua) await this.host.file.flush();
+    if (fua) await this.host.file.flush(this.changedUpTo);
   }
 
   /**
@@ -347,6 +358,7 @@ export class Volume implements BlockDevice {
         settle(p);
       }, () => undefined);
       await settleAll([committed, written]);
+      this.changedUpTo = this.host.file.writesCompleted;
     } catch (err) {
       if (this.allocating.get(l) === entry) this.allocating.delete(l);
       fail(err);
