@@ -6,6 +6,7 @@
  */
 import { SINGLE_VOLUME_ROWS, Metric, type RowSpec } from '../../bench/bench_rows.ts';
 import { fioArgs, type FioResult } from '../../bench/fio.ts';
+import type { PgbenchRow } from './bench_pgbench.ts';
 
 /** 4k random read and write at QD32, 1 MiB sequential read and write at QD8, one job each. */
 export const HOST_BENCH_ROW_IDS = ['randread-4k-qd32', 'randwrite-4k-qd32', 'read-1m-qd8', 'write-1m-qd8'] as const;
@@ -66,4 +67,9 @@ function cellText(c: BenchCell, m: Metric): string {
 export function benchTableRows(rows: readonly BenchRow[]): string[][] {
   return rows.map((r) => [r.label, cellText(r.berth, r.metric), cellText(r.local, r.metric), r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}×`]);
 }
-export const BENCH_TABLE_HEADER = ['Workload', 'Berth (iSCSI)', 'Local file', 'Berth/local'] as const;
+/** pgbench rows for the same table: tps on each side, ratio on tps. */
+export function pgbenchTableRows(rows: readonly PgbenchRow[]): string[][] {
+  const text = (c: PgbenchRow['berth']): string => ('error' in c ? `failed: ${c.error.split('\n')[0].slice(0, 60)}` : `${c.tps.toFixed(0)} tps`);
+  return rows.map((r) => [r.label, text(r.berth), text(r.local), r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}×`]);
+}
+export const BENCH_TABLE_HEADER = ['Workload', 'Berth', 'Local', 'Berth/local'] as const;
