@@ -150,7 +150,7 @@ export function registerPluginCommands(program: Command, ctx: PluginContext): vo
     .description('fio on a Berth volume (iSCSI) and on a local file on this host, side by side, with ratios'))
     .option('--class <storage-class>', 'the in-cluster bench (Jobs on a PVC of this class and a hostPath): not built yet')
     .action(ctx.run(async (f: BenchFlags & { class?: string }) => {
-      if (f.class !== undefined || f.url === undefined) {
+      if (f.class !== undefined || (f.url === undefined && f.pgbenchDir === undefined)) {
         throw new BerthError('NOT_AVAILABLE', 'the in-cluster bench (--class: fio and pgbench Jobs) is not built yet; '
           + 'run this on a host that reaches the volume\'s portal with --url iscsi://HOST:PORT/IQN/LUN --overwrite (docs/cli.md "berth bench")');
       }
