@@ -13,6 +13,7 @@ import { idleTable, label, minRatioLine, sectionTable, type Comparison, type Idl
 import { runFio } from './fio.ts';
 import { placementSection } from './placement_section.ts';
 import { runReplicatedBench } from './replicated.ts';
+import { commitLatencySection } from './commit_latency.ts';
 import { measureIdleExports } from './idle_exports.ts';
 import { CpuMeter } from './proc_stat.ts';
 import { startTarget, TargetKind, type RunningTarget } from './targets.ts';
@@ -41,6 +42,8 @@ interface Config {
   /** `--rebuild-gib N`: the rebuild rows' volume size, whatever the replicated mode. */
   rebuildBytes: number | undefined;
   placement: boolean;
+  /** The commit-latency rows (fio 4k randwrite QD1 fsync=1, bench/commit_latency.ts). */
+  commit: boolean;
   writeDocs: boolean;
 }
 
@@ -63,6 +66,7 @@ function parseConfig(argv: string[]): Config {
       'replicated-quick': { type: 'boolean', default: false },
       'rebuild-gib': { type: 'string' },
       placement: { type: 'boolean', default: true },
+      commit: { type: 'boolean', default: true },
       'write-docs': { type: 'boolean', default: true },
     },
   });
@@ -99,6 +103,7 @@ function parseConfig(argv: string[]): Config {
     replicatedQuick: values.quick! || values['replicated-quick']!,
     rebuildBytes: values['rebuild-gib'] === undefined ? undefined : Math.round(num('rebuild-gib', values['rebuild-gib']) * GIB),
     placement: values.placement!,
+    commit: values.commit! && targets.includes(TargetKind.berth) && targets.includes(TargetKind.tgt),
     writeDocs: values['write-docs']!,
   };
 }
@@ -206,6 +211,10 @@ async function main(): Promise<void> {
   }
 
   const extra: string[] = [];
+  if (cfg.commit) {
+    log('commit latency: 4k randwrite QD1 fsync=1, Berth and tgt, interleaved rounds');
+    extra.push(await commitLatencySection({ fio, dirs: cfg.backings.map((b) => ({ title: b.title, dir: b.dir })), quick: cfg.quick, log }));
+  }
   if (cfg.replicated) {
     log('replicated volumes: nodes in network namespaces');
     const text = await runReplicatedBench({ quick: cfg.replicatedQuick, ...(cfg.rebuildBytes !== undefined ? { rebuildBytes: cfg.rebuildBytes } : {}), log }).then((r) => r.markdown, (err: Error) => {

@@ -19,6 +19,8 @@ export interface TargetOptions {
   sizeBytes: number;
   blockSize: 512 | 4096;
   thin: boolean;
+  /** Berth only: a command the engine runs under (see EngineOptions.wrap). */
+  engineWrap?: string[];
 }
 
 export interface RunningTarget {
@@ -45,7 +47,7 @@ async function startBerth(o: TargetOptions): Promise<RunningTarget> {
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   let engine;
   try {
-    engine = await startEngine({ dataDir: join(dir, 'data'), poolRoots: [dir] });
+    engine = await startEngine({ dataDir: join(dir, 'data'), poolRoots: [dir], ...(o.engineWrap ? { wrap: o.engineWrap } : {}) });
   } catch (err) {
     cleanup();
     throw err;
