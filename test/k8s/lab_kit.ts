@@ -5,9 +5,9 @@
  * sidecars from the binaries the lab built), and waits on objects.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, copyFileSync, chmodSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, copyFileSync, chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, repoRoot, sleep, type RunResult } from '../helpers/tools.ts';
+import { pidAlive, run, repoRoot, sleep, type RunResult } from '../helpers/tools.ts';
 
 export const LAB = process.env.K8S_LAB ?? '/var/tmp/k8s-lab';
 export const KUBECONFIG = join(LAB, 'etc', 'admin.kubeconfig');
@@ -38,7 +38,34 @@ export async function labProblem(): Promise<string | undefined> {
     if (!existsSync(path)) return `${path} is missing (docs/kubernetes.md: building the lab's sidecars)`;
   }
   if (!existsSync(join(LAB, 'bin', 'snapshot-controller'))) return `${LAB}/bin/snapshot-controller is missing`;
+  const holder = takeLabLock();
+  if (holder !== undefined) return `another e2e:k8s run (pid ${holder}) is using the lab`;
   return undefined;
+}
+
+const LOCK = join(EXTRA, 'e2e.lock');
+
+/**
+ * One run at a time: two would share berth-system, the node and the host paths. The
+ * lock file names its holder's pid; a holder that is gone leaves a stale lock, taken
+ * over. Returns the live holder's pid, or undefined when this process now holds it.
+ */
+export function takeLabLock(): number | undefined {
+  mkdirSync(EXTRA, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(LOCK, `${process.pid}\n`, { flag: 'wx' });
+      process.on('exit', () => {
+        if (readFileSync(LOCK, 'utf8').trim() === String(process.pid)) rmSync(LOCK, { force: true });
+      });
+      return undefined;
+    } catch {
+      const pid = Number(readFileSync(LOCK, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) return pid;
+      rmSync(LOCK, { force: true });
+    }
+  }
+  return Number(readFileSync(LOCK, 'utf8').trim());
 }
 
 export async function kubectl(args: string[], opts: { input?: string; check?: boolean; timeoutMs?: number } = {}): Promise<RunResult> {
