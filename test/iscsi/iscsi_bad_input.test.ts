@@ -5,7 +5,7 @@ import { InitiatorOpcode as Op, RejectReason, TargetOpcode } from '../../src/isc
 import { crc32c } from '../../src/util/crc32c.ts';
 import { encodePdu } from '../../src/iscsi/pdu.ts';
 import { encodeText } from '../../src/iscsi/text.ts';
-import type { IscsiServer } from '../../src/iscsi/index.ts';
+import { iscsiCounters, type IscsiServer } from '../../src/iscsi/index.ts';
 import { RawInitiator, READ10, WRITE10 } from './raw_initiator.ts';
 import { startServer } from './harness.ts';
 
@@ -78,8 +78,9 @@ test('a data segment over the login limit (8 KiB) during login drops the connect
   assert.ok(await c.closedWithin(2000));
 });
 
-test('a wrong header digest drops the connection; a wrong data digest gets Reject 0x02', async () => {
+test('a wrong header digest drops the connection; a wrong data digest gets Reject 0x02; /metrics counts both', async () => {
   const c = await loggedIn({ HeaderDigest: 'CRC32C', DataDigest: 'CRC32C' });
+  const before = { ...iscsiCounters };
   // A NOP-Out with a correct header digest and a broken data digest.
   const data = Buffer.from('abcd');
   const bhs = encodePdu(Op.NOP_OUT, { immediate: true, itt: 77, ttt: 0xffffffff, cmdSN: c.cmdSN, dataSegmentLength: 4 });
@@ -92,9 +93,11 @@ test('a wrong header digest drops the connection; a wrong data digest gets Rejec
   const reply = await new Promise<Buffer>((resolve) => c.socket.once('data', resolve));
   assert.equal(reply[0] & 0x3f, TargetOpcode.REJECT);
   assert.equal(reply[2], RejectReason.DATA_DIGEST_ERROR);
+  assert.equal(iscsiCounters.dataDigestErrors, before.dataDigestErrors + 1);
   hd.writeUInt32LE((crc32c(bhs) ^ 1) >>> 0);
   c.socket.write(Buffer.concat([bhs, hd, data, dd]));
   assert.ok(await c.closedWithin(2000));
+  assert.equal(iscsiCounters.headerDigestErrors, before.headerDigestErrors + 1);
 });
 
 test('a TargetName longer than 223 bytes fails the login with 02/07', async () => {
