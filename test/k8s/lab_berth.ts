@@ -52,6 +52,9 @@ export class LabBerth {
 
   async deploy(log: (l: string) => void): Promise<void> {
     this.node = (await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout.trim();
+    if ((await kubectl(['get', 'namespace', NS], { check: false })).code === 0) {
+      throw new Error(`${NS} exists already (an aborted run?): remove it first with KUBECONFIG=${KUBECONFIG} kubectl delete -k test/k8s/overlay, or ../shared/k8s-lab/up.sh purge`);
+    }
     clearHostState();
     // The operator's steps (docs/deploy.md): the token Secret, and which nodes store data.
     await kubectl(['label', 'node', this.node, 'berth.io/engine=true', '--overwrite']);
