@@ -38,7 +38,6 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
   const ns = `berth-e2e-${process.pid}`;
   const storageNode = `lab-storage-${process.pid}`;
   const cls = (name: string): string => `berth-e2e-${name}-${process.pid}`;
-  let deployed = false;
 
   /** Runs a pod to completion and returns its log; a failed pod fails with its log and events. */
   async function runPod(name: string, claimName: string, script: string, o: { block?: boolean } = {}): Promise<string> {
@@ -69,7 +68,6 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     await importSidecars(log);
     await lab.startSnapshotSupport();
     await lab.deploy(log);
-    deployed = true;
     log(`deploy/ applied and rolled out on node ${lab.node}`);
     await lab.pool(lab.node, 'lab', 8 * GiB);
     await lab.storageEngine(storageNode, 'lab-z2');
@@ -78,8 +76,9 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     await kubectl(['create', 'namespace', ns]);
   });
 
+  // Undoes whatever this run started, however far `before` or the tests got (idempotent).
   after(async () => {
-    if (deployed || lab.engines.length > 0) await lab.teardown(ns, log);
+    await lab.teardown(ns, log);
   });
 
   it('PVC → pod writes a checksum → a recreated pod reads it (berth-single, ext4)', async () => {
@@ -211,7 +210,6 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     assert.deepEqual(volumes, []);
     assert.deepEqual((await lab.api<{ snapshots: unknown[] }>('GET', '/v1/snapshots')).snapshots, []);
     await lab.teardown(undefined, log);
-    deployed = false;
     const left = await until('the host to be clean', async () => {
       const l = await hostLeftovers();
       return l.length === 0 ? l : undefined;

@@ -26,6 +26,8 @@ export class LabBerth {
   node = '';
   private snapshotController: ChildProcess | undefined;
   private installedCrds = false;
+  /** Set once this run starts changing the cluster for Berth: only then does teardown undo it. */
+  private applied = false;
 
   async api<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await fetch(`${CONTROL}${path}`, {
@@ -47,7 +49,11 @@ export class LabBerth {
       this.installedCrds = true;
       await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/volumesnapshots.snapshot.storage.k8s.io', 'crd/volumesnapshotcontents.snapshot.storage.k8s.io', 'crd/volumesnapshotclasses.snapshot.storage.k8s.io']);
     }
-    this.snapshotController = spawn(join(LAB, 'bin', 'snapshot-controller'), [`--kubeconfig=${KUBECONFIG}`, '--leader-election=false', '--v=2'], { stdio: 'ignore' });
+    const child = spawn(join(LAB, 'bin', 'snapshot-controller'), [`--kubeconfig=${KUBECONFIG}`, '--leader-election=false', '--v=2'], { stdio: 'ignore' });
+    // Never keeps the test process alive, and never outlives it.
+    child.unref();
+    process.on('exit', () => child.kill('SIGKILL'));
+    this.snapshotController = child;
   }
 
   async deploy(log: (l: string) => void): Promise<void> {
@@ -55,6 +61,7 @@ export class LabBerth {
     if ((await kubectl(['get', 'namespace', NS], { check: false })).code === 0) {
       throw new Error(`${NS} exists already (an aborted run?): remove it first with KUBECONFIG=${KUBECONFIG} kubectl delete -k test/k8s/overlay, or ../shared/k8s-lab/up.sh purge`);
     }
+    this.applied = true;
     clearHostState();
     // The operator's steps (docs/deploy.md): the token Secret, and which nodes store data.
     await kubectl(['label', 'node', this.node, 'berth.io/engine=true', '--overwrite']);
@@ -96,7 +103,7 @@ export class LabBerth {
         log(`teardown: ${what}: ${(err as Error).message.split('\n')[0]}`);
       }
     };
-    if (ns !== undefined) {
+    if (this.applied && ns !== undefined) {
       // Replicas on the cluster node are deleted by its engine: bring it back if a test removed it.
       await step('engine label', () => kubectl(['label', 'node', this.node, 'berth.io/engine=true', '--overwrite']));
       await step('namespace', () => kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=300s'], { timeoutMs: 320_000, check: false }));
@@ -104,23 +111,30 @@ export class LabBerth {
       await step('PVs gone', () => until('no Berth PV', async () => ((await berthPVs()).length === 0 ? true : undefined), 300_000));
       await step('attachments gone', () => until('no Berth VolumeAttachment', async () => ((await berthAttachments()).length === 0 ? true : undefined), 300_000));
     }
-    await step('deploy/', () => kubectl(['delete', '-k', OVERLAY, '--wait=true', '--timeout=300s', '--ignore-not-found'], { timeoutMs: 320_000, check: false }));
-    await step('namespace berth-system', () => until('berth-system gone', async () => ((await kubectl(['get', 'namespace', NS], { check: false })).code !== 0 ? true : undefined), 300_000));
-    await step('node label', () => kubectl(['label', 'node', this.node, 'berth.io/engine-'], { check: false }));
-    // Kubelet copies NodeGetInfo's topology onto the Node and keeps it after the driver goes.
-    await step('topology labels', async () => {
-      const labels = (await kubectlJson<{ metadata: { labels: Record<string, string> } }>(['get', 'node', this.node])).metadata.labels;
-      const ours = Object.keys(labels).filter((k) => k.startsWith('topology.berth.io/'));
-      if (ours.length > 0) await kubectl(['label', 'node', this.node, ...ours.map((k) => `${k}-`)]);
-    });
+    if (this.applied) {
+      await step('deploy/', () => kubectl(['delete', '-k', OVERLAY, '--wait=true', '--timeout=300s', '--ignore-not-found'], { timeoutMs: 320_000, check: false }));
+      await step('namespace berth-system', () => until('berth-system gone', async () => ((await kubectl(['get', 'namespace', NS], { check: false })).code !== 0 ? true : undefined), 300_000));
+      await step('node label', () => kubectl(['label', 'node', this.node, 'berth.io/engine-'], { check: false }));
+      // Kubelet copies NodeGetInfo's topology onto the Node and keeps it after the driver goes.
+      await step('topology labels', async () => {
+        const labels = (await kubectlJson<{ metadata: { labels: Record<string, string> } }>(['get', 'node', this.node])).metadata.labels;
+        const ours = Object.keys(labels).filter((k) => k.startsWith('topology.berth.io/'));
+        if (ours.length > 0) await kubectl(['label', 'node', this.node, ...ours.map((k) => `${k}-`)]);
+      });
+    }
     for (const e of this.engines.splice(0)) await step('storage engine', () => e.stop());
     if (this.snapshotController?.pid !== undefined) {
       this.snapshotController.kill('SIGTERM');
       await step('snapshot-controller', () => until('snapshot-controller exit', async () => (this.snapshotController?.exitCode !== null || this.snapshotController.signalCode !== null ? true : undefined), 30_000, 200));
+      this.snapshotController = undefined;
     }
     if (this.installedCrds) await step('CRDs', () => kubectl(['delete', '-k', CRDS, '--ignore-not-found'], { check: false }));
-    await sleep(1000);
-    clearHostState();
+    this.installedCrds = false;
+    if (this.applied) {
+      await sleep(1000);
+      clearHostState();
+      this.applied = false;
+    }
   }
 }
 
