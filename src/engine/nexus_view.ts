@@ -40,6 +40,8 @@ export interface ReplicaView {
   retryAt: string | null;
   /** Attempts to bring it back since it was last healthy. */
   retryAttempts: number;
+  /** I/O the nexus sent to this child (CHILD_IO_KINDS order), for /metrics; not in the API's schema. */
+  io?: { ops: Float64Array; bytes: Float64Array };
 }
 
 export interface NexusView {
@@ -88,5 +90,6 @@ export function replicaView(ref: ReplicaRef, local: boolean, info: ChildInfo | u
     lastError: retry?.lastError ?? null,
     retryAt: retry?.retryAt !== undefined ? new Date(retry.retryAt).toISOString() : null,
     retryAttempts: retry?.attempts ?? 0,
+    ...(info ? { io: { ops: info.ioOps, bytes: info.ioBytes } } : {}),
   };
 }

@@ -5,7 +5,7 @@ export {
   type NexusReadPolicyName, type AddChildOptions, type NexusOptions, type RebuildOutcome,
 } from './nexus_options.ts';
 export type { NexusEvent } from './nexus_events.ts';
-export { ChildState, NexusState, type ChildInfo, type ChildStateName, type NexusChildSpec, type NexusStateName, type ChildDeviceExtras } from './nexus_child.ts';
+export { CHILD_IO_KINDS, ChildState, NexusState, type ChildInfo, type ChildStateName, type NexusChildSpec, type NexusStateName, type ChildDeviceExtras } from './nexus_child.ts';
 export { WriteIntentMap } from './write_intent_map.ts';
 export { RebuildMap } from './rebuild_map.ts';
 export { RebuildJob, type RebuildProgress } from './rebuild_job.ts';

@@ -134,6 +134,8 @@ export class Nexus implements BlockDevice, NexusIoHost {
       reason: c.reason,
       missingBytes: (this.intents.get(c.name)?.dirtyBlocks() ?? 0) * this.blockSize,
       rebuild: c.rebuild?.progress(),
+      ioOps: c.ioOps,
+      ioBytes: c.ioBytes,
     }));
   }
 

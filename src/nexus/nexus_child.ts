@@ -87,7 +87,13 @@ export interface ChildInfo {
   /** Bytes of regions this child is known to miss (0 when online). */
   missingBytes: number;
   rebuild?: RebuildProgress;
+  /** I/O sent to this child (retries included), by CHILD_IO_KINDS slot; live arrays, read by /metrics. */
+  ioOps: Float64Array;
+  ioBytes: Float64Array;
 }
+
+/** Slots of NexusChild.ioOps/ioBytes: a MirrorKind's slot is its code + 1. */
+export const CHILD_IO_KINDS = ['read', 'write', 'unmap', 'flush'] as const;
 
 export class NexusChild {
   readonly name: string;
@@ -102,6 +108,9 @@ export class NexusChild {
   /** Recent read latency, ms (moving average): a local replica answers in microseconds, a remote one in a round trip. */
   readMs = 0;
   rebuild: RebuildJob | undefined;
+  /** See ChildInfo: plain counters bumped as I/O is sent, so the data path hashes nothing. */
+  readonly ioOps = new Float64Array(CHILD_IO_KINDS.length);
+  readonly ioBytes = new Float64Array(CHILD_IO_KINDS.length);
   private released = false;
 
   constructor(spec: NexusChildSpec, state: ChildStateName) {

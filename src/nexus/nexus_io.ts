@@ -62,6 +62,12 @@ export class MirrorOp implements ChildWriteSink {
   dispatch(data: Buffer | undefined, fua: boolean): void {
     const mask = this.pendingMask;
     const members = this.members;
+    const slot = this.kind + 1;
+    for (let i = 0; i < members.length; i++) {
+      if ((mask & (1 << i)) === 0) continue;
+      members[i].ioOps[slot]++;
+      members[i].ioBytes[slot] += this.count * members[i].device.blockSize;
+    }
     let submitted = 0;
     if (this.kind === MirrorKind.WRITE) {
       // Children reached over the network first: their requests join this tick's batch,
@@ -243,6 +249,10 @@ export class ReadOp {
     const dest = this.dest;
     let p: Promise<unknown>;
     this.filling = undefined;
+    if (this.kind === ReadKind.READ) {
+      child.ioOps[0]++;
+      child.ioBytes[0] += this.count * dev.blockSize;
+    }
     if (this.kind !== ReadKind.READ) p = dev.mapStatus(this.lba, this.count);
     else if (dest !== undefined && dev.readInto !== undefined && this.stragglers === undefined) p = this.filling = dev.readInto(this.lba, this.count, dest);
     else p = dev.read(this.lba, this.count);

@@ -22,7 +22,8 @@ test('a fenced nexus is reported fenced in /metrics, not faulted', async () => {
 test('a rebuilding child reports its state, missing bytes and rebuild progress', async () => {
   const v = view('n', 'degraded');
   (v as { replicas: unknown[] }).replicas = [
-    { name: 'b/p/r', state: 'rebuilding', missingBytes: 4096, rebuild: { bytesDone: 1024, bytesTotal: 8192, rate: 512 } },
+    { name: 'b/p/r', state: 'rebuilding', missingBytes: 4096, rebuild: { bytesDone: 1024, bytesTotal: 8192, rate: 512 },
+      io: { ops: Float64Array.from([0, 3, 0, 1]), bytes: Float64Array.from([0, 12288, 0, 0]) } },
     { name: 'a/p/r', state: 'online', missingBytes: 0, rebuild: null },
   ];
   const text = await render([v]);
@@ -32,4 +33,7 @@ test('a rebuilding child reports its state, missing bytes and rebuild progress',
   assert.match(text, /berth_nexus_rebuild_done_bytes\{nexus="n",replica="b\/p\/r"\} 1024/);
   assert.match(text, /berth_nexus_rebuild_total_bytes\{nexus="n",replica="b\/p\/r"\} 8192/);
   assert.doesNotMatch(text, /berth_nexus_rebuild_total_bytes\{nexus="n",replica="a/);
+  assert.match(text, /berth_nexus_child_io_ops_total\{nexus="n",replica="b\/p\/r",op="write"\} 3/);
+  assert.match(text, /berth_nexus_child_io_bytes_total\{nexus="n",replica="b\/p\/r",op="write"\} 12288/);
+  assert.match(text, /berth_nexus_child_io_ops_total\{nexus="n",replica="b\/p\/r",op="flush"\} 1/);
 });

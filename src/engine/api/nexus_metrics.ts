@@ -1,5 +1,6 @@
 import type { Family as MetricFamily } from '../../util/prom_registry.ts';
 import type { NexusView } from '../nexus_view.ts';
+import { CHILD_IO_KINDS } from '../../nexus/index.ts';
 
 /** Every state a nexus reports, with the words of the API and docs/nexus.md. */
 export const NEXUS_STATES = ['online', 'degraded', 'faulted', 'no-quorum', 'fenced', 'closed'] as const;
@@ -19,9 +20,17 @@ export function nexusMetricFamilies(nexuses: readonly NexusView[]): MetricFamily
   const done: MetricFamily = { name: 'berth_nexus_rebuild_done_bytes', help: 'Bytes a running rebuild of the replica has covered.', type: 'gauge', samples: [] };
   const total: MetricFamily = { name: 'berth_nexus_rebuild_total_bytes', help: 'Bytes a running rebuild of the replica has to cover.', type: 'gauge', samples: [] };
   const rate: MetricFamily = { name: 'berth_nexus_rebuild_rate_bytes_per_second', help: 'Average speed of a running rebuild since it started.', type: 'gauge', samples: [] };
+  const cops: MetricFamily = { name: 'berth_nexus_child_io_ops_total', help: 'Reads, writes, unmaps and flushes the nexus sent to a replica (retries included).', type: 'counter', samples: [] };
+  const cbytes: MetricFamily = { name: 'berth_nexus_child_io_bytes_total', help: 'Bytes of the reads, writes and unmaps the nexus sent to a replica.', type: 'counter', samples: [] };
   for (const n of nexuses) {
     for (const r of n.replicas) {
       const rl = { nexus: n.name, replica: r.name };
+      if (r.io) {
+        CHILD_IO_KINDS.forEach((op, k) => {
+          cops.samples.push({ labels: { ...rl, op }, value: r.io!.ops[k] });
+          if (op !== 'flush') cbytes.samples.push({ labels: { ...rl, op }, value: r.io!.bytes[k] });
+        });
+      }
       for (const s of CHILD_STATES) child.samples.push({ labels: { ...rl, state: s }, value: r.state === s ? 1 : 0 });
       missing.samples.push({ labels: rl, value: r.missingBytes });
       if (r.rebuild) {
@@ -34,5 +43,5 @@ export function nexusMetricFamilies(nexuses: readonly NexusView[]): MetricFamily
     gen.samples.push({ labels: { nexus: n.name }, value: n.generation });
     for (const s of REPLICA_STATES) reps.samples.push({ labels: { nexus: n.name, state: s }, value: n.replicas.filter((r) => r.state === s).length });
   }
-  return [state, gen, reps, child, missing, done, total, rate];
+  return [state, gen, reps, child, missing, done, total, rate, cops, cbytes];
 }
