@@ -1,8 +1,9 @@
 /**
  * A real Prometheus (Debian's) scrapes a real engine and control plane with the rules of
- * deploy/monitoring/berth-rules.yaml, and the matching alerts fire after real faults: a
- * pool runs out of extents (BerthPoolFull), then the engine dies (BerthNodeOffline, from
- * the control plane's view). `for:` durations are cut to 0s in a temp copy so the test
+ * deploy/monitoring/berth-rules.yaml, and the matching alerts fire after real faults:
+ * the engine holding a nexus's remote replica is killed (BerthVolumeDegraded), a pool
+ * runs out of extents (BerthPoolFull), then the engine itself dies (BerthNodeOffline,
+ * from the control plane's view). `for:` durations are cut to 0s in a temp copy so the test
  * waits for evaluation, not for the production hold times. Waits poll Prometheus's API
  * with generous deadlines; nothing depends on speed. Also: `promtool check metrics` on
  * both processes' real /metrics, and every dashboard query is valid PromQL.
@@ -65,10 +66,11 @@ async function firing(base: string, name: string, labels: Record<string, string>
   return alerts.find((a) => a.labels.alertname === name && a.state === 'firing' && Object.entries(labels).every(([k, v]) => a.labels[k] === v));
 }
 
-test('Prometheus with Berth rules fires BerthPoolFull and BerthNodeOffline after real faults', { skip: prometheusMissing, timeout: 600_000 }, async () => {
+test('Prometheus with Berth rules fires BerthVolumeDegraded, BerthPoolFull and BerthNodeOffline after real faults', { skip: prometheusMissing, timeout: 600_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), `berth-prom-${process.pid}-`));
   let plane: ControlPlaneProcess | undefined;
   let engine: EngineProcess | undefined;
+  let far: EngineProcess | undefined;
   let prom: ChildProcess | undefined;
   const promLog = join(dir, 'prometheus.log');
   const promTail = (): string => { try { return readFileSync(promLog, 'utf8').split('\n').slice(-30).join('\n'); } catch { return ''; } };
@@ -78,6 +80,12 @@ test('Prometheus with Berth rules fires BerthPoolFull and BerthNodeOffline after
 
     // Both processes' real exposition passes Prometheus's own linter, I/O families included.
     const x = (await provision(engine.api, { pool: 'mon', poolBytes: 64 * MiB, volume: 'v1', volumeBytes: 16 * MiB }))!;
+    // A nexus over a local replica and one on a second engine (no control plane for that one).
+    far = await startEngine();
+    await provision(far.api, { pool: 'far', poolBytes: 32 * MiB, volume: 'nx', volumeBytes: 8 * MiB, exportSpec: false });
+    await provision(engine.api, { pool: 'mon', createPool: false, volume: 'nx', volumeBytes: 8 * MiB, exportSpec: false });
+    const farReplicas = await ok<{ endpoint: string }>(far.api, 'GET', '/v1/replica-service');
+    await ok(engine.api, 'POST', '/v1/nexus', { name: 'nx', replicas: [{ node: 'local', pool: 'mon', volume: 'nx' }, { node: farReplicas.endpoint, pool: 'far', volume: 'nx' }] });
     assertQemuOk(await qemuIo(x.url, ['write -P 0x5a 0 1M', 'read -P 0x5a 0 1M', 'discard 0 1M']), 'I/O before scraping');
     for (const url of [engine.api, plane.url]) {
       const text = (await call(url, 'GET', '/metrics')).text;
@@ -126,6 +134,11 @@ test('Prometheus with Berth rules fires BerthPoolFull and BerthNodeOffline after
       const r = await promApi<{ result: unknown[] }>(base, `/api/v1/query?query=${encodeURIComponent('berth_node_state{state="online"} == 1')}`);
       return r.result.length === 1 ? true : undefined;
     }, promTail);
+    await until('the nexus online in Prometheus', WAIT_MS, async () => {
+      const r = await promApi<{ result: unknown[] }>(base, `/api/v1/query?query=${encodeURIComponent('berth_nexus_state{nexus="nx",state="online"} == 1')}`);
+      return r.result.length === 1 ? true : undefined;
+    }, promTail);
+    assert.equal(await firing(base, 'BerthVolumeDegraded'), undefined, 'no volume is degraded yet');
     assert.equal(await firing(base, 'BerthPoolFull'), undefined, 'no pool is full yet');
     assert.equal(await firing(base, 'BerthControlPlaneNoLeader'), undefined, 'the control plane leads');
 
@@ -135,12 +148,16 @@ test('Prometheus with Berth rules fires BerthPoolFull and BerthNodeOffline after
       await promApi(base, `/api/v1/query?query=${encodeURIComponent(q)}`).catch((err: Error) => assert.fail(`dashboard panel "${title}": ${err.message}`));
     }
 
-    // Fault 1: a thick volume takes every free extent; the pool is full.
+    // Fault 1: the engine holding the remote replica dies; the nexus goes on degraded.
+    await far.kill();
+    await until('BerthVolumeDegraded firing', WAIT_MS, () => firing(base, 'BerthVolumeDegraded', { nexus: 'nx', job: 'berth-engine' }), promTail);
+
+    // Fault 2: a thick volume takes every free extent; the pool is full.
     const pool = await ok<{ freeBytes: number }>(engine.api, 'GET', '/v1/pools/mon');
     await ok(engine.api, 'POST', '/v1/pools/mon/volumes', { name: 'hog', sizeBytes: pool.freeBytes, thin: false });
     await until('BerthPoolFull firing', WAIT_MS, () => firing(base, 'BerthPoolFull', { pool: 'mon', job: 'berth-engine' }), promTail);
 
-    // Fault 2: the engine dies; past the heartbeat deadline the control plane reports it offline.
+    // Fault 3: the engine dies; past the heartbeat deadline the control plane reports it offline.
     await engine.kill();
     await until('BerthNodeOffline firing', WAIT_MS, () => firing(base, 'BerthNodeOffline', { node: `mon-${process.pid}` }), promTail);
   } finally {
@@ -150,6 +167,7 @@ test('Prometheus with Berth rules fires BerthPoolFull and BerthNodeOffline after
       await gone;
     }
     await engine?.stop().catch(() => undefined);
+    await far?.stop().catch(() => undefined);
     await plane?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
