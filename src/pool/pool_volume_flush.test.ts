@@ -10,14 +10,10 @@ const ES = 64 * KiB;
 /** fdatasyncs on the pool file's own descriptor (ownership beats use others). */
 function countSyncs(t: { after: (fn: () => unknown) => void }, fd: () => number): () => number {
   let n = 0;
-  const orig = { async: fs.fdatasync, sync: fs.fdatasyncSync };
+  const orig = fs.fdatasync;
   mock.method(fs, 'fdatasync', (f: number, cb: fs.NoParamCallback) => {
     if (f === fd()) n++;
-    orig.async(f, cb);
-  });
-  mock.method(fs, 'fdatasyncSync', (f: number) => {
-    if (f === fd()) n++;
-    orig.sync(f);
+    orig(f, cb);
   });
   t.after(() => mock.restoreAll());
   return () => n;
