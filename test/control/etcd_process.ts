@@ -47,11 +47,34 @@ export async function startEtcd(): Promise<EtcdProcess> {
   return { endpoint: m.endpoint, pid: m.pid, stop: () => cluster.stop() };
 }
 
+class PortTakenError extends Error {}
+
+/**
+ * A port the kernel handed out and we released can be taken by another process before
+ * etcd binds it (other suites start servers too): such a start is retried on new ports.
+ */
 export async function startEtcdCluster(size: number): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdClusterOnce(size);
+    } catch (e) {
+      if (!(e instanceof PortTakenError) || attempt >= 4) throw e;
+    }
+  }
+}
+
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+async function startEtcdClusterOnce(size: number): Promise<EtcdCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-etcd-'));
   const specs: Array<{ name: string; client: string; peer: string }> = [];
+  const ports = await distinctFreePorts(2 * size);
   for (let i = 0; i < size; i++) {
-    specs.push({ name: `m${i}`, client: `http://127.0.0.1:${await freePort()}`, peer: `http://127.0.0.1:${await freePort()}` });
+    specs.push({ name: `m${i}`, client: `http://127.0.0.1:${ports[2 * i]}`, peer: `http://127.0.0.1:${ports[2 * i + 1]}` });
   }
   const initialCluster = specs.map((s) => `${s.name}=${s.peer}`).join(',');
   const children: ChildProcess[] = [];
@@ -106,6 +129,7 @@ export async function startEtcdCluster(size: number): Promise<EtcdCluster> {
   }
   if (ready.size < size) {
     await stop();
+    if (stderr.includes('address already in use')) throw new PortTakenError(`etcd could not bind its ports: ${stderr}`);
     throw new Error(`etcd did not start: ${stderr}`);
   }
   return { members, endpoints: members.map((m) => m.endpoint), stop };
