@@ -1,6 +1,12 @@
 /**
  * The engine's idle footprint with 100 volumes exported (100 targets): resident memory
  * under 200 MiB and CPU near zero over 10 s. Read from /proc for the engine's PID.
+ *
+ * "Near zero" is not zero: an idle engine wakes once a second to beat on each pool's owner
+ * record (docs/pool-format.md "Ownership") and once a second for the event-loop metric.
+ * On the 2-vCPU VMs a wake-up from idle costs milliseconds of CPU, so 100 exports idle at
+ * 1.5-4% here (it was < 0.1% before pools had owners); the bound catches a per-volume or
+ * busy-loop regression, which costs far more.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +17,7 @@ import { ok, GiB, MiB } from './engine_kit.ts';
 
 const VOLUMES = 100;
 const RSS_LIMIT_BYTES = 200 * MiB;
-const CPU_LIMIT_PERCENT = 2;
+const CPU_LIMIT_PERCENT = 8;
 const IDLE_WINDOW_MS = 10_000;
 
 async function rssBytes(pid: number): Promise<number> {
@@ -28,7 +34,7 @@ async function cpuTicks(pid: number): Promise<number> {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-test('100 exported volumes: RSS < 200 MiB, idle CPU < 2%', { timeout: 300_000 }, async (t) => {
+test('100 exported volumes: RSS < 200 MiB, idle CPU < 8%', { timeout: 300_000 }, async (t) => {
   const engine = await startEngine();
   try {
     const api = engine.api;
