@@ -14,3 +14,6 @@ export {
   ChildInvalidError, ChildNotFoundError, ChildTimeoutError, NexusFaultedError, NexusFencedError, NexusNoQuorumError, RebuildCancelledError, RebuildTargetError,
 } from './nexus_errors.ts';
 export { QuorumVerdict, quorumVerdict, restartQuorum, safeTakeover, takeoverMinimum, type QuorumVerdictName } from './nexus_quorum.ts';
+export {
+  NexusWriteHold, WriteHoldBusyError, WriteHoldLostError, WRITE_HOLD_DEFAULT_LEASE_MS, WRITE_HOLD_MAX_LEASE_MS, type HoldTimer,
+} from './nexus_write_hold.ts';

@@ -18,6 +18,7 @@ import { RebuildMap } from './rebuild_map.ts';
 import { RebuildJob, type RebuildSource } from './rebuild_job.ts';
 import { RebuildThrottle, REBUILD_THROTTLE_MODE_DEFAULT, type RebuildThrottleModeName } from './rebuild_throttle.ts';
 import { NexusReadChooser } from './nexus_read_policy.ts';
+import { NexusWriteHold } from './nexus_write_hold.ts';
 
 /**
  * The volume's front end: an n-way mirror over local and remote replicas, itself a
@@ -43,6 +44,8 @@ export class Nexus implements BlockDevice, NexusIoHost {
   /** What each not-in-sync child (by name, removed ones included) is missing. */
   private readonly intents = new Map<string, WriteIntentMap>();
   private readonly gate = new NexusIoGate();
+  /** The snapshot barrier's pause (pauseWrites). */
+  private readonly hold: NexusWriteHold;
   private readonly deadlines: DeadlineTracker;
   private readonly events: NexusEvents;
   /** Names whose addChild is waiting on the fence: a second one must not race it. */
@@ -75,6 +78,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     this.blockCount = geometry.blockCount;
     this.thin = geometry.thin;
     this.name = opts.name;
+    this.hold = new NexusWriteHold(opts.name, opts.holdTimer);
     this.generation = opts.generation;
     this.opTimeoutMs = opts.opTimeoutMs ?? NEXUS_OP_TIMEOUT_MS_DEFAULT;
     this.deadlines = new DeadlineTracker(this.opTimeoutMs);
@@ -296,6 +300,27 @@ export class Nexus implements BlockDevice, NexusIoHost {
     this.checkNexusState();
   }
 
+  /**
+   * The snapshot barrier: new writes and unmaps wait (for at most `leaseMs`), and once
+   * every write in flight has finished on every child this resolves with the children
+   * that are in sync — each now holds exactly the writes acknowledged so far, so a
+   * snapshot cut on each of them before resumeWrites is one point in time.
+   */
+  async pauseWrites(token: string, leaseMs: number): Promise<{ online: string[] }> {
+    const bad = this.refuse(0, 0);
+    if (bad) throw bad;
+    this.hold.hold(token, leaseMs);
+    await this.gate.drain();
+    const late = this.refuse(0, 0);
+    if (late) this.hold.cancel(late.message);
+    // Throws when the lease ran out (or the nexus closed) while writes drained.
+    if (!this.hold.holds(token)) this.hold.release(token);
+    return { online: this.members.filter((c) => c.state === ChildState.ONLINE).map((c) => c.name) };
+  }
+
+  /** Ends the pause; throws WriteHoldLostError (NEXUS_PAUSE_LOST) when its lease had already run out. */
+  resumeWrites(token: string): void { this.hold.release(token); }
+
   /** Sets the hard cap (bytes/s, 0 = none) and, if given, whether rebuilds yield to foreground I/O. */
   setRebuildThrottle(bytesPerSec: number, mode?: RebuildThrottleModeName): void {
     this.throttle = bytesPerSec;
@@ -308,6 +333,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
     if (this.closed) return;
     const from = this.computeState();
     this.closed = true;
+    this.hold.cancel('the nexus closed');
     this.deadlines.close();
     for (const c of this.members) {
       c.rebuild?.cancel();
@@ -364,7 +390,7 @@ export class Nexus implements BlockDevice, NexusIoHost {
 
   /** Fast path (no rebuild locking the range): no await, no extra promise hop. */
   private mirror(kind: MirrorKindCode, lba: number, count: number, data: Buffer | undefined, fua: boolean): Promise<void> {
-    if (kind !== MirrorKind.FLUSH && this.gate.locked && this.gate.blocker(lba, count)) return this.mirrorLater(kind, lba, count, data, fua);
+    if (kind !== MirrorKind.FLUSH && ((this.gate.locked && this.gate.blocker(lba, count)) || this.hold.blocker)) return this.mirrorLater(kind, lba, count, data, fua);
     const members = this.members;
     let mask = 0;
     let online = false;
@@ -381,9 +407,9 @@ export class Nexus implements BlockDevice, NexusIoHost {
     return op.promise;
   }
 
-  /** The range is being copied by a rebuild: wait for it, then go. */
+  /** The range is being copied by a rebuild, or a snapshot barrier holds writes: wait for it, then go. */
   private async mirrorLater(kind: MirrorKindCode, lba: number, count: number, data: Buffer | undefined, fua: boolean): Promise<void> {
-    for (let b = this.gate.blocker(lba, count); b; b = this.gate.blocker(lba, count)) await b;
+    for (let b = this.hold.blocker ?? this.gate.blocker(lba, count); b; b = this.hold.blocker ?? this.gate.blocker(lba, count)) await b;
     const bad = this.refuse(lba, count);
     if (bad) throw bad;
     return this.mirror(kind, lba, count, data, fua);

@@ -1,6 +1,7 @@
 import type { Logger } from '../util/log.ts';
 import type { ChildStateName, NexusChildSpec } from './nexus_child.ts';
 import type { RebuildThrottleModeName } from './rebuild_throttle.ts';
+import type { HoldTimer } from './nexus_write_hold.ts';
 
 /** Replicas per volume: the StorageClass allows 1–5. */
 export const NEXUS_MAX_CHILDREN = 5;
@@ -58,6 +59,8 @@ export interface NexusOptions {
   rebuildParallel?: number;
   /** See NexusReadPolicy; default NEXUS_READ_POLICY_DEFAULT. */
   readPolicy?: NexusReadPolicyName;
+  /** The lease timer of the snapshot barrier's write pause (tests inject one). */
+  holdTimer?: HoldTimer;
   log?: Logger;
 }
 
