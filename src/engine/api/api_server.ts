@@ -6,6 +6,8 @@ import { registerPoolRoutes } from './routes_pools.ts';
 import { registerExportRoutes } from './routes_exports.ts';
 import { registerNexusRoutes } from './routes_nexus.ts';
 import { registerSnapshotRoutes } from './routes_snapshots.ts';
+import { registerSnapshotBarrierRoutes } from './routes_snapshot_barrier.ts';
+import { registerSnapshotBlockRoutes } from './routes_snapshot_blocks.ts';
 import { collectOpenApi } from './openapi.ts';
 import { collectEngineMetrics, RequestCounter } from './engine_metrics.ts';
 import { ScrapeRegistry } from '../../util/prom_registry.ts';
@@ -78,6 +80,8 @@ export async function buildApiServer(engine: Engine, logger: Logger, options: { 
   registerExportRoutes(app, engine);
   registerNexusRoutes(app, engine);
   registerSnapshotRoutes(app, engine);
+  registerSnapshotBarrierRoutes(app, engine);
+  registerSnapshotBlockRoutes(app, engine);
 
   app.get('/metrics', { config: { hidden: true } }, async (_req, reply) => {
     const text = await metrics.render();

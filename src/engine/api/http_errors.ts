@@ -32,6 +32,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   NEXUS_NO_QUORUM: 409,
   NEXUS_UNAVAILABLE: 409,
   NEXUS_CHILD_INVALID: 409,
+  // The snapshot barrier (routes_snapshot_barrier.ts): another pause holds the nexus, or the lease ran out.
+  NEXUS_PAUSE_BUSY: 409,
+  NEXUS_PAUSE_LOST: 409,
+  NOT_IMPLEMENTED: 501,
   VOLUME_IN_USE: 409,
   DEVICE_GONE: 503,
   REPLICA_TIMEOUT: 504,
