@@ -12,6 +12,7 @@ import { tokenFilePath } from '../util/auth_token_file.ts';
 import { ChapSealer } from './service/chap_seal.ts';
 import { setUpApiAuth, type ApiAuthSetup } from '../util/auth_setup.ts';
 import { answerHelpOrVersion } from '../util/entry_point.ts';
+import { EventLog, EventRecorder } from './events/index.ts';
 
 const CONTROL_USAGE = `usage: bin/berth-control-plane [options]      (or: node src/control/main.ts with Node 24)
 
@@ -168,11 +169,15 @@ async function main(): Promise<void> {
     ...(args.rebuildThrottleMode ? { rebuildThrottleMode: args.rebuildThrottleMode } : {}),
   });
   const services = createServices(ctx);
-  const loop = new ReconcileLoop(ctx, defaultReconcilers({ orphans: { minAgeMs: args.orphanMinAgeMs, intervalMs: args.orphanIntervalMs } }));
+  const events = new EventLog({ store, fence: () => leadership.fence() });
+  const loop = new ReconcileLoop(ctx, [
+    ...defaultReconcilers({ orphans: { minAgeMs: args.orphanMinAgeMs, intervalMs: args.orphanIntervalMs } }),
+    new EventRecorder(events),
+  ]);
 
   let api: FastifyInstance;
   try {
-    api = await buildControlApi(services, logger.child({ component: 'api' }), { storeKind: args.store.kind, reconcileStats: loop.stats, ...(auth.tokens ? { authTokens: auth.tokens } : {}) });
+    api = await buildControlApi(services, logger.child({ component: 'api' }), { storeKind: args.store.kind, reconcileStats: loop.stats, events, ...(auth.tokens ? { authTokens: auth.tokens } : {}) });
     await api.listen({ host: args.listen.host, port: args.listen.port });
   } catch (err) {
     logger.fatal({ err }, 'control plane failed to start');

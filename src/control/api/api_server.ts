@@ -16,6 +16,8 @@ import { logApiError } from '../../util/api_error_log.ts';
 import { ScrapeRegistry } from '../../util/prom_registry.ts';
 import type { ReconcilerStats } from '../reconcile/index.ts';
 import { collectControlMetrics } from './control_metrics.ts';
+import type { EventLog } from '../events/index.ts';
+import { eventSchema, registerEventRoutes } from './routes_events.ts';
 
 export const CONTROL_API_VERSION = '0.1.0';
 const BODY_LIMIT = 256 * 1024;
@@ -32,6 +34,8 @@ export interface ControlApiOptions {
   readonly authTokens?: readonly string[];
   /** The reconcile loop's per-reconciler counters, for /metrics (absent: not reported). */
   readonly reconcileStats?: ReadonlyMap<string, ReconcilerStats>;
+  /** The event log behind GET /v1/events (absent: no such route). */
+  readonly events?: EventLog;
 }
 
 /** Probes call these without a token (docs/security.md); the dashboard's page and scripts hold no data (its API reads need the token). */
@@ -54,7 +58,7 @@ export async function buildControlApi(services: Services, logger: Logger, option
   if (options.authTokens) installBearerAuth(app, { tokens: options.authTokens, openRoutes: CONTROL_OPEN_ROUTES }, logger);
   const openApi = collectControlOpenApi(app, OPENAPI_INFO, {
     Error: errorSchema, Node: nodeSchema, Pool: poolSchema, Volume: volumeSchema, Replica: replicaSchema,
-    Nexus: nexusSchema, Snapshot: snapshotSchema, PodMount: podSchema,
+    Nexus: nexusSchema, Snapshot: snapshotSchema, PodMount: podSchema, Event: eventSchema,
   });
 
   app.addHook('onResponse', async (req, reply) => {
@@ -80,6 +84,7 @@ export async function buildControlApi(services: Services, logger: Logger, option
   registerVolumeRoutes(app, services);
   registerResourceRoutes(app, services);
   registerUiRoutes(app);
+  if (options.events !== undefined) registerEventRoutes(app, options.events);
 
   // Like the engine's: scraped with the token when the API demands one.
   const metrics = new ScrapeRegistry(() => collectControlMetrics(services, options.reconcileStats));

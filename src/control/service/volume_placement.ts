@@ -98,7 +98,7 @@ export async function planReplicas(
   try {
     return plans(placeReplicas(fleet, request(count, keep.existingPools)).pools);
   } catch (err) {
-    throw countRefusal(err);
+    throw countRefusal(err, volume, ctx.now());
   }
 }
 
