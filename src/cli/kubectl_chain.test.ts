@@ -106,3 +106,17 @@ test('engine-local berth commands go to an engine pod; plugin commands do not', 
   assert.throws(() => engineExecOf(['--node']), { code: 'INVALID_ARGUMENT' });
   assert.throws(() => engineExecOf(['--node', '-o']), { code: 'INVALID_ARGUMENT' });
 });
+
+test('without kubectl, the PVC and PV names the CSI driver saved with the volume fill the rows and the chain', () => {
+  const saved: ApiVolume = {
+    ...volume, pods: [],
+    attributes: { replicas: '2', 'csi.storage.k8s.io/pvc/name': 'orders', 'csi.storage.k8s.io/pvc/namespace': 'shop', 'csi.storage.k8s.io/pv/name': 'pvc-1a' },
+  };
+  const [row] = volumeRows([saved], NO_CLUSTER_FACTS);
+  assert.deepEqual([row.namespace, row.pvc], ['shop', 'orders']);
+  const chain = assembleChain({ volume: saved, facts: NO_CLUSTER_FACTS, nexuses: [], pools: [], nodes: [] });
+  assert.deepEqual([chain.pvc, chain.pv], [{ namespace: 'shop', name: 'orders' }, { name: 'pvc-1a' }]);
+  assert.match(chainLines(chain).join('\n'), /pvc {7}shop\/orders\npv {8}pvc-1a/);
+  // What Kubernetes says wins over what was saved.
+  assert.equal(volumeRows([{ ...saved }], facts)[0].pvc, 'data');
+});

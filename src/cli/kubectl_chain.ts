@@ -18,6 +18,8 @@ export interface ApiVolume {
   id: string; name: string; sizeBytes: number; replicas: number; status?: string; pending?: string | null;
   publishedNodeId?: string; replicaStates?: ApiReplica[]; pods?: ApiPod[];
   target?: { iqn?: string; portal?: string; replicaId?: string };
+  /** The CSI driver keeps the PVC/PV names external-provisioner gave it here (csi.storage.k8s.io/pvc/name, …). */
+  attributes?: Record<string, string>;
 }
 
 /** A Berth volume's PersistentVolume and the claim bound to it, from `kubectl get pv -o json`. */
@@ -76,6 +78,20 @@ export interface VolumeRow {
   status: string; sizeBytes: number; replicas: string; node: string;
 }
 
+/**
+ * The volume's PV and PVC: from Kubernetes when kubectl could read the PVs, else from the
+ * names the CSI driver saved with the volume at CreateVolume (so no cluster access is needed).
+ */
+export function bindingOf(v: ApiVolume, facts: ClusterFacts): PvBinding | undefined {
+  const known = facts.pvs.get(v.id);
+  if (known !== undefined) return known;
+  const a = v.attributes ?? {};
+  const pvcName = a['csi.storage.k8s.io/pvc/name'];
+  const pvcNamespace = a['csi.storage.k8s.io/pvc/namespace'];
+  if (pvcName === undefined || pvcNamespace === undefined) return undefined;
+  return { pv: a['csi.storage.k8s.io/pv/name'] ?? v.name, pvcName, pvcNamespace };
+}
+
 /** Pods from Kubernetes when known, else the ones the node plugin recorded (podInfoOnMount). */
 function podsOf(v: ApiVolume, b: PvBinding | undefined, facts: ClusterFacts): string[] {
   if (b?.pvcNamespace && b.pvcName) {
@@ -87,7 +103,7 @@ function podsOf(v: ApiVolume, b: PvBinding | undefined, facts: ClusterFacts): st
 
 export function volumeRows(volumes: readonly ApiVolume[], facts: ClusterFacts): VolumeRow[] {
   return volumes.map((v) => {
-    const b = facts.pvs.get(v.id);
+    const b = bindingOf(v, facts);
     const recordedNs = v.pods?.[0]?.podNamespace;
     const healthy = (v.replicaStates ?? []).filter((r) => r.status === 'online').length;
     return {
@@ -126,7 +142,7 @@ export interface ChainInput {
 /** pvc → pv → volume → nexus → replicas → pools → nodes, each with its state; unknown parts say so. */
 export function assembleChain(i: ChainInput): Chain {
   const v = i.volume;
-  const b = i.facts.pvs.get(v.id);
+  const b = bindingOf(v, i.facts);
   const nodeStatus = (id: string): string => i.nodes.find((n) => n.id === id)?.state?.status ?? 'unknown';
   const nexus = i.nexuses.find((n) => n.volumeId === v.id);
   const children = nexus?.children ?? [];

@@ -34,7 +34,27 @@ export interface VolumeParameters {
    * reaches anywhere), replicas placed near the pod when possible.
    */
   locality?: Locality;
+  /**
+   * Which PVC and PV the volume is for, as external-provisioner's `--extra-create-metadata`
+   * passes them; kept with the volume so operators' tools show them without asking
+   * Kubernetes. Not part of what the volume is: two requests differing only here match.
+   */
+  kubernetes?: KubernetesNames;
 }
+
+/** The PVC/PV names external-provisioner passes with `--extra-create-metadata`. */
+export interface KubernetesNames {
+  pvcName?: string;
+  pvcNamespace?: string;
+  pvName?: string;
+}
+
+/** The keys external-provisioner uses for them, also the keys they are kept under. */
+export const KUBERNETES_NAME_KEYS = {
+  pvcName: 'csi.storage.k8s.io/pvc/name',
+  pvcNamespace: 'csi.storage.k8s.io/pvc/namespace',
+  pvName: 'csi.storage.k8s.io/pv/name',
+} as const satisfies Record<keyof KubernetesNames, string>;
 
 export const LOCALITIES = ['none', 'zone'] as const;
 export type Locality = 'zone';
@@ -122,7 +142,10 @@ export function parseVolumeParameters(raw: Readonly<Record<string, string>>): Vo
   const problems: string[] = [];
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
-    if (key.startsWith(SIDECAR_PARAMETER_PREFIX)) continue;
+    if (key.startsWith(SIDECAR_PARAMETER_PREFIX)) {
+      keepKubernetesName(key, value, out);
+      continue;
+    }
     const setter = Object.hasOwn(KNOWN, key) ? KNOWN[key] : Object.hasOwn(NOT_ENFORCED, key) ? () => undefined : undefined;
     if (!setter) {
       unknown.push(key);
@@ -151,6 +174,15 @@ export function volumeDefiningParameters(raw: Readonly<Record<string, string>>):
     if (!key.startsWith(SIDECAR_PARAMETER_PREFIX)) out[key] = raw[key];
   }
   return out;
+}
+
+/** A Kubernetes object name (at most 253 characters, DNS subdomain); anything else is not kept. */
+const K8S_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
+
+function keepKubernetesName(key: string, value: string, out: VolumeParameters): void {
+  for (const [field, k] of Object.entries(KUBERNETES_NAME_KEYS) as [keyof KubernetesNames, string][]) {
+    if (k === key && typeof value === 'string' && K8S_NAME.test(value)) out.kubernetes = { ...out.kubernetes, [field]: value };
+  }
 }
 
 function boolSetter(key: 'thin' | 'striping' | 'encrypt' | 'spreadStrict'): Setter {

@@ -7,7 +7,7 @@
  * with parseVolumeParameters to the same parameters, so a store can keep it as text.
  * Pure.
  */
-import type { VolumeParameters } from './parameters.ts';
+import { KUBERNETES_NAME_KEYS, type KubernetesNames, type VolumeParameters } from './parameters.ts';
 
 export function canonicalParameters(p: VolumeParameters): Record<string, string> {
   const out: Record<string, string> = {
@@ -34,4 +34,18 @@ export function sameCanonicalParameters(a: VolumeParameters, b: VolumeParameters
   const cb = canonicalParameters(b);
   const keys = Object.keys(ca);
   return keys.length === Object.keys(cb).length && keys.every((k) => ca[k] === cb[k]);
+}
+
+/**
+ * What the driver keeps in the volume's attributes: the canonical parameters plus the
+ * PVC/PV names under external-provisioner's own keys (parseVolumeParameters reads both
+ * back). The names do not take part in comparing two requests.
+ */
+export function storedAttributes(p: VolumeParameters): Record<string, string> {
+  const out = canonicalParameters(p);
+  for (const [field, key] of Object.entries(KUBERNETES_NAME_KEYS) as [keyof KubernetesNames, string][]) {
+    const v = p.kubernetes?.[field];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
 }

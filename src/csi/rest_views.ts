@@ -14,7 +14,7 @@ import { AccessMode } from './capabilities.ts';
 import { UnsupportedError } from './csi_errors.ts';
 import type { ContentSource, CreateVolumeArgs, Snapshot, TopologySegment, Volume } from './backend.ts';
 import { DEFAULT_PARAMETERS, parseVolumeParameters, type VolumeParameters } from './parameters.ts';
-import { canonicalParameters } from './parameters_canonical.ts';
+import { canonicalParameters, storedAttributes } from './parameters_canonical.ts';
 import { accessibleTopology, placementHints } from './topology.ts';
 
 export { canonicalParameters };
@@ -89,7 +89,7 @@ export function createVolumeBody(args: CreateVolumeArgs): Record<string, unknown
     // A zone-local volume spreads over the nodes of its zone; others over zones.
     spread: { domain: p.locality === 'zone' ? 'node' : 'zone', strict: p.spreadStrict },
     encrypted: p.encrypt,
-    attributes: canonicalParameters(p),
+    attributes: storedAttributes(p),
   };
   const hints = placementHints(args.topology, p);
   if (hints.preferredNodes.length > 0 || hints.preferredZones.length > 0 || hints.zone !== undefined) body.placement = hints;
