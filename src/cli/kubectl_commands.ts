@@ -8,10 +8,12 @@ import { printDocument, printRows, type OutputFormat } from './cli_output.ts';
 import { formatBytes } from './sizes.ts';
 import { BerthError } from '../util/errors.ts';
 import {
-  assembleChain, chainLines, rebuildRows, volumeRows, type ApiNexus, type ApiNode, type ApiPool, type ApiReplica, type ApiVolume,
+  assembleChain, bindingOf, chainLines, rebuildRows, volumeRows, type ApiNexus, type ApiNode, type ApiPool, type ApiReplica, type ApiVolume,
   type ClusterFacts,
 } from './kubectl_chain.ts';
-import { addBenchOptions, benchOptions, printBenchReport, runHostBench, type BenchFlags } from './commands_bench.ts';
+import { addEventOptions, fetchEvents, printEvents, type EventFlags } from './commands_events.ts';
+import { addBenchOptions, benchOptions, printBenchReport, runHostBench } from './commands_bench.ts';
+import { addClusterBenchOptions, clusterBenchOptions, printClusterBenchReport, runClusterBench, type ClusterBenchFlags } from './kubectl_bench_run.ts';
 
 export interface PluginContext {
   api(): Promise<ApiClient>;
@@ -42,6 +44,12 @@ async function findVolume(api: ApiClient, facts: ClusterFacts, kind: 'pvc' | 'vo
       if (b.pvcName === name && b.pvcNamespace === namespace) return api.get<ApiVolume>(`/v1/volumes/${encodeURIComponent(id)}`);
     }
     if (facts.pvs.size > 0) throw new NotFoundError(`no Berth PersistentVolume is bound to PVC ${namespace}/${name}`);
+    // Without kubectl: the PVC names the CSI driver saved with each volume.
+    const saved = (await list<ApiVolume>(api, '/v1/volumes', 'volumes')).find((v) => {
+      const b = bindingOf(v, facts);
+      return b?.pvcName === name && b.pvcNamespace === namespace;
+    });
+    if (saved !== undefined) return api.get<ApiVolume>(`/v1/volumes/${encodeURIComponent(saved.id)}`);
   }
   const byName = await list<ApiVolume>(api, `/v1/volumes?name=${encodeURIComponent(name)}`, 'volumes');
   if (byName[0]) return api.get<ApiVolume>(`/v1/volumes/${encodeURIComponent(byName[0].id)}`);
@@ -125,35 +133,31 @@ export function registerPluginCommands(program: Command, ctx: PluginContext): vo
       ]);
     }));
 
-  program.command('events')
-    .description('what the control plane did and why (when it keeps an event log)')
-    .action(ctx.run(async () => {
-      const api = await ctx.api();
-      let doc: { events?: Record<string, unknown>[] };
-      try {
-        doc = await api.get('/v1/events');
-      } catch (err) {
-        if (!(err instanceof ApiError && err.status === 404)) throw err;
-        throw new BerthError('NOT_AVAILABLE', 'events are not available: this control plane keeps no event log (no /v1/events)');
-      }
-      const events = doc.events ?? [];
-      const text = (e: Record<string, unknown>, ...keys: string[]): string => String(keys.map((k) => e[k]).find((v) => v !== undefined) ?? '-');
-      printRows(ctx.format(), doc, events, [
-        { header: 'TIME', value: (e) => (typeof e.atMs === 'number' ? new Date(e.atMs).toISOString() : text(e, 'time')) },
-        { header: 'TYPE', value: (e) => text(e, 'type', 'kind', 'reason') },
-        { header: 'OBJECT', value: (e) => text(e, 'object', 'volumeId', 'nodeId', 'resource') },
-        { header: 'MESSAGE', value: (e) => text(e, 'message') },
-      ]);
+  addEventOptions(program.command('events')
+    .description('what the control plane did and why: nodes offline/lost/back, replicas retired, rebuilds, placement refusals, snapshots'))
+    .action(ctx.run(async (f: EventFlags) => {
+      printEvents(ctx.format(), await fetchEvents(await ctx.api(), f));
     }));
 
-  addBenchOptions(program.command('bench')
-    .description('fio on a Berth volume (iSCSI) and on a local file on this host, side by side, with ratios'))
-    .option('--class <storage-class>', 'the in-cluster bench (Jobs on a PVC of this class and a hostPath): not built yet')
-    .action(ctx.run(async (f: BenchFlags & { class?: string }) => {
-      if (f.class !== undefined || (f.url === undefined && f.pgbenchDir === undefined)) {
-        throw new BerthError('NOT_AVAILABLE', 'the in-cluster bench (--class: fio and pgbench Jobs) is not built yet; '
-          + 'run this on a host that reaches the volume\'s portal with --url iscsi://HOST:PORT/IQN/LUN --overwrite (docs/cli.md "berth bench")');
+  addClusterBenchOptions(addBenchOptions(program.command('bench')
+    .description('fio and pgbench on Berth and on local disk side by side, with ratios: in the cluster (--class: Jobs on a PVC and a hostPath) '
+      + 'or from this host (--url, --pgbench-dir)')))
+    .addHelpText('after', `
+In the cluster (Jobs in -n NAMESPACE; everything the bench creates is removed at the end, also on Ctrl-C):
+  kubectl berth bench --class berth-single --quick
+  kubectl berth -o yaml bench --class berth-single --image registry.example/berth-bench:dev --node worker-1
+From this host (a volume exported to it): kubectl berth bench --url iscsi://HOST:PORT/IQN/LUN --overwrite`)
+    .action(ctx.run(async (f: ClusterBenchFlags, cmd: Command) => {
+      const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
+      if (f.class !== undefined) {
+        const defaulted = (key: string): boolean => cmd.getOptionValueSource(key) === 'default';
+        printClusterBenchReport(ctx.format(), await runClusterBench(clusterBenchOptions(f, ctx.namespace(), defaulted, log)));
+        return;
       }
-      printBenchReport(ctx.format(), await runHostBench(benchOptions(f, (line) => { process.stderr.write(`bench: ${line}\n`); })));
+      if (f.url === undefined && f.pgbenchDir === undefined) {
+        throw new BerthError('INVALID_ARGUMENT', 'give --class STORAGECLASS (Jobs in the cluster), or --url iscsi://HOST:PORT/IQN/LUN --overwrite '
+          + 'and/or --pgbench-dir DIR (from this host; docs/cli.md "berth bench")');
+      }
+      printBenchReport(ctx.format(), await runHostBench(benchOptions(f, log)));
     }));
 }

@@ -9,6 +9,7 @@ import { registerNexusCommands } from './commands_nexus.ts';
 import { registerReplicaCommands } from './commands_replica.ts';
 import { registerSnapshotCommands } from './commands_snapshot.ts';
 import { registerBenchCommand } from './commands_bench.ts';
+import { registerEventsCommand } from './commands_events.ts';
 import { BERTH_VERSION } from '../util/entry_point.ts';
 
 /** `berth`: the operator's CLI, a client of the engine's HTTP/JSON API only. */
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerReplicaCommands(program, ctx);
   registerSnapshotCommands(program, ctx);
   registerBenchCommand(program, ctx.format, ctx.run);
+  registerEventsCommand(program, ctx);
   // Subcommands exit through the same path as the program so errors print one way.
   for (const c of program.commands) {
     c.exitOverride();
