@@ -14,6 +14,7 @@ import { runFio } from './fio.ts';
 import { placementSection } from './placement_section.ts';
 import { runReplicatedBench } from './replicated.ts';
 import { commitLatencySection } from './commit_latency.ts';
+import { pgbenchSection } from './pgbench.ts';
 import { measureIdleExports } from './idle_exports.ts';
 import { CpuMeter } from './proc_stat.ts';
 import { startTarget, TargetKind, type RunningTarget } from './targets.ts';
@@ -44,6 +45,8 @@ interface Config {
   placement: boolean;
   /** The commit-latency rows (fio 4k randwrite QD1 fsync=1, bench/commit_latency.ts). */
   commit: boolean;
+  /** The PostgreSQL rows (bench/pgbench.ts): scale, seconds per run, rounds, directory of the files. */
+  pgbench: { scale: number; runtimeS: number; rounds: number; dir: string } | undefined;
   writeDocs: boolean;
 }
 
@@ -67,6 +70,11 @@ function parseConfig(argv: string[]): Config {
       'rebuild-gib': { type: 'string' },
       placement: { type: 'boolean', default: true },
       commit: { type: 'boolean', default: true },
+      pgbench: { type: 'boolean', default: true },
+      'pgbench-scale': { type: 'string' },
+      'pgbench-runtime': { type: 'string' },
+      'pgbench-rounds': { type: 'string' },
+      'pgbench-dir': { type: 'string' },
       'write-docs': { type: 'boolean', default: true },
     },
   });
@@ -104,6 +112,12 @@ function parseConfig(argv: string[]): Config {
     rebuildBytes: values['rebuild-gib'] === undefined ? undefined : Math.round(num('rebuild-gib', values['rebuild-gib']) * GIB),
     placement: values.placement!,
     commit: values.commit! && targets.includes(TargetKind.berth) && targets.includes(TargetKind.tgt),
+    pgbench: values.pgbench! && targets.includes(TargetKind.berth) ? {
+      scale: num('pgbench-scale', values['pgbench-scale'] ?? (values.quick ? '10' : '50')),
+      runtimeS: num('pgbench-runtime', values['pgbench-runtime'] ?? (values.quick ? '10' : '60')),
+      rounds: num('pgbench-rounds', values['pgbench-rounds'] ?? (values.quick ? '2' : '5')),
+      dir: values['pgbench-dir'] ?? values['disk-dir']!,
+    } : undefined,
     writeDocs: values['write-docs']!,
   };
 }
@@ -214,6 +228,10 @@ async function main(): Promise<void> {
   if (cfg.commit) {
     log('commit latency: 4k randwrite QD1 fsync=1, Berth and tgt, interleaved rounds');
     extra.push(await commitLatencySection({ fio, dirs: cfg.backings.map((b) => ({ title: b.title, dir: b.dir })), quick: cfg.quick, log }));
+  }
+  if (cfg.pgbench) {
+    log('pgbench: PostgreSQL on Berth, on the same attach path over a raw file, on a local loop device; interleaved rounds');
+    extra.push(await pgbenchSection({ ...cfg.pgbench, replicated: cfg.replicated, log }));
   }
   if (cfg.replicated) {
     log('replicated volumes: nodes in network namespaces');

@@ -1,0 +1,24 @@
+/**
+ * `node bench/pgbench_main.ts [--dir D] [--scale N] [--runtime S] [--rounds N] [--no-replicated]`:
+ * the pgbench section alone (bench/pgbench.ts), printed as markdown.
+ */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { buildDir } from '../test/helpers/tools.ts';
+import { pgbenchSection } from './pgbench.ts';
+
+const { values } = parseArgs({
+  allowNegative: true,
+  options: {
+    dir: { type: 'string', default: join(buildDir, 'bench') },
+    scale: { type: 'string', default: '50' },
+    runtime: { type: 'string', default: '60' },
+    rounds: { type: 'string', default: '5' },
+    replicated: { type: 'boolean', default: true },
+  },
+});
+const log = (s: string): void => console.log(`[pgbench ${new Date().toISOString().slice(11, 19)}] ${s}`);
+const text = await pgbenchSection({
+  dir: values.dir!, scale: Number(values.scale), runtimeS: Number(values.runtime), rounds: Number(values.rounds), replicated: values.replicated!, log,
+});
+console.log(`\n${text}\n`);
