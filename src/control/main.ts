@@ -13,6 +13,7 @@ import { ChapSealer } from './service/chap_seal.ts';
 import { setUpApiAuth, type ApiAuthSetup } from '../util/auth_setup.ts';
 import { answerHelpOrVersion } from '../util/entry_point.ts';
 import { EventLog, EventRecorder } from './events/index.ts';
+import { IoSampler, engineMetricsFetcher } from './io_samples/index.ts';
 
 const CONTROL_USAGE = `usage: bin/berth-control-plane [options]      (or: node src/control/main.ts with Node 24)
 
@@ -174,10 +175,11 @@ async function main(): Promise<void> {
     ...defaultReconcilers({ orphans: { minAgeMs: args.orphanMinAgeMs, intervalMs: args.orphanIntervalMs } }),
     new EventRecorder(events),
   ]);
+  const io = new IoSampler({ ctx, fetchMetrics: engineMetricsFetcher(auth.tokens?.[0]) });
 
   let api: FastifyInstance;
   try {
-    api = await buildControlApi(services, logger.child({ component: 'api' }), { storeKind: args.store.kind, reconcileStats: loop.stats, events, ...(auth.tokens ? { authTokens: auth.tokens } : {}) });
+    api = await buildControlApi(services, logger.child({ component: 'api' }), { storeKind: args.store.kind, reconcileStats: loop.stats, events, io, ...(auth.tokens ? { authTokens: auth.tokens } : {}) });
     await api.listen({ host: args.listen.host, port: args.listen.port });
   } catch (err) {
     logger.fatal({ err }, 'control plane failed to start');
@@ -190,6 +192,7 @@ async function main(): Promise<void> {
 
   // The timers live here only: reconcilers are plain functions, the loop a pass runner.
   const tick = setInterval(() => registry.tick(Date.now()), 1000);
+  const ioTick = setInterval(() => void io.tick(), io.intervalMs);
   const reconcile = setInterval(() => {
     if (leadership.isLeader()) void loop.runOnce();
   }, args.reconcileIntervalMs);
@@ -211,6 +214,7 @@ async function main(): Promise<void> {
 
   stopOnSignals(logger, async () => {
     clearInterval(tick);
+    clearInterval(ioTick);
     clearInterval(reconcile);
     abort.abort();
     await api.close();

@@ -18,6 +18,8 @@ import type { ReconcilerStats } from '../reconcile/index.ts';
 import { collectControlMetrics } from './control_metrics.ts';
 import type { EventLog } from '../events/index.ts';
 import { eventSchema, registerEventRoutes } from './routes_events.ts';
+import type { IoSampler } from '../io_samples/index.ts';
+import { registerIoRoutes } from './routes_io.ts';
 
 export const CONTROL_API_VERSION = '0.1.0';
 const BODY_LIMIT = 256 * 1024;
@@ -36,6 +38,8 @@ export interface ControlApiOptions {
   readonly reconcileStats?: ReadonlyMap<string, ReconcilerStats>;
   /** The event log behind GET /v1/events (absent: no such route). */
   readonly events?: EventLog;
+  /** Live I/O rates behind GET /v1/volumes/:id/io (absent: no such route). */
+  readonly io?: IoSampler;
 }
 
 /** Probes call these without a token (docs/security.md); the dashboard's page and scripts hold no data (its API reads need the token). */
@@ -85,6 +89,7 @@ export async function buildControlApi(services: Services, logger: Logger, option
   registerResourceRoutes(app, services);
   registerUiRoutes(app);
   if (options.events !== undefined) registerEventRoutes(app, options.events);
+  if (options.io !== undefined) registerIoRoutes(app, services, options.io);
 
   // Like the engine's: scraped with the token when the API demands one.
   const metrics = new ScrapeRegistry(() => collectControlMetrics(services, options.reconcileStats));

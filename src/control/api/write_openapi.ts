@@ -8,6 +8,7 @@ import { connectEngine } from '../engine_client/engine_client.ts';
 import { ServiceContext, createServices } from '../service/index.ts';
 import { buildControlApi } from './api_server.ts';
 import { EventLog } from '../events/index.ts';
+import { IoSampler } from '../io_samples/index.ts';
 
 /**
  * Writes docs/openapi.json from the routes' schemas: `node src/control/api/write_openapi.ts`.
@@ -15,7 +16,7 @@ import { EventLog } from '../events/index.ts';
  */
 const store = new SqliteStore({ path: ':memory:' });
 const ctx = new ServiceContext({ store, engines: connectEngine(), registry: new NodeRegistry(Date.now()), logger: silentLogger() });
-const app = await buildControlApi(createServices(ctx), silentLogger(), { storeKind: 'sqlite', events: new EventLog({ store }) });
+const app = await buildControlApi(createServices(ctx), silentLogger(), { storeKind: 'sqlite', events: new EventLog({ store }), io: new IoSampler({ ctx, fetchMetrics: async () => '' }) });
 const res = await app.inject({ method: 'GET', url: '/v1/openapi.json' });
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'docs', 'openapi.json');
 writeFileSync(out, `${JSON.stringify(JSON.parse(res.body), null, 2)}\n`);
