@@ -4,7 +4,7 @@ import {
 } from './engine_client_errors.ts';
 import type {
   CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, CreateSnapshotRequest,
-  EngineApi, EngineExport, EngineHealth, ExportChap, EngineNexus, EnginePool, EngineReplica, NexusReplicaRef,
+  EngineApi, EngineExport, EngineHealth, ExportChap, EngineNexus, EngineNexusPause, EnginePool, EngineReplica, NexusReplicaRef, SnapshotBlockPage,
 } from './engine_client_types.ts';
 
 export interface EngineClientOptions {
@@ -136,6 +136,24 @@ export class EngineClient implements EngineApi {
 
   async destroySnapshot(pool: string, _volume: string, name: string): Promise<void> {
     await this.#absentOk(this.#unimplemented('snapshots', this.#call('DELETE', `/v1/pools/${seg(pool)}/snapshots/${seg(name)}`)));
+  }
+
+  pauseNexus(name: string, req: { token: string; leaseMs: number }): Promise<EngineNexusPause> {
+    return this.#unimplemented('the snapshot barrier', this.#call('POST', `/v1/nexus/${seg(name)}/pause`, req));
+  }
+
+  async resumeNexus(name: string, token: string): Promise<void> {
+    await this.#call('POST', `/v1/nexus/${seg(name)}/resume`, { token });
+  }
+
+  snapshotBlocks(req: { pool: string; snapshot: string; base?: string; startingOffset?: number; maxResults?: number }): Promise<SnapshotBlockPage> {
+    const q = new URLSearchParams();
+    if (req.base !== undefined) q.set('base', req.base);
+    if (req.startingOffset !== undefined) q.set('startingOffset', String(req.startingOffset));
+    if (req.maxResults !== undefined) q.set('maxResults', String(req.maxResults));
+    const what = req.base === undefined ? 'allocated' : 'delta';
+    const query = q.size > 0 ? `?${q}` : '';
+    return this.#unimplemented('changed-block tracking', this.#call('GET', `/v1/pools/${seg(req.pool)}/snapshots/${seg(req.snapshot)}/${what}${query}`));
   }
 
   /** Deletes and lookups treat "not there" as an answer, not a failure. */

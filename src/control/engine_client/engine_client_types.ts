@@ -115,6 +115,23 @@ export interface CreateSnapshotRequest {
   readonly name: string;
 }
 
+/** The answer to a nexus pause (the snapshot barrier): the replicas in sync at the barrier. */
+export interface EngineNexusPause {
+  readonly token: string;
+  readonly leaseMs: number;
+  /** How long the drain of writes in flight took on the engine. */
+  readonly pausedMs: number;
+  readonly online: readonly { readonly name: string; readonly node: string; readonly pool: string; readonly volume: string }[];
+}
+
+/** One page of changed-block ranges (bytes), from `startingOffset`; nextOffset null after the last page. */
+export interface SnapshotBlockPage {
+  readonly sizeBytes: number;
+  readonly blockSize: number;
+  readonly ranges: readonly { readonly offset: number; readonly length: number }[];
+  readonly nextOffset: number | null;
+}
+
 export interface EngineHealth {
   readonly status: string;
   readonly version: string;
@@ -163,6 +180,12 @@ export interface EngineApi {
   createSnapshot(req: CreateSnapshotRequest): Promise<{ name: string }>;
   /** Not an error when it is already gone. Snapshots are pool-wide on the engine; `volume` is informational. */
   destroySnapshot(pool: string, volume: string, name: string): Promise<void>;
+  /** The snapshot barrier: holds the nexus's new writes (for at most leaseMs) once writes in flight are done. */
+  pauseNexus(name: string, req: { token: string; leaseMs: number }): Promise<EngineNexusPause>;
+  /** Lets the writes go; NEXUS_PAUSE_LOST when the lease had already ended the pause. */
+  resumeNexus(name: string, token: string): Promise<void>;
+  /** The ranges a snapshot holds data for, or (with `base`) those that differ from snapshot `base`; NOT_IMPLEMENTED from a pool without it. */
+  snapshotBlocks(req: { pool: string; snapshot: string; base?: string; startingOffset?: number; maxResults?: number }): Promise<SnapshotBlockPage>;
 }
 
 /** Finds the engine of a node (by its endpoint); the service never builds clients itself. */

@@ -6,4 +6,5 @@ export * from './volume_spec.ts';
 export * from './replica_spec.ts';
 export * from './nexus_spec.ts';
 export * from './snapshot_spec.ts';
+export * from './group_snapshot_spec.ts';
 export { IntentLog, OperationInProgressError, type IntentRecord, type PendingOperation, type Ticket, type Resolution, type IntentLogOptions } from './intent_log.ts';

@@ -11,6 +11,8 @@ export interface SnapshotSpec {
   readonly createdAtMs: number;
   /** Per-replica snapshots; any one of them is enough to restore from. */
   readonly replicaSnapshots: readonly { readonly replicaId: string; readonly poolId: string }[];
+  /** The group snapshot it was cut with (GroupSnapshotSpec), if any. */
+  readonly groupId?: string;
   readonly lifecycle: SpecLifecycle;
 }
 

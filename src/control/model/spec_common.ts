@@ -23,6 +23,7 @@ export const ResourceKind = {
   Replica: 'replicas',
   Nexus: 'nexuses',
   Snapshot: 'snapshots',
+  GroupSnapshot: 'snapshot-groups',
 } as const;
 export type ResourceKind = (typeof ResourceKind)[keyof typeof ResourceKind];
 

@@ -1,5 +1,6 @@
 /** Reconcilers: plain async passes over the store and the engines, and the loop that runs them. */
 import { finishPendingSnapshots, finishPendingVolumes } from './reconcile_pending.ts';
+import { finishPendingGroupSnapshots } from './reconcile_pending_groups.ts';
 import { createMissing } from './reconcile_missing.ts';
 import { replaceLostReplicas } from './reconcile_node_loss.ts';
 import { cleanOrphans, type OrphanOptions } from './reconcile_orphans.ts';
@@ -10,7 +11,7 @@ import { backgroundRebuild } from './reconcile_background_rebuild.ts';
 import type { Reconciler } from './reconcile_types.ts';
 
 export {
-  finishPendingVolumes, finishPendingSnapshots, createMissing, replaceLostReplicas, moveLostNexuses, reconcileNexusReplicas,
+  finishPendingVolumes, finishPendingSnapshots, finishPendingGroupSnapshots, createMissing, replaceLostReplicas, moveLostNexuses, reconcileNexusReplicas,
   backgroundRebuild, cleanNexusOrphans, cleanOrphans, type OrphanOptions,
 };
 export { ReconcileLoop, type LoopOptions, type PassReport, type ReconcilerStats } from './reconcile_loop.ts';
@@ -24,7 +25,7 @@ export type { Reconciler } from './reconcile_types.ts';
  */
 export function defaultReconcilers(options: { orphans?: OrphanOptions } = {}): Reconciler[] {
   return [
-    finishPendingVolumes, finishPendingSnapshots, replaceLostReplicas, moveLostNexuses, createMissing,
+    finishPendingVolumes, finishPendingSnapshots, finishPendingGroupSnapshots, replaceLostReplicas, moveLostNexuses, createMissing,
     reconcileNexusReplicas, backgroundRebuild, cleanNexusOrphans({ intervalMs: options.orphans?.intervalMs }), cleanOrphans(options.orphans),
   ];
 }

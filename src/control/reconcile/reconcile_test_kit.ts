@@ -5,8 +5,8 @@
  */
 import { EngineRequestError, EngineUnreachableError, NotImplementedError } from '../engine_client/engine_client_errors.ts';
 import type {
-  CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, EngineApi, EngineExport, EngineNexus, EnginePool, EngineReplica,
-  ExportChap, NexusReplicaRef,
+  CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, CreateSnapshotRequest, EngineApi, EngineNexusPause, EngineExport, EngineNexus, EnginePool, EngineReplica,
+  ExportChap, NexusReplicaRef, SnapshotBlockPage,
 } from '../engine_client/engine_client_types.ts';
 import { NodeRegistry } from '../registry/node_registry.ts';
 import type { Heartbeat } from '../registry/registry_heartbeat.ts';
@@ -140,8 +140,42 @@ export class FakeEngine implements EngineApi {
     const n = this.nexuses.get(name) as EngineNexus;
     this.nexuses.set(name, { ...n, replicas: n.replicas.map((c) => ({ ...c, state: 'online' })) });
   }
-  async createSnapshot(): Promise<{ name: string }> { this.#check(); throw new NotImplementedError('snapshots'); }
-  async destroySnapshot() { this.#check(); throw new NotImplementedError('snapshots'); }
+  /** Off by default (the kit's engines cut no snapshots); on, snapshots are names per pool and `trace` records barrier steps. */
+  snapshotsEnabled = false;
+  readonly snapshots = new Map<string, string>();
+  readonly trace: string[] = [];
+  /** The next resume answers NEXUS_PAUSE_LOST (a lease that ran out). */
+  loseNextPause = false;
+  async createSnapshot(req: CreateSnapshotRequest): Promise<{ name: string }> {
+    this.#check();
+    if (!this.snapshotsEnabled) throw new NotImplementedError('snapshots');
+    const key = `${req.pool}/${req.name}`;
+    if (this.snapshots.has(key)) throw new EngineRequestError('SNAPSHOT_EXISTS', 409, `snapshot ${req.name} exists`);
+    this.snapshots.set(key, req.volume);
+    this.trace.push(`snap ${req.volume}`);
+    return { name: req.name };
+  }
+  async destroySnapshot(pool: string, _volume: string, name: string) {
+    this.#check();
+    if (!this.snapshotsEnabled) throw new NotImplementedError('snapshots');
+    this.snapshots.delete(`${pool}/${name}`);
+  }
+  async pauseNexus(name: string, req: { token: string; leaseMs: number }): Promise<EngineNexusPause> {
+    this.#check();
+    const n = this.nexuses.get(name);
+    if (!n) throw new EngineRequestError('NEXUS_NOT_FOUND', 404, `no nexus ${name}`);
+    this.trace.push(`pause ${name}`);
+    return { token: req.token, leaseMs: req.leaseMs, pausedMs: 0, online: n.replicas.filter((c) => c.state === 'online') };
+  }
+  async resumeNexus(name: string): Promise<void> {
+    this.#check();
+    this.trace.push(`resume ${name}`);
+    if (this.loseNextPause) {
+      this.loseNextPause = false;
+      throw new EngineRequestError('NEXUS_PAUSE_LOST', 409, 'lease ran out');
+    }
+  }
+  async snapshotBlocks(): Promise<SnapshotBlockPage> { this.#check(); throw new NotImplementedError('changed-block tracking'); }
 
   replicaNames(): string[] {
     return [...this.pools.values()].flatMap((p) => [...p.replicas.keys()]).sort();

@@ -7,6 +7,7 @@ import { VolumePublishService } from './volume_publish.ts';
 import { ReplicaService } from './replica_service.ts';
 import { NexusService } from './nexus_service.ts';
 import { SnapshotService } from './snapshot_service.ts';
+import { GroupSnapshotService } from './group_snapshot_service.ts';
 import { AttachNodeService } from './attach_nodes.ts';
 
 export interface Services {
@@ -18,6 +19,7 @@ export interface Services {
   readonly replicas: ReplicaService;
   readonly nexuses: NexusService;
   readonly snapshots: SnapshotService;
+  readonly groupSnapshots: GroupSnapshotService;
   readonly attach: AttachNodeService;
 }
 
@@ -31,6 +33,7 @@ export function createServices(ctx: ServiceContext): Services {
     replicas: new ReplicaService(ctx),
     nexuses: new NexusService(ctx),
     snapshots: new SnapshotService(ctx),
+    groupSnapshots: new GroupSnapshotService(ctx),
     attach: new AttachNodeService(ctx),
   };
 }
@@ -49,4 +52,5 @@ export type { CreateVolumeInput } from './volume_service.ts';
 export type { NodeView } from './node_service.ts';
 export type { PoolView, CreatePoolInput } from './pool_service.ts';
 export { attachNodeOf, type AttachNode, type AttachNodeInput } from './attach_nodes.ts';
+export { GroupSnapshotService, groupSnapshotKey, groupSnapshotIdFor } from './group_snapshot_service.ts';
 export { AttachNodeService, NodeService, PoolService, VolumeService, VolumePublishService, ReplicaService, NexusService, SnapshotService };

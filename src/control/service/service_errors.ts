@@ -92,3 +92,30 @@ export class NotLeaderError extends BerthError {
     this.leader = leader;
   }
 }
+
+/** A nexus's write pause ended by its lease before every copy was cut: the copies are not one point in time (retry). */
+export class SnapshotBarrierLostError extends BerthError {
+  constructor(volumes: readonly string[]) {
+    super('SNAPSHOT_BARRIER_LOST', `the write pause of volume(s) ${volumes.join(', ')} ran out before every replica was snapshotted; nothing was kept, retry`);
+  }
+}
+
+/** Several published volumes in one group without a nexus to pause: their copies could not be cut at one point. */
+export class GroupNotPausableError extends BerthError {
+  constructor(volumes: readonly string[]) {
+    super('GROUP_NOT_PAUSABLE', `volumes ${volumes.join(', ')} are published without a nexus (single replica), so their writes cannot be held together; a group may hold at most one such volume`);
+  }
+}
+
+export class GroupSnapshotNotFoundError extends BerthError {
+  constructor(id: string) { super('GROUP_SNAPSHOT_NOT_FOUND', `group snapshot ${id} does not exist`); }
+}
+
+export class GroupSnapshotExistsError extends BerthError {
+  constructor(name: string) { super('GROUP_SNAPSHOT_EXISTS', `group snapshot '${name}' already exists for other volumes`); }
+}
+
+/** A delta needs two snapshots of one volume held by one replica. */
+export class SnapshotsNotComparableError extends BerthError {
+  constructor(why: string) { super('SNAPSHOTS_NOT_COMPARABLE', why); }
+}

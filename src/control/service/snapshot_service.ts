@@ -8,23 +8,21 @@ import {
   InvalidArgumentError, SnapshotExistsError, SnapshotNotFoundError, VolumeNotFoundError, VolumeNotReadyError,
 } from './service_errors.ts';
 import { newReplicaId } from './replica_operations.ts';
-import { inSync } from './nexus_acts.ts';
+import { cutAtOnePoint, possibleCopies, type SnapshotCopy } from './snapshot_barrier.ts';
 import { withBlankReplicas } from './volume_placement.ts';
 import {
-  listSpecs, readRecord, replicasOf, snapshotIdFor, snapshotKey, splitPoolId, volumeKey, type ReplicaPlan, type StoredVolume,
+  listSpecs, readRecord, snapshotIdFor, snapshotKey, splitPoolId, volumeKey, type ReplicaPlan, type StoredVolume,
 } from './service_records.ts';
 
 type SnapshotOp = { readonly type: 'create'; readonly spec: SnapshotSpec } | { readonly type: 'delete' };
-type SnapshotCopy = SnapshotSpec['replicaSnapshots'][number];
 
 /**
- * Snapshots are cut by the engines, on every in-sync replica of a volume: each copy is a
- * full copy in its replica's pool, crash-consistent as of a moment between the request
- * and its answer (the engine holds the replica's writes while it copies). Copies of a
- * replicated volume are taken one replica after another, so they may differ in writes
- * that were in flight meanwhile; each is a valid image and a restore uses one of them.
- * The engine names each copy after the snapshot id, so a retry finds it. Idempotent by
- * name like volumes; a failed create removes the copies it made.
+ * Snapshots are cut by the engines, on every in-sync replica of a volume, at one point
+ * in time: the volume's nexus holds new writes and drains those in flight, each in-sync
+ * replica's engine cuts its copy, the nexus resumes (snapshot_barrier.ts). Every copy
+ * thus holds exactly the writes acknowledged before the barrier, so any one of them can
+ * serve a restore. The engine names each copy after the snapshot id. Idempotent by name
+ * like volumes; a failed create removes every copy it may have made.
  */
 export class SnapshotService {
   readonly #ctx: ServiceContext;
@@ -50,26 +48,16 @@ export class SnapshotService {
       }
       const volume = (await readRecord<StoredVolume>(ctx.store, volumeKey(input.volumeId)))?.record.spec;
       if (volume == null) throw new VolumeNotFoundError(input.volumeId);
-      // A replica still awaiting its rebuild (a replacement, a blank copy of a clone) holds no valid image.
-      const replicas = (await replicasOf(ctx.store, volume.id)).filter(inSync);
-      if (replicas.length === 0) throw new VolumeNotReadyError(volume.id, 'without a healthy replica');
-      const spec: SnapshotSpec = {
+      // Pending, the spec names every replica a copy may land on, so an undo (or the reconciler after a crash) finds them all.
+      const base: SnapshotSpec = {
         id, name: input.name, volumeId: volume.id, sizeBytes: volume.sizeBytes, createdAtMs: ctx.now(),
-        replicaSnapshots: replicas.map((r) => ({ replicaId: r.id, poolId: r.poolId })), lifecycle: SpecLifecycle.Created,
+        replicaSnapshots: await possibleCopies(ctx, volume.id), lifecycle: SpecLifecycle.Created,
       };
-      const made = await this.#log.run(key, { type: 'create', spec }, async () => {
-        for (const r of replicas) {
-          const engine = await ctx.engineOf(r.nodeId);
-          try {
-            await engine.createSnapshot({ pool: splitPoolId(r.poolId).pool, volume: r.id, name: id });
-          } catch (err) {
-            // An earlier attempt that died after the engine answered already made this copy.
-            if (errorCode(err) !== 'SNAPSHOT_EXISTS') throw err;
-          }
-        }
-        ctx.log.info({ snapshot: id, volume: volume.id, copies: replicas.length }, 'snapshot created');
-        return spec;
-      }, async () => removeSnapshotCopies(ctx, id, spec.replicaSnapshots));
+      const made = await this.#log.run(key, { type: 'create', spec: base }, async () => {
+        const [cut] = await cutAtOnePoint(ctx, [{ volume, snapshotId: id }]);
+        ctx.log.info({ snapshot: id, volume: volume.id, copies: cut.copies.length, drainMs: cut.drainMs }, 'snapshot created');
+        return { ...base, createdAtMs: ctx.now(), replicaSnapshots: cut.copies };
+      }, async () => removeSnapshotCopies(ctx, id, base.replicaSnapshots));
       return { snapshot: made as SnapshotSpec, created: true };
     });
   }

@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MiB, makeKit, type Kit } from '../reconcile/reconcile_test_kit.ts';
+import { errorCode } from '../../util/errors.ts';
+import { finishPendingGroupSnapshots } from '../reconcile/reconcile_pending_groups.ts';
+
+function enableSnapshots(kit: Kit): string[] {
+  const trace: string[] = [];
+  for (const e of kit.engines.values()) {
+    e.snapshotsEnabled = true;
+    // One trace for the whole cluster, in call order.
+    (e as unknown as { trace: string[] }).trace.push = (...items: string[]) => trace.push(...items);
+  }
+  return trace;
+}
+
+async function publishedVolume(kit: Kit, name: string, replicas: number): Promise<{ id: string; nexusNode: string }> {
+  const { volume } = await kit.services.volumes.create({ name, sizeBytes: 4 * MiB, replicas });
+  const node = (await kit.services.replicas.list({ volumeId: volume.id }))[0].nodeId;
+  const pub = await kit.services.publish.publish(volume.id, { nodeId: node });
+  return { id: volume.id, nexusNode: pub.nexus?.nodeId ?? node };
+}
+
+test('snapshot of a published 2-replica volume: the nexus is paused, both replicas cut, then resumed', async () => {
+  const kit = await makeKit(3);
+  try {
+    const trace = enableSnapshots(kit);
+    const v = await publishedVolume(kit, 'pvc-a', 2);
+    const { snapshot } = await kit.services.snapshots.create({ name: 'snap-a', volumeId: v.id });
+    assert.equal(snapshot.replicaSnapshots.length, 2);
+    assert.deepEqual(trace.map((t) => t.split(' ')[0]), ['pause', 'snap', 'snap', 'resume']);
+  } finally {
+    await kit.close();
+  }
+});
+
+test('a degraded volume is cut on the replicas its nexus names in sync, not on what the record says', async () => {
+  const kit = await makeKit(3);
+  try {
+    enableSnapshots(kit);
+    const v = await publishedVolume(kit, 'pvc-d', 2);
+    const nexus = kit.engines.get(v.nexusNode)!.nexuses.get(v.id)!;
+    const faulted = nexus.replicas[1];
+    (faulted as { state: string }).state = 'faulted';
+    const { snapshot } = await kit.services.snapshots.create({ name: 'snap-d', volumeId: v.id });
+    assert.deepEqual(snapshot.replicaSnapshots.map((c) => c.replicaId), [nexus.replicas[0].volume]);
+  } finally {
+    await kit.close();
+  }
+});
+
+test('a pause lost to its lease fails the snapshot, removes every copy, and leaves no record', async () => {
+  const kit = await makeKit(3);
+  try {
+    enableSnapshots(kit);
+    const v = await publishedVolume(kit, 'pvc-l', 2);
+    kit.engines.get(v.nexusNode)!.loseNextPause = true;
+    await assert.rejects(kit.services.snapshots.create({ name: 'snap-l', volumeId: v.id }), (e) => errorCode(e) === 'SNAPSHOT_BARRIER_LOST');
+    for (const e of kit.engines.values()) assert.equal(e.snapshots.size, 0, `no copy left on ${e.endpoint}`);
+    assert.deepEqual(await kit.services.snapshots.list(), []);
+    // A retry cuts it cleanly.
+    const { snapshot } = await kit.services.snapshots.create({ name: 'snap-l', volumeId: v.id });
+    assert.equal(snapshot.replicaSnapshots.length, 2);
+  } finally {
+    await kit.close();
+  }
+});
+
+test('group snapshot: every nexus paused before any copy, resumed after the last; members restore like snapshots; delete removes all', async () => {
+  const kit = await makeKit(3);
+  try {
+    const trace = enableSnapshots(kit);
+    const a = await publishedVolume(kit, 'pvc-g1', 2);
+    const b = await publishedVolume(kit, 'pvc-g2', 3);
+    const { group, created } = await kit.services.groupSnapshots.create({ name: 'grp-1', volumeIds: [a.id, b.id] });
+    assert.equal(created, true);
+    const kinds = trace.map((t) => t.split(' ')[0]);
+    assert.equal(kinds.lastIndexOf('pause'), 1, JSON.stringify(trace));
+    assert.equal(kinds.indexOf('snap'), 2);
+    assert.equal(kinds.filter((k) => k === 'snap').length, 5);
+    assert.deepEqual(kinds.slice(-2), ['resume', 'resume']);
+    const members = await kit.services.groupSnapshots.members(group);
+    assert.deepEqual(members.map((m) => [m.volumeId, m.groupId, m.replicaSnapshots.length]), [[a.id, group.id, 2], [b.id, group.id, 3]]);
+    const again = await kit.services.groupSnapshots.create({ name: 'grp-1', volumeIds: [b.id, a.id] });
+    assert.equal(again.created, false);
+    await assert.rejects(kit.services.groupSnapshots.create({ name: 'grp-1', volumeIds: [a.id] }), (e) => errorCode(e) === 'GROUP_SNAPSHOT_EXISTS');
+    const { volume: restored } = await kit.services.volumes.create({ name: 'pvc-r', sizeBytes: 4 * MiB, replicas: 1, sourceSnapshotId: members[0].id });
+    assert.equal(restored.sourceSnapshotId, members[0].id);
+    await kit.services.groupSnapshots.delete(group.id);
+    await kit.services.groupSnapshots.delete(group.id);
+    assert.deepEqual((await kit.services.snapshots.list()).map((s) => s.id), []);
+    for (const e of kit.engines.values()) assert.equal(e.snapshots.size, 0);
+    await assert.rejects(kit.services.groupSnapshots.get(group.id), (e) => errorCode(e) === 'GROUP_SNAPSHOT_NOT_FOUND');
+  } finally {
+    await kit.close();
+  }
+});
+
+test('group snapshot: a failed cut removes the copies of every member; two published single-replica volumes are refused', async () => {
+  const kit = await makeKit(3);
+  try {
+    enableSnapshots(kit);
+    const a = await publishedVolume(kit, 'pvc-f1', 2);
+    const b = await publishedVolume(kit, 'pvc-f2', 2);
+    const broken = kit.engines.get(b.nexusNode)!;
+    broken.createSnapshot = async () => { throw Object.assign(new Error('disk gone'), { code: 'POOL_FAULTED' }); };
+    await assert.rejects(kit.services.groupSnapshots.create({ name: 'grp-f', volumeIds: [a.id, b.id] }));
+    for (const e of kit.engines.values()) assert.equal(e.snapshots.size, 0, `no copy left on ${e.endpoint}`);
+    assert.deepEqual(await kit.services.groupSnapshots.list(), []);
+    assert.equal(await finishPendingGroupSnapshots.run(kit.services.ctx), 0, 'nothing left pending');
+    const s1 = await publishedVolume(kit, 'pvc-s1', 1);
+    const s2 = await publishedVolume(kit, 'pvc-s2', 1);
+    await assert.rejects(kit.services.groupSnapshots.create({ name: 'grp-s', volumeIds: [s1.id, s2.id] }), (e) => errorCode(e) === 'GROUP_NOT_PAUSABLE');
+  } finally {
+    await kit.close();
+  }
+});
