@@ -278,7 +278,7 @@ export const volumeSchema = {
 export const snapshotSchema = {
   type: 'object',
   properties: {
-    id: str, name: str, volumeId: str, sizeBytes: int, createdAtMs: int, lifecycle,
+    id: str, name: str, volumeId: str, sizeBytes: int, createdAtMs: int, lifecycle, groupId: str,
     replicaSnapshots: { type: 'array', items: { type: 'object', properties: { replicaId: str, poolId: str } } },
   },
 } as const;

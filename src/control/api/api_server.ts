@@ -9,6 +9,7 @@ import { httpError } from './http_status.ts';
 import { registerNodeRoutes } from './routes_nodes.ts';
 import { registerPoolRoutes } from './routes_pools.ts';
 import { registerResourceRoutes } from './routes_resources.ts';
+import { registerSnapshotGroupRoutes } from './routes_snapshot_groups.ts';
 import { registerVolumeRoutes } from './routes_volumes.ts';
 import { UI_OPEN_ROUTES, registerUiRoutes } from './routes_ui.ts';
 import { installBearerAuth } from '../../util/http_auth.ts';
@@ -87,6 +88,7 @@ export async function buildControlApi(services: Services, logger: Logger, option
   registerPoolRoutes(app, services);
   registerVolumeRoutes(app, services);
   registerResourceRoutes(app, services);
+  registerSnapshotGroupRoutes(app, services);
   registerUiRoutes(app);
   if (options.events !== undefined) registerEventRoutes(app, options.events);
   if (options.io !== undefined) registerIoRoutes(app, services, options.io);
