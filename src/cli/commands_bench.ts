@@ -123,15 +123,20 @@ async function runFioRows(o: HostBenchOptions, url: string): Promise<{ fio: stri
   }
 }
 
+/** The ratio table alone: fio rows, then pgbench rows (`kubectl berth bench --class` prints its own notes under it). */
+export function benchReportTable(r: HostBenchReport): string {
+  const table = new Table({ head: [...BENCH_TABLE_HEADER], style: { head: [], border: [] } });
+  for (const row of benchTableRows(r.rows)) table.push(row);
+  for (const row of pgbenchTableRows(r.pgbench ?? [])) table.push(row);
+  return table.toString();
+}
+
 export function printBenchReport(format: OutputFormat, r: HostBenchReport): void {
   if (format !== 'table') {
     printDocument(format, r);
     return;
   }
-  const table = new Table({ head: [...BENCH_TABLE_HEADER], style: { head: [], border: [] } });
-  for (const row of benchTableRows(r.rows)) table.push(row);
-  for (const row of pgbenchTableRows(r.pgbench ?? [])) table.push(row);
-  process.stdout.write(table.toString() + '\n');
+  process.stdout.write(benchReportTable(r) + '\n');
   if (r.fio) {
     process.stdout.write(`fio ${r.runtimeS} s per row over ${r.fio.sizeBytes} bytes; local file ${r.fio.direct ? 'with O_DIRECT' : 'buffered (no O_DIRECT here)'};`
       + ' ratio on IOPS (4k) or MiB/s (1 MiB)\n');
