@@ -15,7 +15,7 @@ test('create, write, close, import: volumes and data come back', async (t) => {
   const pool = await Pool.create(file, { name: 'tank', sizeBytes: 64 * MiB, extentSize: 64 * KiB });
   const info = pool.info();
   assert.equal(info.name, 'tank');
-  assert.equal(info.formatVersion, 3);
+  assert.equal(info.formatVersion, 4);
   assert.equal(info.usedBytes, 0);
   assert.equal(info.freeBytes, info.capacityBytes);
   await pool.createVolume({ name: 'a', sizeBytes: 10 * MiB });
@@ -181,7 +181,7 @@ test('corrupt superblocks and checkpoints are detected; backups are used', async
   await assert.rejects(Pool.import(file), code('POOL_CORRUPT'));
   poke(0, sb);
   const v2 = Buffer.from(sb.subarray(0, 4096));
-  v2.writeUInt32LE(4, 8);
+  v2.writeUInt32LE(5, 8);
   poke(0, v2);
   poke(4096, v2);
   await assert.rejects(Pool.import(file), code('POOL_VERSION'));

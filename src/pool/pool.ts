@@ -8,9 +8,9 @@ import type { OwnershipOptions, PoolOwnership } from './pool_owner.ts';
 import { NoSpaceError, type DeviceGoneError } from '../block/errors.ts';
 import { PoolAllocator, toRuns } from './pool_allocator.ts';
 import { PoolExtentSupply } from './pool_extent_supply.ts';
-import { PoolModel, type VolumeMeta } from './pool_model.ts';
-import { undoFor } from './pool_model_undo.ts';
-import { PoolJournal, JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
+import { PoolModel, type PartialExtent, type VolumeMeta } from './pool_model.ts';
+import { allocatedRanges, deltaRanges, type ByteRange } from './pool_delta.ts';
+import { PoolJournal, JOURNAL_DURABLE } from './pool_journal.ts';
 import { RecordType, encodeRecord, type JournalRecord } from './pool_journal_record.ts';
 import { encodeCheckpoint } from './pool_checkpoint.ts';
 import { encodeSuperblock, SB_FLAG_DEVICE_NOT_ZEROED, type Superblock } from './pool_superblock.ts';
@@ -26,8 +26,10 @@ import { Volume, type VolumeHost } from './pool_volume.ts';
 import { PoolSnapshots, type SnapshotInfo } from './pool_snapshots.ts';
 import {
   InvalidNameError, InvalidSizeError, PoolClosedError, PoolCorruptError, PoolInUseError, PoolNotEmptyError, ShrinkNotSupportedError,
-  TooManyVolumesError, VolumeExistsError, VolumeNotFoundError,
+  SnapshotNotFoundError, TooManyVolumesError, VolumeExistsError, VolumeNotFoundError,
 } from './pool_errors.ts';
+
+export type { ByteRange } from './pool_delta.ts';
 
 export interface PoolInfo extends SpaceView {
   name: string; uuid: string; path: string; formatVersion: number; extentSize: number;
@@ -84,6 +86,8 @@ export class Pool implements VolumeHost {
   private readonly pendingNames = new Set<string>();
   private readonly deletions = new Map<string, Promise<void>>();
   private readonly snaps: PoolSnapshots;
+  /** Erases of orphaned extents in progress. */
+  private readonly reaping = new Set<Promise<void>>();
   private readonly space: PoolSpaceWatch;
   /** A regular file, whose filesystem may run out of blocks (a block device cannot). */
   private readonly onFile: boolean;
@@ -114,8 +118,8 @@ export class Pool implements VolumeHost {
       released: () => this.noteFull(),
     });
     this.snaps = new PoolSnapshots({
-      model, supply: this.supply, file, dataOffset: this.dataOffset, extentSize: this.extentSize,
-      maxEntries: sb.layout.maxVolumes, log: this.log,
+      model, supply: this.supply, extentSize: this.extentSize,
+      maxEntries: sb.layout.maxVolumes, slotBytes: sb.layout.slotBytes, log: this.log,
       commit: (records, flags) => this.commit(records, flags),
       openVolume: (name) => this.openVolume(name),
       claimName: (name) => {
@@ -191,12 +195,16 @@ export class Pool implements VolumeHost {
       const owner = ownership;
       const sb = await upgradeSuperblock(file, loaded.sb, (head) => owner.writeSuperblockHead(head));
       const allocator = new PoolAllocator(sb.layout.extentCount);
-      for (const v of [...model.volumes.values(), ...model.snapshots.values()]) {
-        v.map.forEachMapped(0, model.extentsFor(v.sizeBytes), (_l, p) => {
-          if (p >= model.hwm) throw new PoolCorruptError(`extent ${p} is owned but above the zeroed mark`);
-          if (!allocator.markUsed(p)) throw new PoolCorruptError(`extent ${p} is owned twice`);
-        });
+      // Reference counts are consistent by construction (every record keeps them so, and
+      // a record that would drop one below zero is corruption); what remains to check is
+      // that every referenced extent lies below the zeroed mark and is not also reserved.
+      for (let p = 0; p < model.extentCount; p++) {
+        if (model.refs[p] === 0) continue;
+        if (p >= model.hwm) throw new PoolCorruptError(`extent ${p} is referenced but above the zeroed mark`);
+        if (model.reserved.has(p)) throw new PoolCorruptError(`extent ${p} is referenced and reserved`);
+        allocator.markUsed(p);
       }
+      model.takeOrphans();
       const pool = new Pool(path, file, sb, model, allocator, loaded.generation, log);
       pool.ownership = ownership;
       if (loaded.skippedTornSlot) pool.log.warn('newest checkpoint slot failed its checksum; imported from the older one');
@@ -217,11 +225,10 @@ export class Pool implements VolumeHost {
   }
 
   info(): PoolInfo {
-    let owned = 0;
     let provisioned = 0;
-    for (const v of this.model.volumes.values()) { owned += v.map.size; provisioned += v.sizeBytes; }
-    // Snapshots are full copies: their extents are used capacity like any volume's.
-    for (const s of this.model.snapshots.values()) owned += s.map.size;
+    for (const v of this.model.volumes.values()) provisioned += v.sizeBytes;
+    // Shared extents count once: used = referenced (allocated and not in the reserve).
+    const owned = this.allocator.usedCount - this.model.reserved.size;
     const capacity = this.sb.layout.extentCount * this.extentSize;
     return {
       name: this.sb.name, uuid: this.sb.uuid, path: this.path, formatVersion: this.sb.formatVersion,
@@ -322,7 +329,23 @@ export class Pool implements VolumeHost {
 
   // ---- snapshots and clones (pool_snapshots.ts; one at a time with resizes and delete starts) ----
 
-  /** A read-only copy of the volume as it is now; the volume's writes wait while it is copied. */
+  /**
+   * Byte ranges the snapshot has allocated (the rest reads as zeros). Pure: no I/O.
+   * Throws SnapshotNotFoundError for an unknown name.
+   */
+  snapshotAllocated(snapName: string): ByteRange[] {
+    return allocatedRanges(this.model, this.snapshotMeta(snapName));
+  }
+
+  /**
+   * Byte ranges of `targetSnapName` whose contents may differ from `baseSnapName` (a
+   * superset of the changes, exact to the extent or grain for shared data). Pure: no I/O.
+   */
+  snapshotDelta(baseSnapName: string, targetSnapName: string): ByteRange[] {
+    return deltaRanges(this.model, this.snapshotMeta(baseSnapName), this.snapshotMeta(targetSnapName));
+  }
+
+  /** A read-only view of the volume as it is now, sharing its extents (writes pause briefly). */
   createSnapshot(volume: string, name: string): Promise<SnapshotInfo> {
     return this.serialMeta(() => {
       this.checkOpen();
@@ -355,7 +378,7 @@ export class Pool implements VolumeHost {
     });
   }
 
-  /** A new volume with a copy of `source` as it is now (its writes wait during the copy). */
+  /** A new volume sharing `source`'s extents as they are now (its writes pause briefly). */
   cloneVolume(opts: { name: string; source: string; sizeBytes?: number; thin?: boolean }): Promise<VolumeInfo> {
     return this.serialMeta(async () => {
       this.checkOpen();
@@ -415,6 +438,7 @@ export class Pool implements VolumeHost {
    */
   async verify(opts: { checkFreeZeroed?: boolean } = {}): Promise<PoolCheckReport> {
     await this.supply.idle();
+    await this.reaped();
     return verifyPool(this.model, this.allocator, this.file, this.dataOffset, opts.checkFreeZeroed ?? false);
   }
 
@@ -425,30 +449,37 @@ export class Pool implements VolumeHost {
     // The fullness check waits for the caller's clean-up (extents it hands back).
     const undo = (): void => { for (let i = undos.length - 1; i >= 0; i--) undos[i](); };
     try {
-      for (const r of records) {
-        const u = undoFor(this.model, r);
-        this.model.apply(r);
-        undos.push(u);
-      }
+      for (const r of records) undos.push(this.model.applyUndoable(r));
     } catch (err) {
       undo();
+      this.model.takeOrphans();
       return Promise.reject(err);
     }
-    const done = this.journal.append(records.map(encodeRecord), flags, undo);
+    const orphans = this.model.takeOrphans();
+    // An extent is erased only once the record that orphaned it is durable: a power loss
+    // must never leave a referenced extent zeroed.
+    const done = this.journal.append(records.map(encodeRecord), orphans.length > 0 ? flags | JOURNAL_DURABLE : flags, undo);
     this.noteFull();
-    return done;
+    if (orphans.length === 0) return done;
+    // The caller hears of success once the space is free again (an UNMAP or delete then
+    // frees what it says it frees).
+    return done.then(() => this.reap(orphans));
   }
 
   acquireExtent(): Promise<number> {
     return this.supply.acquire();
   }
 
-  releaseExtents(extents: number[]): void {
-    this.supply.release(extents);
+  get refs(): Uint32Array {
+    return this.model.refs;
   }
 
-  eraseExtents(extents: number[]): Promise<void> {
-    return this.supply.erase(extents);
+  get partial(): Map<number, PartialExtent> {
+    return this.model.partial;
+  }
+
+  get grains(): number {
+    return this.model.grains;
   }
 
   // ---- internals ----
@@ -456,16 +487,45 @@ export class Pool implements VolumeHost {
   private async eraseAndDelete(meta: VolumeMeta): Promise<void> {
     const vol = this.volumes.get(meta.id);
     vol?.markGone();
-    // Ordered with resizes: none may map extents into a volume that is being erased.
+    // Ordered with resizes and shares: none may map or share extents of a volume being deleted.
     await this.serialMeta(async () => {
       if (!meta.deleting) await this.commit([{ type: RecordType.VOL_DELETING, vol: meta.id }], JOURNAL_DURABLE);
     });
     if (vol !== undefined) await vol.drain();
-    const freed = await this.eraseVolume(meta);
-    await this.commit([{ type: RecordType.VOL_DELETE, vol: meta.id }], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
-    this.releaseExtents(freed);
+    // Extents nobody else references are orphaned by the record, then erased and freed.
+    await this.commit([{ type: RecordType.VOL_DELETE, vol: meta.id }], JOURNAL_DURABLE);
+    await this.reaped();
     this.volumes.delete(meta.id);
     this.log.info({ volume: meta.name }, 'volume deleted');
+  }
+
+  /**
+   * Erases orphans (extents whose last reference went in a durable record) and frees
+   * them. In-flight reads of every open volume finish first: a read of a partial extent's
+   * base may have started just before the base was dropped.
+   */
+  private reap(orphans: number[]): Promise<void> {
+    const job = (async () => {
+      await Promise.all([...this.volumes.values()].map((v) => v.drain()));
+      const ps = orphans.filter((p) => this.model.refs[p] === 0 && this.model.reserved.has(p));
+      await this.supply.erase(ps);
+      const freed: number[] = [];
+      for (const p of ps) {
+        if (this.model.refs[p] !== 0 || !this.model.reserved.delete(p)) continue;
+        freed.push(p);
+      }
+      this.supply.release(freed);
+    })();
+    // A failed erase leaves the extents reserved: import zeroes them.
+    const tracked = job.catch((err: unknown) => { this.log.warn({ err }, 'erasing freed extents failed; import will'); });
+    this.reaping.add(tracked);
+    void tracked.finally(() => this.reaping.delete(tracked));
+    return tracked;
+  }
+
+  /** Resolves once every erase of orphans started so far has finished. */
+  private async reaped(): Promise<void> {
+    while (this.reaping.size > 0) await Promise.all([...this.reaping]);
   }
 
   /** A thick pool file owns all its blocks already: nothing to allocate (and no tool to run). */
@@ -480,35 +540,30 @@ export class Pool implements VolumeHost {
     this.space.setFull(this.allocator.freeCount === 0 && this.model.reserved.size === 0);
   }
 
-  /** Secure erase: zero every extent a volume owns; returns them. */
-  private async eraseVolume(meta: VolumeMeta): Promise<number[]> {
-    const ps: number[] = [];
-    meta.map.forEachMapped(0, this.model.extentsFor(meta.sizeBytes), (_l, p) => ps.push(p));
-    await this.supply.erase(ps);
-    return ps;
-  }
-
   /**
    * After replay: zero reserved extents nothing mapped (a write may have reached them
    * before the process died), finish interrupted deletes, then checkpoint into a new epoch.
    */
   private async recover(replayedBlocks: number): Promise<void> {
-    const reserved = [...this.model.reserved].filter((p) => !this.allocator.isUsed(p));
-    this.model.reserved.clear();
-    await this.supply.erase(reserved);
     let finishedDeletes = 0;
-    // Snapshots and clones a crash left half copied (or half deleted) are erased and dropped.
+    // Snapshots and clones a crash left unfinished (or half deleted), and volumes being
+    // deleted, are dropped: their extents nobody else references join the reserve.
     for (const id of this.snaps.unfinished()) {
       finishedDeletes++;
-      await this.snaps.drop(id, false);
+      this.snaps.drop(id);
     }
     for (const meta of [...this.model.volumes.values()]) {
       if (!meta.deleting) continue;
       finishedDeletes++;
-      const freed = await this.eraseVolume(meta);
       this.model.apply({ type: RecordType.VOL_DELETE, vol: meta.id });
-      this.releaseExtents(freed);
     }
+    this.model.takeOrphans();
+    // Every reserved extent nothing references may hold data (a write that beat its MAP
+    // record, an orphan whose erase did not finish): zero it, then it is free.
+    const reserved = [...this.model.reserved].filter((p) => this.model.refs[p] === 0);
+    this.model.reserved.clear();
+    await this.supply.erase(reserved);
+    for (const p of reserved) if (this.allocator.isUsed(p)) this.allocator.free(p);
     // A host without room for the checkpoint must not keep the pool from importing: its
     // data is intact, and the journal writes that checkpoint before any other metadata.
     let checkpointDeferred = false;
@@ -536,8 +591,9 @@ export class Pool implements VolumeHost {
     for (const v of this.volumes.values()) v.markGone();
     await Promise.all([...this.volumes.values()].map((v) => v.drain()));
     await Promise.allSettled([...this.deletions.values()]);
-    // A snapshot or clone copy in progress finishes (or fails) before the file closes.
+    // A snapshot or clone in progress finishes (or fails) before the file closes.
     await this.metaChain;
+    await this.reaped();
     // The untouched reserve is still zero: the checkpoint can drop it.
     await this.supply.close();
     await this.journal.checkpoint();
@@ -549,6 +605,12 @@ export class Pool implements VolumeHost {
     const run = this.metaChain.then(fn, fn);
     this.metaChain = run.catch(() => undefined);
     return run;
+  }
+
+  private snapshotMeta(name: string): { sizeBytes: number; map: VolumeMeta['map'] } {
+    const s = this.model.snapshotsByName.get(name);
+    if (s === undefined || s.state !== 'ready') throw new SnapshotNotFoundError(name);
+    return s;
   }
 
   private lookup(name: string): VolumeMeta {

@@ -1,6 +1,7 @@
 import { crc32c } from '../util/crc32c.ts';
 import { bytesToUuid, isValidName, readU64, uuidToBytes, writeU64 } from './pool_bytes.ts';
-import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_RUN_BYTES, CHECKPOINT_VOLUME_BYTES_MAX } from './pool_layout.ts';
+import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_PARTIAL_BYTES, CHECKPOINT_RUN_BYTES, CHECKPOINT_VOLUME_BYTES_MAX } from './pool_layout.ts';
+import { GRAIN_WORDS } from './pool_grains.ts';
 import { PoolModel } from './pool_model.ts';
 import type { PoolExtentMap } from './pool_extent_map.ts';
 import { PoolCorruptError } from './pool_errors.ts';
@@ -38,7 +39,8 @@ export function encodeCheckpoint(model: PoolModel, uuid: string, generation: num
   for (const v of model.volumes.values()) v.map.forEachRun(() => { runs++; });
   for (const v of model.snapshots.values()) v.map.forEachRun(() => { runs++; });
   const total = CHECKPOINT_HEADER_BYTES + model.reserved.size * 4
-    + model.entryCount * CHECKPOINT_VOLUME_BYTES_MAX + runs * CHECKPOINT_RUN_BYTES;
+    + model.entryCount * CHECKPOINT_VOLUME_BYTES_MAX + runs * CHECKPOINT_RUN_BYTES
+    + 4 + model.partial.size * CHECKPOINT_PARTIAL_BYTES;
   const buf = Buffer.alloc(total);
   buf.writeUInt32LE(CHECKPOINT_MAGIC, 0);
   uuidToBytes(uuid).copy(buf, 16);
@@ -67,6 +69,15 @@ export function encodeCheckpoint(model: PoolModel, uuid: string, generation: num
     const state = s.state === 'deleting' ? SNAP_FLAG_DELETING : s.state === 'creating' ? SNAP_FLAG_CREATING : 0;
     buf.writeUInt8((s.blockSize === 4096 ? SNAP_FLAG_4K : 0) | state, o + 32);
     o = encodeTail(buf, o, s);
+  }
+  // Format 4: the partial-extent table (absent in 1-3, where the image ends here).
+  buf.writeUInt32LE(model.partial.size, o);
+  o += 4;
+  for (const [q, part] of model.partial) {
+    buf.writeUInt32LE(q, o);
+    buf.writeUInt32LE(part.base, o + 4);
+    for (let i = 0; i < GRAIN_WORDS; i++) buf.writeUInt32LE(part.bits[i] >>> 0, o + 8 + 4 * i);
+    o += CHECKPOINT_PARTIAL_BYTES;
   }
   writeU64(buf, 8, total);
   buf.writeUInt32LE(crc32c(buf, 0, 8, total), 4);
@@ -163,5 +174,17 @@ export function decodeCheckpoint(buf: Buffer, extentCount: number, extentSize: n
     }, state);
     readRuns(s.map, sizeBytes);
   }
+  if (o < total) {
+    need(4);
+    const partials = buf.readUInt32LE(o);
+    o += 4;
+    need(partials * CHECKPOINT_PARTIAL_BYTES);
+    for (let i = 0; i < partials; i++, o += CHECKPOINT_PARTIAL_BYTES) {
+      const bits = new Uint32Array(GRAIN_WORDS);
+      for (let w = 0; w < GRAIN_WORDS; w++) bits[w] = buf.readUInt32LE(o + 8 + 4 * w);
+      model.loadPartial(buf.readUInt32LE(o), buf.readUInt32LE(o + 4), bits);
+    }
+  }
+  model.rebuildRefs();
   return model;
 }

@@ -30,7 +30,7 @@ test('superblock: any flipped byte is detected, never silently accepted', () => 
     assert.throws(() => decodeSuperblock(bad), (e) => ['POOL_CORRUPT', 'POOL_NOT_FOUND', 'POOL_VERSION'].includes(errorCode(e) ?? ''));
   }
   const future = Buffer.from(good);
-  future.writeUInt32LE(4, 8);
+  future.writeUInt32LE(5, 8);
   assert.throws(() => decodeSuperblock(future), (e) => errorCode(e) === 'POOL_VERSION');
   const v0 = Buffer.from(good);
   v0.writeUInt32LE(0, 8);

@@ -1,5 +1,8 @@
 import { bytesToUuid, readU64, uuidToBytes, writeU64 } from './pool_bytes.ts';
 import { PoolCorruptError } from './pool_errors.ts';
+import { GRAIN_WORDS } from './pool_grains.ts';
+
+const GRAIN_BYTES_ON_DISK = GRAIN_WORDS * 4;
 
 /**
  * Metadata journal records: one type byte, then a fixed layout per type. Every change
@@ -28,6 +31,12 @@ export const RecordType = {
   SNAP_DELETE: 12,
   /** A clone's copy is complete: the volume (created with the filling flag) is usable. */
   VOL_FILLED: 13,
+  /** Format 4: entry `dst` (new, empty) maps what entry `src` maps, sharing every extent. */
+  SHARE: 14,
+  /** Format 4: volume extent `l` moves from shared `base` to fresh `q`, whose unset grains read `base`. */
+  COPYUP: 15,
+  /** Format 4: grains of partial extent `q` hold their own data (durable before this record). */
+  GRAINS: 16,
 } as const;
 
 /** VOL_CREATE flags byte. */
@@ -69,7 +78,10 @@ export type JournalRecord =
   | { type: typeof RecordType.VOL_DELETE; vol: number }
   | { type: typeof RecordType.SNAP_CREATE; snapshot: SnapshotRecordFields }
   | { type: typeof RecordType.SNAP_READY | typeof RecordType.SNAP_DELETING | typeof RecordType.SNAP_DELETE; snap: number }
-  | { type: typeof RecordType.VOL_FILLED; vol: number };
+  | { type: typeof RecordType.VOL_FILLED; vol: number }
+  | { type: typeof RecordType.SHARE; dst: number; src: number }
+  | { type: typeof RecordType.COPYUP; vol: number; l: number; q: number; base: number }
+  | { type: typeof RecordType.GRAINS; q: number; bits: Uint32Array };
 
 /** Largest encoded record (SNAP_CREATE with a 64-byte name). */
 export const RECORD_MAX_BYTES = 1 + 4 + 16 + 4 + 8 + 4 + 8 + 1 + 64;
@@ -111,6 +123,16 @@ export function encodeRecord(rec: JournalRecord): Buffer {
     case RecordType.SNAP_DELETING:
     case RecordType.SNAP_DELETE:
       b = Buffer.allocUnsafe(5); b.writeUInt32LE(rec.snap, 1); break;
+    case RecordType.SHARE:
+      b = Buffer.allocUnsafe(9); b.writeUInt32LE(rec.dst, 1); b.writeUInt32LE(rec.src, 5); break;
+    case RecordType.COPYUP:
+      b = Buffer.allocUnsafe(17);
+      b.writeUInt32LE(rec.vol, 1); b.writeUInt32LE(rec.l, 5); b.writeUInt32LE(rec.q, 9); b.writeUInt32LE(rec.base, 13);
+      break;
+    case RecordType.GRAINS:
+      b = Buffer.allocUnsafe(1 + 4 + GRAIN_BYTES_ON_DISK); b.writeUInt32LE(rec.q, 1);
+      for (let i = 0; i < GRAIN_WORDS; i++) b.writeUInt32LE(rec.bits[i] >>> 0, 5 + 4 * i);
+      break;
     case RecordType.SNAP_CREATE: {
       const v = rec.snapshot;
       const name = Buffer.from(v.name, 'latin1');
@@ -183,6 +205,21 @@ export function decodeRecords(buf: Buffer, start: number, end: number): JournalR
           name: buf.toString('latin1', o + 46, o + 46 + nameLen),
         } });
         o += 46 + nameLen;
+        break;
+      }
+      case RecordType.SHARE:
+        need(9); out.push({ type, dst: buf.readUInt32LE(o + 1), src: buf.readUInt32LE(o + 5) }); o += 9; break;
+      case RecordType.COPYUP:
+        need(17);
+        out.push({ type, vol: buf.readUInt32LE(o + 1), l: buf.readUInt32LE(o + 5), q: buf.readUInt32LE(o + 9), base: buf.readUInt32LE(o + 13) });
+        o += 17;
+        break;
+      case RecordType.GRAINS: {
+        need(5 + GRAIN_BYTES_ON_DISK);
+        const bits = new Uint32Array(GRAIN_WORDS);
+        for (let i = 0; i < GRAIN_WORDS; i++) bits[i] = buf.readUInt32LE(o + 5 + 4 * i);
+        out.push({ type, q: buf.readUInt32LE(o + 1), bits });
+        o += 5 + GRAIN_BYTES_ON_DISK;
         break;
       }
       default:

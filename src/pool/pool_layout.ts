@@ -13,9 +13,10 @@ import { InvalidSizeError } from './pool_errors.ts';
  */
 /**
  * Format 2 added snapshots and clones (record types 9-13, the checkpoint's snapshot table);
- * format 3 the owner record at 2 KiB into the primary superblock's block (pool_owner_record.ts).
+ * format 3 the owner record at 2 KiB into the primary superblock's block (pool_owner_record.ts);
+ * format 4 copy-on-write sharing (records 14-16, the checkpoint's partial-extent table).
  */
-export const POOL_FORMAT_VERSION = 3;
+export const POOL_FORMAT_VERSION = 4;
 /** Oldest format this code reads; import upgrades it in place to POOL_FORMAT_VERSION. */
 export const POOL_FORMAT_VERSION_MIN = 1;
 export const SUPERBLOCK_BYTES = 4096;
@@ -32,6 +33,8 @@ export const RESERVE_WINDOW_MAX = 512;
 export const CHECKPOINT_HEADER_BYTES = 64;
 export const CHECKPOINT_VOLUME_BYTES_MAX = 4 + 16 + 8 + 4 + 1 + 1 + 64 + 8 + 4;
 export const CHECKPOINT_RUN_BYTES = 12;
+/** Format 4 partial extent: q u32, base u32, 256-bit grain map. */
+export const CHECKPOINT_PARTIAL_BYTES = 4 + 4 + 32;
 
 export interface PoolLayout {
   poolBytes: number;
@@ -61,10 +64,13 @@ export function defaultJournalBytes(poolBytes: number): number {
 }
 
 export function checkpointSlotBytes(extentCount: number, maxVolumes: number, extentSize: number): number {
-  // Every run covers at least one pool extent, so all volumes together have at most
-  // extentCount runs; each volume can add one more for a partial split.
+  // Unshared, every run covers at least one pool extent, so all maps together have at most
+  // extentCount runs (+1 per entry for a split). Shared maps (format 4) repeat runs: the
+  // slot has room for twice that, and a share is refused when the checkpoint after it
+  // would pass half the slot (pool_snapshots.ts), leaving the rest for divergence.
+  // Partial extents are at most one per pool extent.
   return roundUp(CHECKPOINT_HEADER_BYTES + reserveWindow(extentSize) * 4 + maxVolumes * CHECKPOINT_VOLUME_BYTES_MAX
-    + (extentCount + maxVolumes) * CHECKPOINT_RUN_BYTES, META_BLOCK_BYTES);
+    + (2 * extentCount + maxVolumes) * CHECKPOINT_RUN_BYTES + 4 + extentCount * CHECKPOINT_PARTIAL_BYTES, META_BLOCK_BYTES);
 }
 
 export function validateExtentSize(extentSize: number): void {

@@ -202,7 +202,7 @@ test('an import whose lease runs out while it upgrades the superblock finishes (
   const real = (await import('./pool_owner.ts')).realClock;
   const stale: OwnerClock = { now: () => -1e12, sleep: (ms) => real.sleep(ms), after: (ms, fn) => real.after(ms, fn) };
   const again = await Pool.import(file, { ownership: { clock: stale, intervalMs: 10 } });
-  assert.equal(again.info().formatVersion, 3);
+  assert.equal(again.info().formatVersion, 4);
   await again.openVolume('v').write(0, Buffer.alloc(512, 7), true);
   await again.close();
 });

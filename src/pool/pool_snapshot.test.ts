@@ -95,40 +95,51 @@ test('clones: from a snapshot (larger, thin or thick) and straight from a volume
   await pool.close();
 });
 
-test('a snapshot or clone refused for space names what was asked and how much is missing', async (t) => {
+test('a snapshot of a full volume takes no space; copy-ups take it, and a full pool refuses them with NO_SPACE', async (t) => {
   const { pool } = await freshPool(t, 8 * MiB);
-  await pool.createVolume({ name: 'v', sizeBytes: 3 * MiB, thin: false });
-  await pool.createSnapshot('v', 's1');
-  const free = pool.info().freeBytes;
-  assert.ok(free < 3 * MiB, `free ${free}`);
-  const short = `${((3 * MiB - free) / MiB).toFixed(1).replace(/\.0$/, '')} MiB short`;
-  await assert.rejects(pool.createSnapshot('v', 's2'), (e: Error) => {
-    assert.equal(errorCode(e), 'NO_SPACE');
-    assert.match(e.message, /^pool lacks room for snapshot 's2' of volume 'v' \(a copy of 3 MiB\): it needs 3 MiB, [\d.]+ [KM]iB is free, /);
-    assert.ok(e.message.endsWith(short), `${e.message} (expected ${short})`);
-    return true;
-  });
-  await assert.rejects(pool.cloneVolume({ name: 'c', source: 'v' }), /pool lacks room for clone 'c' of volume 'v' \(a copy of 3 MiB\): it needs 3 MiB/);
-  await assert.rejects(pool.createVolumeFromSnapshot({ name: 'c', snapshot: 's1' }), /pool lacks room for clone 'c' of snapshot 's1' \(a copy of 3 MiB\)/);
+  await pool.createVolume({ name: 'v', sizeBytes: 6 * MiB, thin: false });
+  const v = pool.openVolume('v');
+  await v.write(0, pattern(6 * MiB, 4), false);
+  const used = pool.info().usedBytes;
+  const s1 = await pool.createSnapshot('v', 's1');
+  assert.equal(pool.info().usedBytes, used, 'the snapshot shares every extent');
+  assert.equal(s1.exclusiveBytes, 0);
+  await pool.createSnapshot('v', 's2');
+  await pool.cloneVolume({ name: 'c', source: 'v' });
+  await pool.createVolumeFromSnapshot({ name: 'd', snapshot: 's1' });
+  assert.equal(pool.info().usedBytes, used);
+  // Overwrite until the pool cannot take another copy-up extent.
+  const free = pool.info().freeBytes / ES;
+  const results = await Promise.allSettled(Array.from({ length: free + 3 }, (_, i) => v.write(i * (ES / 512), pattern(4096, 9), false)));
+  assert.equal(results.filter((r) => r.status === 'rejected' && errorCode(r.reason) === 'NO_SPACE').length, 3);
+  for (const name of ['c', 'd']) same(await pool.openVolume(name).read(0, 6 * MiB / 512), pattern(6 * MiB, 4), name);
+  assert.deepEqual((await pool.verify()).problems, []);
+  await pool.close();
 });
 
-test('space: snapshots use capacity, fail whole without room, and give it back on delete', async (t) => {
-  const { pool } = await freshPool(t, 8 * MiB);
+test('space: per snapshot, the bytes only it holds; deletes in any order give back exactly what nobody references', async (t) => {
+  const { pool } = await freshPool(t, 16 * MiB);
   const free0 = pool.info().freeBytes;
-  await pool.createVolume({ name: 'v', sizeBytes: 3 * MiB, thin: false });
-  assert.equal(pool.info().usedBytes, 3 * MiB);
+  await pool.createVolume({ name: 'v', sizeBytes: 4 * MiB, thin: false });
+  const v = pool.openVolume('v');
+  await v.write(0, pattern(4 * MiB, 1), false);
+  assert.equal(pool.info().usedBytes, 4 * MiB);
   await pool.createSnapshot('v', 's1');
-  assert.equal(pool.info().usedBytes, 6 * MiB);
-  await assert.rejects(pool.createSnapshot('v', 's2'), code('NO_SPACE'));
-  assert.deepEqual(pool.listSnapshots().map((s) => s.name), ['s1']);
-  assert.equal(pool.info().usedBytes, 6 * MiB, 'a failed snapshot holds nothing');
+  assert.equal(pool.snapshotInfo('s1').exclusiveBytes, 0);
+  // Overwrite 2 whole extents, and one 4 KiB grain of a third.
+  await v.write(0, pattern(2 * ES, 2), false);
+  await v.write(2 * ES / 512, pattern(4096, 3), false);
+  await v.flush();
+  assert.equal(pool.snapshotInfo('s1').exclusiveBytes, 2 * ES + 4096, 'two extents and one grain');
+  assert.equal(pool.info().usedBytes, 4 * MiB + 3 * ES);
   await assert.rejects(pool.createSnapshot('v', 's1'), code('SNAPSHOT_EXISTS'));
   await assert.rejects(pool.createSnapshot('nope', 's3'), code('VOLUME_NOT_FOUND'));
   await assert.rejects(pool.createSnapshot('v', 'bad name'), code('INVALID_NAME'));
+  await pool.deleteVolume('v');
+  assert.equal(pool.snapshotInfo('s1').exclusiveBytes, 4 * MiB, 'the volume gone, the snapshot holds all it maps');
+  assert.equal(pool.info().usedBytes, 4 * MiB);
   await pool.deleteSnapshot('s1');
   await assert.rejects(pool.deleteSnapshot('s1'), code('SNAPSHOT_NOT_FOUND'));
-  assert.equal(pool.info().usedBytes, 3 * MiB);
-  await pool.deleteVolume('v');
   assert.equal(pool.info().freeBytes, free0);
   assert.deepEqual((await pool.verify({ checkFreeZeroed: true })).problems, []);
   await pool.close();
@@ -174,7 +185,7 @@ test('snapshots come back from the journal alone (import without close)', async 
   await again.close();
 });
 
-test('a format 1 pool (no owner record either) imports and is upgraded to format 3', async (t) => {
+test('a format 1 pool (no owner record either) imports and is upgraded to format 4', async (t) => {
   const { pool, file } = await freshPool(t);
   await pool.createVolume({ name: 'v', sizeBytes: MiB });
   await pool.openVolume('v').write(0, pattern(512, 1), false);
@@ -187,12 +198,12 @@ test('a format 1 pool (no owner record either) imports and is upgraded to format
   fs.writeSync(fd, v1, 0, 4096, 4096);
   fs.closeSync(fd);
   const again = await Pool.import(file);
-  assert.equal(again.info().formatVersion, 3);
+  assert.equal(again.info().formatVersion, 4);
   same(await again.openVolume('v').read(0, 1), pattern(512, 1));
   await again.createSnapshot('v', 's');
   await again.close();
   const third = await Pool.import(file);
-  assert.equal(third.info().formatVersion, 3);
+  assert.equal(third.info().formatVersion, 4);
   assert.equal(third.listSnapshots().length, 1);
   await third.close();
 });

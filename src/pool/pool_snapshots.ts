@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
-import { copyExtents, type ExtentCopy } from './pool_extent_copy.ts';
-import { formatBytes } from '../util/bytes.ts';
+import { NoSpaceError } from '../block/errors.ts';
 import type { PoolExtentSupply } from './pool_extent_supply.ts';
-import type { PoolFile } from './pool_file.ts';
 import { JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
 import { RecordType, type JournalRecord } from './pool_journal_record.ts';
 import type { PoolModel, SnapshotMeta, VolumeMeta } from './pool_model.ts';
 import type { Volume } from './pool_volume.ts';
 import { isValidName } from './pool_bytes.ts';
+import { snapshotExclusiveBytes, checkpointBytes } from './pool_space.ts';
 import {
   InvalidNameError, InvalidSizeError, SnapshotExistsError, SnapshotNotFoundError, TooManyVolumesError,
   VolumeExistsError, VolumeNotFoundError,
@@ -22,8 +21,13 @@ export interface SnapshotInfo {
   sourceVolumeUuid: string | null;
   sizeBytes: number;
   blockSize: 512 | 4096;
-  /** Extents it holds (a full copy of the volume's allocated extents). */
+  /** Bytes of the volume it maps (allocated when it was taken), shared or not. */
   allocatedBytes: number;
+  /**
+   * Bytes only this snapshot holds: what deleting it would free (extents nobody else
+   * references, plus base grains every other referrer has overwritten).
+   */
+  exclusiveBytes: number;
   createdAt: string;
   state: 'creating' | 'ready' | 'deleting';
 }
@@ -32,10 +36,10 @@ export interface SnapshotInfo {
 export interface SnapshotHost {
   readonly model: PoolModel;
   readonly supply: PoolExtentSupply;
-  readonly file: PoolFile;
-  readonly dataOffset: number;
   readonly extentSize: number;
   readonly maxEntries: number;
+  /** Checkpoint slot size: shares that would fill more than half of it are refused. */
+  readonly slotBytes: number;
   readonly log: Logger;
   commit(records: JournalRecord[], flags: number): Promise<void>;
   /** The open Volume for a live volume (created on demand). */
@@ -47,13 +51,15 @@ export interface SnapshotHost {
 }
 
 /**
- * Snapshots and clones by copy. A snapshot is a read-only entry in the volume table that
- * owns its own extents: creating one holds the volume's writes, maps fresh extents to a
- * `creating` snapshot, copies the volume's allocated extents into them and then marks it
- * ready. A clone is a volume created `filling` and filled the same way. Import erases any
- * entry left creating or filling, so a crash at any step leaves either the finished copy
- * or nothing. Callers run these one at a time (the pool's metadata chain), which also
- * keeps a volume from being deleted, and a snapshot from being dropped, mid-copy.
+ * Snapshots and clones by sharing (format 4, docs/pool-format.md §12). A snapshot is a
+ * read-only table entry whose map is the volume's map at one instant: creating one holds
+ * the volume's writes, drains those in flight, journals their pending grains, then
+ * journals SNAP_CREATE + SHARE + SNAP_READY in one durable batch (sync-before, so every
+ * acknowledged write is in it even across a power loss). No data is copied; the volume
+ * copies up on its next write to each shared extent. A clone is a volume created
+ * `filling`, shared and marked filled in one batch. A batch torn by a crash leaves an
+ * entry `creating`/`filling`, which import drops. Callers run these one at a time (the
+ * pool's metadata chain), so a volume cannot be deleted mid-share.
  */
 export class PoolSnapshots {
   private readonly h: SnapshotHost;
@@ -77,30 +83,30 @@ export class PoolSnapshots {
     if (model.snapshotsByName.has(name)) throw new SnapshotExistsError(name);
     this.checkRoom();
     if (volume.deleting || volume.filling) throw new VolumeNotFoundError(volume.name);
-    const release = await this.h.openVolume(volume.name).holdWrites();
-    let id = -1;
+    const vol = this.h.openVolume(volume.name);
+    const release = await vol.holdWrites();
     try {
-      const sources = mappedExtents(volume, model);
+      await vol.flushGrains();
+      this.checkMetadataRoom(volume);
       const fields = {
         id: model.nextVolumeId++, uuid: randomUUID(), name, sourceId: volume.id, sizeBytes: volume.sizeBytes,
         blockSize: volume.blockSize, createdAtMs: Date.now(),
       };
-      await this.fill({ type: RecordType.SNAP_CREATE, snapshot: fields }, fields.id, sources, [], () => { id = fields.id; },
-        `snapshot '${name}' of volume '${volume.name}'`);
-    } catch (err) {
-      if (id >= 0) await this.drop(id).catch(() => undefined);
-      throw err;
+      await this.h.commit([
+        { type: RecordType.SNAP_CREATE, snapshot: fields },
+        { type: RecordType.SHARE, dst: fields.id, src: volume.id },
+        { type: RecordType.SNAP_READY, snap: fields.id },
+      ], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
     } finally {
       release();
     }
-    await this.finish([{ type: RecordType.SNAP_READY, snap: id }], id);
     this.h.log.info({ volume: volume.name, snapshot: name }, 'snapshot created');
     return this.info(name);
   }
 
   /**
-   * A new volume holding a copy of a snapshot or of a live volume (whose writes are held
-   * for the copy). It may be larger than its source; the rest reads as zeros.
+   * A new volume sharing a snapshot's extents or a live volume's (whose writes are held
+   * for the instant of the share). It may be larger than its source; the rest reads as zeros.
    */
   async clone(opts: { name: string; sizeBytes?: number; thin?: boolean }, source: { snapshot?: string; volume?: VolumeMeta }): Promise<void> {
     const { model } = this.h;
@@ -122,53 +128,48 @@ export class PoolSnapshots {
 
   private async cloneInto(name: string, sizeBytes: number, thin: boolean, src: SnapshotMeta | VolumeMeta, live: boolean): Promise<void> {
     const { model } = this.h;
-    const release = live ? await this.h.openVolume(src.name).holdWrites() : () => undefined;
-    let id = -1;
+    const vol = live ? this.h.openVolume(src.name) : null;
+    const release = vol !== null ? await vol.holdWrites() : () => undefined;
     try {
-      const sources = mappedExtents(src, model);
-      const blank: number[] = [];
-      if (!thin) {
-        const have = new Set(sources.map((s) => s.l));
-        for (let l = 0; l < model.extentsFor(sizeBytes); l++) if (!have.has(l)) blank.push(l);
-      }
+      if (vol !== null) await vol.flushGrains();
+      this.checkMetadataRoom(src);
       const fields = {
         id: model.nextVolumeId++, uuid: randomUUID(), name, sizeBytes, blockSize: src.blockSize, thin,
         createdAtMs: Date.now(), filling: true,
       };
-      await this.fill({ type: RecordType.VOL_CREATE, volume: fields }, fields.id, sources, blank, () => { id = fields.id; },
-        `clone '${name}' of ${live ? 'volume' : 'snapshot'} '${src.name}'`);
-    } catch (err) {
-      if (id >= 0) await this.drop(id).catch(() => undefined);
-      throw err;
+      const head: JournalRecord[] = [{ type: RecordType.VOL_CREATE, volume: fields }, { type: RecordType.SHARE, dst: fields.id, src: src.id }];
+      const filled: JournalRecord = { type: RecordType.VOL_FILLED, vol: fields.id };
+      const blank: number[] = [];
+      if (!thin) for (let l = 0; l < model.extentsFor(sizeBytes); l++) if (src.map.get(l) < 0) blank.push(l);
+      if (blank.length === 0) {
+        await this.h.commit([...head, filled], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
+      } else {
+        // A thick clone owns zeroed extents for what its source left unallocated.
+        await this.h.supply.provision(blank.length, (ps) => [...head, ...blank.map((l, i) => (
+          { type: RecordType.MAP, vol: fields.id, l, p: ps[i], count: 1 } as JournalRecord)), filled],
+        `thick clone '${name}' of '${src.name}'`);
+      }
     } finally {
       release();
     }
-    await this.finish([{ type: RecordType.VOL_FILLED, vol: id }], id);
     this.h.log.info({ volume: name, source: src.name, fromSnapshot: !live }, 'clone created');
   }
 
-  /** Journals the delete, erases the snapshot's extents, then frees them. */
+  /** Journals the delete; extents only the snapshot referenced are then erased and freed. */
   async delete(name: string): Promise<void> {
     const s = this.lookup(name);
-    if (s.state !== 'deleting') await this.h.commit([{ type: RecordType.SNAP_DELETING, snap: s.id }], JOURNAL_DURABLE);
-    await this.drop(s.id);
+    await this.h.commit([{ type: RecordType.SNAP_DELETE, snap: s.id }], JOURNAL_DURABLE);
     this.h.log.info({ snapshot: name }, 'snapshot deleted');
   }
 
   /**
-   * Erases and removes a snapshot or volume entry that is being created, filled or deleted.
-   * Import passes `journaled = false`: it applies the removal to the model only, and the
-   * checkpoint it writes next (after an fdatasync) records it.
+   * Import: removes a snapshot or volume entry a crash left creating, filling or
+   * deleting, in the model only; the checkpoint import writes next records it, and
+   * import zeroes the extents it orphaned before that.
    */
-  async drop(id: number, journaled = true): Promise<void> {
+  drop(id: number): void {
     const { model } = this.h;
-    const entry = model.snapshots.get(id) ?? model.volume(id);
-    const ps = mappedExtents(entry, model).map((s) => s.p);
-    await this.h.supply.erase(ps);
-    const rec: JournalRecord = model.snapshots.has(id) ? { type: RecordType.SNAP_DELETE, snap: id } : { type: RecordType.VOL_DELETE, vol: id };
-    if (journaled) await this.h.commit([rec], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
-    else model.apply(rec);
-    this.h.supply.release(ps);
+    model.apply(model.snapshots.has(id) ? { type: RecordType.SNAP_DELETE, snap: id } : { type: RecordType.VOL_DELETE, vol: id });
   }
 
   /** Snapshot ids left creating or deleting, and clone ids left filling, by a crash. */
@@ -180,40 +181,26 @@ export class PoolSnapshots {
     return out;
   }
 
-  /**
-   * Takes extents for every copied and every blank logical extent, journals `head` and
-   * the mapping durably (the entry exists from then on, flagged unfinished), then copies.
-   */
-  private async fill(head: JournalRecord, id: number, sources: { l: number; p: number }[], blank: number[], created: () => void, what: string): Promise<void> {
-    const copies: ExtentCopy[] = [];
-    await this.h.supply.provision(sources.length + blank.length, (ps) => {
-      const pairs: { l: number; p: number }[] = [];
-      sources.forEach((s, i) => { pairs.push({ l: s.l, p: ps[i] }); copies.push({ from: s.p, to: ps[i] }); });
-      blank.forEach((l, i) => pairs.push({ l, p: ps[sources.length + i] }));
-      pairs.sort((a, b) => a.l - b.l);
-      return [head, ...mapRecords(id, pairs)];
-    }, `${what} (a copy of ${formatBytes((sources.length + blank.length) * this.h.extentSize)})`);
-    created();
-    await copyExtents(this.h.file, this.h.dataOffset, this.h.extentSize, copies);
-  }
-
-  /** Makes the copied data durable before the record that declares the entry complete. */
-  private async finish(records: JournalRecord[], id: number): Promise<void> {
-    try {
-      await this.h.commit(records, JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
-    } catch (err) {
-      await this.drop(id).catch(() => undefined);
-      throw err;
-    }
-  }
-
   private checkRoom(): void {
     if (this.h.model.entryCount >= this.h.maxEntries) throw new TooManyVolumesError(this.h.maxEntries);
   }
 
+  /**
+   * Shared maps repeat their runs in every checkpoint: a share that would take the
+   * checkpoint past half its slot is refused, keeping the rest for the maps to diverge.
+   */
+  private checkMetadataRoom(src: { map: VolumeMeta['map'] }): void {
+    let runs = 0;
+    src.map.forEachRun(() => { runs++; });
+    const after = checkpointBytes(this.h.model) + 110 + 12 * runs;
+    if (after > this.h.slotBytes / 2) {
+      throw new NoSpaceError(`pool metadata is full: sharing ${runs} more extent runs would take the checkpoint to ${after} of ${this.h.slotBytes} bytes`);
+    }
+  }
+
   private lookup(name: string): SnapshotMeta {
     const s = this.h.model.snapshotsByName.get(name);
-    if (s === undefined || s.state === 'deleting') throw new SnapshotNotFoundError(name);
+    if (s === undefined || s.state !== 'ready') throw new SnapshotNotFoundError(name);
     return s;
   }
 
@@ -222,24 +209,8 @@ export class PoolSnapshots {
     return {
       name: s.name, uuid: s.uuid, sourceVolume: source?.name ?? null, sourceVolumeUuid: source?.uuid ?? null,
       sizeBytes: s.sizeBytes, blockSize: s.blockSize as 512 | 4096, allocatedBytes: s.map.size * this.h.extentSize,
+      exclusiveBytes: snapshotExclusiveBytes(this.h.model, s),
       createdAt: new Date(s.createdAtMs).toISOString(), state: s.state,
     };
   }
-}
-
-function mappedExtents(entry: { sizeBytes: number; map: VolumeMeta['map'] }, model: PoolModel): { l: number; p: number }[] {
-  const out: { l: number; p: number }[] = [];
-  entry.map.forEachMapped(0, model.extentsFor(entry.sizeBytes), (l, p) => out.push({ l, p }));
-  return out;
-}
-
-/** MAP records for (logical, pool) pairs sorted by logical extent, one per run contiguous in both. */
-function mapRecords(vol: number, pairs: { l: number; p: number }[]): JournalRecord[] {
-  const out: JournalRecord[] = [];
-  for (const { l, p } of pairs) {
-    const last = out[out.length - 1];
-    if (last !== undefined && last.type === RecordType.MAP && last.l + last.count === l && last.p + last.count === p) last.count++;
-    else out.push({ type: RecordType.MAP, vol, l, p, count: 1 });
-  }
-  return out;
 }

@@ -1,23 +1,28 @@
 import type { BlockDevice } from '../block/block_device.ts';
 import { DeviceGoneError, OutOfRangeError } from '../block/errors.ts';
 import { RecordType, type JournalRecord } from './pool_journal_record.ts';
-import { JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
 import { allocIoBuffer, zeroBuffer, type PoolFile } from './pool_file.ts';
-import type { VolumeMeta } from './pool_model.ts';
+import type { PartialExtent, VolumeMeta } from './pool_model.ts';
+import { CowGrains } from './pool_volume_cow.ts';
 
 /** What a Volume needs from its pool. */
 export interface VolumeHost {
   readonly file: PoolFile;
   readonly dataOffset: number;
   readonly extentSize: number;
+  /** References per pool extent: above 1, an extent is shared and a write copies up first. */
+  readonly refs: Uint32Array;
+  /** Partial extents (copy-up targets) by pool extent. */
+  readonly partial: Map<number, PartialExtent>;
+  /** Grains per extent. */
+  readonly grains: number;
   /** A reserved, zeroed pool extent; rejects with NoSpaceError. */
   acquireExtent(): Promise<number>;
-  /** Applies records to the model now and resolves when they are journaled. */
+  /**
+   * Applies records to the model now and resolves when they are journaled; extents that
+   * lose their last reference are erased and freed after that, by the pool.
+   */
   commit(records: JournalRecord[], flags: number): Promise<void>;
-  /** Returns erased extents to the free list once their UNMAP is journaled. */
-  releaseExtents(extents: number[]): void;
-  /** Zeroes whole pool extents (punching them where a full host filesystem refuses zeros). */
-  eraseExtents(extents: number[]): Promise<void>;
 }
 
 /** Counts I/O in flight so an unmap or delete can wait for what started before it. */
@@ -75,6 +80,8 @@ export class Volume implements BlockDevice {
   private held: Promise<void> | null = null;
   /** Unmaps in progress (they erase extents outside the I/O gate). */
   private readonly unmapping = new Set<Promise<void>>();
+  /** Copy-up state: grain fills in progress and grains written but not yet journaled. */
+  private readonly cow: CowGrains;
   /**
    * The pool file's completed-write count when this volume's latest change (data write,
    * MAP or UNMAP record) completed: a flush needs only that much of the file durable.
@@ -95,6 +102,8 @@ export class Volume implements BlockDevice {
     this.es = host.extentSize;
     this.dataOffset = host.dataOffset;
     this.changedUpTo = host.file.writesCompleted;
+    this.cow = new CowGrains(host, (buf, bo, len, at) => this.readAt(buf, bo, len, at, undefined),
+      (buf, bo, len, at) => this.writeAt(buf, bo, len, at));
   }
 
   get blockCount(): number { return this.blocks; }
@@ -109,6 +118,10 @@ export class Volume implements BlockDevice {
     if (off + len <= this.es && this.locks.size === 0) {
       const p = this.meta.map.get(l);
       if (p < 0) return Promise.resolve(Buffer.alloc(len));
+      if (this.host.partial.size !== 0 && this.host.partial.has(p)) {
+        const pb = allocIoBuffer(len);
+        return this.readSlow(pos, len, pb).then(() => pb);
+      }
       const buf = allocIoBuffer(len);
       return this.readAt(buf, 0, len, this.dataOffset + p * this.es + off, buf);
     }
@@ -130,6 +143,7 @@ export class Volume implements BlockDevice {
         dest.fill(0);
         return Promise.resolve();
       }
+      if (this.host.partial.size !== 0 && this.host.partial.has(p)) return this.readSlow(pos, len, dest);
       return this.readAt(dest, 0, len, this.dataOffset + p * this.es + off, undefined);
     }
     return this.readSlow(pos, len, dest);
@@ -146,7 +160,8 @@ export class Volume implements BlockDevice {
     const off = pos - l * this.es;
     if (off + len <= this.es && this.locks.size === 0 && (this.allocating.size === 0 || !this.allocating.has(l))) {
       const p = this.meta.map.get(l);
-      if (p >= 0) {
+      // Only an extent this volume alone references, holding all its grains, is written in place.
+      if (p >= 0 && this.host.refs[p] === 1 && (this.host.partial.size === 0 || !this.host.partial.has(p))) {
         const w = this.writeAt(data, 0, len, this.dataOffset + p * this.es + off);
         return fua ? w.then(() => this.host.file.flush(this.changedUpTo)) : w;
       }
@@ -156,7 +171,16 @@ export class Volume implements BlockDevice {
 
   flush(): Promise<void> {
     if (this.gone) return Promise.reject(new DeviceGoneError());
+    if (this.cow.pending) return this.flushGrains().then(() => this.host.file.flush(this.changedUpTo));
     return this.host.file.flush(this.changedUpTo);
+  }
+
+  /**
+   * Journals the grains written into partial extents since the last call, after an
+   * fdatasync (their data is durable before the record that makes them read from there).
+   */
+  flushGrains(): Promise<void> {
+    return this.cow.flush();
   }
 
   async unmap(lba: number, count: number): Promise<void> {
@@ -269,7 +293,7 @@ export class Volume implements BlockDevice {
   private readSlow(pos: number, len: number, buf: Buffer): Promise<void> {
     return this.eachExtent(pos, len, false, (l, off, done, n) => {
       const p = this.meta.map.get(l);
-      if (p >= 0) return this.readAt(buf, done, n, this.dataOffset + p * this.es + off, undefined);
+      if (p >= 0) return this.cow.read(p, off, n, buf, done);
       buf.fill(0, done, done + n);
       return undefined;
     });
@@ -277,7 +301,10 @@ export class Volume implements BlockDevice {
 
   private async writeSlow(pos: number, data: Buffer, fua: boolean): Promise<void> {
     await this.eachExtent(pos, data.length, true, (l, off, done, n) => this.writeSegment(l, off, data, done, n));
-    if (fua) await this.host.file.flush(this.changedUpTo);
+    if (fua) {
+      if (this.cow.pending) await this.flushGrains();
+      await this.host.file.flush(this.changedUpTo);
+    }
   }
 
   /**
@@ -318,22 +345,35 @@ export class Volume implements BlockDevice {
 
   private writeSegment(l: number, off: number, data: Buffer, bo: number, n: number): Promise<void> {
     const pending = this.allocating.size === 0 ? undefined : this.allocating.get(l);
-    if (pending !== undefined) return this.writeAfterAllocation(pending, off, data, bo, n);
+    if (pending !== undefined) return this.writeAfterAllocation(pending, l, off, data, bo, n);
     const p = this.meta.map.get(l);
-    if (p >= 0) return this.writeAt(data, bo, n, this.dataOffset + p * this.es + off);
-    return this.allocateAndWrite(l, off, data, bo, n);
+    if (p < 0) return this.allocateAndWrite(l, off, data, bo, n);
+    if (this.host.refs[p] > 1) return this.copyUpAndWrite(l, p, off, data, bo, n);
+    if (this.host.partial.size !== 0 && this.host.partial.has(p)) return this.cow.write(p, off, data, bo, n);
+    return this.writeAt(data, bo, n, this.dataOffset + p * this.es + off);
   }
 
-  /** Another write is allocating this extent: wait for its MAP, then write into it. */
-  private async writeAfterAllocation(pending: Promise<number>, off: number, data: Buffer, bo: number, n: number): Promise<void> {
+  /** Another write is allocating (or copying up) this extent: wait for its record, then write. */
+  private async writeAfterAllocation(pending: Promise<number>, l: number, off: number, data: Buffer, bo: number, n: number): Promise<void> {
     const gate = this.gate;
     gate.n++;
     try {
-      const p = await pending;
-      await this.writeAt(data, bo, n, this.dataOffset + p * this.es + off);
+      await pending;
+      await this.writeSegment(l, off, data, bo, n);
     } finally {
       gate.leave();
     }
+  }
+
+  /**
+   * First write to a shared extent: a fresh zeroed extent `q` takes its place in the map
+   * (COPYUP record: unset grains of q read `base`), and the write fills only the grains it
+   * touches — a 4 KiB write costs a 4 KiB write, never a copy of the extent. Other writes
+   * to this logical extent wait for the record, as with a first allocation.
+   */
+  private copyUpAndWrite(l: number, base: number, off: number, data: Buffer, bo: number, n: number): Promise<void> {
+    return this.takeExtent(l, (q) => ({ type: RecordType.COPYUP, vol: this.meta.id, l, q, base }),
+      (q) => this.cow.write(q, off, data, bo, n));
   }
 
   /**
@@ -341,7 +381,13 @@ export class Volume implements BlockDevice {
    * so the data write and the MAP record can go out together: if the process dies with
    * only the data written, import finds the extent reserved but unmapped and zeroes it.
    */
-  private async allocateAndWrite(l: number, off: number, data: Buffer, bo: number, n: number): Promise<void> {
+  private allocateAndWrite(l: number, off: number, data: Buffer, bo: number, n: number): Promise<void> {
+    return this.takeExtent(l, (p) => ({ type: RecordType.MAP, vol: this.meta.id, l, p, count: 1 }),
+      (p) => this.writeAt(data, bo, n, this.dataOffset + p * this.es + off));
+  }
+
+  /** Takes a reserved extent for logical extent `l`, journals `record(p)` and writes, together. */
+  private async takeExtent(l: number, record: (p: number) => JournalRecord, write: (p: number) => Promise<void>): Promise<void> {
     const gate = this.gate;
     gate.n++;
     let settle!: (p: number) => void;
@@ -351,8 +397,8 @@ export class Volume implements BlockDevice {
     this.allocating.set(l, entry);
     try {
       const p = await this.host.acquireExtent();
-      const committed = this.host.commit([{ type: RecordType.MAP, vol: this.meta.id, l, p, count: 1 }], 0);
-      const written = this.writeAt(data, bo, n, this.dataOffset + p * this.es + off);
+      const committed = this.host.commit([record(p)], 0);
+      const written = write(p);
       committed.then(() => {
         this.allocating.delete(l);
         settle(p);
@@ -384,9 +430,10 @@ export class Volume implements BlockDevice {
   }
 
   /**
-   * Returns whole extents [first, end) to the pool: lock them, wait for I/O already
-   * issued, erase, then journal the UNMAP after an fdatasync so the zeros are durable
-   * before the extent can be handed to anyone else.
+   * Drops whole extents [first, end): lock them, wait for I/O already issued, then journal
+   * the UNMAP. An extent another map or a partial extent still references just loses a
+   * reference; one that loses its last is erased and freed by the pool once the record is
+   * durable (docs/pool-format.md §7).
    */
   private async freeExtents(first: number, end: number): Promise<void> {
     const targets: number[] = [];
@@ -400,23 +447,19 @@ export class Volume implements BlockDevice {
       this.locks.set(l, new Promise<void>((r) => unlocks.push(() => { this.locks.delete(l); r(); })));
     }
     let committed: Promise<void> = Promise.resolve();
-    const freed: number[] = [];
     try {
       await this.drain();
       const mapped = targets.filter((l) => this.meta.map.get(l) >= 0);
-      await this.host.eraseExtents(mapped.map((l) => this.meta.map.get(l)));
       const records: JournalRecord[] = [];
       for (const l of mapped) {
-        freed.push(this.meta.map.get(l));
         const last = records[records.length - 1];
         if (last !== undefined && last.type === RecordType.UNMAP && last.l + last.count === l) last.count++;
         else records.push({ type: RecordType.UNMAP, vol: this.meta.id, l, count: 1 });
       }
-      if (records.length > 0) committed = this.host.commit(records, JOURNAL_SYNC_BEFORE);
+      if (records.length > 0) committed = this.host.commit(records, 0);
     } finally {
       for (const u of unlocks) u();
     }
     await committed;
-    this.host.releaseExtents(freed);
   }
 }
