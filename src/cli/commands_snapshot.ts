@@ -3,6 +3,7 @@ import type { CliContext } from './cli_context.ts';
 import { formatBytes } from './sizes.ts';
 import { parseVolumeRef, printObject, printRows } from './cli_output.ts';
 import type { PoolDoc } from './commands_pool.ts';
+import { registerSnapshotGroupCommands } from './commands_snapshot_group.ts';
 
 interface SnapshotDoc {
   pool: string; name: string; uuid: string; sourceVolume: string | null; sourceVolumeUuid: string | null;
@@ -65,6 +66,8 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext): voi
       await ctx.api().delete(`/v1/pools/${seg(pool)}/snapshots/${seg(name)}`);
       ctx.done(`snapshot ${ref} deleted`);
     }));
+
+  registerSnapshotGroupCommands(snapshot, ctx);
 }
 
 function describe(ctx: CliContext, s: SnapshotDoc): void {

@@ -175,7 +175,10 @@ export class FakeEngine implements EngineApi {
       throw new EngineRequestError('NEXUS_PAUSE_LOST', 409, 'lease ran out');
     }
   }
-  async snapshotBlocks(): Promise<SnapshotBlockPage> { this.#check(); throw new NotImplementedError('changed-block tracking'); }
+  async snapshotBlocks(_req: { pool: string; snapshot: string; base?: string }): Promise<SnapshotBlockPage> {
+    this.#check();
+    throw new NotImplementedError('changed-block tracking');
+  }
 
   replicaNames(): string[] {
     return [...this.pools.values()].flatMap((p) => [...p.replicas.keys()]).sort();
