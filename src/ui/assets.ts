@@ -17,7 +17,8 @@ export interface UiAsset {
  * /ui/ is a 404: no path from the URL reaches the file system.
  */
 export const UI_FILES = [
-  'index.html', 'app.css', 'view_model.ts', 'web/app.ts', 'web/api_client.ts', 'web/dom.ts', 'web/views.ts',
+  'index.html', 'app.css', 'view_model.ts', 'live_model.ts', 'web/app.ts', 'web/api_client.ts', 'web/dom.ts', 'web/views.ts',
+  'web/charts.ts', 'web/events_view.ts',
 ] as const;
 
 const TYPES: Record<string, string> = {

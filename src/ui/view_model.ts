@@ -74,6 +74,8 @@ export interface SnapshotInfo {
   sizeBytes?: number;
   createdAtMs?: number;
   replicaSnapshots?: { replicaId?: string; poolId?: string }[];
+  /** Bytes only this snapshot holds (per copy), when the control plane reports it. */
+  exclusiveBytes?: number;
 }
 
 /** The volume list shows at most this many rows; the count says how many matched. */

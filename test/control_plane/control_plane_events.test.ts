@@ -35,7 +35,7 @@ const events = async (url: string, query: string): Promise<Ev[]> => {
 
 test('a stopped engine: NodeOffline and VolumeDegraded over REST, kept across a control-plane restart', { timeout: 180_000 }, async () => {
   const store = `sqlite:${join(dir, 'control.db')}`;
-  const args = ['--heartbeat-deadline-ms', '4000', '--node-loss-grace-ms', '600000'];
+  const args = ['--heartbeat-deadline-ms', '8000', '--node-loss-grace-ms', '600000'];
   plane = await startControlPlane({ store, args });
   let url = plane.url;
   for (const n of ['ev-a', 'ev-b']) {

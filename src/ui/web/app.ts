@@ -6,7 +6,10 @@
  */
 import { ApiError, UnauthorizedError, apiGet, forgetToken, storeToken, storedToken } from './api_client.ts';
 import { volumeChain, type NexusInfo, type NodeInfo, type PoolInfo, type SnapshotInfo, type VolumeFilter, type VolumeInfo } from '../view_model.ts';
-import { errorView, eventsView, fleetView, loginView, volumeView, volumesView } from './views.ts';
+import { errorView, fleetView, loginView, volumeView, volumesView } from './views.ts';
+import { eventsView, volumeEventsSection, type EventFilter } from './events_view.ts';
+import { ioSection } from './charts.ts';
+import type { EventInfo, IoSeriesInfo } from '../live_model.ts';
 
 const REFRESH_MS = 5_000;
 const main = document.getElementById('main') as HTMLElement;
@@ -14,6 +17,19 @@ const status = document.getElementById('status') as HTMLElement;
 const forget = document.getElementById('forget-token') as HTMLButtonElement;
 /** Kept across refreshes so the list does not lose what the operator typed. */
 const volumeFilter: VolumeFilter = { text: '', status: '' };
+const eventFilter: EventFilter = { type: '', text: '' };
+/** The timeline shows the latest this many events (the API pages further back). */
+const EVENT_PAGE = 500;
+
+/** A part of a page that may be missing (an older control plane, a volume not published): its error is shown in its place. */
+async function optional<T>(read: Promise<T>): Promise<{ value?: T; error?: string }> {
+  try {
+    return { value: await read };
+  } catch (err) {
+    if (err instanceof UnauthorizedError) throw err;
+    return { error: err instanceof ApiError ? `${err.code}: ${err.message}` : String(err) };
+  }
+}
 
 const listOf = async <T>(path: string, key: string): Promise<T[]> => (await apiGet<Record<string, T[]>>(path))[key];
 
@@ -21,17 +37,24 @@ async function page(hash: string): Promise<HTMLElement> {
   const volumeMatch = /^#\/volumes\/(.+)$/.exec(hash);
   if (volumeMatch !== null) {
     const id = decodeURIComponent(volumeMatch[1]);
-    const [volume, nexuses, pools, nodes, snapshots] = await Promise.all([
+    const [volume, nexuses, pools, nodes, snapshots, events, io] = await Promise.all([
       apiGet<VolumeInfo>(`/v1/volumes/${encodeURIComponent(id)}`),
       listOf<NexusInfo>('/v1/nexuses', 'nexuses'),
       listOf<PoolInfo>('/v1/pools', 'pools'),
       listOf<NodeInfo>('/v1/nodes', 'nodes'),
       listOf<SnapshotInfo>(`/v1/snapshots?volumeId=${encodeURIComponent(id)}`, 'snapshots'),
+      optional(listOf<EventInfo>(`/v1/events?volume=${encodeURIComponent(id)}&limit=50`, 'events')),
+      optional(apiGet<IoSeriesInfo>(`/v1/volumes/${encodeURIComponent(id)}/io`)),
     ]);
-    return volumeView(volumeChain(volume, nexuses, pools, nodes, snapshots));
+    const view = volumeView(volumeChain(volume, nexuses, pools, nodes, snapshots));
+    view.append(ioSection(io.value, io.error), volumeEventsSection(events.value, events.error));
+    return view;
   }
   if (hash === '#/volumes') return volumesView(await listOf<VolumeInfo>('/v1/volumes', 'volumes'), volumeFilter);
-  if (hash === '#/events') return eventsView(await listOf<VolumeInfo>('/v1/volumes', 'volumes'));
+  if (hash === '#/events') {
+    const [events, volumes] = await Promise.all([listOf<EventInfo>(`/v1/events?limit=${EVENT_PAGE}`, 'events'), listOf<VolumeInfo>('/v1/volumes', 'volumes')]);
+    return eventsView(events, volumes, eventFilter);
+  }
   const [nodes, pools] = await Promise.all([listOf<NodeInfo>('/v1/nodes', 'nodes'), listOf<PoolInfo>('/v1/pools', 'pools')]);
   return fleetView(nodes, pools);
 }

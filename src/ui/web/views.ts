@@ -2,7 +2,7 @@
 import { facts, h, link, state, table, tbody, type Child } from './dom.ts';
 import {
   capacityByZone, filterVolumes, formatBytes, formatPercent, usedFraction,
-  type NodeInfo, type PoolInfo, type VolumeChain, type VolumeFilter, type VolumeInfo,
+  type NodeInfo, type PoolInfo, type SnapshotInfo, type VolumeChain, type VolumeFilter, type VolumeInfo,
 } from '../view_model.ts';
 
 const volumeHref = (id: string): string => `#/volumes/${encodeURIComponent(id)}`;
@@ -104,21 +104,21 @@ export function volumeView(c: VolumeChain): HTMLElement {
         r.pool?.name ?? r.replica.poolId, r.pool?.media ?? '—', state(r.pool?.status), (r.pool?.disks ?? []).join(', ') || '—',
         r.replica.nodeId, r.node?.zone ?? '—', state(r.node?.state?.status),
       ]))),
-      step('Snapshots', c.snapshots.length === 0
-        ? h('p', { class: 'muted' }, 'No snapshots.')
-        : table('Snapshots', ['Snapshot', '#Size', 'Created', '#Replica copies'], c.snapshots.map((s) => [
-          s.name, formatBytes(s.sizeBytes), s.createdAtMs === undefined ? '—' : new Date(s.createdAtMs).toISOString(), (s.replicaSnapshots ?? []).length,
-        ])))));
+      step('Snapshots', ...(c.snapshots.length === 0
+        ? [h('p', { class: 'muted' }, 'No snapshots.')]
+        : [
+          table('Snapshots', ['Snapshot', '#Size', '#Space', 'Created', '#Replica copies'], c.snapshots.map((s) => [
+            s.name, formatBytes(s.sizeBytes), snapshotSpace(s), s.createdAtMs === undefined ? '—' : new Date(s.createdAtMs).toISOString(), (s.replicaSnapshots ?? []).length,
+          ])),
+          c.snapshots.some((s) => s.exclusiveBytes === undefined)
+            ? h('p', { class: 'muted' }, 'Space: the bytes only that snapshot holds, per copy, where the control plane reports it; "size" marks a snapshot shown with its volume size instead.')
+            : null,
+        ]))));
 }
 
-/** The control plane keeps no event log yet; what it does expose is the operation each volume has in progress. */
-export function eventsView(volumes: readonly VolumeInfo[]): HTMLElement {
-  const busy = volumes.filter((v) => v.pending !== undefined && v.pending !== null);
-  return h('section', { 'aria-labelledby': 'events-h' },
-    h('h2', { id: 'events-h' }, 'Events'),
-    h('p', { class: 'muted' }, 'The control plane keeps no event history yet. Shown here: the operations in progress now, and volumes that are not online.'),
-    table('Operations in progress', ['Volume', 'Operation'], busy.map((v) => [link(volumeHref(v.id), v.name), v.pending ?? ''])),
-    table('Volumes not online', ['Volume', 'State'], volumes.filter((v) => v.status !== 'online').slice(0, 200).map((v) => [link(volumeHref(v.id), v.name), state(v.status)])));
+/** The bytes only this snapshot holds (per copy) when reported; else its size, marked as such. */
+function snapshotSpace(s: SnapshotInfo): Child {
+  return s.exclusiveBytes !== undefined ? formatBytes(s.exclusiveBytes) : h('span', { class: 'muted' }, `${formatBytes(s.sizeBytes)} (size)`);
 }
 
 /** Asks for the API token; `onToken` gets what the operator typed. */
