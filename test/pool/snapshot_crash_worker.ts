@@ -26,7 +26,9 @@ function writeGeneration(gen: number): Promise<void> {
   const piece = 64 * 1024;
   const ops: Promise<void>[] = [];
   for (let at = 0; at < img.length; at += piece) ops.push(src.write(at / 512, img.subarray(at, at + piece), false));
-  return Promise.all(ops).then(() => undefined);
+  // Flushed before it counts as written: first writes to grains a snapshot shares are
+  // durable at the next flush (docs/pool-format.md §7, I2), as on a disk with a write cache.
+  return Promise.all(ops).then(() => src.flush());
 }
 
 let gen = Number(baseArg);
