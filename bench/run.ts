@@ -15,6 +15,8 @@ import { placementSection } from './placement_section.ts';
 import { runReplicatedBench } from './replicated.ts';
 import { commitLatencySection } from './commit_latency.ts';
 import { pgbenchSection } from './pgbench.ts';
+import { netpathSection } from './netpath.ts';
+import { metricsOverheadSection } from './metrics_overhead.ts';
 import { measureIdleExports } from './idle_exports.ts';
 import { CpuMeter } from './proc_stat.ts';
 import { startTarget, TargetKind, type RunningTarget } from './targets.ts';
@@ -47,6 +49,10 @@ interface Config {
   commit: boolean;
   /** The PostgreSQL rows (bench/pgbench.ts): scale, seconds per run, rounds, directory of the files. */
   pgbench: { scale: number; runtimeS: number; rounds: number; dir: string } | undefined;
+  /** fio over loopback, veth, bridge and VXLAN (bench/netpath.ts). */
+  netpath: boolean;
+  /** 4k randread with I/O accounting on and off (bench/metrics_overhead.ts). */
+  metricsOverhead: boolean;
   writeDocs: boolean;
 }
 
@@ -71,6 +77,8 @@ function parseConfig(argv: string[]): Config {
       placement: { type: 'boolean', default: true },
       commit: { type: 'boolean', default: true },
       pgbench: { type: 'boolean', default: true },
+      netpath: { type: 'boolean', default: true },
+      'metrics-overhead': { type: 'boolean', default: true },
       'pgbench-scale': { type: 'string' },
       'pgbench-runtime': { type: 'string' },
       'pgbench-rounds': { type: 'string' },
@@ -118,6 +126,8 @@ function parseConfig(argv: string[]): Config {
       rounds: num('pgbench-rounds', values['pgbench-rounds'] ?? (values.quick ? '2' : '5')),
       dir: values['pgbench-dir'] ?? values['disk-dir']!,
     } : undefined,
+    netpath: values.netpath! && targets.includes(TargetKind.berth),
+    metricsOverhead: values['metrics-overhead']! && targets.includes(TargetKind.berth),
     writeDocs: values['write-docs']!,
   };
 }
@@ -244,6 +254,14 @@ async function main(): Promise<void> {
   if (cfg.placement) {
     log('placement: 10,000 volumes on a simulated fleet of 10,000 nodes / 100,000 drives');
     extra.push(await placementSection());
+  }
+  if (cfg.metricsOverhead) {
+    log('metrics overhead: 4k randread QD32 with I/O accounting on and off, alternating rounds');
+    extra.push(await metricsOverheadSection({ fio, rounds: cfg.quick ? 4 : 8, seconds: cfg.quick ? 5 : 10, log }));
+  }
+  if (cfg.netpath) {
+    log('network paths: fio over loopback, a veth pair, a bridge and VXLAN between namespaces');
+    extra.push(await netpathSection({ fio, quick: cfg.quick, log }));
   }
 
   const tables = sections.map((s) => sectionTable(s, cfg.targets, COMPARISON));
