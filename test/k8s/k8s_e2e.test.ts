@@ -7,13 +7,17 @@
  *   → snapshot → restore → clone → a 2-replica class (a storage-only engine runs outside
  *   the cluster as a host process) → the shipped 3-replica class (a second one) → a
  *   volume on a storage-only engine → the same with the cluster node's engine removed
- *   (a compute-only node) → a zone-strict class → delete everything,
+ *   (a compute-only node) → a zone-strict class → `kubectl berth bench --class` (fio and
+ *   pgbench Jobs, deploy/bench's image) → delete everything,
  * and nothing may be left: PVs, VolumeAttachments, Berth volumes and snapshots, loop
  * devices, mounts, daemons. Without a running lab it skips, loudly.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BERTH_IMAGE, buildAndImportBerth, importSidecars, kubectl, kubectlJson, labProblem, until } from './lab_kit.ts';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BENCH_IMAGE, BERTH_IMAGE, KUBECONFIG, buildAndImportBench, buildAndImportBerth, importSidecars, kubectl, kubectlJson, labProblem, until } from './lab_kit.ts';
+import { repoRoot, run } from '../helpers/tools.ts';
 import { BLOCK_ROUND_TRIP, READ_CHECKSUM, WRITE_CHECKSUM, claim, pod, snapshot, storageClass } from './k8s_objects.ts';
 import { LabBerth, apply, berthAttachments, berthPVs, hostLeftovers } from './lab_berth.ts';
 
@@ -196,6 +200,25 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     const affinity = JSON.stringify((await kubectlJson<{ spec: { nodeAffinity?: unknown } }>(['get', 'pv', c.spec.volumeName ?? ''])).spec.nodeAffinity ?? {});
     assert.match(affinity, /topology\.berth\.io\/zone.*default/, `the volume is attachable in its zone only: ${affinity}`);
     log(`zone-strict volume ${v.id} on ${lab.node}; PV node affinity ${affinity}`);
+  });
+
+  it('kubectl berth bench --class berth-single --quick: fio and pgbench Jobs on Berth and hostPath, a ratio table, nothing left', async () => {
+    await buildAndImportBench(log);
+    const hostDir = `/var/tmp/berth-e2e-bench-${process.pid}`;
+    const r = await run(join(repoRoot, 'bin', 'kubectl-berth'), ['-n', ns, 'bench', '--class', 'berth-single', '--quick', '--image', BENCH_IMAGE, '--host-dir', hostDir], {
+      env: { ...process.env, KUBECONFIG }, check: false, timeoutMs: 2_400_000,
+    });
+    rmSync(hostDir, { recursive: true, force: true });
+    log(`kubectl berth bench:\n${r.stdout}`);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr.slice(-3000)}`);
+    const lines = r.stdout.split('\n');
+    assert.ok(lines.some((l) => /│ Workload\s+│ Berth\s+│ Local\s+│ Berth\/local │/.test(l)), 'both columns and the ratio');
+    for (const row of ['4k randread QD32', '4k randwrite QD32', '1M seq read QD8', '1M seq write QD8', 'pgbench TPC-B-like', 'pgbench select-only']) {
+      const line = lines.find((l) => l.includes(row));
+      assert.match(line ?? '', /│ \d+\.\d\d×\s+│$/, `a numeric ratio for ${row}: ${line}`);
+    }
+    const left = await kubectlJson<{ items: unknown[] }>(['-n', ns, 'get', 'jobs,pvc,pods', '-l', 'app.kubernetes.io/managed-by=kubectl-berth-bench']);
+    assert.deepEqual(left.items, [], 'the bench removed its Jobs, pods and PVC');
   });
 
   it('deleting everything leaves no PV, VolumeAttachment, Berth volume, snapshot, loop device, mount or daemon', async () => {

@@ -122,6 +122,17 @@ export async function buildAndImportBerth(log: (line: string) => void): Promise<
   await importImage(out);
 }
 
+/** The `kubectl berth bench --class` image (fio, PostgreSQL), built offline by deploy/bench/build-image.sh. */
+export const BENCH_IMAGE = 'berth-bench:dev';
+
+export async function buildAndImportBench(log: (line: string) => void): Promise<void> {
+  const out = join(EXTRA, 'images', 'berth-bench.tar');
+  mkdirSync(join(EXTRA, 'images'), { recursive: true });
+  const r = await run('bash', [join(repoRoot, 'deploy', 'bench', 'build-image.sh'), '--tag', BENCH_IMAGE, '--out', out], { timeoutMs: 1_800_000 });
+  log(r.stdout.trim().split('\n').at(-1) ?? '');
+  await importImage(out);
+}
+
 /** One image per sidecar: its static binary at /NAME as the entry point. */
 export async function importSidecars(log: (line: string) => void): Promise<void> {
   const have = (await run('ctr', ['-n', 'k8s.io', 'images', 'ls', '-q'])).stdout.split('\n');
