@@ -25,8 +25,9 @@ test('chart geometry: a round axis top, lines scaled with 0 at the bottom, gaps 
   assert.equal(g.max, 100);
   assert.equal(g.lines[0].d, 'M0,100L100,60L200,20L300,80');
   assert.equal(g.lines[1].d, 'M0,90M200,50L300,0', 'a null breaks the line');
-  assert.deepEqual(g.lines.map((l) => l.last), [20, 100]);
-  assert.deepEqual(chartGeometry([], [{ label: 'read', values: [] }], 300, 100).lines[0], { label: 'read', d: '', last: null });
+  assert.deepEqual(g.lines.map((l) => [l.last, l.lastAt]), [[20, { x: 300, y: 80 }], [100, { x: 300, y: 0 }]]);
+  assert.deepEqual(chartGeometry([], [{ label: 'read', values: [] }], 300, 100).lines[0], { label: 'read', d: '', last: null, lastAt: null });
+  assert.deepEqual(chartGeometry([5000], [{ label: 'read', values: [7] }], 300, 100).lines[0].lastAt, { x: 0, y: 30 }, 'one sample: a dot');
 });
 
 test('numbers for people: rates and latencies', () => {

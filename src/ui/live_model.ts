@@ -62,6 +62,8 @@ export interface ChartLine {
   d: string;
   /** The newest value, for the legend and the table beside the chart. */
   last: number | null;
+  /** Where the newest value is drawn (marked with a dot, so a single sample shows too). */
+  lastAt: { x: number; y: number } | null;
 }
 
 export interface ChartGeometry {
@@ -93,8 +95,9 @@ export function chartGeometry(
       d += `${pen ? 'L' : 'M'}${x(times[i])},${y(v)}`;
       pen = true;
     });
-    const last = s.values.length > 0 ? s.values[s.values.length - 1] : null;
-    return { label: s.label, d, last };
+    const n = s.values.length;
+    const last = n > 0 ? s.values[n - 1] : null;
+    return { label: s.label, d, last, lastAt: last === null ? null : { x: x(times[n - 1]), y: y(last) } };
   });
   return { width, height, max, lines };
 }

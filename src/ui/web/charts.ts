@@ -47,7 +47,8 @@ function chart(spec: ChartSpec, series: IoSeriesInfo): HTMLElement {
     svg('title', { id: titleId }, label),
     svg('line', { x1: 0, y1: H, x2: W, y2: H, stroke: '#d0d7de' }),
     svg('line', { x1: 0, y1: 0, x2: W, y2: 0, stroke: '#eaeef2' }),
-    ...g.lines.map((l, i) => svg('path', { d: l.d, fill: 'none', stroke: STYLE[i].stroke, 'stroke-width': 1.6, 'stroke-dasharray': STYLE[i].dash })));
+    ...g.lines.map((l, i) => svg('path', { d: l.d, fill: 'none', stroke: STYLE[i].stroke, 'stroke-width': 1.6, 'stroke-dasharray': STYLE[i].dash })),
+    ...g.lines.flatMap((l, i) => (l.lastAt === null ? [] : [svg('circle', { cx: l.lastAt.x, cy: l.lastAt.y, r: 2.5, fill: STYLE[i].stroke })])));
   return h('figure', { class: 'chart-figure' },
     h('figcaption', {}, h('strong', {}, spec.title), ` — top of axis ${spec.format(g.max)}`),
     image,

@@ -15,7 +15,8 @@ function objectCell(e: EventInfo): Child {
 function eventRows(events: readonly EventInfo[]): Child[][] {
   return events.map((e) => [
     h('time', { datetime: e.time }, e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z')),
-    h('span', { class: `event event-${e.severity}` }, e.type, e.severity === 'warning' ? h('span', { class: 'visually-hidden' }, ' (warning)') : null),
+    // The severity in words too, not by colour alone.
+    h('span', {}, h('span', { class: `event event-${e.severity}` }, e.type), e.severity === 'warning' ? ' warning' : null),
     objectCell(e), e.reason, e.message,
   ]);
 }
