@@ -2,11 +2,16 @@ import type { Command } from 'commander';
 import type { CliContext } from './cli_context.ts';
 import { formatBytes, parseSize } from './sizes.ts';
 import { printObject, printRows } from './cli_output.ts';
+import { BerthError } from '../util/errors.ts';
 
 export interface PoolDoc {
   name: string; path: string; state: string; reason?: string; uuid?: string; formatVersion?: number;
   extentSize?: number; capacityBytes?: number; usedBytes?: number; freeBytes?: number; volumeCount?: number;
   thinProvisionedBytes?: number; condition?: string; backedBytes?: number; hostAvailableBytes?: number;
+}
+
+interface VerifyDoc {
+  ownedExtents: number; sharedExtents: number; partialExtents: number; reservedExtents: number; freeExtents: number; problems: string[];
 }
 
 const sz = (n: number | undefined): string => (n === undefined ? '-' : formatBytes(n));
@@ -57,6 +62,19 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
   pool.command('describe <name>')
     .description('show one pool')
     .action(ctx.run(async (name: string) => describe(ctx, await ctx.api().get<PoolDoc>(`/v1/pools/${encodeURIComponent(name)}`))));
+
+  pool.command('verify <name>')
+    .description('check the pool\'s metadata (every reference count equals the references that exist); exits non-zero on any problem')
+    .option('--read-free', 'also read every free extent for zeros (on a quiet pool: writes racing it may be reported)')
+    .action(ctx.run(async (name: string, o: { readFree?: boolean }) => {
+      const r = await ctx.api().get<VerifyDoc>(`/v1/pools/${encodeURIComponent(name)}/verify${o.readFree ? '?readFree=true' : ''}`);
+      printObject(ctx.format(), r, [
+        ['referenced extents', r.ownedExtents], ['shared extents', r.sharedExtents], ['partial extents', r.partialExtents],
+        ['reserved extents', r.reservedExtents], ['free extents', r.freeExtents],
+        ['problems', r.problems.length === 0 ? 'none' : r.problems.join('\n')],
+      ]);
+      if (r.problems.length > 0) throw new BerthError('POOL_CORRUPT', `pool ${name}: ${r.problems.length} problem(s) found`);
+    }));
 
   pool.command('destroy <name>')
     .description('destroy a pool and its data (refused while it has volumes); a faulted pool is only forgotten')

@@ -8,6 +8,8 @@ import { registerSnapshotGroupCommands } from './commands_snapshot_group.ts';
 interface SnapshotDoc {
   pool: string; name: string; uuid: string; sourceVolume: string | null; sourceVolumeUuid: string | null;
   sizeBytes: number; blockSize: number; allocatedBytes: number; createdAt: string; state: string;
+  /** Bytes only this snapshot holds (absent from engines before pool format 4). */
+  exclusiveBytes?: number;
 }
 
 const columns = [
@@ -16,6 +18,7 @@ const columns = [
   { header: 'VOLUME', value: (s: SnapshotDoc) => s.sourceVolume ?? '(deleted)' },
   { header: 'SIZE', value: (s: SnapshotDoc) => formatBytes(s.sizeBytes) },
   { header: 'ALLOCATED', value: (s: SnapshotDoc) => formatBytes(s.allocatedBytes) },
+  { header: 'EXCLUSIVE', value: (s: SnapshotDoc) => (s.exclusiveBytes === undefined ? '-' : formatBytes(s.exclusiveBytes)) },
   { header: 'STATE', value: (s: SnapshotDoc) => s.state },
   { header: 'CREATED', value: (s: SnapshotDoc) => s.createdAt },
 ];
@@ -74,6 +77,6 @@ function describe(ctx: CliContext, s: SnapshotDoc): void {
   printObject(ctx.format(), s, [
     ['pool', s.pool], ['name', s.name], ['uuid', s.uuid], ['volume', s.sourceVolume ?? '(deleted)'],
     ['size', `${formatBytes(s.sizeBytes)} (${s.sizeBytes} bytes)`], ['allocated', formatBytes(s.allocatedBytes)],
-    ['block size', s.blockSize], ['state', s.state], ['created', s.createdAt],
+    ['exclusive', s.exclusiveBytes === undefined ? '-' : formatBytes(s.exclusiveBytes)], ['block size', s.blockSize], ['state', s.state], ['created', s.createdAt],
   ]);
 }

@@ -155,6 +155,7 @@ test(`copy-on-write survives kill -9 at random points of every operation (${ROUN
   const poolPath = path.join(dir, 'pool');
   let st: State = { vols: new Map(), snaps: new Map() };
   const counts = new Map<string, number>();
+  const killedIn = new Map<string, number>();
   const seed0 = Number(process.env.COW_CRASH_SEED ?? Date.now() % 100_000);
   for (let i = 0; i < ROUNDS; i++) {
     const seed = seed0 * 1000 + i;
@@ -164,6 +165,10 @@ test(`copy-on-write survives kill -9 at random points of every operation (${ROUN
     assert.equal(r.signal, 'SIGKILL', `worker ended by itself (code ${r.code}): ${r.err}`);
     const lines = fs.readFileSync(logPath, 'utf8').split('\n').filter((l) => l.length > 0);
     applyLog(st, lines, counts);
+    // Which step the kill interrupted (its start logged, its acknowledgement not).
+    const last = lines[lines.length - 1]?.split(' ') ?? [];
+    const cut = last[0] === 'S' ? last[1] : 'between steps';
+    killedIn.set(cut, (killedIn.get(cut) ?? 0) + 1);
     const pool = await Pool.import(poolPath);
     try {
       const { bad, next } = await check(pool, st);
@@ -174,6 +179,7 @@ test(`copy-on-write survives kill -9 at random points of every operation (${ROUN
     }
   }
   const summary = [...counts].sort().map(([k, n]) => `${k}=${n}`).join(' ');
-  t.diagnostic(`${ROUNDS} rounds, 0 verifier problems, 0 lost flushed writes; acknowledged steps: ${summary}`);
+  const kills = [...killedIn].sort().map(([k, n]) => `${k}=${n}`).join(' ');
+  t.diagnostic(`${ROUNDS} rounds, 0 verifier problems, 0 lost flushed writes; acknowledged steps: ${summary}; killed during: ${kills}`);
   assert.ok((counts.get('snap') ?? 0) > 0 && (counts.get('w') ?? 0) > ROUNDS, `too little happened before the kills: ${summary}`);
 });

@@ -8,6 +8,17 @@ import {
 } from './api_schemas.ts';
 
 type PoolParams = { pool: string };
+
+const count = { type: 'integer' } as const;
+/** `readFree` also reads every free extent for zeros: meant for a quiet pool (writes racing it may be reported). */
+const verifyQuery = { type: 'object', additionalProperties: false, properties: { readFree: { type: 'string', enum: ['true', 'false'] } } } as const;
+const verifySchema = {
+  type: 'object',
+  properties: {
+    ownedExtents: count, reservedExtents: count, freeExtents: count, partialExtents: count, sharedExtents: count,
+    allocatedBytes: count, problems: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
 type VolumeParams = { pool: string; volume: string };
 
 /** Pools and their volumes: /v1/pools… */
@@ -39,6 +50,13 @@ export function registerPoolRoutes(app: FastifyInstance, engine: Engine): void {
     await engine.destroyPool(req.params.pool);
     return reply.code(204).send();
   });
+
+  app.get<{ Params: PoolParams; Querystring: { readFree?: 'true' | 'false' } }>('/v1/pools/:pool/verify', {
+    schema: {
+      tags: ['pools'], params: poolParams, querystring: verifyQuery, response: { 200: verifySchema, ...errorResponses },
+      summary: 'Check the pool\'s metadata: every reference count equals the references that exist (docs/pool-format.md §6)',
+    },
+  }, async (req) => engine.importedPool(req.params.pool).verify({ checkFreeZeroed: req.query.readFree === 'true' }));
 
   app.get<{ Params: PoolParams }>('/v1/pools/:pool/volumes', {
     schema: { tags: ['volumes'], summary: 'List the volumes of a pool', params: poolParams, response: { 200: listOf('volumes', volumeSchema), ...errorResponses } },

@@ -41,7 +41,7 @@ export async function createClone(engine: Engine, pool: string, req: CloneReques
 export function registerSnapshotRoutes(app: FastifyInstance, engine: Engine): void {
   app.post<{ Params: VolumeParams; Body: { name: string } }>('/v1/pools/:pool/volumes/:volume/snapshots', {
     schema: {
-      tags: ['snapshots'], summary: 'Snapshot a volume (a full copy; the volume\'s writes wait during the copy)',
+      tags: ['snapshots'], summary: 'Snapshot a volume (shares its extents: instant; writes pause only while in-flight ones drain)',
       params: volumeParams, body: createSnapshotBody, response: { 201: snapshotSchema, ...errorResponses },
     },
   }, async (req, reply) => {
@@ -73,7 +73,7 @@ export function registerSnapshotRoutes(app: FastifyInstance, engine: Engine): vo
 
   app.delete<{ Params: SnapshotParams }>('/v1/pools/:pool/snapshots/:snapshot', {
     schema: {
-      tags: ['snapshots'], summary: 'Delete a snapshot (its extents are erased)', params: snapshotParams,
+      tags: ['snapshots'], summary: 'Delete a snapshot (extents only it holds are erased and freed)', params: snapshotParams,
       response: { 204: { type: 'null' }, ...errorResponses },
     },
   }, async (req, reply) => {

@@ -19,5 +19,7 @@ export const snapshotSchema = {
     pool: { type: 'string' }, name: { type: 'string' }, uuid: { type: 'string' },
     sourceVolume: nullableString, sourceVolumeUuid: nullableString, sizeBytes: bytes,
     blockSize: { type: 'integer' }, allocatedBytes: bytes, createdAt: { type: 'string' }, state: { type: 'string' },
+    /** Bytes only this snapshot holds (what deleting it frees); the rest is shared. */
+    exclusiveBytes: bytes,
   },
 } as const;
