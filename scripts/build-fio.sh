@@ -10,8 +10,14 @@ out_dir="$repo/.build/fio"
 src_dir="$repo/.build/fio-src"
 fio_bin="$out_dir/fio"
 
+# fio 3.33's libiscsi engine sends SYNCHRONIZE CACHE(16) with the LUN's size in bytes
+# as its block count: out of range, so a conforming target (Berth) answers CHECK
+# CONDITION and flushes nothing, and fio ignores the failed sync. The build patches it
+# to 0 blocks ("to the end of the LUN"); the marker tells a patched binary from an old one.
+patched_marker="$out_dir/.sync-cache-blocks-fixed"
+
 fio_ready() {
-  [[ -x "$fio_bin" ]] && "$fio_bin" --enghelp 2>/dev/null | grep -qw libiscsi
+  [[ -x "$fio_bin" && -e "$patched_marker" ]] && "$fio_bin" --enghelp 2>/dev/null | grep -qw libiscsi
 }
 
 if fio_ready; then
@@ -45,6 +51,9 @@ fi
 tree="$(find "$src_dir" -maxdepth 1 -mindepth 1 -type d -name 'fio-*' | head -n1)"
 [[ -n "$tree" ]] || { echo "build-fio: apt-get source produced no fio-* tree" >&2; exit 1; }
 cd "$tree"
+sed -i 's/iscsi_lun->num_blocks \* iscsi_lun->block_size, 0, 0)/0, 0, 0)/' engines/libiscsi.c
+grep -A1 'scsi_cdb_synchronizecache16(' engines/libiscsi.c | grep -q '^[[:space:]]*0, 0, 0, 0);' || {
+  echo "build-fio: could not patch the SYNCHRONIZE CACHE block count in engines/libiscsi.c" >&2; exit 1; }
 ./configure --enable-libiscsi >"$src_dir/configure.log" 2>&1 || { tail -n 30 "$src_dir/configure.log" >&2; exit 1; }
 grep -Eq '^(lib)?iscsi engine[[:space:]]+yes' "$src_dir/configure.log" || {
   echo "build-fio: configure did not enable libiscsi (is libiscsi-dev installed?)" >&2
@@ -53,6 +62,7 @@ grep -Eq '^(lib)?iscsi engine[[:space:]]+yes' "$src_dir/configure.log" || {
 }
 make -j2 >"$src_dir/make.log" 2>&1 || { tail -n 30 "$src_dir/make.log" >&2; exit 1; }
 install -m 755 fio "$fio_bin"
+touch "$patched_marker"
 
 fio_ready || { echo "build-fio: built fio does not list the libiscsi engine" >&2; exit 1; }
 echo "build-fio: built $fio_bin ($("$fio_bin" --version))"
