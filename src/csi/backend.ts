@@ -68,6 +68,8 @@ export interface Snapshot {
   sizeBytes: number;
   createdAtMs: number;
   readyToUse: boolean;
+  /** Set on a member of a group snapshot (CSI Snapshot.group_snapshot_id). */
+  groupSnapshotId?: string;
 }
 
 export interface Page<T> {

@@ -31,6 +31,12 @@ export class SnapshotNotFoundError extends BerthError {
   }
 }
 
+export class GroupSnapshotNotFoundError extends BerthError {
+  constructor(groupSnapshotId: string) {
+    super('CSI_GROUP_SNAPSHOT_NOT_FOUND', `group snapshot ${groupSnapshotId} does not exist`);
+  }
+}
+
 export class NodeNotFoundError extends BerthError {
   constructor(nodeId: string) {
     super('CSI_NODE_NOT_FOUND', `node ${nodeId} is not known to the control plane`);
@@ -46,7 +52,7 @@ export class SourceNotFoundError extends BerthError {
 
 /** The name is taken by a volume or snapshot made with other arguments. */
 export class NameConflictError extends BerthError {
-  constructor(kind: 'volume' | 'snapshot', name: string, why: string) {
+  constructor(kind: 'volume' | 'snapshot' | 'group snapshot', name: string, why: string) {
     super('CSI_NAME_CONFLICT', `${kind} ${name} already exists with ${why}`);
   }
 }

@@ -30,12 +30,17 @@ export interface CsiServices {
   Identity: ServiceDefinition;
   Controller: ServiceDefinition;
   Node: ServiceDefinition;
+  GroupController: ServiceDefinition;
+  SnapshotMetadata: ServiceDefinition;
 }
 
 export function csiServices(): CsiServices {
   const def = csiPackageDefinition();
   const svc = (name: string) => def[`csi.v1.${name}`] as unknown as ServiceDefinition;
-  return { Identity: svc('Identity'), Controller: svc('Controller'), Node: svc('Node') };
+  return {
+    Identity: svc('Identity'), Controller: svc('Controller'), Node: svc('Node'),
+    GroupController: svc('GroupController'), SnapshotMetadata: svc('SnapshotMetadata'),
+  };
 }
 
 /** The `csi.v1` namespace with client constructors, for test clients and tools. */

@@ -59,6 +59,7 @@ export interface SnapshotMessage {
   source_volume_id: string;
   creation_time: { seconds: Int64; nanos: number };
   ready_to_use: boolean;
+  group_snapshot_id: string;
 }
 
 export interface CreateVolumeRequest {

@@ -94,6 +94,7 @@ export function snapshotToWire(s: Snapshot): SnapshotMessage {
     source_volume_id: s.sourceVolumeId,
     creation_time: { seconds: Math.floor(s.createdAtMs / 1000), nanos: (s.createdAtMs % 1000) * 1_000_000 },
     ready_to_use: s.readyToUse,
+    group_snapshot_id: s.groupSnapshotId ?? '',
   };
 }
 

@@ -7,6 +7,9 @@ export const DRIVER_VERSION = '0.1.0';
 export interface IdentityOptions {
   /** Whether this process serves the Controller service. */
   controller: boolean;
+  /** Whether it serves GroupController and SnapshotMetadata (a controller backed by the control plane). */
+  groupController?: boolean;
+  snapshotMetadata?: boolean;
   /** Readiness: the node plugin is ready once its staged records are loaded, the controller once it reaches the control plane. */
   ready: () => Promise<boolean>;
 }
@@ -19,6 +22,8 @@ export function identityHandlers(opts: IdentityOptions): HandlerTable {
       if (opts.controller) {
         caps.unshift({ service: { type: 'CONTROLLER_SERVICE' } }, { service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } });
       }
+      if (opts.groupController) caps.push({ service: { type: 'GROUP_CONTROLLER_SERVICE' } });
+      if (opts.snapshotMetadata) caps.push({ service: { type: 'SNAPSHOT_METADATA_SERVICE' } });
       return { capabilities: caps };
     },
     Probe: async () => ({ ready: { value: await opts.ready() } }),

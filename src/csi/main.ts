@@ -8,6 +8,9 @@ import { answerHelpOrVersion } from '../util/entry_point.ts';
 import { controllerHandlers } from './controller.ts';
 import { FakeControlPlane } from './fake_control_plane.ts';
 import { identityHandlers } from './identity.ts';
+import { groupControllerHandlers } from './group_controller.ts';
+import { snapshotMetadataHandlers } from './snapshot_metadata.ts';
+import { RestSnapshotGroups } from './rest_snapshot_groups.ts';
 import { IscsiadmAttacher } from './iscsiadm_attacher.ts';
 import { createNodeService, DEFAULT_MAX_VOLUMES_PER_NODE } from './node.ts';
 import { resolveInitiatorName, startRegistration, type RegistrationLoop } from './node_registration.ts';
@@ -58,10 +61,16 @@ async function main(): Promise<void> {
   const runner = new HostCommandRunner();
   const rest = args.controlPlane.kind === 'rest' ? new RestControlPlane({ urls: args.controlPlane.urls, ...(authToken !== undefined ? { authToken } : {}) }) : undefined;
   let controller;
+  let groupController;
+  let snapshotMetadata;
   if (args.mode !== 'node') {
     if (rest) {
       log.info({ controlPlane: rest.urls }, 'controller uses the control plane REST API');
       controller = controllerHandlers(rest, log);
+      // Group snapshots and changed-block tracking live in the control plane only (not in the fake).
+      const groups = new RestSnapshotGroups({ urls: rest.urls, ...(authToken !== undefined ? { authToken } : {}) });
+      groupController = groupControllerHandlers(groups, log);
+      snapshotMetadata = snapshotMetadataHandlers(groups, log);
     } else {
       log.warn('controller runs on the in-memory FakeControlPlane (--control-plane fake): volumes are not real');
       controller = controllerHandlers(new FakeControlPlane(), log);
@@ -91,7 +100,10 @@ async function main(): Promise<void> {
       registration = startRegistration(rest, args.nodeId, { initiatorIqn: initiatorName, ...(args.zone ? { zone: args.zone } : {}), maxVolumes }, log);
     }
   }
-  const server = new CsiServer({ endpoint: args.endpoint, identity: identityHandlers({ controller: controller !== undefined, ready: async () => true }), controller, node, log });
+  const identity = identityHandlers({
+    controller: controller !== undefined, groupController: groupController !== undefined, snapshotMetadata: snapshotMetadata !== undefined, ready: async () => true,
+  });
+  const server = new CsiServer({ endpoint: args.endpoint, identity, controller, node, groupController, snapshotMetadata, log });
   await server.start();
   let stopping = false;
   const stop = (signal: string) => {

@@ -74,6 +74,7 @@ export interface RestSnapshot {
   sizeBytes: number;
   createdAtMs: number;
   lifecycle: string;
+  groupId?: string;
 }
 
 /** The body of POST /v1/volumes; refuses what the control plane cannot record. */
@@ -174,7 +175,10 @@ function contentSourceFromRest(v: RestVolume): ContentSource | undefined {
 }
 
 export function snapshotFromRest(s: RestSnapshot): Snapshot {
-  return { id: s.id, name: s.name, sourceVolumeId: s.volumeId, sizeBytes: s.sizeBytes, createdAtMs: s.createdAtMs, readyToUse: s.lifecycle === 'created' };
+  return {
+    id: s.id, name: s.name, sourceVolumeId: s.volumeId, sizeBytes: s.sizeBytes, createdAtMs: s.createdAtMs, readyToUse: s.lifecycle === 'created',
+    ...(s.groupId ? { groupSnapshotId: s.groupId } : {}),
+  };
 }
 
 /** The LUN of an `iscsi://portal/IQN/LUN` target URL; 0 when the URL names none. */

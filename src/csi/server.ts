@@ -3,12 +3,15 @@
  * replies or throw BerthErrors; this file turns throws into statuses (via
  * status_map.ts) and logs each call without its secrets.
  */
-import { Server, ServerCredentials, type ServiceDefinition, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Server, ServerCredentials, type ServiceDefinition, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../util/log.ts';
 import { csiServices } from './csi_proto.ts';
 import type { HandlerTable } from './csi_types.ts';
+import type { StreamHandlerTable } from './snapshot_metadata.ts';
 import { mapError, toServiceError } from './status_map.ts';
 
 export interface CsiServerOptions {
@@ -17,6 +20,9 @@ export interface CsiServerOptions {
   identity: HandlerTable;
   controller?: HandlerTable;
   node?: HandlerTable;
+  groupController?: HandlerTable;
+  /** Server-streaming: SnapshotMetadata's two calls. */
+  snapshotMetadata?: StreamHandlerTable;
   log: Logger;
 }
 
@@ -41,6 +47,8 @@ export class CsiServer {
     this.server.addService(services.Identity, this.wrap('Identity', services.Identity, opts.identity));
     if (opts.controller) this.server.addService(services.Controller, this.wrap('Controller', services.Controller, opts.controller));
     if (opts.node) this.server.addService(services.Node, this.wrap('Node', services.Node, opts.node));
+    if (opts.groupController) this.server.addService(services.GroupController, this.wrap('GroupController', services.GroupController, opts.groupController));
+    if (opts.snapshotMetadata) this.server.addService(services.SnapshotMetadata, this.wrapStreams('SnapshotMetadata', services.SnapshotMetadata, opts.snapshotMetadata));
   }
 
   async start(): Promise<void> {
@@ -68,6 +76,10 @@ export class CsiServer {
     });
     await rm(this.socketPath, { force: true });
     this.opts.log.info('CSI server stopped');
+  }
+
+  private wrapStreams(service: string, def: ServiceDefinition, table: StreamHandlerTable): UntypedServiceImplementation {
+    return streamImpl(service, def, table, this.opts.log);
   }
 
   private wrap(service: string, def: ServiceDefinition, table: HandlerTable): UntypedServiceImplementation {
@@ -100,11 +112,38 @@ export class CsiServer {
   }
 }
 
+/** Server-streaming calls: the handler sends messages; a throw ends the stream with the mapped status. */
+function streamImpl(service: string, def: ServiceDefinition, table: StreamHandlerTable, log: Logger): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const method of Object.keys(def)) {
+    const handler = table[method];
+    impl[method] = (call: ServerWritableStream<object, object>) => {
+      const started = Date.now();
+      if (!handler) {
+        call.emit('error', { code: 12, details: `${service}.${method} is not implemented by Berth` });
+        return;
+      }
+      handler(call.request, (m) => { call.write(m); }).then(
+        () => {
+          log.debug({ rpc: method, ...requestIds(call.request), ms: Date.now() - started }, 'csi stream ok');
+          call.end();
+        },
+        (err: unknown) => {
+          const mapped = mapError(err);
+          log[mapped.berthCode === 'INTERNAL' ? 'error' : 'info']({ rpc: method, ...requestIds(call.request), code: mapped.code, berthCode: mapped.berthCode, ms: Date.now() - started }, 'csi stream failed');
+          call.emit('error', toServiceError(err));
+        },
+      );
+    };
+  }
+  return impl;
+}
+
 /** The identifying fields of a request, for the log; never secrets or contexts. */
 function requestIds(req: unknown): Record<string, unknown> {
   const r = req as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const k of ['name', 'volume_id', 'node_id', 'snapshot_id', 'source_volume_id', 'staging_target_path', 'target_path', 'volume_path']) {
+  for (const k of ['name', 'volume_id', 'node_id', 'snapshot_id', 'source_volume_id', 'group_snapshot_id', 'base_snapshot_id', 'target_snapshot_id', 'staging_target_path', 'target_path', 'volume_path']) {
     if (typeof r?.[k] === 'string' && r[k] !== '') out[k] = r[k];
   }
   return out;
