@@ -15,5 +15,6 @@ test('overhead is the median of per-round paired ratios, so one noisy round does
   assert.match(md, /\| on \| 9800 \| 10\.2 \|/);
   assert.match(md, /\| off \| 10000 \| 10 \|/);
   assert.match(md, /I\/O accounting overhead: 2\.0% of 4k randread IOPS, 2\.0% engine CPU per command \(3 rounds; target < 3%\)/);
+  assert.match(md, /Per-round on\/off IOPS ratios ranged 0\.98–2\.00/);
   assert.match(metricsOverheadMarkdown(overheadOf(5, [{ iopsOn: 101, iopsOff: 100, cpuUsOn: 9, cpuUsOff: 10 }])), /overhead: −1\.0% of 4k randread IOPS, −10\.0% engine CPU/);
 });
