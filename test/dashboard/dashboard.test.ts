@@ -13,37 +13,28 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EngineProcess } from '../helpers/engine_process.ts';
-import { INITIATOR, MiB, nodeOnline, poolOnline, registeredEngine } from '../control_plane/cp_kit.ts';
-import { cp, startControlPlane, type ControlPlaneProcess } from '../control_plane/control_plane_process.ts';
-import { noBrowser, openBrowser, type DashboardBrowser } from './browser.ts';
+import { MiB } from '../control_plane/cp_kit.ts';
+import { cp, type ControlPlaneProcess } from '../control_plane/control_plane_process.ts';
+import { noBrowser, type DashboardBrowser } from './browser.ts';
+import { emptyFleet, startTwoZoneFleet, stopTwoZoneFleet } from './two_zone_fleet.ts';
 
 interface Volume { id: string; name: string; status: string; replicaStates: { id: string; nodeId: string; poolId: string; status: string }[] }
 
 const dir = mkdtempSync(join(tmpdir(), `berth-dashboard-${process.pid}-`));
+const fleet = emptyFleet();
 let plane: ControlPlaneProcess | undefined;
-const engines: EngineProcess[] = [];
 let ui: DashboardBrowser | undefined;
 let volumeId = '';
-const pageErrors: string[] = [];
+const pageErrors = fleet.pageErrors;
 
 before(async () => {
   if (noBrowser !== undefined) return;
-  plane = await startControlPlane({ store: `sqlite:${join(dir, 'control.db')}` });
-  for (const [node, zone] of [['node-east', 'zone-east'], ['node-west', 'zone-west']]) {
-    engines.push(await registeredEngine([plane.url], node, `zone=${zone},storageGroup=rack-1,initiatorIqn=${INITIATOR}`));
-    await nodeOnline(plane.url, node);
-    await poolOnline(plane.url, node, `pool-${zone.slice(5)}`, 64 * MiB);
-  }
-  ui = await openBrowser();
-  ui.page.on('pageerror', (e) => pageErrors.push(String(e)));
-  ui.page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+  await startTwoZoneFleet(fleet, dir);
+  ({ plane, ui } = fleet);
 });
 
 after(async () => {
-  await ui?.close();
-  for (const e of engines) await e.stop();
-  await plane?.stop();
+  await stopTwoZoneFleet(fleet);
   rmSync(dir, { recursive: true, force: true });
 });
 

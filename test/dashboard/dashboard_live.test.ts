@@ -13,40 +13,31 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EngineProcess } from '../helpers/engine_process.ts';
 import { run, sleep, waitFor } from '../helpers/tools.ts';
-import { INITIATOR, MiB, nodeOnline, poolOnline, registeredEngine } from '../control_plane/cp_kit.ts';
-import { cp, startControlPlane, type ControlPlaneProcess } from '../control_plane/control_plane_process.ts';
-import { noBrowser, openBrowser, type DashboardBrowser } from './browser.ts';
+import { INITIATOR, MiB } from '../control_plane/cp_kit.ts';
+import { cp, type ControlPlaneProcess } from '../control_plane/control_plane_process.ts';
+import { noBrowser, type DashboardBrowser } from './browser.ts';
+import { emptyFleet, startTwoZoneFleet, stopTwoZoneFleet } from './two_zone_fleet.ts';
 
 interface Volume { id: string; name: string; target?: { iqn: string; portal: string }; replicaStates: { id: string; nodeId: string }[] }
 
 const dir = mkdtempSync(join(tmpdir(), `berth-dashboard-live-${process.pid}-`));
+const fleet = emptyFleet();
 let plane: ControlPlaneProcess | undefined;
-const engines = new Map<string, EngineProcess>();
 let ui: DashboardBrowser | undefined;
 let volume: Volume | undefined;
 let front = '';
-const pageErrors: string[] = [];
+const { engines, pageErrors } = fleet;
 
 before(async () => {
   if (noBrowser !== undefined) return;
   // Engines beat every 5 s; 8 s without one is offline (the default 15 s only makes the test wait longer).
-  plane = await startControlPlane({ store: `sqlite:${join(dir, 'control.db')}`, args: ['--heartbeat-deadline-ms', '8000'] });
-  for (const [node, zone] of [['node-east', 'zone-east'], ['node-west', 'zone-west']]) {
-    engines.set(node, await registeredEngine([plane.url], node, `zone=${zone},storageGroup=rack-1,initiatorIqn=${INITIATOR}`));
-    await nodeOnline(plane.url, node);
-    await poolOnline(plane.url, node, `pool-${zone.slice(5)}`, 64 * MiB);
-  }
-  ui = await openBrowser();
-  ui.page.on('pageerror', (e) => pageErrors.push(String(e)));
-  ui.page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+  await startTwoZoneFleet(fleet, dir, ['--heartbeat-deadline-ms', '8000']);
+  ({ plane, ui } = fleet);
 });
 
 after(async () => {
-  await ui?.close();
-  for (const e of engines.values()) await e.stop();
-  await plane?.stop();
+  await stopTwoZoneFleet(fleet);
   rmSync(dir, { recursive: true, force: true });
 });
 
