@@ -18,6 +18,11 @@ export interface CsiArgs {
   controlPlane: ControlPlaneChoice;
   zone?: string;
   maxVolumes?: number;
+  /**
+   * Whether GetPluginCapabilities lists SNAPSHOT_METADATA_SERVICE. Off by default: the
+   * service is served either way, and csi-sanity before v5.5 fails a plugin listing it.
+   */
+  advertiseSnapshotMetadata: boolean;
   logLevel: string;
 }
 
@@ -38,6 +43,8 @@ options:
   --control-plane fake|URL[,URL…] the control plane's REST API, or an in-memory stand-in (default fake)
   --auth-token-file PATH          bearer token for the control plane (or $BERTH_AUTH_TOKEN_FILE)
   --max-volumes N                 volumes this node may attach
+  --advertise-snapshot-metadata   list SNAPSHOT_METADATA_SERVICE in the plugin capabilities (for the
+                                  external-snapshot-metadata sidecar; the service answers either way)
   --log-level LEVEL               trace, debug, info, warn, error, fatal, silent (default info, or $BERTH_LOG_LEVEL)
   -h, --help                      print this help and exit
   --version                       print the version and exit`;
@@ -56,6 +63,7 @@ export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiAr
       'initiator-name': { type: 'string' },
       'control-plane': { type: 'string', default: 'fake' },
       'max-volumes': { type: 'string' },
+      'advertise-snapshot-metadata': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: env.BERTH_LOG_LEVEL ?? 'info' },
     },
   });
@@ -82,6 +90,7 @@ export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiAr
     controlPlane,
     zone: values.zone,
     maxVolumes,
+    advertiseSnapshotMetadata: values['advertise-snapshot-metadata'] === true,
     logLevel: values['log-level'] ?? 'info',
   };
 }

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     }
   }
   const identity = identityHandlers({
-    controller: controller !== undefined, groupController: groupController !== undefined, snapshotMetadata: snapshotMetadata !== undefined, ready: async () => true,
+    controller: controller !== undefined, groupController: groupController !== undefined, snapshotMetadata: snapshotMetadata !== undefined && args.advertiseSnapshotMetadata, ready: async () => true,
   });
   const server = new CsiServer({ endpoint: args.endpoint, identity, controller, node, groupController, snapshotMetadata, log });
   await server.start();

@@ -34,7 +34,7 @@ describe('CSI GroupController and SnapshotMetadata against the real driver', { t
   const exports: string[] = [];
 
   before(async () => {
-    env = await startE2eEnv(`berth-csi-e2e-group-${process.pid}-`, NODE);
+    env = await startE2eEnv(`berth-csi-e2e-group-${process.pid}-`, NODE, ['--advertise-snapshot-metadata']);
     await poolOnline(env.plane.url, NODE, 'p1', 256 * MiB);
   });
 

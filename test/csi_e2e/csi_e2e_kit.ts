@@ -67,7 +67,7 @@ export interface E2eEnv {
 }
 
 /** Control plane, one engine on `nodeId` (online), and the CSI plugin in `all` mode with user-space attach. */
-export async function startE2eEnv(prefix: string, nodeId: string): Promise<E2eEnv> {
+export async function startE2eEnv(prefix: string, nodeId: string, extraCsiArgs: string[] = []): Promise<E2eEnv> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   let plane: ControlPlaneProcess | undefined;
   let engine: EngineProcess | undefined;
@@ -85,7 +85,7 @@ export async function startE2eEnv(prefix: string, nodeId: string): Promise<E2eEn
     await nodeOnline(plane.url, nodeId);
     csi = await startCsiPlugin(join(dir, 'csi.sock'), [
       '--mode', 'all', '--node-id', nodeId, '--state-dir', join(dir, 'state'), '--attacher', 'userspace',
-      '--initiator-name', INITIATOR, '--control-plane', plane.url,
+      '--initiator-name', INITIATOR, '--control-plane', plane.url, ...extraCsiArgs,
     ]);
     return { dir, plane, engine, csi, stop };
   } catch (err) {
