@@ -14,6 +14,7 @@ import { runFio } from './fio.ts';
 import { placementSection } from './placement_section.ts';
 import { runReplicatedBench } from './replicated.ts';
 import { commitLatencySection } from './commit_latency.ts';
+import { snapshotCowSection } from './snapshot_cow.ts';
 import { pgbenchSection } from './pgbench.ts';
 import { netpathSection } from './netpath.ts';
 import { metricsOverheadSection } from './metrics_overhead.ts';
@@ -47,6 +48,8 @@ interface Config {
   placement: boolean;
   /** The commit-latency rows (fio 4k randwrite QD1 fsync=1, bench/commit_latency.ts). */
   commit: boolean;
+  /** Copy-on-write snapshot rows (bench/snapshot_cow.ts); `--no-snapshot-cow` skips them. */
+  snapshotCow: boolean;
   /** The PostgreSQL rows (bench/pgbench.ts): scale, seconds per run, rounds, directory of the files. */
   pgbench: { scale: number; runtimeS: number; rounds: number; dir: string } | undefined;
   /** fio over loopback, veth, bridge and VXLAN (bench/netpath.ts). */
@@ -76,6 +79,7 @@ function parseConfig(argv: string[]): Config {
       'rebuild-gib': { type: 'string' },
       placement: { type: 'boolean', default: true },
       commit: { type: 'boolean', default: true },
+      'snapshot-cow': { type: 'boolean', default: true },
       pgbench: { type: 'boolean', default: true },
       netpath: { type: 'boolean', default: true },
       'metrics-overhead': { type: 'boolean', default: true },
@@ -120,6 +124,7 @@ function parseConfig(argv: string[]): Config {
     rebuildBytes: values['rebuild-gib'] === undefined ? undefined : Math.round(num('rebuild-gib', values['rebuild-gib']) * GIB),
     placement: values.placement!,
     commit: values.commit! && targets.includes(TargetKind.berth) && targets.includes(TargetKind.tgt),
+    snapshotCow: values['snapshot-cow']! && targets.includes(TargetKind.berth),
     pgbench: values.pgbench! && targets.includes(TargetKind.berth) ? {
       scale: num('pgbench-scale', values['pgbench-scale'] ?? (values.quick ? '10' : '50')),
       runtimeS: num('pgbench-runtime', values['pgbench-runtime'] ?? (values.quick ? '10' : '60')),
@@ -238,6 +243,10 @@ async function main(): Promise<void> {
   if (cfg.commit) {
     log('commit latency: 4k randwrite QD1 fsync=1, Berth and tgt, interleaved rounds');
     extra.push(await commitLatencySection({ fio, dirs: cfg.backings.map((b) => ({ title: b.title, dir: b.dir })), quick: cfg.quick, log }));
+  }
+  if (cfg.snapshotCow) {
+    log('copy-on-write snapshots: create time by volume size, space, 4k randwrite around a snapshot');
+    extra.push(await snapshotCowSection({ fio, quick: cfg.quick, log }));
   }
   if (cfg.pgbench) {
     log('pgbench: PostgreSQL on Berth, on the same attach path over a raw file, on a local loop device; interleaved rounds');

@@ -21,6 +21,8 @@ export interface TargetOptions {
   thin: boolean;
   /** Berth only: a command the engine runs under (see EngineOptions.wrap). */
   engineWrap?: string[];
+  /** Berth only: the pool's size (default the volume's plus 256 MiB for metadata). */
+  poolBytes?: number;
 }
 
 export interface RunningTarget {
@@ -54,7 +56,7 @@ async function startBerth(o: TargetOptions): Promise<RunningTarget> {
   }
   try {
     const exp = await exportedVolume(engine.api, {
-      pool: { name: 'bench', path: join(dir, 'pool.img'), sizeBytes: o.sizeBytes + POOL_SLACK_BYTES },
+      pool: { name: 'bench', path: join(dir, 'pool.img'), sizeBytes: o.poolBytes ?? o.sizeBytes + POOL_SLACK_BYTES },
       volume: { name: 'vol', sizeBytes: o.sizeBytes, blockSize: o.blockSize, thin: o.thin },
     });
     const e = engine;

@@ -49,6 +49,24 @@ export class PoolExtentMap {
     return p;
   }
 
+  /** Becomes a copy of `src` (this map must be empty): chunk by chunk, no per-entry work. */
+  copyFrom(src: PoolExtentMap): void {
+    if (this.mapped !== 0) throw new Error('copy into a non-empty extent map');
+    src.chunks.forEach((c, i) => {
+      if (c === undefined) return;
+      this.chunks[i] = c.slice();
+      this.counts[i] = src.counts[i];
+    });
+    this.mapped = src.mapped;
+  }
+
+  /** Unmaps everything. */
+  clear(): void {
+    this.chunks.length = 0;
+    this.counts.length = 0;
+    this.mapped = 0;
+  }
+
   /** Calls `fn` for each mapped extent in [from, to), in order, skipping empty chunks. */
   forEachMapped(from: number, to: number, fn: (l: number, p: number) => void): void {
     let l = from;

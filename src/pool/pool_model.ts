@@ -249,7 +249,14 @@ export class PoolModel {
         const src = this.entry(rec.src);
         if (dst.map.size !== 0) throw new PoolCorruptError('share into a non-empty map');
         if (this.extentsFor(src.sizeBytes) > this.extentsFor(dst.sizeBytes)) throw new PoolCorruptError('share into a smaller entry');
-        src.map.forEachMapped(0, this.extentsFor(src.sizeBytes), (l, p) => this.mapSet(dst, l, p));
+        // The map is empty: copy it whole, and one undo entry takes the whole share back.
+        dst.map.copyFrom(src.map);
+        const refs = this.refs;
+        dst.map.forEachMapped(0, this.extentsFor(dst.sizeBytes), (_l, p) => { refs[p]++; });
+        this.note(() => {
+          dst.map.forEachMapped(0, this.extentsFor(dst.sizeBytes), (_l, p) => { refs[p]--; });
+          dst.map.clear();
+        });
         break;
       }
       case RecordType.COPYUP: {
@@ -302,8 +309,24 @@ export class PoolModel {
     this.unref(old);
   }
 
+  /**
+   * Unmaps everything `e` maps. Extents others still reference just lose a count (one
+   * undo entry for all of them); the rest go through unref (orphans, partial bases).
+   */
   private clearMap(e: Entry): void {
-    e.map.forEachMapped(0, this.extentsFor(e.sizeBytes), (l) => this.mapDelete(e, l));
+    const pairs: number[] = [];
+    e.map.forEachMapped(0, this.extentsFor(e.sizeBytes), (l, p) => { pairs.push(l, p); });
+    const refs = this.refs;
+    const counted: number[] = [];
+    e.map.clear();
+    this.note(() => {
+      for (let i = 0; i < pairs.length; i += 2) e.map.set(pairs[i], pairs[i + 1]);
+      for (const p of counted) refs[p]++;
+    });
+    for (let i = 1; i < pairs.length; i += 2) {
+      const p = pairs[i];
+      if (refs[p] > 1) { refs[p]--; counted.push(p); } else this.unref(p);
+    }
   }
 
   private ref(p: number): void {
