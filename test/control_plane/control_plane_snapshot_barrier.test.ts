@@ -22,7 +22,7 @@ import { cp, startControlPlane, type ControlPlaneProcess } from './control_plane
 import { INITIATOR, MiB, nodeOnline, poolOnline, registeredEngine } from './cp_kit.ts';
 import { AckedWriter, WriteSequence, prefixMatching, type Target } from './acked_writer.ts';
 
-interface Volume { id: string; replicaStates: { id: string; nodeId: string; poolId: string }[]; target?: Target }
+interface Volume { id: string; replicaStates: { id: string; nodeId: string; poolId: string; status: string }[]; target?: Target }
 interface Snapshot { id: string; volumeId: string; replicaSnapshots: { replicaId: string; poolId: string }[] }
 interface Group { id: string; snapshots: Snapshot[] }
 
@@ -122,6 +122,23 @@ test('a snapshot of a 3-replica volume under 3 writers: every replica\'s copy is
   }
   // The live volume went on: writes after the answer are not in the snapshot.
   assert.ok(seqs.every((s, i) => s.acked() > hi[i]));
+
+  // A 3-replica restore is seeded on every replica from the copy in its pool: no rebuild, the snapshot's bytes everywhere.
+  const restored = await cp<Volume>(
+    plane!.url, 'POST', '/v1/volumes', { name: 'pvc-restored3', sizeBytes: SIZE, replicas: 3, thin: true, sourceSnapshotId: snap.body.id },
+  );
+  assert.equal(restored.status, 201, JSON.stringify(restored.body));
+  assert.deepEqual(restored.body.replicaStates.map((r) => r.status), ['online', 'online', 'online'], JSON.stringify(restored.body.replicaStates));
+  for (const r of restored.body.replicaStates) {
+    const api = engines.get(r.nodeId)!.api;
+    const ex = await ok<ExportDoc>(api, 'POST', '/v1/exports', { pool: 'p', volume: r.id, allowedInitiators: null });
+    const file = join(dir, `restored-${r.id}.raw`);
+    const conv = await run('qemu-img', ['convert', '-O', 'raw', ex.url, file], { timeoutMs: 120_000, check: false });
+    assert.equal(conv.code, 0, conv.stderr);
+    assert.ok(readFileSync(file).equals(image), `restored replica on ${r.nodeId} holds the snapshot's bytes`);
+    rmSync(file);
+    await ok(api, 'DELETE', `/v1/exports/p/${r.id}`, undefined, 204);
+  }
 });
 
 test('a group snapshot of two volumes is one point in time: a writer alternating between them finds one prefix in both', { timeout: 600_000 }, async () => {

@@ -115,3 +115,22 @@ test('group snapshot: a failed cut removes the copies of every member; two publi
     await kit.close();
   }
 });
+
+test('restoring a snapshot of a 2-replica volume seeds every replica from the copy in its own pool: no rebuild', async () => {
+  const kit = await makeKit(3);
+  try {
+    enableSnapshots(kit);
+    const v = await publishedVolume(kit, 'pvc-src2', 2);
+    const { snapshot } = await kit.services.snapshots.create({ name: 'snap-2', volumeId: v.id });
+    const copyPools = snapshot.replicaSnapshots.map((c) => c.poolId).sort();
+    const { volume: two } = await kit.services.volumes.create({ name: 'pvc-r2', sizeBytes: 4 * MiB, replicas: 2, sourceSnapshotId: snapshot.id });
+    const rs = await kit.services.replicas.list({ volumeId: two.id });
+    assert.deepEqual(rs.map((r) => r.poolId).sort(), copyPools);
+    assert.ok(rs.every((r) => r.awaitingRebuild !== true), 'both hold the data at once');
+    const { volume: three } = await kit.services.volumes.create({ name: 'pvc-r3', sizeBytes: 4 * MiB, replicas: 3, sourceSnapshotId: snapshot.id });
+    const r3 = await kit.services.replicas.list({ volumeId: three.id });
+    assert.deepEqual(r3.map((r) => r.awaitingRebuild === true).sort(), [false, false, true], 'a third replica, with no copy in its pool, is rebuilt');
+  } finally {
+    await kit.close();
+  }
+});

@@ -9,7 +9,7 @@ import {
 } from './service_errors.ts';
 import { newReplicaId } from './replica_operations.ts';
 import { cutAtOnePoint, possibleCopies, type SnapshotCopy } from './snapshot_barrier.ts';
-import { withBlankReplicas } from './volume_placement.ts';
+import { planReplicas, withBlankReplicas } from './volume_placement.ts';
 import {
   listSpecs, readRecord, snapshotIdFor, snapshotKey, splitPoolId, volumeKey, type ReplicaPlan, type StoredVolume,
 } from './service_records.ts';
@@ -109,10 +109,13 @@ export async function removeSnapshotCopies(ctx: ServiceContext, id: string, copi
 }
 
 /**
- * Where a volume restored from a snapshot goes: engines copy within a pool, so its first
- * replica is placed in the pool of the first copy whose node is online; any others are
- * placed as usual (spread from that one), created blank and rebuilt from it by a nexus —
- * background_rebuild's, or the first publish's if that comes first (withBlankReplicas).
+ * Where a volume restored from a snapshot goes. Every in-sync replica holds a copy cut at
+ * the same point (snapshot_barrier.ts), and an engine restores within a pool instantly
+ * (copy-on-write), so each replica is seeded from the copy in its own pool: one per copy
+ * on an online node, on distinct nodes, up to the replica count. Only when fewer copies
+ * are reachable than replicas wanted are the rest placed as usual (spread from the seeds),
+ * created blank and rebuilt from them by a nexus — background_rebuild's, or the first
+ * publish's if that comes first.
  */
 export async function planFromSnapshot(ctx: ServiceContext, volume: StoredVolume): Promise<ReplicaPlan[]> {
   const id = volume.sourceSnapshotId!;
@@ -121,7 +124,15 @@ export async function planFromSnapshot(ctx: ServiceContext, volume: StoredVolume
   if (volume.sizeBytes < snap.sizeBytes) {
     throw new InvalidArgumentError(`sizeBytes ${volume.sizeBytes} is smaller than the snapshot (${snap.sizeBytes})`);
   }
-  const copy = snap.replicaSnapshots.find((c) => ctx.nodeOnline(splitPoolId(c.poolId).nodeId));
-  if (copy === undefined) throw new VolumeNotReadyError(id, 'a snapshot with no copy on an online node');
-  return await withBlankReplicas(ctx, volume, { id: newReplicaId(), poolId: copy.poolId, nodeId: splitPoolId(copy.poolId).nodeId });
+  const seeds: ReplicaPlan[] = [];
+  for (const c of snap.replicaSnapshots) {
+    const nodeId = splitPoolId(c.poolId).nodeId;
+    if (seeds.length >= Math.max(1, volume.replicas) || !ctx.nodeOnline(nodeId) || seeds.some((p) => p.nodeId === nodeId)) continue;
+    seeds.push({ id: newReplicaId(), poolId: c.poolId, nodeId });
+  }
+  if (seeds.length === 0) throw new VolumeNotReadyError(id, 'a snapshot with no copy on an online node');
+  if (seeds.length >= volume.replicas) return seeds;
+  if (seeds.length === 1) return await withBlankReplicas(ctx, volume, seeds[0]);
+  const rest = await planReplicas(ctx, volume, volume.replicas - seeds.length, { existingPools: seeds.map((p) => p.poolId) });
+  return [...seeds, ...rest.map((p) => ({ ...p, blank: true as const }))];
 }
