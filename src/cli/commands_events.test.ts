@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiClient } from './api_client.ts';
-import { eventQuery, fetchEvents, sinceValue } from './commands_events.ts';
+import { eventQuery, fetchEvents, recentEventLines, sinceValue } from './commands_events.ts';
 
 test('events query: filters pass through, --since takes durations back from now', () => {
   assert.equal(eventQuery({}, 0), '');
@@ -40,4 +40,12 @@ test('events --all follows the pages; an engine URL by mistake gets a clear erro
   } finally {
     server.close();
   }
+});
+
+test('describe ends with the volume\'s latest events, warnings marked', () => {
+  assert.deepEqual(recentEventLines([]), ['events    (none recorded)']);
+  assert.deepEqual(recentEventLines([{
+    id: '1', time: '2026-12-06T22:00:00.000Z', atMs: 0, type: 'VolumeDegraded', severity: 'warning', object: { kind: 'volume', id: 'v' },
+    reason: 'ReplicasNotOnline', message: 'volume pvc-a is degraded: 1 of 2 replicas online; r2 missing', involved: {},
+  }]), ['events', '  2026-12-06T22:00:00.000Z  VolumeDegraded (!)  ReplicasNotOnline: volume pvc-a is degraded: 1 of 2 replicas online; r2 missing']);
 });

@@ -69,6 +69,12 @@ export async function fetchEvents(api: ApiClient, f: EventFlags, nowMs = Date.no
   }
 }
 
+/** The tail of `describe`: a volume's latest events, newest first, one line each. */
+export function recentEventLines(events: readonly ApiEvent[]): string[] {
+  if (events.length === 0) return ['events    (none recorded)'];
+  return ['events', ...events.map((e) => `  ${e.time}  ${e.type}${e.severity === 'warning' ? ' (!)' : ''}  ${e.reason}: ${e.message}`)];
+}
+
 const objectText = (e: ApiEvent): string => `${e.object.kind}/${e.object.name ?? e.object.id}`;
 
 export function printEvents(format: OutputFormat, doc: { events: ApiEvent[] }): void {

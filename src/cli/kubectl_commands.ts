@@ -11,7 +11,10 @@ import {
   assembleChain, bindingOf, chainLines, rebuildRows, volumeRows, type ApiNexus, type ApiNode, type ApiPool, type ApiReplica, type ApiVolume,
   type ClusterFacts,
 } from './kubectl_chain.ts';
-import { addEventOptions, fetchEvents, printEvents, type EventFlags } from './commands_events.ts';
+import { addEventOptions, fetchEvents, printEvents, recentEventLines, type EventFlags } from './commands_events.ts';
+
+/** `describe` ends with this many of the volume's latest events. */
+const DESCRIBE_EVENTS = 10;
 import { addBenchOptions, benchOptions, printBenchReport, runHostBench } from './commands_bench.ts';
 import { addClusterBenchOptions, clusterBenchOptions, printClusterBenchReport, runClusterBench, type ClusterBenchFlags } from './kubectl_bench_run.ts';
 
@@ -93,8 +96,10 @@ export function registerPluginCommands(program: Command, ctx: PluginContext): vo
         list<ApiNexus>(api, '/v1/nexuses', 'nexuses'), list<ApiPool>(api, '/v1/pools', 'pools'), list<ApiNode>(api, '/v1/nodes', 'nodes'),
       ]);
       const chain = assembleChain({ volume, nexuses, pools, nodes, facts });
-      if (ctx.format() === 'table') process.stdout.write(chainLines(chain).join('\n') + '\n');
-      else printDocument(ctx.format(), chain);
+      // The volume's latest events; a control plane without an event log just has none to show.
+      const events = (await fetchEvents(api, { volume: volume.id, limit: String(DESCRIBE_EVENTS) }).catch(() => ({ events: [] }))).events;
+      if (ctx.format() === 'table') process.stdout.write([...chainLines(chain), ...recentEventLines(events)].join('\n') + '\n');
+      else printDocument(ctx.format(), { ...chain, events });
     }));
 
   program.command('nodes')

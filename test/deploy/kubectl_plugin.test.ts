@@ -104,6 +104,7 @@ test('describe pvc: the chain from pod to node with states', () => {
   assert.match(r.stdout, new RegExp(`nexus {2}\\S+ on ${NODE} \\[node online\\] generation 1`));
   for (const n of [NODE, NODE2]) assert.match(r.stdout, new RegExp(`pool fast \\(${n}:fast\\) \\[online, ssd\\] → node ${n} \\[online\\] zone z1`));
   assert.doesNotMatch(r.stdout, /not in the nexus/);
+  assert.match(r.stdout, /^events\n {2}\S+ {2}VolumeCreated {2}Created: volume pvc-0f1e2d3c created with 2 of 2 replicas/m, 'the volume\'s latest events end the chain');
   assert.ok(!r.calls.some((c) => c.startsWith('port-forward')), 'a given --control-plane needs no port-forward');
   const j = plugin(['--control-plane', plane!.url, '-o', 'json', 'describe', 'pvc', 'orders-db', '-n', 'shop']);
   const chain = JSON.parse(j.stdout) as { nexus: { nodeId: string }; replicas: { status: string; node: { id: string } }[] };
@@ -133,8 +134,14 @@ test('nodes, pools, rebuilds, events', () => {
   const rebuilds = plugin([...base, 'rebuilds']);
   assert.equal(rebuilds.status, 0, rebuilds.stderr);
   assert.equal(rebuilds.stdout, '(none)\n');
-  const events = plugin([...base, 'events']);
-  assert.match(events.stderr + events.stdout, /events are not available|TIME/);
+  const events = plugin([...base, 'events', '--node', NODE]);
+  assert.equal(events.status, 0, events.stderr);
+  assert.match(events.stdout, new RegExp(`NodeOnline\\s*│\\s*node/${NODE}\\s*│\\s*Registered\\s*│\\s*node ${NODE} registered`));
+  const typed = JSON.parse(plugin([...base, '-o', 'json', 'events', '--type', 'VolumeCreated']).stdout) as { events: { type: string; object: { id: string } }[] };
+  assert.deepEqual(typed.events.map((e) => [e.type, e.object.id]), [['VolumeCreated', volumeId]]);
+  const bad = plugin([...base, 'events', '--type', 'Nope']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /INVALID_ARGUMENT: type: unknown "Nope"/);
 });
 
 test('a control plane with a token: read from the berth-auth Secret or --token-file, never printed', async () => {
