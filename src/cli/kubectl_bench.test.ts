@@ -95,7 +95,9 @@ test('job state: done, failed with the reason, an image that cannot be pulled fa
   const pull = jobState({ status: {} }, [pod('ErrImageNeverPull')], 'berth-bench:dev');
   assert.equal(pull.state, 'failed');
   assert.match((pull as { reason: string }).reason, /^ErrImageNeverPull: not found \(image berth-bench:dev: build it with deploy\/bench\/build-image.sh/);
-  assert.equal(jobState({ status: {} }, [pod('ContainerCreating')], 'img').state, 'running');
+  assert.deepEqual(jobState({ status: {} }, [pod('ContainerCreating')], 'img'), { state: 'running', node: 'n1', waiting: 'ContainerCreating' });
+  const unscheduled = { status: { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: 'pod has unbound immediate PersistentVolumeClaims' }] } };
+  assert.deepEqual(jobState({ status: {} }, [unscheduled], 'img'), { state: 'running', waiting: 'unscheduled: pod has unbound immediate PersistentVolumeClaims' });
 });
 
 test('--quick shortens what was not given; given flags win; the claim fits the file and pgbench\'s data', () => {

@@ -236,7 +236,10 @@ interface PodDoc {
 /** Reasons a pod waits that no amount of waiting fixes. */
 const STUCK = new Set(['ErrImagePull', 'ImagePullBackOff', 'ErrImageNeverPull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError']);
 
-export type JobState = { state: 'running'; node?: string } | { state: 'succeeded'; node?: string } | { state: 'failed'; reason: string; node?: string };
+export type JobState =
+  | { state: 'running'; node?: string; /** Why the pod is not running yet (unscheduled, creating), for progress lines. */ waiting?: string }
+  | { state: 'succeeded'; node?: string }
+  | { state: 'failed'; reason: string; node?: string };
 
 /** Where a Job stands, from its own status and its pod's (pure). */
 export function jobState(job: JobStatusDoc, pods: PodDoc[], image: string): JobState {
@@ -251,5 +254,8 @@ export function jobState(job: JobStatusDoc, pods: PodDoc[], image: string): JobS
     const hint = /Image/.test(waiting.reason ?? '') ? ` (image ${image}: build it with deploy/bench/build-image.sh and load it on the nodes, or give --image)` : '';
     return { state: 'failed', reason: `${waiting.reason}: ${waiting.message ?? ''}`.trim() + hint, ...at };
   }
-  return { state: 'running', ...at };
+  const unscheduled = pod?.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  const pending = unscheduled ? `unscheduled: ${unscheduled.message ?? unscheduled.reason ?? ''}`.trim()
+    : pod?.status?.containerStatuses?.map((c) => c.state?.waiting?.reason).find((r) => r !== undefined);
+  return { state: 'running', ...at, ...(pending ? { waiting: pending } : {}) };
 }

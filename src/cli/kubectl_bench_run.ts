@@ -71,6 +71,7 @@ async function runJob(p: ClusterBenchPlan, tool: BenchTool, side: BenchSide, nod
   const end = Date.now() + (jobDeadlineS(p, tool) + 120) * 1000;
   let st: JobState = { state: 'running' };
   let seenNode: string | undefined;
+  let lastWaiting: string | undefined;
   while (st.state === 'running') {
     if (Date.now() > end) {
       st = { state: 'failed', reason: `no result after ${jobDeadlineS(p, tool) + 120} s` };
@@ -83,6 +84,8 @@ async function runJob(p: ClusterBenchPlan, tool: BenchTool, side: BenchSide, nod
     ]).catch(() => [undefined, undefined] as const);
     if (job === undefined) continue;
     st = jobState(job as Parameters<typeof jobState>[0], (pods?.items ?? []) as Parameters<typeof jobState>[1], p.image);
+    if (st.state === 'running' && st.waiting !== undefined && st.waiting !== lastWaiting) o.log(`${name}: ${st.waiting}`);
+    lastWaiting = st.state === 'running' ? st.waiting : undefined;
     if (st.node !== undefined && seenNode === undefined) {
       seenNode = st.node;
       o.log(`${name}: running on ${seenNode}`);
@@ -108,6 +111,10 @@ export async function runClusterBench(o: ClusterBenchOptions, plan = planOf(o)):
     cluster: { namespace: plan.namespace, storageClass: plan.storageClass, claimSize: plan.claimSize, image: plan.image, hostDir: plan.hostDir, direct: {}, jobs: [] },
   };
   try {
+    // A class that does not exist would leave the PVC pending until the Jobs' deadlines.
+    await kubectl(['get', 'storageclass', plan.storageClass, '-o', 'name']).catch(() => {
+      throw new BerthError('NOT_FOUND', `no StorageClass '${plan.storageClass}' (kubectl get storageclass lists them)`);
+    });
     await kubectlApply(benchClaim(plan));
     o.log(`PVC ${plan.namespace}/${plan.runId}-berth: ${plan.claimSize} of class ${plan.storageClass}`);
     let node = o.node;

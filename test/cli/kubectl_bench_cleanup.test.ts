@@ -19,6 +19,7 @@ writeFileSync(join(dir, 'kubectl'), `#!/bin/sh
 echo "$*" >> "$CALLS"
 case "$*" in
   "apply -f -") cat >> "$CALLS.applied"; echo >> "$CALLS.applied" ;;
+  "get storageclass missing -o name") echo 'Error from server (NotFound): storageclasses.storage.k8s.io "missing" not found' >&2; exit 1 ;;
   "get job -n "*)
     if [ "$JOB_STATE" = failed ]; then echo '{"status":{"failed":1,"conditions":[{"type":"Failed","status":"True","reason":"BackoffLimitExceeded","message":"Job has reached the specified backoff limit"}]}}'
     else echo '{"status":{}}'; fi ;;
@@ -34,6 +35,7 @@ interface Run { code: number | null; stdout: string; stderr: string; calls: stri
 function plugin(args: string[], env: Record<string, string>, interruptWhen?: (calls: string[]) => boolean): Promise<Run> {
   const calls = join(dir, `calls-${Math.random().toString(36).slice(2)}`);
   writeFileSync(calls, '');
+  writeFileSync(`${calls}.applied`, '');
   const read = (): string[] => readFileSync(calls, 'utf8').trim().split('\n').filter((l) => l !== '');
   const child = spawn(join(repoRoot, 'bin', 'kubectl-berth'), args, { env: { PATH: `${dir}:/usr/bin:/bin`, CALLS: calls, ...env } });
   let stdout = '';
@@ -86,4 +88,11 @@ test('Ctrl-C while a Job runs: the plugin deletes the Jobs and the PVC, then exi
   assert.equal(d.length, 2, r.calls.join('\n'));
   assert.match(d[0], /^delete job -n bench -l bench\.berth\.io\/run=berth-bench-[0-9a-f]+ /);
   assert.match(d[1], /^delete pvc -n bench -l bench\.berth\.io\/run=berth-bench-[0-9a-f]+ /);
+});
+
+test('a StorageClass that does not exist: refused before anything is created', { timeout: 60_000 }, async () => {
+  const r = await plugin(['bench', '--class', 'missing'], { JOB_STATE: 'failed' });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /NOT_FOUND: no StorageClass 'missing'/);
+  assert.equal(r.applied, '', 'no PVC or Job');
 });
