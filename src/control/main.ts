@@ -13,7 +13,7 @@ import { ChapSealer } from './service/chap_seal.ts';
 import { setUpApiAuth, type ApiAuthSetup } from '../util/auth_setup.ts';
 import { answerHelpOrVersion } from '../util/entry_point.ts';
 import { EventLog, EventRecorder } from './events/index.ts';
-import { IoSampler, engineMetricsFetcher } from './io_samples/index.ts';
+import { IoSampler, engineGetJson, engineMetricsFetcher } from './io_samples/index.ts';
 
 const CONTROL_USAGE = `usage: bin/berth-control-plane [options]      (or: node src/control/main.ts with Node 24)
 
@@ -179,7 +179,7 @@ async function main(): Promise<void> {
 
   let api: FastifyInstance;
   try {
-    api = await buildControlApi(services, logger.child({ component: 'api' }), { storeKind: args.store.kind, reconcileStats: loop.stats, events, io, ...(auth.tokens ? { authTokens: auth.tokens } : {}) });
+    api = await buildControlApi(services, logger.child({ component: 'api' }), { storeKind: args.store.kind, reconcileStats: loop.stats, events, io: { sampler: io, engineGet: engineGetJson(auth.tokens?.[0]) }, ...(auth.tokens ? { authTokens: auth.tokens } : {}) });
     await api.listen({ host: args.listen.host, port: args.listen.port });
   } catch (err) {
     logger.fatal({ err }, 'control plane failed to start');

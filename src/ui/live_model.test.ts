@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chartGeometry, eventObject, filterEvents, formatMs, formatRate, niceMax, type EventInfo } from './live_model.ts';
+import { chartGeometry, eventObject, filterEvents, formatMs, formatRate, niceMax, snapshotSpaceText, type EventInfo } from './live_model.ts';
 
 const ev = (type: string, kind: string, id: string, message: string, name?: string): EventInfo => ({
   id: `${type}-${id}`, time: 't', atMs: 0, type, severity: 'normal', object: { kind, id, ...(name ? { name } : {}) }, reason: 'r', message,
@@ -33,4 +33,13 @@ test('chart geometry: a round axis top, lines scaled with 0 at the bottom, gaps 
 test('numbers for people: rates and latencies', () => {
   assert.deepEqual([formatRate(0), formatRate(3.25), formatRate(42), formatRate(1234), formatRate(2_500_000), formatRate(null)], ['0', '3.3', '42', '1.2k', '2.5M', '—']);
   assert.deepEqual([formatMs(0.0843), formatMs(1.27), formatMs(250), formatMs(null)], ['0.084 ms', '1.3 ms', '250 ms', '—']);
+});
+
+test('snapshot space: per copy, equal copies once, unreported copies counted, none reported is undefined', () => {
+  const MiB = 1024 * 1024;
+  assert.equal(snapshotSpaceText([{ exclusiveBytes: 3 * MiB }, { exclusiveBytes: 3 * MiB }]), '3.0 MiB');
+  assert.equal(snapshotSpaceText([{ exclusiveBytes: 3 * MiB }, { exclusiveBytes: 0 }]), '3.0 MiB / 0 B');
+  assert.equal(snapshotSpaceText([{ exclusiveBytes: 3 * MiB }, { exclusiveBytes: null }]), '3.0 MiB (1 copy not reported)');
+  assert.equal(snapshotSpaceText([{ exclusiveBytes: null }]), undefined);
+  assert.equal(snapshotSpaceText(undefined), undefined);
 });

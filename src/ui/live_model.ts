@@ -4,6 +4,7 @@
  * geometry of the charts drawn from them (inline SVG, drawn in web/charts.ts). No DOM,
  * no I/O; only erasable TypeScript (served with its types stripped).
  */
+import { formatBytes } from './view_model.ts';
 
 export interface EventInfo {
   id: string;
@@ -116,4 +117,17 @@ export function formatMs(ms: number | null): string {
   if (ms < 1) return `${ms.toFixed(3)} ms`;
   if (ms < 100) return `${ms.toFixed(1)} ms`;
   return `${ms.toFixed(0)} ms`;
+}
+
+/**
+ * A snapshot's space for people: the bytes only it holds, per copy ("3.0 MiB", or
+ * "3.0 MiB / 3.2 MiB" when its copies differ), with the copies not reported counted;
+ * undefined when no copy reported it (the page then shows the size instead, marked).
+ */
+export function snapshotSpaceText(copies: readonly { exclusiveBytes: number | null }[] | undefined): string | undefined {
+  const known = (copies ?? []).flatMap((c) => (c.exclusiveBytes === null ? [] : [c.exclusiveBytes]));
+  if (known.length === 0) return undefined;
+  const text = [...new Set(known.map((b) => formatBytes(b)))].join(' / ');
+  const missing = (copies ?? []).length - known.length;
+  return missing === 0 ? text : `${text} (${missing} ${missing === 1 ? 'copy' : 'copies'} not reported)`;
 }

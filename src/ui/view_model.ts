@@ -74,8 +74,8 @@ export interface SnapshotInfo {
   sizeBytes?: number;
   createdAtMs?: number;
   replicaSnapshots?: { replicaId?: string; poolId?: string }[];
-  /** Bytes only this snapshot holds (per copy), when the control plane reports it. */
-  exclusiveBytes?: number;
+  /** Per copy, the bytes only this snapshot holds, as its engine reports it (GET /v1/volumes/:id/snapshot-space). */
+  space?: { exclusiveBytes: number | null; note?: string }[];
 }
 
 /** The volume list shows at most this many rows; the count says how many matched. */

@@ -39,8 +39,8 @@ export interface ControlApiOptions {
   readonly reconcileStats?: ReadonlyMap<string, ReconcilerStats>;
   /** The event log behind GET /v1/events (absent: no such route). */
   readonly events?: EventLog;
-  /** Live I/O rates behind GET /v1/volumes/:id/io (absent: no such route). */
-  readonly io?: IoSampler;
+  /** Live I/O rates behind GET /v1/volumes/:id/io and engine reads behind …/snapshot-space (absent: no such routes). */
+  readonly io?: { readonly sampler: IoSampler; readonly engineGet: (endpoint: string, path: string) => Promise<unknown> };
 }
 
 /** Probes call these without a token (docs/security.md); the dashboard's page and scripts hold no data (its API reads need the token). */
@@ -91,7 +91,7 @@ export async function buildControlApi(services: Services, logger: Logger, option
   registerSnapshotGroupRoutes(app, services);
   registerUiRoutes(app);
   if (options.events !== undefined) registerEventRoutes(app, options.events);
-  if (options.io !== undefined) registerIoRoutes(app, services, options.io);
+  if (options.io !== undefined) registerIoRoutes(app, services, options.io.sampler, options.io.engineGet);
 
   // Like the engine's: scraped with the token when the API demands one.
   const metrics = new ScrapeRegistry(() => collectControlMetrics(services, options.reconcileStats));

@@ -16,7 +16,10 @@ import { IoSampler } from '../io_samples/index.ts';
  */
 const store = new SqliteStore({ path: ':memory:' });
 const ctx = new ServiceContext({ store, engines: connectEngine(), registry: new NodeRegistry(Date.now()), logger: silentLogger() });
-const app = await buildControlApi(createServices(ctx), silentLogger(), { storeKind: 'sqlite', events: new EventLog({ store }), io: new IoSampler({ ctx, fetchMetrics: async () => '' }) });
+const app = await buildControlApi(createServices(ctx), silentLogger(), {
+  storeKind: 'sqlite', events: new EventLog({ store }),
+  io: { sampler: new IoSampler({ ctx, fetchMetrics: async () => '' }), engineGet: async () => ({}) },
+});
 const res = await app.inject({ method: 'GET', url: '/v1/openapi.json' });
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'docs', 'openapi.json');
 writeFileSync(out, `${JSON.stringify(JSON.parse(res.body), null, 2)}\n`);

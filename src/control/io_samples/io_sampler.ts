@@ -10,6 +10,7 @@ import { readRecord, replicaKey, splitPoolId, volumeKey, type StoredReplica, typ
 import { NEXUS_EXPORT_POOL } from '../service/nexus_acts.ts';
 import { parseIoCounters } from './io_counters.ts';
 import { IoRing, type IoPoint } from './io_ring.ts';
+import { engineGetText } from './engine_http.ts';
 
 export interface IoExport {
   readonly nodeId: string;
@@ -133,13 +134,6 @@ export class IoSampler {
 
 /** Reads an engine's /metrics over HTTP, with the token the control plane uses for engines. */
 export function engineMetricsFetcher(authToken: string | undefined, timeoutMs = 5000): (endpoint: string) => Promise<string> {
-  return async (endpoint) => {
-    const base = /^https?:\/\//.test(endpoint) ? endpoint.replace(/\/+$/, '') : `http://${endpoint}`;
-    const res = await fetch(`${base}/metrics`, {
-      headers: authToken === undefined ? {} : { authorization: `Bearer ${authToken}` },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (!res.ok) throw new Error(`GET /metrics answered ${res.status}`);
-    return await res.text();
-  };
+  const get = engineGetText(authToken, timeoutMs);
+  return (endpoint) => get(endpoint, '/metrics');
 }

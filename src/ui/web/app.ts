@@ -37,7 +37,7 @@ async function page(hash: string): Promise<HTMLElement> {
   const volumeMatch = /^#\/volumes\/(.+)$/.exec(hash);
   if (volumeMatch !== null) {
     const id = decodeURIComponent(volumeMatch[1]);
-    const [volume, nexuses, pools, nodes, snapshots, events, io] = await Promise.all([
+    const [volume, nexuses, pools, nodes, snapshots, events, io, space] = await Promise.all([
       apiGet<VolumeInfo>(`/v1/volumes/${encodeURIComponent(id)}`),
       listOf<NexusInfo>('/v1/nexuses', 'nexuses'),
       listOf<PoolInfo>('/v1/pools', 'pools'),
@@ -45,7 +45,10 @@ async function page(hash: string): Promise<HTMLElement> {
       listOf<SnapshotInfo>(`/v1/snapshots?volumeId=${encodeURIComponent(id)}`, 'snapshots'),
       optional(listOf<EventInfo>(`/v1/events?volume=${encodeURIComponent(id)}&limit=50`, 'events')),
       optional(apiGet<IoSeriesInfo>(`/v1/volumes/${encodeURIComponent(id)}/io`)),
+      optional(listOf<{ id: string; copies: NonNullable<SnapshotInfo['space']> }>(`/v1/volumes/${encodeURIComponent(id)}/snapshot-space`, 'snapshots')),
     ]);
+    const spaceOf = new Map((space.value ?? []).map((s) => [s.id, s.copies]));
+    for (const s of snapshots) s.space = spaceOf.get(s.id);
     const view = volumeView(volumeChain(volume, nexuses, pools, nodes, snapshots));
     view.append(ioSection(io.value, io.error), volumeEventsSection(events.value, events.error));
     return view;

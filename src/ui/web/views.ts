@@ -4,6 +4,7 @@ import {
   capacityByZone, filterVolumes, formatBytes, formatPercent, usedFraction,
   type NodeInfo, type PoolInfo, type SnapshotInfo, type VolumeChain, type VolumeFilter, type VolumeInfo,
 } from '../view_model.ts';
+import { snapshotSpaceText } from '../live_model.ts';
 
 const volumeHref = (id: string): string => `#/volumes/${encodeURIComponent(id)}`;
 
@@ -110,15 +111,14 @@ export function volumeView(c: VolumeChain): HTMLElement {
           table('Snapshots', ['Snapshot', '#Size', '#Space', 'Created', '#Replica copies'], c.snapshots.map((s) => [
             s.name, formatBytes(s.sizeBytes), snapshotSpace(s), s.createdAtMs === undefined ? '—' : new Date(s.createdAtMs).toISOString(), (s.replicaSnapshots ?? []).length,
           ])),
-          c.snapshots.some((s) => s.exclusiveBytes === undefined)
-            ? h('p', { class: 'muted' }, 'Space: the bytes only that snapshot holds, per copy, where the control plane reports it; "size" marks a snapshot shown with its volume size instead.')
-            : null,
+          h('p', { class: 'muted' }, 'Space: the bytes only that snapshot holds (freed when it is deleted), per copy, as its engines report it'
+            + (c.snapshots.some((s) => snapshotSpaceText(s.space) === undefined) ? '; "(size)": no engine reported it, so the snapshot\'s size is shown instead.' : '.')),
         ]))));
 }
 
-/** The bytes only this snapshot holds (per copy) when reported; else its size, marked as such. */
+/** The bytes only this snapshot holds (per copy) when its engines report it; else its size, marked as such. */
 function snapshotSpace(s: SnapshotInfo): Child {
-  return s.exclusiveBytes !== undefined ? formatBytes(s.exclusiveBytes) : h('span', { class: 'muted' }, `${formatBytes(s.sizeBytes)} (size)`);
+  return snapshotSpaceText(s.space) ?? h('span', { class: 'muted' }, `${formatBytes(s.sizeBytes)} (size)`);
 }
 
 /** Asks for the API token; `onToken` gets what the operator typed. */
