@@ -41,15 +41,20 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** qemu-io rounds of 64 KiB writes and reads with short pauses, until `stop` says so. */
-async function ioUntil(target: { iqn: string; portal: string }, stop: { now: boolean }): Promise<number> {
+/** One qemu-io round: 80 × (write 64 KiB with `pattern`, read it back, pause 25 ms). */
+async function qemuRound(target: { iqn: string; portal: string }, pattern: number): Promise<void> {
   const opts = `driver=iscsi,transport=tcp,portal=${target.portal},target=${target.iqn},lun=0,initiator-name=${INITIATOR}`;
-  const cmds = Array.from({ length: 80 }, (_, i) => [`write -P 0x5a ${(i % 64) * 65536} 65536`, `read -P 0x5a ${(i % 64) * 65536} 65536`, 'sleep 25']).flat();
+  const cmds = Array.from({ length: 80 }, (_, i) => [`write -P ${pattern} ${(i % 64) * 65536} 65536`, `read -P ${pattern} ${(i % 64) * 65536} 65536`, 'sleep 25']).flat();
+  const r = await run('qemu-io', ['--image-opts', ...cmds.flatMap((c) => ['-c', c]), opts], { timeoutMs: 120_000, check: false });
+  const out = r.stdout + r.stderr;
+  if (r.code !== 0 || /error|fail|Pattern verification/i.test(out)) throw new Error(`qemu-io failed (${r.code}):\n${out.slice(-2000)}`);
+}
+
+/** qemu-io rounds until `stop` says so. */
+async function ioUntil(target: { iqn: string; portal: string }, stop: { now: boolean }): Promise<number> {
   let rounds = 0;
   while (!stop.now) {
-    const r = await run('qemu-io', ['--image-opts', ...cmds.flatMap((c) => ['-c', c]), opts], { timeoutMs: 120_000, check: false });
-    const out = r.stdout + r.stderr;
-    if (r.code !== 0 || /error|fail|Pattern verification/i.test(out)) throw new Error(`qemu-io failed (${r.code}):\n${out.slice(-2000)}`);
+    await qemuRound(target, 0x5a);
     rounds++;
   }
   return rounds;
@@ -97,6 +102,18 @@ test('a volume\'s live IOPS, throughput and latency charts under real iSCSI I/O,
     stop.now = true;
     await io;
   }
+
+  // A snapshot, then new data over what it holds: the Space column shows what its engines report.
+  const snap = await cp<{ id: string }>(url, 'POST', '/v1/snapshots', { name: 'before-upgrade', volumeId: volume.id });
+  assert.equal(snap.status, 201, JSON.stringify(snap.body));
+  await qemuRound(volume.target as { iqn: string; portal: string }, 0x6b);
+  const space = (await cp<{ snapshots: { id: string; copies: { exclusiveBytes: number | null }[] }[] }>(url, 'GET', `/v1/volumes/${volume.id}/snapshot-space`)).body;
+  const copies = space.snapshots.find((x) => x.id === snap.body.id)?.copies ?? [];
+  assert.equal(copies.length, 2, JSON.stringify(space));
+  assert.ok(copies.every((c) => typeof c.exclusiveBytes === 'number'), JSON.stringify(copies));
+  const snapRow = page.getByRole('table', { name: 'Snapshots' }).getByRole('row').filter({ hasText: 'before-upgrade' });
+  await snapRow.waitFor();
+  assert.match(await snapRow.innerText(), /^before-upgrade\s+8\.0 MiB\s+\d[\d.]* (B|KiB|MiB)( \/ \d[\d.]* (B|KiB|MiB))?\s+20\d\d-/, 'the engines\' figure, not "(size)"');
 
   const main = page.getByRole('main');
   const events = page.getByRole('table', { name: 'Volume events' });
