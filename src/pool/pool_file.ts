@@ -82,9 +82,9 @@ export function setDefaultIoMode(mode: IoMode): void {
 /**
  * The pool's raw file descriptor. Positional transfers run synchronously on the event
  * loop or on libuv's thread pool as the file's IoPolicy decides (pool_io_policy.ts);
- * fdatasync runs on the thread pool, grouped by a FlushGroup: an initiator's flush skips
- * the sync when its writes are covered by one that began after them, and concurrent
- * ones share one.
+ * fdatasync runs on the thread pool (inline on tmpfs, where it does nothing but still
+ * cost a hop), grouped by a FlushGroup: an initiator's flush skips the sync when no
+ * write completed since the last one began, and concurrent ones share one.
  */
 export class PoolFile {
   readonly fd: number;
@@ -95,17 +95,24 @@ export class PoolFile {
   onNoSpace: ((code: string) => void) | null = null;
   /** Set while an engine's ownership guards the pool (pool_owner.ts). */
   guard: IoGuard | null = null;
+  /** fdatasync on the event loop: on tmpfs it returns at once, and a thread-pool hop costs tens of µs. */
+  private readonly inlineSync: boolean;
   private readonly flushes = new FlushGroup((done) => this.fdatasync(done));
 
-  constructor(fd: number, mode: IoMode = defaultIoMode, writePieceBytes = POOL_WRITE_PIECE_BYTES) {
+  constructor(fd: number, mode: IoMode = defaultIoMode, writePieceBytes = POOL_WRITE_PIECE_BYTES, inlineSync = false) {
     this.fd = fd;
     this.policy = new IoPolicy({ mode });
     this.writePieceBytes = writePieceBytes;
+    this.inlineSync = inlineSync;
   }
 
   static open(path: string, flags: number, mode = 0o600): Promise<PoolFile> {
     return new Promise((resolve, reject) => {
-      fs.open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(new PoolFile(fd, defaultIoMode, pieceBytesFor(path)))));
+      fs.open(path, flags, mode, (err, fd) => {
+        if (err) return reject(err);
+        const tmpfs = onTmpfs(path);
+        resolve(new PoolFile(fd, defaultIoMode, tmpfs ? Number.MAX_SAFE_INTEGER : POOL_WRITE_PIECE_BYTES, tmpfs));
+      });
     });
   }
 
@@ -285,6 +292,15 @@ export class PoolFile {
   }
 
   private fdatasync(done: (err: unknown) => void): void {
+    if (this.inlineSync) {
+      let failure: PoolIoError | null = null;
+      try {
+        fs.fdatasyncSync(this.fd);
+      } catch (err) {
+        failure = this.writeFailed(err as NodeJS.ErrnoException, 'fdatasync');
+      }
+      return done(failure);
+    }
     fs.fdatasync(this.fd, (err) => done(err ? this.writeFailed(err, 'fdatasync') : null));
   }
 
@@ -298,11 +314,11 @@ export class PoolFile {
   }
 }
 
-function pieceBytesFor(path: string): number {
+function onTmpfs(path: string): boolean {
   try {
-    return fs.statfsSync(path).type === TMPFS_MAGIC ? Number.MAX_SAFE_INTEGER : POOL_WRITE_PIECE_BYTES;
+    return fs.statfsSync(path).type === TMPFS_MAGIC;
   } catch {
-    return POOL_WRITE_PIECE_BYTES;
+    return false;
   }
 }
 

@@ -10,10 +10,14 @@ const ES = 64 * KiB;
 /** fdatasyncs on the pool file's own descriptor (ownership beats use others). */
 function countSyncs(t: { after: (fn: () => unknown) => void }, fd: () => number): () => number {
   let n = 0;
-  const orig = fs.fdatasync;
+  const orig = { async: fs.fdatasync, sync: fs.fdatasyncSync };
   mock.method(fs, 'fdatasync', (f: number, cb: fs.NoParamCallback) => {
     if (f === fd()) n++;
-    orig(f, cb);
+    orig.async(f, cb);
+  });
+  mock.method(fs, 'fdatasyncSync', (f: number) => {
+    if (f === fd()) n++;
+    orig.sync(f);
   });
   t.after(() => mock.restoreAll());
   return () => n;
