@@ -161,44 +161,115 @@ async function snapshotVia(t: RunningTarget, name: string): Promise<number> {
   return performance.now() - t0;
 }
 
+/** Creates thin 1 MiB volumes c{from}..c{to-1}, 64 at a time (group commit, as many clients would). */
+async function createMany(pool: Pool, from: number, to: number): Promise<void> {
+  for (let i = from; i < to; i += 64) {
+    const batch: Promise<unknown>[] = [];
+    for (let k = i; k < Math.min(to, i + 64); k++) batch.push(pool.createVolume({ name: `c${k}`, sizeBytes: MiB }));
+    await Promise.all(batch);
+  }
+}
+
+/** Catalogue scale (§7 of issue 12): create, list, delete and snapshot at 1k and 60k entries. */
+async function catalogueFigures(o: SnapshotCowOptions): Promise<string> {
+  const dir = mkdtempSync('/dev/shm/berth-cat-bench-');
+  const sample = 200;
+  try {
+    return await withPool(dir, 4 * GiB, async (pool) => {
+      const rows: string[][] = [];
+      let have = 0;
+      for (const target of [1000, 60_000]) {
+        o.log(`catalogue: growing to ${target} entries`);
+        await createMany(pool, have, target - sample);
+        have = target - sample;
+        let t = performance.now();
+        for (let k = have; k < target; k++) await pool.createVolume({ name: `c${k}`, sizeBytes: MiB });
+        const createMs = (performance.now() - t) / sample;
+        have = target;
+        t = performance.now();
+        const listed = pool.listVolumes().length;
+        const listMs = performance.now() - t;
+        t = performance.now();
+        await pool.createSnapshot('c0', `cs${target}`);
+        const snapMs = performance.now() - t;
+        await pool.deleteSnapshot(`cs${target}`);
+        t = performance.now();
+        for (let k = target - sample; k < target; k++) await pool.deleteVolume(`c${k}`);
+        const deleteMs = (performance.now() - t) / sample;
+        await createMany(pool, target - sample, target);
+        rows.push([String(listed), ms(createMs), ms(deleteMs), ms(listMs), ms(snapMs)]);
+      }
+      return markdownTable(['entries in the pool', `create, ms each (${sample}, one at a time)`, `delete, ms each (${sample})`, 'list all, ms', 'snapshot create, ms'], rows);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function deleteSnapshot(t: RunningTarget, name: string): Promise<void> {
+  const res = await fetch(`${t.api}/v1/pools/bench/snapshots/${name}`, { method: 'DELETE' });
+  if (res.status !== 204) throw new Error(`delete ${name}: HTTP ${res.status}`);
+}
+
+/**
+ * Rounds of: no snapshot; a snapshot, then random writes each the first to its grain
+ * (fio's random map); a full overwrite pass, then random writes again; the snapshot
+ * deleted. Ratios are per round (the machine is shared: neighbouring runs see the same
+ * load), medians across rounds. Then runs with a snapshot taken mid-run, for fio's max
+ * completion latency, beside runs without one.
+ */
 async function fioFigures(fioBin: string, o: SnapshotCowOptions): Promise<string> {
   const size = GiB;
-  const runtimeS = o.quick ? 5 : 10;
+  const runtimeS = o.quick ? 5 : 8;
+  const rounds = o.quick ? 1 : 3;
   // Room for a full copy of the volume: after a snapshot, every extent written copies up.
   const t = await startTarget(TargetKind.berth, { baseDir: '/dev/shm', sizeBytes: size, blockSize: 512, thin: true, poolBytes: 3 * size });
   try {
     o.log('cow fio: pre-fill 1 GiB');
     await fio(fioBin, t.url, PASS, ['--end_fsync=1']);
-    const base = await fio(fioBin, t.url, RANDWRITE, [], runtimeS);
-    o.log(`cow fio: no snapshot ${Math.round(base.iops)} IOPS`);
-    const snapMs = await snapshotVia(t, 's1');
-    // A random map: each 4 KiB block at most once, so every write is the first to its grain.
-    const after = await fio(fioBin, t.url, RANDWRITE, ['randommap'], runtimeS);
-    o.log(`cow fio: right after a snapshot ${Math.round(after.iops)} IOPS`);
-    await fio(fioBin, t.url, PASS, ['--end_fsync=1']);
-    const rewritten = await fio(fioBin, t.url, RANDWRITE, [], runtimeS);
-    o.log(`cow fio: after a full overwrite pass ${Math.round(rewritten.iops)} IOPS`);
-    // The snapshot gone, nothing is shared: the no-snapshot rate again, later in the run.
-    const del = await fetch(`${t.api}/v1/pools/bench/snapshots/s1`, { method: 'DELETE' });
-    if (del.status !== 204) throw new Error(`delete s1: HTTP ${del.status}`);
-    const base2 = await fio(fioBin, t.url, RANDWRITE, [], runtimeS);
-    o.log(`cow fio: no snapshot again ${Math.round(base2.iops)} IOPS`);
-    // A snapshot in the middle of a load: fio's longest completion covers the pause.
-    const loaded = fio(fioBin, t.url, RANDWRITE, [], runtimeS);
-    await new Promise((r) => setTimeout(r, (runtimeS * 1000) / 2));
-    const underLoadMs = await snapshotVia(t, 's2');
-    const during = await loaded;
-    o.log(`cow fio: snapshot under load took ${ms(underLoadMs)} ms; max clat ${ms(during.maxClatMs)} ms`);
-    const ref = (base.iops + base2.iops) / 2;
+    const base: number[] = [];
+    const after: number[] = [];
+    const rewritten: number[] = [];
+    const apiMs: number[] = [];
+    let errors = 0;
+    for (let r = 0; r < rounds; r++) {
+      const b = await fio(fioBin, t.url, RANDWRITE, [], runtimeS);
+      apiMs.push(await snapshotVia(t, `r${r}`));
+      const a = await fio(fioBin, t.url, RANDWRITE, ['randommap'], runtimeS);
+      await fio(fioBin, t.url, PASS, ['--end_fsync=1']);
+      const w = await fio(fioBin, t.url, RANDWRITE, [], runtimeS);
+      await deleteSnapshot(t, `r${r}`);
+      errors += b.errors + a.errors + w.errors;
+      base.push(b.iops);
+      after.push(a.iops / b.iops);
+      rewritten.push(w.iops / b.iops);
+      o.log(`cow fio round ${r}: ${Math.round(b.iops)} IOPS no snapshot, ×${(a.iops / b.iops).toFixed(2)} right after one, ×${(w.iops / b.iops).toFixed(2)} after a pass`);
+    }
+    const quiet: FioFigures[] = [];
+    const during: FioFigures[] = [];
+    const underLoadMs: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      quiet.push(await fio(fioBin, t.url, RANDWRITE, [], runtimeS));
+      // A snapshot in the middle of the run: fio's longest completion covers the pause.
+      const loaded = fio(fioBin, t.url, RANDWRITE, [], runtimeS);
+      await new Promise((res) => setTimeout(res, (runtimeS * 1000) / 2));
+      underLoadMs.push(await snapshotVia(t, `l${r}`));
+      during.push(await loaded);
+      await deleteSnapshot(t, `l${r}`);
+      o.log(`cow fio load round ${r}: max clat ${ms(quiet[r].maxClatMs)} ms without a snapshot, ${ms(during[r].maxClatMs)} ms with one (API ${ms(underLoadMs[r])} ms)`);
+    }
+    const list = (xs: number[]): string => xs.map(ms).join(' / ');
     const rows = [
-      ['no snapshot (first run)', String(Math.round(base.iops)), (base.iops / ref).toFixed(2), ms(base.maxClatMs), String(base.errors)],
-      ['no snapshot (after the snapshot was deleted)', String(Math.round(base2.iops)), (base2.iops / ref).toFixed(2), ms(base2.maxClatMs), String(base2.errors)],
-      ['right after a snapshot (first writes to shared grains)', String(Math.round(after.iops)), (after.iops / ref).toFixed(2), ms(after.maxClatMs), String(after.errors)],
-      ['after one full overwrite pass', String(Math.round(rewritten.iops)), (rewritten.iops / ref).toFixed(2), ms(rewritten.maxClatMs), String(rewritten.errors)],
-      [`a snapshot taken mid-run (API call ${ms(underLoadMs)} ms)`, String(Math.round(during.iops)), (during.iops / ref).toFixed(2), ms(during.maxClatMs), String(during.errors)],
+      ['IOPS with no snapshot (each round)', base.map((x) => String(Math.round(x))).join(' / ')],
+      ['right after a snapshot (every write the first to its grain) ÷ no snapshot, median', median(after).toFixed(2)],
+      ['after one full overwrite pass ÷ no snapshot, median', median(rewritten).toFixed(2)],
+      ['snapshot create through the API, idle volume, ms (each round)', list(apiMs)],
+      ['max clat, runs without a snapshot, ms', list(quiet.map((f) => f.maxClatMs))],
+      ['max clat, runs with a snapshot taken mid-run, ms', list(during.map((f) => f.maxClatMs))],
+      ['snapshot create through the API under that load, ms', list(underLoadMs)],
+      ['fio write errors, all runs', String(errors + quiet.reduce((n, f) => n + f.errors, 0) + during.reduce((n, f) => n + f.errors, 0))],
     ];
-    return `Snapshot create through the API on the idle 1 GiB volume: ${ms(snapMs)} ms.\n\n`
-      + markdownTable([`4k randwrite QD32, 1 GiB thin volume on /dev/shm, ${runtimeS} s`, 'IOPS', 'vs no snapshot (mean of both)', 'max clat, ms', 'fio errors'], rows);
+    return markdownTable([`4k randwrite QD32, 1 GiB thin volume on /dev/shm, ${runtimeS} s runs, ${rounds} round(s)`, 'figure'], rows);
   } finally {
     await t.stop();
   }
@@ -215,6 +286,8 @@ export async function snapshotCowSection(o: SnapshotCowOptions): Promise<string>
     + `on a shared 24 GiB machine (${freeGiB.toFixed(0)} GiB free in /dev/shm at the start; the root disk was full). `
     + 'The machine is shared with other jobs: compare within a run.', ''];
   parts.push(await poolFigures(o));
+  parts.push('', 'Catalogue: a 4 GiB pool (65,536 table entries), thin 1 MiB volumes, on /dev/shm; each create and delete is durable (journaled with fdatasync).', '');
+  parts.push(await catalogueFigures(o));
   if (o.fio !== undefined) {
     parts.push('', await fioFigures(o.fio, o).catch((err: Error & { stderr?: string }) => {
       o.log(`cow fio failed: ${err.message}\n${err.stderr ?? ''}`);

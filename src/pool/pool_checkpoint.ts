@@ -1,6 +1,7 @@
 import { crc32c } from '../util/crc32c.ts';
 import { bytesToUuid, isValidName, readU64, uuidToBytes, writeU64 } from './pool_bytes.ts';
 import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_PARTIAL_BYTES, CHECKPOINT_RUN_BYTES, CHECKPOINT_VOLUME_BYTES_MAX } from './pool_layout.ts';
+import { checkpointBytes } from './pool_space.ts';
 import { GRAIN_WORDS } from './pool_grains.ts';
 import { PoolModel } from './pool_model.ts';
 import type { PoolExtentMap } from './pool_extent_map.ts';
@@ -35,12 +36,7 @@ export interface CheckpointHead {
 }
 
 export function encodeCheckpoint(model: PoolModel, uuid: string, generation: number, nonce: number): Buffer {
-  let runs = 0;
-  for (const v of model.volumes.values()) v.map.forEachRun(() => { runs++; });
-  for (const v of model.snapshots.values()) v.map.forEachRun(() => { runs++; });
-  const total = CHECKPOINT_HEADER_BYTES + model.reserved.size * 4
-    + model.entryCount * CHECKPOINT_VOLUME_BYTES_MAX + runs * CHECKPOINT_RUN_BYTES
-    + 4 + model.partial.size * CHECKPOINT_PARTIAL_BYTES;
+  const total = checkpointBytes(model);
   const buf = Buffer.alloc(total);
   buf.writeUInt32LE(CHECKPOINT_MAGIC, 0);
   uuidToBytes(uuid).copy(buf, 16);

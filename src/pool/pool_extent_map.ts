@@ -12,9 +12,20 @@ export class PoolExtentMap {
   private readonly chunks: (Uint32Array | undefined)[] = [];
   private readonly counts: number[] = [];
   private mapped = 0;
+  /** Run starts: mapped l whose l-1 is not mapped to the pool extent just before l's. */
+  private starts = 0;
 
   /** Number of mapped logical extents. */
   get size(): number { return this.mapped; }
+
+  /** Number of runs (what forEachRun visits), kept as the map changes: O(1). */
+  get runs(): number { return this.starts; }
+
+  private isStart(l: number): number {
+    const p = this.get(l);
+    if (p < 0) return 0;
+    return l > 0 && p > 0 && this.get(l - 1) === p - 1 ? 0 : 1;
+  }
 
   /** The pool extent behind logical extent `l`, or -1. */
   get(l: number): number {
@@ -23,6 +34,12 @@ export class PoolExtentMap {
   }
 
   set(l: number, p: number): void {
+    const before = this.isStart(l) + this.isStart(l + 1);
+    this.put(l, p);
+    this.starts += this.isStart(l) + this.isStart(l + 1) - before;
+  }
+
+  private put(l: number, p: number): void {
     const ci = l >>> CHUNK_SHIFT;
     let c = this.chunks[ci];
     if (c === undefined) {
@@ -37,6 +54,13 @@ export class PoolExtentMap {
 
   /** Unmaps `l`; returns the pool extent it held, or -1. */
   delete(l: number): number {
+    const before = this.isStart(l) + this.isStart(l + 1);
+    const p = this.remove(l);
+    if (p >= 0) this.starts += this.isStart(l) + this.isStart(l + 1) - before;
+    return p;
+  }
+
+  private remove(l: number): number {
     const ci = l >>> CHUNK_SHIFT;
     const c = this.chunks[ci];
     if (c === undefined) return -1;
@@ -58,6 +82,7 @@ export class PoolExtentMap {
       this.counts[i] = src.counts[i];
     });
     this.mapped = src.mapped;
+    this.starts = src.starts;
   }
 
   /** Unmaps everything. */
@@ -65,6 +90,7 @@ export class PoolExtentMap {
     this.chunks.length = 0;
     this.counts.length = 0;
     this.mapped = 0;
+    this.starts = 0;
   }
 
   /** Calls `fn` for each mapped extent in [from, to), in order, skipping empty chunks. */

@@ -24,7 +24,19 @@ export const META_BLOCK_BYTES = 4096;
 export const MIN_EXTENT_SIZE = 64 * 1024;
 export const MAX_EXTENT_SIZE = 64 * 1024 * 1024;
 export const DEFAULT_EXTENT_SIZE = 1024 * 1024;
-export const DEFAULT_MAX_VOLUMES = 1024;
+/** Table entries (volumes + snapshots) of a small pool; pools made before format 4 keep it. */
+export const MIN_MAX_VOLUMES = 1024;
+/** Table entries of a pool of about 1 GiB or more (format 4). */
+export const MAX_MAX_VOLUMES = 65536;
+
+/**
+ * Table entries for a new pool: 65,536 from about 1 GiB up, fewer for a small pool so
+ * its two checkpoint slots spend at most 1/64 of it on table records (110 bytes each),
+ * never fewer than 1024.
+ */
+export function defaultMaxVolumes(poolBytes: number): number {
+  return Math.max(MIN_MAX_VOLUMES, Math.min(MAX_MAX_VOLUMES, Math.floor(poolBytes / 64 / (2 * CHECKPOINT_VOLUME_BYTES_MAX))));
+}
 /** Extents a refill reserves ahead of thin allocations, in bytes of capacity. */
 export const RESERVE_WINDOW_BYTES = 64 * 1024 * 1024;
 export const RESERVE_WINDOW_MAX = 512;
@@ -81,7 +93,7 @@ export function validateExtentSize(extentSize: number): void {
 }
 
 export function computeLayout(poolBytes: number, extentSize: number, journalBytes = defaultJournalBytes(poolBytes),
-  maxVolumes = DEFAULT_MAX_VOLUMES): PoolLayout {
+  maxVolumes = defaultMaxVolumes(poolBytes)): PoolLayout {
   validateExtentSize(extentSize);
   if (!Number.isSafeInteger(poolBytes) || poolBytes <= 0) throw new InvalidSizeError('pool size must be a positive integer');
   if (!Number.isInteger(journalBytes) || journalBytes < 4 * META_BLOCK_BYTES || journalBytes % META_BLOCK_BYTES !== 0) {

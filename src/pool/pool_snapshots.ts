@@ -8,6 +8,7 @@ import type { PoolModel, SnapshotMeta, VolumeMeta } from './pool_model.ts';
 import type { Volume } from './pool_volume.ts';
 import { isValidName } from './pool_bytes.ts';
 import { snapshotExclusiveBytes, checkpointBytes } from './pool_space.ts';
+import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_RUN_BYTES, CHECKPOINT_VOLUME_BYTES_MAX } from './pool_layout.ts';
 import {
   InvalidNameError, InvalidSizeError, SnapshotExistsError, SnapshotNotFoundError, TooManyVolumesError,
   VolumeExistsError, VolumeNotFoundError,
@@ -186,15 +187,19 @@ export class PoolSnapshots {
   }
 
   /**
-   * Shared maps repeat their runs in every checkpoint: a share that would take the
-   * checkpoint past half its slot is refused, keeping the rest for the maps to diverge.
+   * Shared maps repeat their runs in every checkpoint. The slot keeps room for every
+   * table entry; of the rest (runs, partial extents, the reserve), a share that would
+   * fill more than half is refused, keeping the other half for the maps to diverge.
    */
   private checkMetadataRoom(src: { map: VolumeMeta['map'] }): void {
-    let runs = 0;
-    src.map.forEachRun(() => { runs++; });
-    const after = checkpointBytes(this.h.model) + 110 + 12 * runs;
-    if (after > this.h.slotBytes / 2) {
-      throw new NoSpaceError(`pool metadata is full: sharing ${runs} more extent runs would take the checkpoint to ${after} of ${this.h.slotBytes} bytes`);
+    const { model, slotBytes, maxEntries } = this.h;
+    const runs = src.map.runs;
+    const table = (n: number): number => CHECKPOINT_HEADER_BYTES + n * CHECKPOINT_VOLUME_BYTES_MAX;
+    const room = slotBytes - table(maxEntries);
+    const after = checkpointBytes(model) - table(model.entryCount) + CHECKPOINT_RUN_BYTES * runs;
+    if (after > room / 2) {
+      throw new NoSpaceError(`pool metadata is full: sharing ${runs} more extent runs would fill ${after} of the ${Math.floor(room / 2)} bytes `
+        + 'the checkpoint keeps for shared maps');
     }
   }
 

@@ -36,8 +36,8 @@ export function snapshotExclusiveBytes(model: PoolModel, e: { sizeBytes: number;
 /** Size of the checkpoint the model would encode now (pool_checkpoint.ts). */
 export function checkpointBytes(model: PoolModel): number {
   let runs = 0;
-  for (const v of model.volumes.values()) v.map.forEachRun(() => { runs++; });
-  for (const v of model.snapshots.values()) v.map.forEachRun(() => { runs++; });
+  for (const v of model.volumes.values()) runs += v.map.runs;
+  for (const v of model.snapshots.values()) runs += v.map.runs;
   return CHECKPOINT_HEADER_BYTES + model.reserved.size * 4 + model.entryCount * CHECKPOINT_VOLUME_BYTES_MAX
     + runs * CHECKPOINT_RUN_BYTES + 4 + model.partial.size * CHECKPOINT_PARTIAL_BYTES;
 }
