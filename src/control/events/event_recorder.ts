@@ -43,6 +43,8 @@ export class EventRecorder implements Reconciler {
   readonly name = 'events';
   readonly #log: EventLog;
   #previous: Observation | undefined;
+  /** The leadership term the baseline was taken in (the fence's create revision; undefined with SQLite). */
+  #term: number | undefined;
   readonly #refusalsLogged = new Map<string, number>();
 
   constructor(log: EventLog) {
@@ -50,6 +52,10 @@ export class EventRecorder implements Reconciler {
   }
 
   async run(ctx: ServiceContext): Promise<number> {
+    // A new term (etcd: another lease) starts from a fresh baseline: what changed while another leader led is its to record.
+    const term = ctx.fence()?.createRevision;
+    if (term !== this.#term) this.#previous = undefined;
+    this.#term = term;
     const next = await observe(ctx);
     const drafts = [...diffObservations(this.#previous, next, ctx.now()), ...refusalEvents(takeRecentRefusals(), this.#refusalsLogged)];
     // The baseline moves only once the events are stored: a failed append is retried next pass.
