@@ -7,7 +7,8 @@
  * to every other copy and (2) hold exactly a prefix of each writer's acknowledged
  * writes: all those acknowledged before the request, none sent after the answer. For
  * the group, one writer alternates between the two volumes, so one prefix must fit
- * both members at once (crash consistency across volumes). Changed-block tracking is
+ * both members at once (crash consistency across volumes). A restore and a clone of a
+ * 3-replica volume are seeded on every replica (no rebuild) with identical bytes. Changed-block tracking is
  * read through the control plane and the CLI.
  */
 import { test, after, before } from 'node:test';
@@ -92,6 +93,19 @@ async function readCopy(snapshotId: string, copy: { replicaId: string; poolId: s
   return img;
 }
 
+/** A replica volume as its engine holds it, read whole over an export of its own. */
+async function readReplica(r: { id: string; nodeId: string }): Promise<Buffer> {
+  const api = engines.get(r.nodeId)!.api;
+  const ex = await ok<ExportDoc>(api, 'POST', '/v1/exports', { pool: 'p', volume: r.id, allowedInitiators: null });
+  const file = join(dir, `replica-${r.id}.raw`);
+  const conv = await run('qemu-img', ['convert', '-O', 'raw', ex.url, file], { timeoutMs: 120_000, check: false });
+  assert.equal(conv.code, 0, conv.stderr);
+  const img = readFileSync(file);
+  rmSync(file);
+  await ok(api, 'DELETE', `/v1/exports/p/${r.id}`, undefined, 204);
+  return img;
+}
+
 /** Every copy of the snapshot, read back; asserts they are byte-identical and returns one. */
 async function identicalCopies(s: Snapshot, replicas: number): Promise<Buffer> {
   assert.equal(s.replicaSnapshots.length, replicas, 'a copy on every in-sync replica');
@@ -129,15 +143,25 @@ test('a snapshot of a 3-replica volume under 3 writers: every replica\'s copy is
   );
   assert.equal(restored.status, 201, JSON.stringify(restored.body));
   assert.deepEqual(restored.body.replicaStates.map((r) => r.status), ['online', 'online', 'online'], JSON.stringify(restored.body.replicaStates));
-  for (const r of restored.body.replicaStates) {
-    const api = engines.get(r.nodeId)!.api;
-    const ex = await ok<ExportDoc>(api, 'POST', '/v1/exports', { pool: 'p', volume: r.id, allowedInitiators: null });
-    const file = join(dir, `restored-${r.id}.raw`);
-    const conv = await run('qemu-img', ['convert', '-O', 'raw', ex.url, file], { timeoutMs: 120_000, check: false });
-    assert.equal(conv.code, 0, conv.stderr);
-    assert.ok(readFileSync(file).equals(image), `restored replica on ${r.nodeId} holds the snapshot's bytes`);
-    rmSync(file);
-    await ok(api, 'DELETE', `/v1/exports/p/${r.id}`, undefined, 204);
+  for (const r of restored.body.replicaStates) assert.ok((await readReplica(r)).equals(image), `restored replica on ${r.nodeId} holds the snapshot's bytes`);
+});
+
+test('a clone of a live 3-replica volume under writers: every replica seeded at one point, identical, a prefix of the acknowledged writes', { timeout: 600_000 }, async () => {
+  const v = await publishedVolume('pvc-clone-src', 3);
+  const seqs = [0, 1].map((k) => new WriteSequence([{ volume: v.id, writer: writer(v.target!), base: k * REGION }], CHUNK, CHUNKS, 21 + k));
+  await until(() => seqs.every((s) => s.acked() >= 30));
+  const lo = seqs.map((s) => s.acked());
+  const made = await cp<Volume>(plane!.url, 'POST', '/v1/volumes', { name: 'pvc-clone3', sizeBytes: SIZE, replicas: 3, thin: true, sourceVolumeId: v.id });
+  const hi = seqs.map((s) => s.acked() + 1);
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  await until(() => seqs.every((s, i) => s.acked() >= hi[i] + 3));
+  for (const s of seqs) await s.stop();
+  assert.deepEqual(made.body.replicaStates.map((r) => r.status), ['online', 'online', 'online'], 'no replica waits for a rebuild');
+  const images = [];
+  for (const r of made.body.replicaStates) images.push(await readReplica(r));
+  for (let i = 1; i < images.length; i++) assert.ok(images[i].equals(images[0]), `clone replica ${i} differs from replica 0`);
+  for (const [i, s] of seqs.entries()) {
+    assert.ok(prefixMatching(s.log, new Map([[v.id, images[0]]]), CHUNK, lo[i], hi[i]) >= 0, `writer ${i}: the clone is no prefix of its writes between ${lo[i]} and ${hi[i]}`);
   }
 });
 

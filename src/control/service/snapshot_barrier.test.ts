@@ -134,3 +134,26 @@ test('restoring a snapshot of a 2-replica volume seeds every replica from the co
     await kit.close();
   }
 });
+
+test('a clone of a published 2-replica volume seeds both replicas from their own pools under one pause: no rebuild', async () => {
+  const kit = await makeKit(3);
+  try {
+    const trace = enableSnapshots(kit);
+    const v = await publishedVolume(kit, 'pvc-live', 2);
+    for (const e of kit.engines.values()) {
+      const create = e.createReplica.bind(e);
+      e.createReplica = async (req) => {
+        if (req.fromVolume !== undefined) trace.push(`clone ${req.fromVolume}`);
+        return await create(req);
+      };
+    }
+    const { volume: clone } = await kit.services.volumes.create({ name: 'pvc-clone2', sizeBytes: 4 * MiB, replicas: 2, sourceVolumeId: v.id });
+    const sourcePools = (await kit.services.replicas.list({ volumeId: v.id })).map((r) => r.poolId).sort();
+    const rs = await kit.services.replicas.list({ volumeId: clone.id });
+    assert.deepEqual(rs.map((r) => r.poolId).sort(), sourcePools);
+    assert.ok(rs.every((r) => r.awaitingRebuild !== true));
+    assert.deepEqual(trace.map((t) => t.split(' ')[0]), ['pause', 'clone', 'clone', 'resume']);
+  } finally {
+    await kit.close();
+  }
+});

@@ -39,27 +39,37 @@ function nexusNodeOf(volume: StoredVolume): string | undefined {
   return volume.nexus?.nodeId ?? volume.syncNexus?.nodeId;
 }
 
+/** A volume whose writes are held, with the replicas that hold every acknowledged write. */
+export interface HeldVolume {
+  readonly volume: StoredVolume;
+  readonly replicas: readonly StoredReplica[];
+  /** Milliseconds the engine took to drain writes in flight (absent: no nexus to pause). */
+  readonly drainMs?: number;
+}
+
 /**
- * Cuts a snapshot of every target at one point in time (docs/nexus.md "Snapshot barrier"):
- * pauses each target's nexus (lease-bounded; the engine answers once writes in flight are
- * done on every child and names the in-sync children), snapshots each of those replicas
- * on its engine, then resumes every nexus. A volume with no nexus is written by nobody
- * (unpublished) or through one pool volume (single replica, published) whose snapshot is
- * atomic on its own; at most one such published volume may join a group, since nothing
- * holds its writes while the others are cut. If any pause ended by its lease before its
- * resume, the cut is not one point: SnapshotBarrierLostError, and the caller's undo
- * removes what was cut. A degraded volume is cut on its in-sync replicas only.
+ * Runs `act` while no write reaches any of the volumes (docs/nexus.md "Snapshot barrier"):
+ * pauses each volume's nexus (lease-bounded; the engine answers once writes in flight are
+ * done on every child and names the in-sync children), then `act`, then resumes every
+ * nexus. What `act` cuts on the held replicas is one point in time. A volume with no
+ * nexus is written by nobody (unpublished) or through one pool volume (single replica,
+ * published) whose snapshot or clone is atomic on its own; at most one such published
+ * volume may be held with others, since nothing holds its writes. If any pause ended by
+ * its lease before its resume, SnapshotBarrierLostError: the caller must discard what
+ * `act` made. A degraded volume is held with its in-sync replicas only.
  */
-export async function cutAtOnePoint(ctx: ServiceContext, targets: readonly CutTarget[], leaseMs = SNAPSHOT_PAUSE_LEASE_MS): Promise<CutResult[]> {
-  const unheld = targets.filter((t) => nexusNodeOf(t.volume) === undefined && t.volume.target !== undefined).map((t) => t.volume.id);
+export async function withWritesHeld<T>(
+  ctx: ServiceContext, volumes: readonly StoredVolume[], act: (held: HeldVolume[]) => Promise<T>, leaseMs = SNAPSHOT_PAUSE_LEASE_MS,
+): Promise<T> {
+  const unheld = volumes.filter((v) => nexusNodeOf(v) === undefined && v.target !== undefined).map((v) => v.id);
   if (unheld.length > 1) throw new GroupNotPausableError(unheld);
   const token = `snap-${randomUUID()}`;
   const paused: { engine: EngineApi; name: string; volumeId: string }[] = [];
-  let results: CutResult[] | undefined;
+  let result: T | undefined;
   let failure: unknown;
   try {
-    results = await Promise.all(targets.map((t) => planCut(ctx, t, token, leaseMs, paused)));
-    await Promise.all(results.flatMap((r) => r.copies.map((c) => cutCopy(ctx, c, r.snapshotId))));
+    const held = await Promise.all(volumes.map((v) => hold(ctx, v, token, leaseMs, paused)));
+    result = await act(held);
   } catch (err) {
     failure = err;
   }
@@ -75,14 +85,26 @@ export async function cutAtOnePoint(ctx: ServiceContext, targets: readonly CutTa
   }));
   if (failure !== undefined) throw failure;
   if (lost.length > 0) throw new SnapshotBarrierLostError(lost.sort());
-  return results as CutResult[];
+  return result as T;
 }
 
-async function planCut(
-  ctx: ServiceContext, t: CutTarget, token: string, leaseMs: number, paused: { engine: EngineApi; name: string; volumeId: string }[],
-): Promise<CutResult> {
-  const replicas = await replicasOf(ctx.store, t.volume.id);
-  const node = nexusNodeOf(t.volume);
+/** Cuts a snapshot of every target at one point in time, on each target's held replicas. */
+export async function cutAtOnePoint(ctx: ServiceContext, targets: readonly CutTarget[], leaseMs = SNAPSHOT_PAUSE_LEASE_MS): Promise<CutResult[]> {
+  return await withWritesHeld(ctx, targets.map((t) => t.volume), async (held) => {
+    const results: CutResult[] = held.map((h, i) => ({
+      volumeId: h.volume.id, snapshotId: targets[i].snapshotId, copies: h.replicas.map((r) => ({ replicaId: r.id, poolId: r.poolId })),
+      ...(h.drainMs !== undefined ? { drainMs: h.drainMs } : {}),
+    }));
+    await Promise.all(results.flatMap((r) => r.copies.map((c) => cutCopy(ctx, c, r.snapshotId))));
+    return results;
+  }, leaseMs);
+}
+
+async function hold(
+  ctx: ServiceContext, volume: StoredVolume, token: string, leaseMs: number, paused: { engine: EngineApi; name: string; volumeId: string }[],
+): Promise<HeldVolume> {
+  const replicas = await replicasOf(ctx.store, volume.id);
+  const node = nexusNodeOf(volume);
   let held: StoredReplica[];
   let drainMs: number | undefined;
   if (node === undefined) {
@@ -90,19 +112,16 @@ async function planCut(
     held = replicas.filter(inSync);
   } else {
     const engine = await ctx.engineOf(node);
-    const name = nexusNameOf(t.volume.id);
+    const name = nexusNameOf(volume.id);
     const pause = await engine.pauseNexus(name, { token, leaseMs });
-    paused.push({ engine, name, volumeId: t.volume.id });
+    paused.push({ engine, name, volumeId: volume.id });
     drainMs = pause.pausedMs;
     // The nexus, not the record, knows who holds every acknowledged write right now.
     const online = new Set(pause.online.map((c) => `${c.pool}/${c.volume}`));
     held = replicas.filter((r) => online.has(`${splitPoolId(r.poolId).pool}/${r.id}`));
   }
-  if (held.length === 0) throw new VolumeNotReadyError(t.volume.id, 'without a healthy replica');
-  return {
-    volumeId: t.volume.id, snapshotId: t.snapshotId, copies: held.map((r) => ({ replicaId: r.id, poolId: r.poolId })),
-    ...(drainMs !== undefined ? { drainMs } : {}),
-  };
+  if (held.length === 0) throw new VolumeNotReadyError(volume.id, 'without a healthy replica');
+  return { volume, replicas: held, ...(drainMs !== undefined ? { drainMs } : {}) };
 }
 
 /**

@@ -9,7 +9,7 @@ import {
 } from './service_errors.ts';
 import { newReplicaId } from './replica_operations.ts';
 import { cutAtOnePoint, possibleCopies, type SnapshotCopy } from './snapshot_barrier.ts';
-import { planReplicas, withBlankReplicas } from './volume_placement.ts';
+import { seededPlans } from './volume_placement.ts';
 import {
   listSpecs, readRecord, snapshotIdFor, snapshotKey, splitPoolId, volumeKey, type ReplicaPlan, type StoredVolume,
 } from './service_records.ts';
@@ -124,15 +124,8 @@ export async function planFromSnapshot(ctx: ServiceContext, volume: StoredVolume
   if (volume.sizeBytes < snap.sizeBytes) {
     throw new InvalidArgumentError(`sizeBytes ${volume.sizeBytes} is smaller than the snapshot (${snap.sizeBytes})`);
   }
-  const seeds: ReplicaPlan[] = [];
-  for (const c of snap.replicaSnapshots) {
-    const nodeId = splitPoolId(c.poolId).nodeId;
-    if (seeds.length >= Math.max(1, volume.replicas) || !ctx.nodeOnline(nodeId) || seeds.some((p) => p.nodeId === nodeId)) continue;
-    seeds.push({ id: newReplicaId(), poolId: c.poolId, nodeId });
-  }
-  if (seeds.length === 0) throw new VolumeNotReadyError(id, 'a snapshot with no copy on an online node');
-  if (seeds.length >= volume.replicas) return seeds;
-  if (seeds.length === 1) return await withBlankReplicas(ctx, volume, seeds[0]);
-  const rest = await planReplicas(ctx, volume, volume.replicas - seeds.length, { existingPools: seeds.map((p) => p.poolId) });
-  return [...seeds, ...rest.map((p) => ({ ...p, blank: true as const }))];
+  const copies = snap.replicaSnapshots.map((c) => ({ id: newReplicaId(), poolId: c.poolId, nodeId: splitPoolId(c.poolId).nodeId }));
+  const online = copies.filter((c) => ctx.nodeOnline(c.nodeId));
+  if (online.length === 0) throw new VolumeNotReadyError(id, 'a snapshot with no copy on an online node');
+  return await seededPlans(ctx, volume, online);
 }

@@ -6,6 +6,7 @@ import { ensureReplica, removeReplica, replicaSpecOf, saveReplica, type ReplicaS
 import { VolumeNotReadyError } from './service_errors.ts';
 import { buildNexus, inSync, teardownNexus } from './nexus_acts.ts';
 import { endSyncNexus } from './sync_nexus_acts.ts';
+import { cloneSeedsAtOnePoint } from './clone_seeds.ts';
 import { chapField, exportChapOf, exportHasChap } from './export_chap.ts';
 import {
   PODS_PREFIX, deleteSpec, listRecords, readRecord, replicaKey, replicasOf, splitPoolId, volumeKey,
@@ -24,8 +25,15 @@ type PublishOp = Extract<VolumeOp, { type: 'publish' }>;
 /** Create every planned replica, record their specs, and return the created volume. */
 export async function provisionVolume(ctx: ServiceContext, op: CreateOp): Promise<StoredVolume> {
   const v = op.spec;
-  const sources = await Promise.all(op.replicas.map((p) => (p.blank === true ? {} : replicaSourceOf(ctx, v, p))));
-  await Promise.all(op.replicas.map((p, i) => ensureReplica(ctx, p, v.sizeBytes, v.thin, sources[i])));
+  const seeds = op.replicas.filter((p) => p.blank !== true);
+  if (v.sourceVolumeId !== undefined && seeds.length > 1) {
+    // Copies of a live volume in several pools: one point in time for all (clone_seeds.ts).
+    await cloneSeedsAtOnePoint(ctx, v, seeds);
+    await Promise.all(op.replicas.filter((p) => p.blank === true).map((p) => ensureReplica(ctx, p, v.sizeBytes, v.thin, {})));
+  } else {
+    const sources = await Promise.all(op.replicas.map((p) => (p.blank === true ? {} : replicaSourceOf(ctx, v, p))));
+    await Promise.all(op.replicas.map((p, i) => ensureReplica(ctx, p, v.sizeBytes, v.thin, sources[i])));
+  }
   await ctx.faults.hit('volume-create:after-engine');
   for (const p of op.replicas) {
     const spec = replicaSpecOf(p, v.id, v.sizeBytes, v.thin, SpecLifecycle.Created);

@@ -119,7 +119,17 @@ function tryPlace(fleet: Fleet, request: PlacementRequest): readonly string[] | 
  * the nexus does under live I/O when the volume is published.
  */
 export async function withBlankReplicas(ctx: ServiceContext, volume: StoredVolume, seed: ReplicaPlan): Promise<ReplicaPlan[]> {
-  if (volume.replicas <= 1) return [seed];
-  const rest = await planReplicas(ctx, volume, volume.replicas - 1, { existingPools: [seed.poolId] });
-  return [seed, ...rest.map((p) => ({ ...p, blank: true as const }))];
+  return await seededPlans(ctx, volume, [seed]);
+}
+
+/**
+ * Plans seeded in several pools (one per source copy, on distinct nodes, up to the replica
+ * count: each engine copies within its pool), the rest placed around them, blank.
+ */
+export async function seededPlans(ctx: ServiceContext, volume: StoredVolume, seeds: readonly ReplicaPlan[]): Promise<ReplicaPlan[]> {
+  const picked: ReplicaPlan[] = [];
+  for (const s of seeds) if (picked.length < Math.max(1, volume.replicas) && !picked.some((p) => p.nodeId === s.nodeId)) picked.push(s);
+  if (picked.length >= volume.replicas) return picked;
+  const rest = await planReplicas(ctx, volume, volume.replicas - picked.length, { existingPools: picked.map((p) => p.poolId) });
+  return [...picked, ...rest.map((p) => ({ ...p, blank: true as const }))];
 }

@@ -5,7 +5,7 @@ import { MAX_REPLICAS } from '../placement/placement_types.ts';
 import type { ServiceContext } from './service_context.ts';
 import { InvalidArgumentError, VolumeExistsError, VolumeNotFoundError, VolumeNotReadyError } from './service_errors.ts';
 import { provisionVolume, resizeVolume, teardownVolume, unprovisionVolume } from './volume_acts.ts';
-import { planReplicas, withBlankReplicas, type PlacementHints } from './volume_placement.ts';
+import { planReplicas, seededPlans, type PlacementHints } from './volume_placement.ts';
 import { planFromSnapshot } from './snapshot_service.ts';
 import {
   kindPrefixOf, listRecords, readRecord, replicasOf, volumeIdFor, volumeKey, type ReplicaPlan, type StoredVolume, type VolumeOp,
@@ -172,9 +172,10 @@ function checkAttributes(a: Readonly<Record<string, string>>): Record<string, st
 }
 
 /**
- * Where a clone of a volume goes: engines copy within a pool, so its first replica is
- * placed in the pool of the source's first healthy replica on an online node; the others
- * are blank and rebuilt from it in the background or on first publish (as for restore).
+ * Where a clone of a volume goes: engines copy within a pool, so one replica is seeded in
+ * the pool of each healthy source replica on an online node (distinct nodes, up to the
+ * count), all cut at one point (clone_seeds.ts); any others are blank and rebuilt from
+ * them in the background or on first publish (as for restore).
  */
 async function planFromVolume(ctx: ServiceContext, volume: StoredVolume): Promise<ReplicaPlan[]> {
   const id = volume.sourceVolumeId!;
@@ -184,9 +185,9 @@ async function planFromVolume(ctx: ServiceContext, volume: StoredVolume): Promis
   if (volume.sizeBytes < source.sizeBytes) {
     throw new InvalidArgumentError(`sizeBytes ${volume.sizeBytes} is smaller than the source volume (${source.sizeBytes})`);
   }
-  const replica = (await replicasOf(ctx.store, id)).find((r) => inSync(r) && ctx.nodeOnline(r.nodeId));
-  if (replica === undefined) throw new VolumeNotReadyError(id, 'without a healthy replica on an online node');
-  return await withBlankReplicas(ctx, volume, { id: newReplicaId(), poolId: replica.poolId, nodeId: replica.nodeId });
+  const healthy = (await replicasOf(ctx.store, id)).filter((r) => inSync(r) && ctx.nodeOnline(r.nodeId));
+  if (healthy.length === 0) throw new VolumeNotReadyError(id, 'without a healthy replica on an online node');
+  return await seededPlans(ctx, volume, healthy.map((r) => ({ id: newReplicaId(), poolId: r.poolId, nodeId: r.nodeId })));
 }
 
 function specFromInput(input: CreateVolumeInput, nowMs: number): StoredVolume {
