@@ -5,7 +5,7 @@
  * trimming is not a write per event) the oldest are deleted. Only the leader appends.
  */
 import { KEY_ROOT } from '../model/spec_common.ts';
-import type { Fence, Store } from '../store/store.ts';
+import type { Fence, KeyValue, Store } from '../store/store.ts';
 import type { ControlEvent, EventDraft } from './event_types.ts';
 import { selectEvents, type EventPage, type EventQuery } from './event_query.ts';
 
@@ -53,19 +53,14 @@ export class EventLog {
   /** Every event, oldest first. */
   async all(): Promise<ControlEvent[]> {
     const out: ControlEvent[] = [];
-    let startAfter: string | undefined;
-    for (;;) {
-      const page = await this.#store.list(EVENTS_PREFIX, { limit: 500, startAfter });
-      for (const kv of page.items) {
-        try {
-          out.push(JSON.parse(kv.value) as ControlEvent);
-        } catch {
-          // A record this version cannot read is skipped, not an error for every reader.
-        }
+    for await (const kv of this.#entries()) {
+      try {
+        out.push(JSON.parse(kv.value) as ControlEvent);
+      } catch {
+        // A record this version cannot read is skipped, not an error for every reader.
       }
-      if (!page.more || page.items.length === 0) return out;
-      startAfter = page.items[page.items.length - 1].key;
     }
+    return out;
   }
 
   async query(q: EventQuery): Promise<EventPage> {
@@ -74,11 +69,17 @@ export class EventLog {
 
   async #keys(): Promise<string[]> {
     const keys: string[] = [];
+    for await (const kv of this.#entries()) keys.push(kv.key);
+    return keys;
+  }
+
+  /** The log's store entries in key (= time) order, read a page at a time. */
+  async *#entries(): AsyncGenerator<KeyValue> {
     let startAfter: string | undefined;
     for (;;) {
       const page = await this.#store.list(EVENTS_PREFIX, { limit: 500, startAfter });
-      keys.push(...page.items.map((kv) => kv.key));
-      if (!page.more || page.items.length === 0) return keys;
+      yield* page.items;
+      if (!page.more || page.items.length === 0) return;
       startAfter = page.items[page.items.length - 1].key;
     }
   }
