@@ -36,6 +36,7 @@ export function refusalEvents(refusals: readonly RefusalRecord[], lastLogged: Ma
       involved: { volumeId: r.volumeId },
     });
   }
+  // Entries older than the window suppress nothing any more: dropped, so the map stays small.
   for (const [key, at] of lastLogged) {
     if (refusals.length > 0 && refusals[refusals.length - 1].atMs - at >= repeatMs) lastLogged.delete(key);
   }
