@@ -55,8 +55,8 @@ export class AckedWriter {
   }
 }
 
-/** One write of a sequence: which volume, where, which byte. */
-export interface LoggedWrite { volume: string; offset: number; byte: number }
+/** One write of a sequence: which volume, where, which byte; when it was sent and acknowledged (performance.now()). */
+export interface LoggedWrite { volume: string; offset: number; byte: number; sentAt: number; ackedAt: number }
 
 /**
  * Writes `steps` over `targets` one after another (each waits for the previous ack), so
@@ -76,8 +76,9 @@ export class WriteSequence {
         const pass = Math.floor(step / chunks);
         // Never 0 (unwritten) and never the byte this chunk held one pass before.
         const byte = 1 + ((seed * 37 + pass * 7 + i * 3) % 255);
+        const sentAt = performance.now();
         await t.writer.write(t.base + i * chunk, chunk, byte);
-        this.log.push({ volume: t.volume, offset: t.base + i * chunk, byte });
+        this.log.push({ volume: t.volume, offset: t.base + i * chunk, byte, sentAt, ackedAt: performance.now() });
       }
     })();
   }
@@ -111,4 +112,12 @@ export function prefixMatching(log: readonly LoggedWrite[], images: Map<string, 
     if (k >= lo && matches()) return k;
   }
   return -1;
+}
+
+/** Write latencies (ms) of the writes in flight at any time in [from, to], and of all the others, for the report. */
+export function latencies(log: readonly LoggedWrite[], from: number, to: number): { during: number[]; outside: number[] } {
+  const during: number[] = [];
+  const outside: number[] = [];
+  for (const w of log) (w.sentAt <= to && w.ackedAt >= from ? during : outside).push(w.ackedAt - w.sentAt);
+  return { during, outside };
 }

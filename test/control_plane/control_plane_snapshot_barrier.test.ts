@@ -21,7 +21,7 @@ import { repoRoot, run } from '../helpers/tools.ts';
 import { ok, type ExportDoc } from '../engine/engine_kit.ts';
 import { cp, startControlPlane, type ControlPlaneProcess } from './control_plane_process.ts';
 import { INITIATOR, MiB, nodeOnline, poolOnline, registeredEngine } from './cp_kit.ts';
-import { AckedWriter, WriteSequence, prefixMatching, type Target } from './acked_writer.ts';
+import { AckedWriter, WriteSequence, latencies, prefixMatching, type Target } from './acked_writer.ts';
 
 interface Volume { id: string; replicaStates: { id: string; nodeId: string; poolId: string; status: string }[]; target?: Target }
 interface Snapshot { id: string; volumeId: string; replicaSnapshots: { replicaId: string; poolId: string }[] }
@@ -122,12 +122,16 @@ test('a snapshot of a 3-replica volume under 3 writers: every replica\'s copy is
   const lo = seqs.map((s) => s.acked());
   const started = performance.now();
   const snap = await cp<Snapshot>(plane!.url, 'POST', '/v1/snapshots', { name: 'snap-under-load', volumeId: v.id });
-  const tookMs = performance.now() - started;
+  const answered = performance.now();
   const hi = seqs.map((s) => s.acked() + 1);
   assert.equal(snap.status, 201, JSON.stringify(snap.body));
   await until(() => seqs.every((s, i) => s.acked() >= hi[i] + 5));
   for (const s of seqs) await s.stop();
-  process.stdout.write(`# snapshot under load: ${tookMs.toFixed(0)} ms request to answer; acks before/after: ${lo.join(',')} / ${hi.join(',')}\n`);
+  const lat = seqs.map((s) => latencies(s.log, started, answered));
+  const during = lat.flatMap((l) => l.during);
+  const outside = lat.flatMap((l) => l.outside).sort((a, b) => a - b);
+  process.stdout.write(`# snapshot under load: ${(answered - started).toFixed(0)} ms request to answer; longest write in flight meanwhile ${Math.max(...during).toFixed(0)} ms `
+    + `(median write otherwise ${outside[outside.length >> 1].toFixed(1)} ms, p99 ${outside[Math.floor(outside.length * 0.99)].toFixed(1)} ms); acks before/after: ${lo.join(',')} / ${hi.join(',')}\n`);
 
   const image = await identicalCopies(snap.body, 3);
   for (const [i, s] of seqs.entries()) {
