@@ -86,6 +86,8 @@ export class Pool implements VolumeHost {
   private readonly pendingNames = new Set<string>();
   private readonly deletions = new Map<string, Promise<void>>();
   private readonly snaps: PoolSnapshots;
+  /** The running (or last) compact pass. */
+  private compacting: Promise<void> = Promise.resolve();
   /** Erases of orphaned extents in progress. */
   private readonly reaping = new Set<Promise<void>>();
   private readonly space: PoolSpaceWatch;
@@ -362,11 +364,32 @@ export class Pool implements VolumeHost {
     return this.snaps.info(name);
   }
 
-  deleteSnapshot(name: string): Promise<void> {
-    return this.serialMeta(() => {
+  /** Deletes a snapshot; extents only it held are freed, and so are those its volume's copy-ups no longer need (compact). */
+  async deleteSnapshot(name: string): Promise<void> {
+    await this.serialMeta(() => {
       this.checkOpen();
       return this.snaps.delete(name);
     });
+    await this.compact();
+  }
+
+  /**
+   * Partial extents whose base nobody else references any more (its snapshot was
+   * deleted) copy the grains they lack from it, so the base is freed instead of held for
+   * a few grains. Runs after snapshot and volume deletes, one pass at a time.
+   */
+  private compact(): Promise<void> {
+    const { model } = this;
+    const run = this.compacting.then(async () => {
+      // Nothing partial (the common case, and every pool without snapshots): no scan at all.
+      if (model.partial.size === 0) return;
+      for (const meta of [...model.volumes.values()]) {
+        if (this.closed || meta.deleting || meta.filling || !model.volumes.has(meta.id) || !hasLonePartial(model, meta)) continue;
+        await this.openVolume(meta.name).compact();
+      }
+    });
+    this.compacting = run.catch((err: unknown) => { this.log.warn({ err }, 'completing partial extents failed'); });
+    return this.compacting;
   }
 
   /** A new volume with the snapshot's data; `sizeBytes` (default the snapshot's) may be larger. */
@@ -497,6 +520,7 @@ export class Pool implements VolumeHost {
     await this.reaped();
     this.volumes.delete(meta.id);
     this.log.info({ volume: meta.name }, 'volume deleted');
+    await this.compact();
   }
 
   /**
@@ -593,6 +617,7 @@ export class Pool implements VolumeHost {
     await Promise.allSettled([...this.deletions.values()]);
     // A snapshot or clone in progress finishes (or fails) before the file closes.
     await this.metaChain;
+    await this.compacting;
     await this.reaped();
     // The untouched reserve is still zero: the checkpoint can drop it.
     await this.supply.close();
@@ -639,6 +664,16 @@ export class Pool implements VolumeHost {
   private checkOpen(): void {
     if (this.closed) throw new PoolClosedError();
   }
+}
+
+/** Whether `meta` maps a partial extent whose base only that extent still references. */
+function hasLonePartial(model: PoolModel, meta: VolumeMeta): boolean {
+  let found = false;
+  meta.map.forEachMapped(0, model.extentsFor(meta.sizeBytes), (_l, p) => {
+    const part = model.partial.get(p);
+    if (part !== undefined && model.refs[p] === 1 && model.refs[part.base] === 1) found = true;
+  });
+  return found;
 }
 
 /** MAP records for logical extents from `l0` onto `ps`, one per contiguous run. */

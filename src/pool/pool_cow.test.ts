@@ -156,3 +156,22 @@ test('verify finds a reference count that does not match the references', async 
   model.refs[p]++;
   await pool.close();
 });
+
+test('deleting a snapshot frees the extents its volume overwrote in part: copy-ups take the grains they lack', async (t) => {
+  const { pool } = await freshPool(t);
+  await pool.createVolume({ name: 'v', sizeBytes: 8 * ES });
+  const v = pool.openVolume('v');
+  await v.write(0, pattern(8 * ES, 1), false);
+  await v.flush();
+  const used = pool.info().usedBytes;
+  await pool.createSnapshot('v', 's');
+  for (let l = 0; l < 8; l++) await v.write(l * BPE + 3, pattern(512, 2), false); // one sector per extent
+  assert.equal(pool.info().usedBytes, used + 8 * ES, 'eight partial extents beside the shared ones');
+  await pool.deleteSnapshot('s');
+  assert.equal(pool.info().usedBytes, used, 'the old extents are freed, not held for the grains not rewritten');
+  const want = pattern(8 * ES, 1);
+  for (let l = 0; l < 8; l++) pattern(512, 2).copy(want, l * ES + 3 * 512);
+  same(await v.read(0, 8 * BPE), want);
+  assert.deepEqual((await pool.verify({ checkFreeZeroed: true })).problems, []);
+  await pool.close();
+});

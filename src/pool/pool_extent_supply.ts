@@ -60,9 +60,9 @@ export class PoolExtentSupply {
   /**
    * Takes `count` extents (thick create or grow, a snapshot or clone copy), makes them own
    * their blocks on the host, zeroes fresh ones and commits `records(extents)` durably.
-   * `what` names the request in a NoSpaceError.
+   * `what` names the request in a NoSpaceError; `flags` adds journal flags (sync-before).
    */
-  provision(count: number, records: (extents: number[]) => JournalRecord[], what = 'a thick volume'): Promise<void> {
+  provision(count: number, records: (extents: number[]) => JournalRecord[], what = 'a thick volume', flags = 0): Promise<void> {
     return this.serial(async () => {
       if (this.d.allocator.freeCount < count) this.returnReady();
       const free = this.d.allocator.freeCount;
@@ -75,7 +75,7 @@ export class PoolExtentSupply {
       try {
         await this.backOnHost(ps, what);
         const head = await this.zeroAboveMark(ps);
-        await this.d.commit([...head, ...records(ps)], JOURNAL_DURABLE);
+        await this.d.commit([...head, ...records(ps)], JOURNAL_DURABLE | flags);
       } catch (err) {
         this.release(ps);
         throw err;

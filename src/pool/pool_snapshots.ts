@@ -87,17 +87,20 @@ export class PoolSnapshots {
     const vol = this.h.openVolume(volume.name);
     const release = await vol.holdWrites();
     try {
-      await vol.flushGrains();
       this.checkMetadataRoom(volume);
+      const grains = await vol.takeGrains();
       const fields = {
         id: model.nextVolumeId++, uuid: randomUUID(), name, sourceId: volume.id, sizeBytes: volume.sizeBytes,
         blockSize: volume.blockSize, createdAtMs: Date.now(),
       };
+      // One batch: the grains written so far, then the share (after an fdatasync, so every
+      // acknowledged write is in the snapshot even across a power loss).
       await this.h.commit([
+        ...grains.records,
         { type: RecordType.SNAP_CREATE, snapshot: fields },
         { type: RecordType.SHARE, dst: fields.id, src: volume.id },
         { type: RecordType.SNAP_READY, snap: fields.id },
-      ], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
+      ], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE).catch((err: unknown) => { grains.restore(); throw err; });
     } finally {
       release();
     }
@@ -132,24 +135,25 @@ export class PoolSnapshots {
     const vol = live ? this.h.openVolume(src.name) : null;
     const release = vol !== null ? await vol.holdWrites() : () => undefined;
     try {
-      if (vol !== null) await vol.flushGrains();
       this.checkMetadataRoom(src);
+      const grains = vol !== null ? await vol.takeGrains() : { records: [], restore: () => undefined };
       const fields = {
         id: model.nextVolumeId++, uuid: randomUUID(), name, sizeBytes, blockSize: src.blockSize, thin,
         createdAtMs: Date.now(), filling: true,
       };
-      const head: JournalRecord[] = [{ type: RecordType.VOL_CREATE, volume: fields }, { type: RecordType.SHARE, dst: fields.id, src: src.id }];
+      const head: JournalRecord[] = [
+        ...grains.records, { type: RecordType.VOL_CREATE, volume: fields }, { type: RecordType.SHARE, dst: fields.id, src: src.id },
+      ];
       const filled: JournalRecord = { type: RecordType.VOL_FILLED, vol: fields.id };
       const blank: number[] = [];
       if (!thin) for (let l = 0; l < model.extentsFor(sizeBytes); l++) if (src.map.get(l) < 0) blank.push(l);
-      if (blank.length === 0) {
-        await this.h.commit([...head, filled], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
-      } else {
+      const done = blank.length === 0
+        ? this.h.commit([...head, filled], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE)
         // A thick clone owns zeroed extents for what its source left unallocated.
-        await this.h.supply.provision(blank.length, (ps) => [...head, ...blank.map((l, i) => (
+        : this.h.supply.provision(blank.length, (ps) => [...head, ...blank.map((l, i) => (
           { type: RecordType.MAP, vol: fields.id, l, p: ps[i], count: 1 } as JournalRecord)), filled],
-        `thick clone '${name}' of '${src.name}'`);
-      }
+        `thick clone '${name}' of '${src.name}'`, JOURNAL_SYNC_BEFORE);
+      await done.catch((err: unknown) => { grains.restore(); throw err; });
     } finally {
       release();
     }

@@ -183,6 +183,42 @@ export class Volume implements BlockDevice {
     return this.cow.flush();
   }
 
+  /**
+   * Completes the partial extents whose base only they still reference (a snapshot that
+   * shared them is gone): copies the grains they lack, then journals them, so each base
+   * is freed. Runs inside the I/O gate, so an unmap or delete waits for it; stops early
+   * for a snapshot hold or a delete. Resolves to the extents it completed.
+   */
+  async compact(): Promise<number> {
+    const { refs, partial } = this.host;
+    if (partial.size === 0) return 0;
+    const targets: number[] = [];
+    this.meta.map.forEachMapped(0, Math.ceil(this.blocks * this.blockSize / this.es), (_l, p) => {
+      const part = partial.get(p);
+      if (part !== undefined && refs[p] === 1 && refs[part.base] === 1) targets.push(p);
+    });
+    if (targets.length === 0) return 0;
+    const gate = this.gate;
+    gate.n++;
+    try {
+      for (const q of targets) await this.cow.complete(q, () => this.gone || this.held !== null);
+    } finally {
+      gate.leave();
+    }
+    if (!this.gone) await this.flushGrains();
+    return targets.length;
+  }
+
+  /**
+   * For a snapshot or clone of this volume, under holdWrites: the GRAINS records to put
+   * in front of its share (in a *sync-before* batch), after any grain records already
+   * on their way; `restore` if that batch fails.
+   */
+  async takeGrains(): Promise<{ records: JournalRecord[]; restore: () => void }> {
+    await this.cow.flush().catch(() => undefined);
+    return this.cow.take();
+  }
+
   async unmap(lba: number, count: number): Promise<void> {
     if (this.gone) throw new DeviceGoneError();
     while (this.held !== null) await this.held;

@@ -93,7 +93,11 @@ export class CowGrains {
     return settleAll(ops);
   }
 
-  private async commitDirty(): Promise<void> {
+  /**
+   * The GRAINS records a flush would write now, out of the pending set; `restore` puts
+   * them back if the batch they go into fails. The batch must be *sync-before*.
+   */
+  take(): { records: JournalRecord[]; restore: () => void } {
     const taken = [...this.dirty];
     this.dirty.clear();
     const records: JournalRecord[] = [];
@@ -104,11 +108,16 @@ export class CowGrains {
       for (let w = 0; w < part.live.length; w++) if ((part.live[w] & ~part.bits[w]) !== 0) news = true;
       if (news) records.push({ type: RecordType.GRAINS, q, bits: part.live.slice() });
     }
+    return { records, restore: () => { for (const [q, part] of taken) if (!this.dirty.has(q)) this.dirty.set(q, part); } };
+  }
+
+  private async commitDirty(): Promise<void> {
+    const { records, restore } = this.take();
     if (records.length === 0) return;
     try {
       await this.h.commit(records, JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
     } catch (err) {
-      for (const [q, part] of taken) if (!this.dirty.has(q)) this.dirty.set(q, part);
+      restore();
       throw err;
     }
   }
@@ -130,6 +139,37 @@ export class CowGrains {
       if (own) ops.push(this.readAt(buf, bo + o - off, e - o, at + o));
       else this.collect(part.base, o, e - o, buf, bo + o - off, ops, depth + 1);
       o = e;
+    }
+  }
+
+  /**
+   * Copies every grain `q` does not hold yet from its base into it, so the next flush
+   * records them all and the base loses this reference (and is freed when that was its
+   * last). The data each reader sees does not change, so it is safe even if a share of
+   * `q` races it; it stops when `q` stops being partial or `stop()` says so.
+   */
+  async complete(q: number, stop: () => boolean): Promise<void> {
+    const part = this.h.partial.get(q);
+    if (part === undefined) return;
+    const gb = this.gb;
+    const buf = allocIoBuffer(gb);
+    for (let g = 0; g < this.h.grains; g++) {
+      if (stop() || this.h.partial.get(q) !== part) return;
+      if (hasGrain(part.live, g)) continue;
+      const key = q * MAX_GRAINS + g;
+      for (let busy = this.filling.get(key); busy !== undefined; busy = this.filling.get(key)) await busy;
+      if (hasGrain(part.live, g) || this.h.partial.get(q) !== part) continue;
+      let done!: () => void;
+      this.filling.set(key, new Promise<void>((r) => { done = r; }));
+      try {
+        await this.read(part.base, g * gb, gb, buf, 0);
+        await this.writeAt(buf, 0, gb, this.h.dataOffset + q * this.h.extentSize + g * gb);
+        setGrain(part.live, g);
+        this.dirty.set(q, part);
+      } finally {
+        this.filling.delete(key);
+        done();
+      }
     }
   }
 
