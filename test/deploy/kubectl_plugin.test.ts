@@ -167,10 +167,11 @@ test('a control plane with a token: read from the berth-auth Secret or --token-f
   }
 });
 
-test('bench without a URL says what it needs', () => {
-  const r = plugin(['bench', '--class', 'berth-ssd']);
+test('bench without --class or a URL says what it needs (test/cli/kubectl_bench_cleanup.test.ts runs --class)', () => {
+  const r = plugin(['bench']);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /in-cluster bench .* not built yet; .*--url iscsi:\/\//);
+  assert.match(r.stderr, /give --class STORAGECLASS \(Jobs in the cluster\), or --url iscsi:\/\//);
+  assert.deepEqual(r.calls, [], 'nothing asked of the cluster');
 });
 
 test('-o must be table, json or yaml', () => {
