@@ -1,9 +1,10 @@
 /**
  * `kubectl berth`: a kubectl plugin (bin/kubectl-berth on PATH) that reads the control
  * plane: volumes with their PVCs and pods, the chain behind a PVC, nodes, pools,
- * rebuilds, events, and the host bench. It reaches the control plane at --control-plane,
- * or through a port-forward to the berth-control Service; it asks Kubernetes (PVs, pods,
- * the token's Secret) only through the user's own kubectl. The engine-local `berth`
+ * rebuilds, events; and the bench (Jobs in the cluster, or from this host). It reaches
+ * the control plane at --control-plane, or through a port-forward to the berth-control
+ * Service; it asks Kubernetes (PVs, pods, the token's Secret, and for the bench its PVC
+ * and Jobs) only through the user's own kubectl. The engine-local `berth`
  * commands (pool, volume, export, …) still run in an engine pod (kubectl_exec.ts).
  */
 import { accessSync, constants } from 'node:fs';
