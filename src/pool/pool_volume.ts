@@ -215,7 +215,7 @@ export class Volume implements BlockDevice {
    * on their way; `restore` if that batch fails.
    */
   async takeGrains(): Promise<{ records: JournalRecord[]; restore: () => void }> {
-    await this.cow.flush().catch(() => undefined);
+    await this.cow.settled();
     return this.cow.take();
   }
 

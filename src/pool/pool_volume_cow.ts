@@ -93,6 +93,11 @@ export class CowGrains {
     return settleAll(ops);
   }
 
+  /** Resolves once the grain records already on their way are journaled (or failed). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
   /**
    * The GRAINS records a flush would write now, out of the pending set; `restore` puts
    * them back if the batch they go into fails. The batch must be *sync-before*.
