@@ -66,7 +66,6 @@ export class RestSnapshotGroups implements SnapshotGroupClient {
           case 'SNAPSHOT_NOT_FOUND':
             throw new SnapshotNotFoundError(subject.snapshotId ?? '?');
           case 'SNAPSHOTS_NOT_COMPARABLE':
-          case 'GROUP_NOT_PAUSABLE':
             throw new PreconditionError(err.detail);
           default:
             break;

@@ -5,6 +5,7 @@ import { Pool } from '../pool/index.ts';
 import { IscsiServer } from '../iscsi/index.ts';
 import { loadEngineState, saveEngineState, ENGINE_STATE_VERSION, type PoolRecord } from './engine_state.ts';
 import { ExportRegistry, type ExportIoStats } from './export_registry.ts';
+import type { LogicalUnit } from '../scsi/logical_unit.ts';
 import { lockDataDir, type DataDirLock } from './data_dir_lock.ts';
 import { checkPoolPath } from './pool_paths.ts';
 import type { OwnershipOptions } from '../pool/pool_owner.ts';
@@ -274,6 +275,12 @@ export class Engine {
 
   describeExport(pool: string, volume: string): ExportView {
     return this.#exports.exportOf(pool, volume);
+  }
+
+  /** The SCSI logical unit an export serves (the snapshot barrier holds its writes), or undefined. */
+  exportUnit(pool: string, volume: string): LogicalUnit | undefined {
+    const found = this.#exports.find(pool, volume);
+    return found ? found.target.scsi.unit(found.lun.record.lun) : undefined;
   }
 
   createExport(req: ExportRequest): Promise<ExportView> {

@@ -224,3 +224,26 @@ test('a group snapshot of two volumes is one point in time: a writer alternating
     assert.ok(!left.snapshots.some((s) => s.name === sx.id || s.name === sy.id), 'member copies removed from every engine');
   }
 });
+
+test('a group snapshot of two single-replica volumes published straight from their engines: held at the exports, one prefix in both', { timeout: 600_000 }, async () => {
+  const x = await publishedVolume('pvc-single-x', 1);
+  const y = await publishedVolume('pvc-single-y', 1);
+  const cross = new WriteSequence([
+    { volume: x.id, writer: writer(x.target!), base: 0 },
+    { volume: y.id, writer: writer(y.target!), base: 0 },
+  ], CHUNK, CHUNKS, 31);
+  const load = new WriteSequence([{ volume: x.id, writer: writer(x.target!), base: REGION }], CHUNK, CHUNKS, 32);
+  const seqs = [cross, load];
+  await until(() => seqs.every((s) => s.acked() >= 30));
+  const lo = seqs.map((s) => s.acked());
+  const made = await cp<Group>(plane!.url, 'POST', '/v1/snapshot-groups', { name: 'grp-single', volumeIds: [x.id, y.id] });
+  const hi = seqs.map((s) => s.acked() + 1);
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  await until(() => seqs.every((s, i) => s.acked() >= hi[i] + 3));
+  for (const s of seqs) await s.stop();
+  const [sx, sy] = [x.id, y.id].map((id) => made.body.snapshots.find((s) => s.volumeId === id)!);
+  const images = new Map([[x.id, await identicalCopies(sx, 1)], [y.id, await identicalCopies(sy, 1)]]);
+  for (const [i, s] of seqs.entries()) {
+    assert.ok(prefixMatching(s.log, images, CHUNK, lo[i], hi[i]) >= 0, `sequence ${i}: no single prefix of its writes (${lo[i]}..${hi[i]}) fits both members`);
+  }
+});

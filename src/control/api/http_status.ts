@@ -21,9 +21,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   POOL_FAULTED: 409,
   REPLICA_MISMATCH: 409,
   STORE_CONFLICT: 409,
-  // Snapshots (docs/api.md): a pause held by another snapshot, volumes a group cannot hold still, a delta across volumes.
+  // Snapshots (docs/api.md): a pause held by another snapshot, a delta across volumes.
   NEXUS_PAUSE_BUSY: 409,
-  GROUP_NOT_PAUSABLE: 409,
   SNAPSHOTS_NOT_COMPARABLE: 409,
   SNAPSHOT_BARRIER_LOST: 503,
   PLACEMENT_FAILED: 422,

@@ -146,6 +146,14 @@ export class EngineClient implements EngineApi {
     await this.#call('POST', `/v1/nexus/${seg(name)}/resume`, { token });
   }
 
+  pauseExport(pool: string, volume: string, req: { token: string; leaseMs: number }): Promise<EngineNexusPause> {
+    return this.#unimplemented('the snapshot barrier', this.#call('POST', `/v1/exports/${seg(pool)}/${seg(volume)}/pause`, req));
+  }
+
+  async resumeExport(pool: string, volume: string, token: string): Promise<void> {
+    await this.#call('POST', `/v1/exports/${seg(pool)}/${seg(volume)}/resume`, { token });
+  }
+
   snapshotBlocks(req: { pool: string; snapshot: string; base?: string; startingOffset?: number; maxResults?: number }): Promise<SnapshotBlockPage> {
     const q = new URLSearchParams();
     if (req.base !== undefined) q.set('base', req.base);

@@ -184,6 +184,9 @@ export interface EngineApi {
   pauseNexus(name: string, req: { token: string; leaseMs: number }): Promise<EngineNexusPause>;
   /** Lets the writes go; NEXUS_PAUSE_LOST when the lease had already ended the pause. */
   resumeNexus(name: string, token: string): Promise<void>;
+  /** The same barrier on a volume exported straight from this engine (one replica, no nexus). */
+  pauseExport(pool: string, volume: string, req: { token: string; leaseMs: number }): Promise<EngineNexusPause>;
+  resumeExport(pool: string, volume: string, token: string): Promise<void>;
   /** The ranges a snapshot holds data for, or (with `base`) those that differ from snapshot `base`; NOT_IMPLEMENTED from a pool without it. */
   snapshotBlocks(req: { pool: string; snapshot: string; base?: string; startingOffset?: number; maxResults?: number }): Promise<SnapshotBlockPage>;
 }

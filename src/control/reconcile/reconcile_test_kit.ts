@@ -175,6 +175,16 @@ export class FakeEngine implements EngineApi {
       throw new EngineRequestError('NEXUS_PAUSE_LOST', 409, 'lease ran out');
     }
   }
+  async pauseExport(pool: string, volume: string, req: { token: string; leaseMs: number }): Promise<EngineNexusPause> {
+    this.#check();
+    if (!this.exports.has(`${pool}/${volume}`)) throw new EngineRequestError('EXPORT_NOT_FOUND', 404, `${pool}/${volume} is not exported`);
+    this.trace.push(`pause ${volume}`);
+    return { token: req.token, leaseMs: req.leaseMs, pausedMs: 0, online: [{ name: `${pool}/${volume}`, node: 'local', pool, volume }] };
+  }
+  async resumeExport(_pool: string, volume: string): Promise<void> {
+    this.#check();
+    this.trace.push(`resume ${volume}`);
+  }
   async snapshotBlocks(_req: { pool: string; snapshot: string; base?: string }): Promise<SnapshotBlockPage> {
     this.#check();
     throw new NotImplementedError('changed-block tracking');

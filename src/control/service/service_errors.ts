@@ -100,13 +100,6 @@ export class SnapshotBarrierLostError extends BerthError {
   }
 }
 
-/** Several published volumes in one group without a nexus to pause: their copies could not be cut at one point. */
-export class GroupNotPausableError extends BerthError {
-  constructor(volumes: readonly string[]) {
-    super('GROUP_NOT_PAUSABLE', `volumes ${volumes.join(', ')} are published without a nexus (single replica), so their writes cannot be held together; a group may hold at most one such volume`);
-  }
-}
-
 export class GroupSnapshotNotFoundError extends BerthError {
   constructor(id: string) { super('GROUP_SNAPSHOT_NOT_FOUND', `group snapshot ${id} does not exist`); }
 }

@@ -96,21 +96,32 @@ test('group snapshot: every nexus paused before any copy, resumed after the last
   }
 });
 
-test('group snapshot: a failed cut removes the copies of every member; two published single-replica volumes are refused', async () => {
+test('group snapshot: a failed cut removes the copies of every member; single-replica volumes are held at their exports', async () => {
   const kit = await makeKit(3);
   try {
-    enableSnapshots(kit);
+    const trace = enableSnapshots(kit);
     const a = await publishedVolume(kit, 'pvc-f1', 2);
     const b = await publishedVolume(kit, 'pvc-f2', 2);
     const broken = kit.engines.get(b.nexusNode)!;
+    const create = broken.createSnapshot.bind(broken);
     broken.createSnapshot = async () => { throw Object.assign(new Error('disk gone'), { code: 'POOL_FAULTED' }); };
     await assert.rejects(kit.services.groupSnapshots.create({ name: 'grp-f', volumeIds: [a.id, b.id] }));
     for (const e of kit.engines.values()) assert.equal(e.snapshots.size, 0, `no copy left on ${e.endpoint}`);
     assert.deepEqual(await kit.services.groupSnapshots.list(), []);
     assert.equal(await finishPendingGroupSnapshots.run(kit.services.ctx), 0, 'nothing left pending');
+    broken.createSnapshot = create;
+
+    // Two single-replica volumes published straight from their engines: each export is paused.
     const s1 = await publishedVolume(kit, 'pvc-s1', 1);
     const s2 = await publishedVolume(kit, 'pvc-s2', 1);
-    await assert.rejects(kit.services.groupSnapshots.create({ name: 'grp-s', volumeIds: [s1.id, s2.id] }), (e) => errorCode(e) === 'GROUP_NOT_PAUSABLE');
+    trace.length = 0;
+    const { group } = await kit.services.groupSnapshots.create({ name: 'grp-s', volumeIds: [s1.id, s2.id] });
+    const replicaOf = async (id: string): Promise<string> => (await kit.services.replicas.list({ volumeId: id }))[0].id;
+    const [r1, r2] = [await replicaOf(s1.id), await replicaOf(s2.id)];
+    assert.deepEqual(trace.slice(0, 2).sort(), [`pause ${r1}`, `pause ${r2}`].sort(), JSON.stringify(trace));
+    assert.deepEqual(trace.slice(2, 4).map((t) => t.split(' ')[0]), ['snap', 'snap']);
+    assert.deepEqual(trace.slice(4).sort(), [`resume ${r1}`, `resume ${r2}`].sort());
+    assert.deepEqual((await kit.services.groupSnapshots.members(group)).map((m) => m.replicaSnapshots.map((c) => c.replicaId)), [[r1], [r2]]);
   } finally {
     await kit.close();
   }

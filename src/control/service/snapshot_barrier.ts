@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { errorCode } from '../../util/errors.ts';
-import type { EngineApi } from '../engine_client/engine_client_types.ts';
 import type { SnapshotSpec } from '../model/snapshot_spec.ts';
 import type { ServiceContext } from './service_context.ts';
-import { GroupNotPausableError, SnapshotBarrierLostError, VolumeNotReadyError } from './service_errors.ts';
+import { SnapshotBarrierLostError, VolumeNotReadyError } from './service_errors.ts';
 import { inSync, nexusNameOf } from './nexus_acts.ts';
 import { replicasOf, splitPoolId, type StoredReplica, type StoredVolume } from './service_records.ts';
 
@@ -51,20 +50,17 @@ export interface HeldVolume {
  * Runs `act` while no write reaches any of the volumes (docs/nexus.md "Snapshot barrier"):
  * pauses each volume's nexus (lease-bounded; the engine answers once writes in flight are
  * done on every child and names the in-sync children), then `act`, then resumes every
- * nexus. What `act` cuts on the held replicas is one point in time. A volume with no
- * nexus is written by nobody (unpublished) or through one pool volume (single replica,
- * published) whose snapshot or clone is atomic on its own; at most one such published
- * volume may be held with others, since nothing holds its writes. If any pause ended by
+ * nexus. What `act` cuts on the held replicas is one point in time. A single-replica
+ * volume published straight from its engine is held at that export's logical unit; an
+ * unpublished one is written by nobody. If any pause ended by
  * its lease before its resume, SnapshotBarrierLostError: the caller must discard what
  * `act` made. A degraded volume is held with its in-sync replicas only.
  */
 export async function withWritesHeld<T>(
   ctx: ServiceContext, volumes: readonly StoredVolume[], act: (held: HeldVolume[]) => Promise<T>, leaseMs = SNAPSHOT_PAUSE_LEASE_MS,
 ): Promise<T> {
-  const unheld = volumes.filter((v) => nexusNodeOf(v) === undefined && v.target !== undefined).map((v) => v.id);
-  if (unheld.length > 1) throw new GroupNotPausableError(unheld);
   const token = `snap-${randomUUID()}`;
-  const paused: { engine: EngineApi; name: string; volumeId: string }[] = [];
+  const paused: Paused[] = [];
   let result: T | undefined;
   let failure: unknown;
   try {
@@ -76,7 +72,7 @@ export async function withWritesHeld<T>(
   const lost: string[] = [];
   await Promise.all(paused.map(async (p) => {
     try {
-      await p.engine.resumeNexus(p.name, token);
+      await p.resume();
     } catch (err) {
       // Not resumed by us: either the lease already let the writes go, or the engine is gone (its lease will).
       lost.push(p.volumeId);
@@ -100,21 +96,30 @@ export async function cutAtOnePoint(ctx: ServiceContext, targets: readonly CutTa
   }, leaseMs);
 }
 
-async function hold(
-  ctx: ServiceContext, volume: StoredVolume, token: string, leaseMs: number, paused: { engine: EngineApi; name: string; volumeId: string }[],
-): Promise<HeldVolume> {
+interface Paused { readonly volumeId: string; resume(): Promise<void> }
+
+async function hold(ctx: ServiceContext, volume: StoredVolume, token: string, leaseMs: number, paused: Paused[]): Promise<HeldVolume> {
   const replicas = await replicasOf(ctx.store, volume.id);
   const node = nexusNodeOf(volume);
+  const direct = volume.target?.replicaId === undefined ? undefined : replicas.find((r) => r.id === volume.target?.replicaId);
   let held: StoredReplica[];
   let drainMs: number | undefined;
-  if (node === undefined) {
-    // A replica still awaiting its rebuild (a replacement, a blank copy of a clone) holds no valid image.
+  if (node === undefined && direct !== undefined) {
+    // One replica served straight from its engine: that export's logical unit holds the writes.
+    const engine = await ctx.engineOf(direct.nodeId);
+    const { pool } = splitPoolId(direct.poolId);
+    const pause = await engine.pauseExport(pool, direct.id, { token, leaseMs });
+    paused.push({ volumeId: volume.id, resume: () => engine.resumeExport(pool, direct.id, token) });
+    drainMs = pause.pausedMs;
+    held = [direct];
+  } else if (node === undefined) {
+    // Unpublished: nobody writes. A replica still awaiting its rebuild (a replacement, a blank copy of a clone) holds no valid image.
     held = replicas.filter(inSync);
   } else {
     const engine = await ctx.engineOf(node);
     const name = nexusNameOf(volume.id);
     const pause = await engine.pauseNexus(name, { token, leaseMs });
-    paused.push({ engine, name, volumeId: volume.id });
+    paused.push({ volumeId: volume.id, resume: () => engine.resumeNexus(name, token) });
     drainMs = pause.pausedMs;
     // The nexus, not the record, knows who holds every acknowledged write right now.
     const online = new Set(pause.online.map((c) => `${c.pool}/${c.volume}`));

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine.ts';
 import { WRITE_HOLD_DEFAULT_LEASE_MS, WRITE_HOLD_MAX_LEASE_MS } from '../../nexus/index.ts';
-import { errorResponses } from './api_schemas.ts';
+import { errorResponses, volumeParams } from './api_schemas.ts';
 import { nexusParams } from './nexus_schemas.ts';
+import { ExportWriteHolds } from '../export_write_hold.ts';
+import { ExportNotFoundError } from '../errors.ts';
 
 const token = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } as const;
 
@@ -44,6 +46,33 @@ export function registerSnapshotBarrierRoutes(app: FastifyInstance, engine: Engi
         return { name, node: r?.node ?? '', pool: r?.pool ?? '', volume: r?.volume ?? '' };
       }),
     };
+  });
+
+  // A volume exported straight from this engine (one replica, no nexus): the same barrier on its logical unit.
+  const exportHolds = new ExportWriteHolds();
+  app.post<{ Params: { pool: string; volume: string }; Body: { token: string; leaseMs?: number } }>('/v1/exports/:pool/:volume/pause', {
+    schema: {
+      tags: ['exports'], summary: 'Hold the export\'s writes (bounded by leaseMs) until every write in flight is done',
+      params: volumeParams, body: pauseBody, response: { 200: pauseSchema, ...errorResponses },
+    },
+  }, async (req) => {
+    const { pool, volume } = req.params;
+    const lu = engine.exportUnit(pool, volume);
+    if (lu === undefined) throw new ExportNotFoundError(pool, volume);
+    const leaseMs = req.body.leaseMs ?? WRITE_HOLD_DEFAULT_LEASE_MS;
+    const started = performance.now();
+    await exportHolds.pause(`${pool}/${volume}`, lu, req.body.token, leaseMs);
+    return { token: req.body.token, leaseMs, pausedMs: performance.now() - started, online: [{ name: `${pool}/${volume}`, node: 'local', pool, volume }] };
+  });
+
+  app.post<{ Params: { pool: string; volume: string }; Body: { token: string } }>('/v1/exports/:pool/:volume/resume', {
+    schema: {
+      tags: ['exports'], summary: 'Let the export\'s writes go; 409 NEXUS_PAUSE_LOST when the pause had already ended by its lease',
+      params: volumeParams, body: resumeBody, response: { 204: { type: 'null' }, ...errorResponses },
+    },
+  }, async (req, reply) => {
+    exportHolds.resume(`${req.params.pool}/${req.params.volume}`, req.body.token);
+    return reply.code(204).send();
   });
 
   app.post<{ Params: { name: string }; Body: { token: string } }>('/v1/nexus/:name/resume', {
