@@ -32,6 +32,8 @@ test('snapshot space: nothing of its own until overwritten; pool verify finds no
   assertQemuOk(await qemuIo(ex.url, ['write -P 0xb1 0 2M', 'write -P 0xb2 5M 4k', 'flush']), 'write B');
   const after = await ok<SnapshotDoc>(api, 'GET', '/v1/pools/cow/snapshots/s1');
   assert.equal(after.exclusiveBytes, 2 * MiB + 4096);
+  const metrics = await (await fetch(`${api}/metrics`)).text();
+  assert.match(metrics, new RegExp(`^berth_snapshot_exclusive_bytes\\{pool="cow",snapshot="s1"\\} ${2 * MiB + 4096}$`, 'm'));
   const table = await berth(api, ['snapshot', 'list', 'cow/vol']);
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /EXCLUSIVE/);

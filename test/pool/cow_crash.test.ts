@@ -151,7 +151,8 @@ function runWorker(args: string[], killAfterMs: number): Promise<{ err: string; 
 
 test(`copy-on-write survives kill -9 at random points of every operation (${ROUNDS} rounds)`, { timeout: 60_000 + ROUNDS * 20_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'berth-cowcrash-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // COW_CRASH_KEEP=1 keeps the pool and the round logs for a post-mortem.
+  t.after(() => { if (process.env.COW_CRASH_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true }); });
   const poolPath = path.join(dir, 'pool');
   let st: State = { vols: new Map(), snaps: new Map() };
   const counts = new Map<string, number>();
@@ -172,7 +173,7 @@ test(`copy-on-write survives kill -9 at random points of every operation (${ROUN
     const pool = await Pool.import(poolPath);
     try {
       const { bad, next } = await check(pool, st);
-      assert.deepEqual(bad, [], `round ${i} (seed ${seed}), killed after ${killAfter} ms; last steps:\n${lines.slice(-6).join('\n')}`);
+      assert.deepEqual(bad, [], `round ${i} (seed ${seed}, ${dir}), killed after ${killAfter} ms; last steps:\n${lines.slice(-6).join('\n')}`);
       st = next;
     } finally {
       await pool.close();

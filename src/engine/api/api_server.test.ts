@@ -36,6 +36,7 @@ function fakeEngine() {
     exportCount: () => 1,
     exportIoStats: () => [{ pool: 'p', volume: 'v', stats: new IoStats(512) }],
     nexuses: { list: () => [] },
+    importedPool: () => ({ listSnapshots: () => [{ name: 's', exclusiveBytes: 7 }] }),
   };
   return { engine: engine as unknown as Engine, calls };
 }
@@ -126,6 +127,7 @@ test('metrics and openapi', async () => {
     assert.match(m.body, /^berth_pool_capacity_bytes\{pool="p"\} 100$/m);
     assert.match(m.body, /^berth_pool_online\{pool="bad"\} 0$/m);
     assert.match(m.body, /^berth_exports 1$/m);
+    assert.match(m.body, /^berth_snapshot_exclusive_bytes\{pool="p",snapshot="s"\} 7$/m);
     // I/O families from prom-client's exposition, and its process metrics.
     assert.match(m.body, /^# TYPE berth_volume_io_latency_seconds histogram$/m);
     assert.match(m.body, /^berth_volume_io_latency_seconds_bucket\{pool="p",volume="v",op="read",le="0.00005"\} 0$/m);

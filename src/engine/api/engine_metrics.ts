@@ -41,6 +41,7 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
   const hostAvail = gauge('berth_pool_host_available_bytes', 'Bytes still free on the filesystem that holds a pool file (what a sparse pool file can still grow by).');
   const vsize = gauge('berth_volume_size_bytes', 'Size of the volume.');
   const valloc = gauge('berth_volume_allocated_bytes', 'Bytes of the volume backed by pool space.');
+  const sexcl = gauge('berth_snapshot_exclusive_bytes', 'Bytes only this snapshot holds (what deleting it would free); the rest it shares.');
   for (const p of engine.listPools()) {
     const labels = { pool: p.name };
     up.samples.push({ labels, value: p.state === 'online' ? 1 : 0 });
@@ -58,6 +59,9 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
       vsize.samples.push({ labels: vl, value: v.sizeBytes });
       valloc.samples.push({ labels: vl, value: v.allocatedBytes });
     }
+    for (const s of engine.importedPool(p.name).listSnapshots()) {
+      sexcl.samples.push({ labels: { pool: p.name, snapshot: s.name }, value: s.exclusiveBytes });
+    }
   }
   const exportsG = gauge('berth_exports', 'Volumes exported over iSCSI.');
   exportsG.samples.push({ value: engine.exportCount() });
@@ -67,5 +71,5 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
   for (const t of engine.listTargets()) sessions.samples.push({ labels: { target: t.iqn }, value: byTarget.get(t.iqn) ?? 0 });
   const mem = gauge('berth_process_resident_memory_bytes', 'Resident set size of the engine process.');
   mem.samples.push({ value: process.memoryUsage.rss() });
-  return [up, cap, used, free, thinProv, vols, cond, backed, hostAvail, vsize, valloc, exportsG, sessions, mem, ...nexusMetricFamilies(engine.nexuses.list()), ...ioMetricFamilies(engine.exportIoStats()), requests.family()];
+  return [up, cap, used, free, thinProv, vols, cond, backed, hostAvail, vsize, valloc, sexcl, exportsG, sessions, mem, ...nexusMetricFamilies(engine.nexuses.list()), ...ioMetricFamilies(engine.exportIoStats()), requests.family()];
 }
