@@ -385,8 +385,23 @@ export class Volume implements BlockDevice {
     const p = this.meta.map.get(l);
     if (p < 0) return this.allocateAndWrite(l, off, data, bo, n);
     if (this.host.refs[p] > 1) return this.copyUpAndWrite(l, p, off, data, bo, n);
-    if (this.host.partial.size !== 0 && this.host.partial.has(p)) return this.cow.write(p, off, data, bo, n);
+    if (this.host.partial.size !== 0 && this.host.partial.has(p)) return this.writePartial(p, off, data, bo, n);
     return this.writeAt(data, bo, n, this.dataOffset + p * this.es + off);
+  }
+
+  /**
+   * A write into a partial extent, inside the I/O gate for its whole course: it may wait
+   * for a grain lock or read the base before it writes, and a snapshot's drain must not
+   * find the gate empty meanwhile and share the extent under it.
+   */
+  private async writePartial(q: number, off: number, data: Buffer, bo: number, n: number): Promise<void> {
+    const gate = this.gate;
+    gate.n++;
+    try {
+      await this.cow.write(q, off, data, bo, n);
+    } finally {
+      gate.leave();
+    }
   }
 
   /** Another write is allocating (or copying up) this extent: wait for its record, then write. */
