@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { median, metricsOverheadMarkdown, overheadOf } from './metrics_overhead.ts';
+import { countingCostNs, median, metricsOverheadMarkdown, overheadOf } from './metrics_overhead.ts';
 
 test('overhead is the median of per-round paired ratios, so one noisy round does not decide it', () => {
   const f = overheadOf(10, [
@@ -17,4 +17,11 @@ test('overhead is the median of per-round paired ratios, so one noisy round does
   assert.match(md, /I\/O accounting overhead: 2\.0% of 4k randread IOPS, 2\.0% engine CPU per command \(3 rounds; target < 3%\)/);
   assert.match(md, /Per-round on\/off IOPS ratios ranged 0\.98–2\.00/);
   assert.match(metricsOverheadMarkdown(overheadOf(5, [{ iopsOn: 101, iopsOff: 100, cpuUsOn: 9, cpuUsOff: 10 }])), /overhead: −1\.0% of 4k randread IOPS, −10\.0% engine CPU/);
+});
+
+test('the accounting alone: a positive cost per command, put against the engine\'s CPU per command', () => {
+  const ns = countingCostNs(200_000);
+  assert.ok(ns > 0 && ns < 100_000, String(ns));
+  const f = { ...overheadOf(10, [{ iopsOn: 1, iopsOff: 1, cpuUsOn: 8, cpuUsOff: 8 }]), countingNs: 120 };
+  assert.match(metricsOverheadMarkdown(f), /tight loop, CPU time\): 120 ns per command, 1\.5% of the 8 µs of engine CPU/);
 });
