@@ -107,7 +107,7 @@ export async function runNetpathBench(o: NetpathOptions = {}): Promise<NetpathRe
 }
 
 /** Rows: paths; columns: workloads, each figure with its ratio to the host-network row (pure). */
-export function netpathMarkdown(r: NetpathResult): string {
+export function netpathTable(r: NetpathResult): { header: string[]; rows: string[][] } {
   const rows = netpathRows();
   const cell = (path: string, row: RowSpec): string => {
     const c = r.results[path]?.[row.id];
@@ -118,7 +118,12 @@ export function netpathMarkdown(r: NetpathResult): string {
     const host = r.results[NET_PATHS[0]]?.[row.id];
     return host && !('error' in host) && headline(host, row) > 0 ? `${text} (${(v / headline(host, row)).toFixed(2)}×)` : text;
   };
-  const table = markdownTable(['Path', 'MTU', ...rows.map((x) => x.label)], r.paths.map((p) => [p.title, String(p.mtu), ...rows.map((row) => cell(p.path, row))]));
+  return { header: ['Path', 'MTU', ...rows.map((x) => x.label)], rows: r.paths.map((p) => [p.title, String(p.mtu), ...rows.map((row) => cell(p.path, row))]) };
+}
+
+export function netpathMarkdown(r: NetpathResult): string {
+  const t = netpathTable(r);
+  const table = markdownTable(t.header, t.rows);
   return [
     `One engine, one ${r.volumeBytes / MiB} MiB thick volume in a /dev/shm pool, in a network namespace; fio (libiscsi, one job) in`,
     `the same namespace over loopback (the host-network row) or in another namespace over each path. ${r.runtimeS} s per row,`,

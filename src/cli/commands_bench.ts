@@ -14,6 +14,7 @@ import {
   BENCH_TABLE_HEADER, benchRow, benchTableRows, pgbenchTableRows, hostBenchRows, iscsiFioArgs, localFioArgs, type BenchCell, type BenchRow, type BenchRun,
 } from './host_bench.ts';
 import { runPgbench, type PgbenchRow } from './bench_pgbench.ts';
+import { addNetworkPathOptions, runNetworkPaths, type NetworkPathFlags } from './bench_netpath.ts';
 
 export interface HostBenchOptions {
   /** The volume fio overwrites; absent: pgbench rows only. */
@@ -199,9 +200,13 @@ export function benchOptions(f: BenchFlags, log: (line: string) => void): HostBe
 
 /** `berth bench`: registered on the CLI like the other command groups. */
 export function registerBenchCommand(program: Command, format: () => OutputFormat, run: (fn: (f: BenchFlags) => Promise<void>) => (f: BenchFlags) => Promise<void>): void {
-  addBenchOptions(program.command('bench')
-    .description('fio on a Berth volume (iSCSI) and on a local file side by side: 4k random read/write, 1 MiB sequential; prints the ratios'))
-    .action(run(async (f: BenchFlags) => {
+  addNetworkPathOptions(addBenchOptions(program.command('bench')
+    .description('fio on a Berth volume (iSCSI) and on a local file side by side: 4k random read/write, 1 MiB sequential; prints the ratios')))
+    .action(run(async (f: BenchFlags & NetworkPathFlags) => {
+      if (f.networkPaths) {
+        await runNetworkPaths(f, format(), (line) => { process.stderr.write(`bench: ${line}\n`); });
+        return;
+      }
       const report = await runHostBench(benchOptions(f, (line) => { process.stderr.write(`bench: ${line}\n`); }));
       printBenchReport(format(), report);
     }));
