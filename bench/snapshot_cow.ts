@@ -31,6 +31,8 @@ export interface SnapshotCowOptions {
 }
 
 const ms = (x: number): string => x.toFixed(1);
+const ms2 = (x: number): string => x.toFixed(2);
+const us = (x: number): string => (x * 1000).toFixed(0);
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 /** Maps every extent of `name`: whole data, or one 4 KiB write per extent (the same map, almost no host space). */
@@ -95,7 +97,7 @@ async function poolFigures(o: SnapshotCowOptions): Promise<string> {
         return timeCreates(pool, 'v', rounds);
       });
       times.set(c.label, t);
-      rows.push([c.label, ms(t.snapshotMs), ms(t.cloneMs)]);
+      rows.push([c.label, ms2(t.snapshotMs), ms2(t.cloneMs)]);
     }
     const big = times.get(cases[2].label)!;
     const small = times.get(cases[1].label)!;
@@ -197,9 +199,9 @@ async function catalogueFigures(o: SnapshotCowOptions): Promise<string> {
         for (let k = target - sample; k < target; k++) await pool.deleteVolume(`c${k}`);
         const deleteMs = (performance.now() - t) / sample;
         await createMany(pool, target - sample, target);
-        rows.push([String(listed), ms(createMs), ms(deleteMs), ms(listMs), ms(snapMs)]);
+        rows.push([String(listed), us(createMs), us(deleteMs), ms(listMs), ms2(snapMs)]);
       }
-      return markdownTable(['entries in the pool', `create, ms each (${sample}, one at a time)`, `delete, ms each (${sample})`, 'list all, ms', 'snapshot create, ms'], rows);
+      return markdownTable(['entries in the pool', `create, µs each (${sample}, one at a time)`, `delete, µs each (${sample})`, 'list all, ms', 'snapshot create, ms'], rows);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -85,6 +85,14 @@ export class PoolExtentMap {
     this.starts = src.starts;
   }
 
+  /** Adds `delta` to `counts[p]` for every pool extent p the map holds (a tight loop, no callbacks). */
+  countInto(counts: Uint32Array, delta: 1 | -1): void {
+    for (const c of this.chunks) {
+      if (c === undefined) continue;
+      for (let i = 0; i < CHUNK_ENTRIES; i++) if (c[i] !== 0) counts[c[i] - 1] += delta;
+    }
+  }
+
   /** Unmaps everything. */
   clear(): void {
     this.chunks.length = 0;

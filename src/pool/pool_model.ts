@@ -251,10 +251,9 @@ export class PoolModel {
         if (this.extentsFor(src.sizeBytes) > this.extentsFor(dst.sizeBytes)) throw new PoolCorruptError('share into a smaller entry');
         // The map is empty: copy it whole, and one undo entry takes the whole share back.
         dst.map.copyFrom(src.map);
-        const refs = this.refs;
-        dst.map.forEachMapped(0, this.extentsFor(dst.sizeBytes), (_l, p) => { refs[p]++; });
+        dst.map.countInto(this.refs, 1);
         this.note(() => {
-          dst.map.forEachMapped(0, this.extentsFor(dst.sizeBytes), (_l, p) => { refs[p]--; });
+          dst.map.countInto(this.refs, -1);
           dst.map.clear();
         });
         break;

@@ -105,7 +105,8 @@ export class PoolSnapshots {
       release();
     }
     this.h.log.info({ volume: volume.name, snapshot: name }, 'snapshot created');
-    return this.info(name);
+    // Right after the share every extent it maps is shared with the volume: it holds nothing alone.
+    return this.describe(this.lookup(name), 0);
   }
 
   /**
@@ -213,12 +214,12 @@ export class PoolSnapshots {
     return s;
   }
 
-  private describe(s: SnapshotMeta): SnapshotInfo {
+  private describe(s: SnapshotMeta, exclusiveBytes?: number): SnapshotInfo {
     const source = this.h.model.volumes.get(s.sourceId);
     return {
       name: s.name, uuid: s.uuid, sourceVolume: source?.name ?? null, sourceVolumeUuid: source?.uuid ?? null,
       sizeBytes: s.sizeBytes, blockSize: s.blockSize as 512 | 4096, allocatedBytes: s.map.size * this.h.extentSize,
-      exclusiveBytes: snapshotExclusiveBytes(this.h.model, s),
+      exclusiveBytes: exclusiveBytes ?? snapshotExclusiveBytes(this.h.model, s),
       createdAt: new Date(s.createdAtMs).toISOString(), state: s.state,
     };
   }
