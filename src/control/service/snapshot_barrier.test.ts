@@ -168,3 +168,35 @@ test('a clone of a published 2-replica volume seeds both replicas from their own
     await kit.close();
   }
 });
+
+test('a group create whose undo failed stays pending; the reconciler later removes every copy and member record and rolls back', async () => {
+  const kit = await makeKit(3);
+  try {
+    enableSnapshots(kit);
+    const a = await publishedVolume(kit, 'pvc-c1', 2);
+    const b = await publishedVolume(kit, 'pvc-c2', 2);
+    const services = kit.services;
+    const bReplicas = new Set((await services.replicas.list({ volumeId: b.id })).map((r) => r.id));
+    // b's copies fail (after a's were cut), and the undo cannot reach any engine to remove a's: as after a crash, the intent stays.
+    const saved = [...kit.engines.values()].map((e) => ({ e, create: e.createSnapshot.bind(e), destroy: e.destroySnapshot.bind(e) }));
+    for (const { e, create } of saved) {
+      e.createSnapshot = async (req) => {
+        if (bReplicas.has(req.volume)) throw Object.assign(new Error('pool faulted'), { code: 'POOL_FAULTED' });
+        return await create(req);
+      };
+      e.destroySnapshot = async () => { throw Object.assign(new Error('unreachable'), { code: 'ENGINE_UNREACHABLE' }); };
+    }
+    await assert.rejects(services.groupSnapshots.create({ name: 'grp-crash', volumeIds: [a.id, b.id] }));
+    assert.ok([...kit.engines.values()].reduce((n, e) => n + e.snapshots.size, 0) >= 2, 'a\'s copies are still there');
+    await assert.rejects(services.groupSnapshots.create({ name: 'grp-crash', volumeIds: [a.id, b.id] }), (e) => errorCode(e) === 'OPERATION_IN_PROGRESS');
+    for (const { e, create, destroy } of saved) { e.createSnapshot = create; e.destroySnapshot = destroy; }
+    assert.equal(await finishPendingGroupSnapshots.run(services.ctx), 1);
+    for (const e of kit.engines.values()) assert.equal(e.snapshots.size, 0, `no copy left on ${e.endpoint}`);
+    assert.deepEqual(await services.groupSnapshots.list(), []);
+    assert.deepEqual(await services.snapshots.list(), []);
+    const { created } = await services.groupSnapshots.create({ name: 'grp-crash', volumeIds: [a.id, b.id] });
+    assert.equal(created, true, 'the name is free again');
+  } finally {
+    await kit.close();
+  }
+});
