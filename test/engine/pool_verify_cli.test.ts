@@ -6,6 +6,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startEngine, type EngineProcess } from '../helpers/engine_process.ts';
 import { assertQemuOk, berth, ok, provision, qemuIo, GiB, MiB } from './engine_kit.ts';
 
@@ -51,4 +53,25 @@ test('snapshot space: nothing of its own until overwritten; pool verify finds no
   const missing = await berth(api, ['pool', 'verify', 'nope']);
   assert.notEqual(missing.code, 0);
   assert.match(missing.stderr, /^error: POOL_NOT_FOUND: /m);
+});
+
+test('berth pool verify exits non-zero and prints the problems an engine reports', async () => {
+  // An engine whose pool is inconsistent, as far as the CLI can tell: only the answer matters.
+  const server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(req.url === '/v1/pools/bad/verify' ? {
+      ownedExtents: 3, sharedExtents: 1, partialExtents: 0, reservedExtents: 0, freeExtents: 5, allocatedBytes: 0,
+      problems: ['extent 7 has reference count 1, but 2 references exist'],
+    } : {}));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const r = await berth(url, ['pool', 'verify', 'bad']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout, /extent 7 has reference count 1, but 2 references exist/);
+    assert.match(r.stderr, /^error: POOL_CORRUPT: pool bad: 1 problem\(s\) found/m);
+  } finally {
+    server.close();
+  }
 });
