@@ -55,8 +55,8 @@ export class NexusWriteHold {
     this.#timer = timer;
   }
 
-  /** What a new write waits on; undefined when nothing is held (the I/O fast path tests this). */
-  get blocker(): Promise<void> | undefined { return this.#hold?.released; }
+  /** What a new write waits on; undefined when nothing is held. A plain field: the I/O fast path reads it per write. */
+  blocker: Promise<void> | undefined = undefined;
 
   /** Starts holding writes under `token` for at most `leaseMs` (clamped to 1..WRITE_HOLD_MAX_LEASE_MS). */
   hold(token: string, leaseMs: number): void {
@@ -66,6 +66,7 @@ export class NexusWriteHold {
     const released = new Promise<void>((resolve) => { release = resolve; });
     const timer = this.#timer.set(() => this.#end(token, `its ${ms} ms lease ran out`), ms);
     this.#hold = { token, released, release, timer };
+    this.blocker = released;
   }
 
   /** Whether `token` still holds the writes. */
@@ -77,6 +78,7 @@ export class NexusWriteHold {
     if (h?.token === token) {
       this.#timer.clear(h.timer);
       this.#hold = undefined;
+      this.blocker = undefined;
       h.release();
       return;
     }
@@ -95,6 +97,7 @@ export class NexusWriteHold {
     if (h?.token !== token) return;
     this.#timer.clear(h.timer);
     this.#hold = undefined;
+    this.blocker = undefined;
     // Only the latest few reasons are kept: a token is used once.
     if (this.#lost.size >= 16) this.#lost.delete(this.#lost.keys().next().value as string);
     this.#lost.set(token, why);
