@@ -16,6 +16,7 @@ import { PgCluster } from './pgbench_pg.ts';
 import { runPgbenchReplicated } from './pgbench_replicated.ts';
 import { interleave, volumeBytesFor, type PgbenchOptions, type PgContender } from './pgbench_rounds.ts';
 import { PG_MODES, pgTable } from './pgbench_table.ts';
+import { run } from '../test/helpers/tools.ts';
 import { startTarget, TargetKind, type RunningTarget } from './targets.ts';
 
 const BERTH = 'Berth';
@@ -65,6 +66,11 @@ export async function pgbenchSection(o: PgbenchOptions): Promise<string> {
   } catch (err) {
     o.log(`pgbench: SKIPPED: ${(err as Error).message} (apt-get install postgresql)`);
     return [...parts, `Skipped: ${(err as Error).message}.`].join('\n');
+  }
+  const qsd = await run('qemu-storage-daemon', ['--version'], { check: false }).catch(() => undefined);
+  if (qsd === undefined || qsd.code !== 0) {
+    o.log('pgbench: SKIPPED: qemu-storage-daemon is missing (apt-get install qemu-system-common qemu-block-extra)');
+    return [...parts, 'Skipped: qemu-storage-daemon (the user-space attach path) is not installed.'].join('\n');
   }
   parts.push(
     `PostgreSQL (${bin}), default settings (fsync on), ext4 on each device; pgbench scale ${o.scale}, ${o.runtimeS} s per run,`,
