@@ -7,8 +7,10 @@
  * to every other copy and (2) hold exactly a prefix of each writer's acknowledged
  * writes: all those acknowledged before the request, none sent after the answer. For
  * the group, one writer alternates between the two volumes, so one prefix must fit
- * both members at once (crash consistency across volumes). A restore and a clone of a
- * 3-replica volume are seeded on every replica (no rebuild) with identical bytes. Changed-block tracking is
+ * both members at once (crash consistency across volumes), also for single-replica
+ * volumes held at their exports. A restore and a clone of a 3-replica volume are seeded
+ * on every replica (no rebuild) with identical bytes. A degraded volume (a replica's
+ * engine killed under load) is cut on its in-sync replica only. Changed-block tracking is
  * read through the control plane and the CLI.
  */
 import { test, after, before } from 'node:test';
@@ -246,4 +248,26 @@ test('a group snapshot of two single-replica volumes published straight from the
   for (const [i, s] of seqs.entries()) {
     assert.ok(prefixMatching(s.log, images, CHUNK, lo[i], hi[i]) >= 0, `sequence ${i}: no single prefix of its writes (${lo[i]}..${hi[i]}) fits both members`);
   }
+});
+
+// Last: it kills an engine.
+test('a snapshot of a degraded volume (a replica\'s engine killed under load) is cut on the in-sync replica only, and holds the acknowledged writes', { timeout: 600_000 }, async () => {
+  const v = await publishedVolume('pvc-degraded', 2);
+  const front = v.replicaStates[0].nodeId;
+  const other = v.replicaStates[1];
+  const seq = new WriteSequence([{ volume: v.id, writer: writer(v.target!), base: 0 }], CHUNK, CHUNKS, 41);
+  await until(() => seq.acked() >= 20);
+  await engines.get(other.nodeId)!.kill();
+  const killedAt = seq.acked();
+  // The nexus retires the dead replica on its next writes; none of them fails.
+  await until(() => seq.acked() >= killedAt + 20);
+  const lo = seq.acked();
+  const snap = await cp<Snapshot>(plane!.url, 'POST', '/v1/snapshots', { name: 'snap-degraded', volumeId: v.id });
+  const hi = seq.acked() + 1;
+  assert.equal(snap.status, 201, JSON.stringify(snap.body));
+  await seq.stop();
+  assert.deepEqual(snap.body.replicaSnapshots.map((c) => c.replicaId), [v.replicaStates[0].id], 'only the replica that holds every acknowledged write');
+  assert.equal(snap.body.replicaSnapshots[0].poolId.split(':')[0], front);
+  const image = await readCopy(snap.body.id, snap.body.replicaSnapshots[0], 'degraded');
+  assert.ok(prefixMatching(seq.log, new Map([[v.id, image]]), CHUNK, lo, hi) >= 0, `the snapshot is no prefix of the writes between ${lo} and ${hi}`);
 });
