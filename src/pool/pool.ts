@@ -618,6 +618,11 @@ export class Pool implements VolumeHost {
     // A snapshot or clone in progress finishes (or fails) before the file closes.
     await this.metaChain;
     await this.compacting;
+    // Grains written into partial extents since the last flush: a clean stop keeps them
+    // (the checkpoint stores only recorded grain bits).
+    for (const v of this.volumes.values()) {
+      await v.flushGrains().catch((err: unknown) => { this.log.warn({ err, volume: v.name }, 'recording written grains at close failed'); });
+    }
     await this.reaped();
     // The untouched reserve is still zero: the checkpoint can drop it.
     await this.supply.close();

@@ -175,3 +175,18 @@ test('deleting a snapshot frees the extents its volume overwrote in part: copy-u
   assert.deepEqual((await pool.verify({ checkFreeZeroed: true })).problems, []);
   await pool.close();
 });
+
+test('a clean close keeps first writes to shared grains that were never flushed', async (t) => {
+  const { pool, file } = await freshPool(t);
+  await pool.createVolume({ name: 'v', sizeBytes: 2 * ES });
+  const v = pool.openVolume('v');
+  await v.write(0, pattern(2 * ES, 1), false);
+  await pool.createSnapshot('v', 's');
+  await v.write(9, pattern(512, 2), false); // copy-up, grain bits only in memory
+  await pool.close();
+  const again = await Pool.import(file);
+  t.after(() => again.close());
+  const want = pattern(2 * ES, 1);
+  pattern(512, 2).copy(want, 9 * 512);
+  same(await again.openVolume('v').read(0, 2 * BPE), want);
+});
