@@ -2,16 +2,17 @@ import fs from 'node:fs';
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { silentLogger } from '../util/log.ts';
+import type { PoolInfo, VolumeInfo, PoolCreateOptions, PoolImportOptions } from './pool_types.ts';
 import type { PoolFile } from './pool_file.ts';
 import { openExclusive, ownPool } from './pool_open.ts';
-import type { OwnershipOptions, PoolOwnership } from './pool_owner.ts';
-import { NoSpaceError, type DeviceGoneError } from '../block/errors.ts';
-import { PoolAllocator, toRuns } from './pool_allocator.ts';
+import type { PoolOwnership } from './pool_owner.ts';
+import type { DeviceGoneError } from '../block/errors.ts';
+import { PoolAllocator } from './pool_allocator.ts';
 import { PoolExtentSupply } from './pool_extent_supply.ts';
 import { PoolModel, type PartialExtent, type VolumeMeta } from './pool_model.ts';
 import { allocatedRanges, deltaRanges, type ByteRange } from './pool_delta.ts';
 import { PoolJournal, JOURNAL_DURABLE } from './pool_journal.ts';
-import { RecordType, encodeRecord, type JournalRecord } from './pool_journal_record.ts';
+import { RecordType, encodeRecord, mapRuns, type JournalRecord } from './pool_journal_record.ts';
 import { encodeCheckpoint } from './pool_checkpoint.ts';
 import { encodeSuperblock, SB_FLAG_DEVICE_NOT_ZEROED, type Superblock } from './pool_superblock.ts';
 import { computeLayout, DEFAULT_EXTENT_SIZE, validateExtentSize, META_BLOCK_BYTES, POOL_FORMAT_VERSION, reserveWindow, SUPERBLOCK_BYTES } from './pool_layout.ts';
@@ -20,9 +21,10 @@ import { openCreateTarget } from './pool_create.ts';
 import { PROBE_BYTES } from './pool_signature.ts';
 import { isValidName, uuidToBytes } from './pool_bytes.ts';
 import { verifyPool, type PoolCheckReport } from './pool_verify.ts';
-import { PoolSpaceWatch, type SpaceView } from './pool_space_watch.ts';
+import { PoolSpaceWatch } from './pool_space_watch.ts';
 import { backRange, hostSpace, isRegularFile, punchRange, zeroOrPunch } from './pool_host_space.ts';
 import { Volume, type VolumeHost } from './pool_volume.ts';
+import { recoverAfterReplay, type Recovery } from './pool_recover.ts';
 import { PoolSnapshots, type SnapshotInfo } from './pool_snapshots.ts';
 import {
   InvalidNameError, InvalidSizeError, PoolClosedError, PoolCorruptError, PoolInUseError, PoolNotEmptyError, ShrinkNotSupportedError,
@@ -31,38 +33,7 @@ import {
 
 export type { ByteRange } from './pool_delta.ts';
 
-export interface PoolInfo extends SpaceView {
-  name: string; uuid: string; path: string; formatVersion: number; extentSize: number;
-  capacityBytes: number; usedBytes: number; freeBytes: number; volumeCount: number;
-  /** Sum of volume sizes. */
-  thinProvisionedBytes: number;
-}
-
-export interface VolumeInfo {
-  name: string; uuid: string; sizeBytes: number; blockSize: 512 | 4096; thin: boolean;
-  allocatedBytes: number; createdAt: string; state: 'online' | 'deleting';
-}
-
-export interface PoolCreateOptions {
-  name: string;
-  /** For a file: created or extended sparse to this size; for a block device: at most its size. */
-  sizeBytes?: number;
-  /** Power of two from 64 KiB to 64 MiB; default 1 MiB. */
-  extentSize?: number;
-  /** Journal region size (multiple of 4 KiB); default about 1/512 of the pool. */
-  journalBytes?: number;
-  /** A pool file whose every block is allocated on the host at create (a thick pool). */
-  thick?: boolean;
-  /** Format a target that holds data or a known signature (never another pool). */
-  force?: boolean;
-  ownership?: OwnershipOptions;
-  logger?: Logger;
-}
-
-export interface PoolImportOptions {
-  ownership?: OwnershipOptions;
-  logger?: Logger;
-}
+export type { PoolInfo, VolumeInfo, PoolCreateOptions, PoolImportOptions } from './pool_types.ts';
 
 /** Volumes are capped at 1 PiB and 2^32 - 1 extents (logical extents are 32-bit on disk). */
 const MAX_VOLUME_BYTES = 2 ** 50;
@@ -213,7 +184,7 @@ export class Pool implements VolumeHost {
       // Pools made before metadata was backed at create get it now, if the host has room.
       // Never zeros here: this range holds the pool's metadata.
       if (pool.onFile) await backRange(file, path, 0, sb.layout.dataOffset, 'pool metadata', false).catch(() => undefined);
-      await pool.recover(loaded.replayedBlocks);
+      await recoverAfterReplay(pool.recovery(), loaded.replayedBlocks);
       pool.space.checkHost();
       pool.noteFull();
       return pool;
@@ -384,7 +355,7 @@ export class Pool implements VolumeHost {
       // Nothing partial (the common case, and every pool without snapshots): no scan at all.
       if (model.partial.size === 0) return;
       for (const meta of [...model.volumes.values()]) {
-        if (this.closed || meta.deleting || meta.filling || !model.volumes.has(meta.id) || !hasLonePartial(model, meta)) continue;
+        if (this.closed || meta.deleting || meta.filling || !model.volumes.has(meta.id) || !model.hasLonePartial(meta)) continue;
         await this.openVolume(meta.name).compact();
       }
     });
@@ -564,41 +535,9 @@ export class Pool implements VolumeHost {
     this.space.setFull(this.allocator.freeCount === 0 && this.model.reserved.size === 0);
   }
 
-  /**
-   * After replay: zero reserved extents nothing mapped (a write may have reached them
-   * before the process died), finish interrupted deletes, then checkpoint into a new epoch.
-   */
-  private async recover(replayedBlocks: number): Promise<void> {
-    let finishedDeletes = 0;
-    // Snapshots and clones a crash left unfinished (or half deleted), and volumes being
-    // deleted, are dropped: their extents nobody else references join the reserve.
-    for (const id of this.snaps.unfinished()) {
-      finishedDeletes++;
-      this.snaps.drop(id);
-    }
-    for (const meta of [...this.model.volumes.values()]) {
-      if (!meta.deleting) continue;
-      finishedDeletes++;
-      this.model.apply({ type: RecordType.VOL_DELETE, vol: meta.id });
-    }
-    this.model.takeOrphans();
-    // Every reserved extent nothing references may hold data (a write that beat its MAP
-    // record, an orphan whose erase did not finish): zero it, then it is free.
-    const reserved = [...this.model.reserved].filter((p) => this.model.refs[p] === 0);
-    this.model.reserved.clear();
-    await this.supply.erase(reserved);
-    for (const p of reserved) if (this.allocator.isUsed(p)) this.allocator.free(p);
-    // A host without room for the checkpoint must not keep the pool from importing: its
-    // data is intact, and the journal writes that checkpoint before any other metadata.
-    let checkpointDeferred = false;
-    await this.journal.checkpoint().catch((err: unknown) => {
-      if (!(err instanceof NoSpaceError)) throw err;
-      checkpointDeferred = true;
-    });
-    this.log.info({
-      replayedBlocks, zeroedReserved: reserved.length, finishedDeletes, volumes: this.model.volumes.size,
-      ...(checkpointDeferred ? { checkpointDeferred } : {}),
-    }, 'pool imported');
+  /** The parts import's recovery step needs (pool_recover.ts). */
+  private recovery(): Recovery {
+    return { model: this.model, snaps: this.snaps, supply: this.supply, allocator: this.allocator, journal: this.journal, log: this.log };
   }
 
   private async drop(): Promise<void> {
@@ -669,25 +608,4 @@ export class Pool implements VolumeHost {
   private checkOpen(): void {
     if (this.closed) throw new PoolClosedError();
   }
-}
-
-/** Whether `meta` maps a partial extent whose base only that extent still references. */
-function hasLonePartial(model: PoolModel, meta: VolumeMeta): boolean {
-  let found = false;
-  meta.map.forEachMapped(0, model.extentsFor(meta.sizeBytes), (_l, p) => {
-    const part = model.partial.get(p);
-    if (part !== undefined && model.refs[p] === 1 && model.refs[part.base] === 1) found = true;
-  });
-  return found;
-}
-
-/** MAP records for logical extents from `l0` onto `ps`, one per contiguous run. */
-function mapRuns(vol: number, l0: number, ps: number[]): JournalRecord[] {
-  const out: JournalRecord[] = [];
-  let l = l0;
-  for (const [p, count] of toRuns(ps)) {
-    out.push({ type: RecordType.MAP, vol, l, p, count });
-    l += count;
-  }
-  return out;
 }

@@ -1,6 +1,7 @@
 import { bytesToUuid, readU64, uuidToBytes, writeU64 } from './pool_bytes.ts';
 import { PoolCorruptError } from './pool_errors.ts';
 import { GRAIN_WORDS } from './pool_grains.ts';
+import { toRuns } from './pool_allocator.ts';
 
 const GRAIN_BYTES_ON_DISK = GRAIN_WORDS * 4;
 
@@ -225,6 +226,17 @@ export function decodeRecords(buf: Buffer, start: number, end: number): JournalR
       default:
         throw new PoolCorruptError(`unknown journal record type ${type}`);
     }
+  }
+  return out;
+}
+
+/** MAP records for logical extents from `l0` onto `ps`, one per contiguous run. */
+export function mapRuns(vol: number, l0: number, ps: number[]): JournalRecord[] {
+  const out: JournalRecord[] = [];
+  let l = l0;
+  for (const [p, count] of toRuns(ps)) {
+    out.push({ type: RecordType.MAP, vol, l, p, count });
+    l += count;
   }
   return out;
 }

@@ -76,6 +76,16 @@ export class PoolModel {
     return v;
   }
 
+  /** Whether `meta` maps a partial extent whose base only that extent still references. */
+  hasLonePartial(meta: VolumeMeta): boolean {
+    let found = false;
+    meta.map.forEachMapped(0, this.extentsFor(meta.sizeBytes), (_l, p) => {
+      const part = this.partial.get(p);
+      if (part !== undefined && this.refs[p] === 1 && this.refs[part.base] === 1) found = true;
+    });
+    return found;
+  }
+
   snapshot(id: number): SnapshotMeta {
     const s = this.snapshots.get(id);
     if (s === undefined) throw new PoolCorruptError(`metadata refers to unknown snapshot ${id}`);

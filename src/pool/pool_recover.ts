@@ -1,0 +1,55 @@
+import type { Logger } from '../util/log.ts';
+import { NoSpaceError } from '../block/errors.ts';
+import type { PoolAllocator } from './pool_allocator.ts';
+import type { PoolExtentSupply } from './pool_extent_supply.ts';
+import type { PoolJournal } from './pool_journal.ts';
+import { RecordType } from './pool_journal_record.ts';
+import type { PoolModel } from './pool_model.ts';
+import type { PoolSnapshots } from './pool_snapshots.ts';
+
+/** What import's recovery step works on: a replayed pool's parts, before anyone uses it. */
+export interface Recovery {
+  model: PoolModel;
+  snaps: PoolSnapshots;
+  supply: PoolExtentSupply;
+  allocator: PoolAllocator;
+  journal: PoolJournal;
+  log: Logger;
+}
+
+/**
+ * After replay: zero reserved extents nothing mapped (a write may have reached them
+ * before the process died), finish interrupted deletes, then checkpoint into a new epoch.
+ */
+export async function recoverAfterReplay(r: Recovery, replayedBlocks: number): Promise<void> {
+  let finishedDeletes = 0;
+  // Snapshots and clones a crash left unfinished (or half deleted), and volumes being
+  // deleted, are dropped: their extents nobody else references join the reserve.
+  for (const id of r.snaps.unfinished()) {
+    finishedDeletes++;
+    r.snaps.drop(id);
+  }
+  for (const meta of [...r.model.volumes.values()]) {
+    if (!meta.deleting) continue;
+    finishedDeletes++;
+    r.model.apply({ type: RecordType.VOL_DELETE, vol: meta.id });
+  }
+  r.model.takeOrphans();
+  // Every reserved extent nothing references may hold data (a write that beat its MAP
+  // record, an orphan whose erase did not finish): zero it, then it is free.
+  const reserved = [...r.model.reserved].filter((p) => r.model.refs[p] === 0);
+  r.model.reserved.clear();
+  await r.supply.erase(reserved);
+  for (const p of reserved) if (r.allocator.isUsed(p)) r.allocator.free(p);
+  // A host without room for the checkpoint must not keep the pool from importing: its
+  // data is intact, and the journal writes that checkpoint before any other metadata.
+  let checkpointDeferred = false;
+  await r.journal.checkpoint().catch((err: unknown) => {
+    if (!(err instanceof NoSpaceError)) throw err;
+    checkpointDeferred = true;
+  });
+  r.log.info({
+    replayedBlocks, zeroedReserved: reserved.length, finishedDeletes, volumes: r.model.volumes.size,
+    ...(checkpointDeferred ? { checkpointDeferred } : {}),
+  }, 'pool imported');
+}
