@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from '../../src/pool/index.ts';
 import { SECTORS, sectorTags } from './cow_crash_shared.ts';
+import { runWorker } from './crash_child.ts';
 
 /**
  * Crash rounds for copy-on-write (docs/pool-format.md §12): each round a worker runs
@@ -131,22 +131,6 @@ async function check(pool: Pool, st: State): Promise<{ bad: string[]; next: Stat
     next.snaps.set(name, { content: tags, must: true, may: true });
   }
   return { bad, next };
-}
-
-function runWorker(args: string[], killAfterMs: number): Promise<{ err: string; code: number | null; signal: string | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (timer === undefined && out.includes('READY\n')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    child.on('error', reject);
-    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ err, code, signal }); });
-  });
 }
 
 test(`copy-on-write survives kill -9 at random points of every operation (${ROUNDS} rounds)`, { timeout: 60_000 + ROUNDS * 20_000 }, async (t) => {

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from '../../src/pool/index.ts';
 import { SNAP_SOURCE, sectorGenerations } from './snapshot_crash_shared.ts';
+import { runWorker } from './crash_child.ts';
 
 /**
  * kill -9 a pool while it snapshots a volume under writes, clones the snapshots and
@@ -30,22 +30,6 @@ function applyLog(e: Expect, lines: string[]): void {
     if (kind === 'S' && (what === 'dsnap' || what === 'dvol')) e.must.delete(name);
     if (kind === 'A' && (what === 'dsnap' || what === 'dvol')) e.may.delete(name);
   }
-}
-
-function runWorker(args: string[], killAfterMs: number): Promise<{ err: string; code: number | null; signal: string | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (timer === undefined && out.includes('READY\n')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    child.on('error', reject);
-    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ err, code, signal }); });
-  });
 }
 
 async function readAll(pool: Pool, name: string): Promise<number[]> {
