@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Pool } from './pool.ts';
 import { errorCode } from '../util/errors.ts';
 import { KiB, MiB, pattern, tempDir } from './pool_test_util.ts';
+import { POOL_FORMAT_VERSION } from './pool_layout.ts';
 
 const code = (c: string) => (e: unknown) => errorCode(e) === c;
 
@@ -15,7 +16,7 @@ test('create, write, close, import: volumes and data come back', async (t) => {
   const pool = await Pool.create(file, { name: 'tank', sizeBytes: 64 * MiB, extentSize: 64 * KiB });
   const info = pool.info();
   assert.equal(info.name, 'tank');
-  assert.equal(info.formatVersion, 4);
+  assert.equal(info.formatVersion, POOL_FORMAT_VERSION);
   assert.equal(info.usedBytes, 0);
   assert.equal(info.freeBytes, info.capacityBytes);
   await pool.createVolume({ name: 'a', sizeBytes: 10 * MiB });
@@ -181,7 +182,7 @@ test('corrupt superblocks and checkpoints are detected; backups are used', async
   await assert.rejects(Pool.import(file), code('POOL_CORRUPT'));
   poke(0, sb);
   const v2 = Buffer.from(sb.subarray(0, 4096));
-  v2.writeUInt32LE(5, 8);
+  v2.writeUInt32LE(POOL_FORMAT_VERSION + 1, 8);
   poke(0, v2);
   poke(4096, v2);
   await assert.rejects(Pool.import(file), code('POOL_VERSION'));

@@ -464,6 +464,10 @@ export class Pool implements VolumeHost {
     return this.supply.acquire();
   }
 
+  settleTentative(q: number, g: number, crc: number): void {
+    this.model.settleTentative(q, g, crc);
+  }
+
   get refs(): Uint32Array {
     return this.model.refs;
   }
@@ -537,7 +541,10 @@ export class Pool implements VolumeHost {
 
   /** The parts import's recovery step needs (pool_recover.ts). */
   private recovery(): Recovery {
-    return { model: this.model, snaps: this.snaps, supply: this.supply, allocator: this.allocator, journal: this.journal, log: this.log };
+    return {
+      model: this.model, snaps: this.snaps, supply: this.supply, allocator: this.allocator, journal: this.journal, log: this.log,
+      dataOffset: this.dataOffset, read: (buf, len, at) => this.file.read(buf, 0, len, at),
+    };
   }
 
   private async drop(): Promise<void> {

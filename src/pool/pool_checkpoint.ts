@@ -1,7 +1,7 @@
 import { crc32c } from '../util/crc32c.ts';
 import { bytesToUuid, isValidName, readU64, uuidToBytes, writeU64 } from './pool_bytes.ts';
-import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_PARTIAL_BYTES, CHECKPOINT_RUN_BYTES, CHECKPOINT_VOLUME_BYTES_MAX } from './pool_layout.ts';
-import { checkpointBytes } from './pool_space.ts';
+import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_PARTIAL_BYTES, CHECKPOINT_RUN_BYTES, CHECKPOINT_TENTATIVE_BYTES, CHECKPOINT_VOLUME_BYTES_MAX } from './pool_layout.ts';
+import { checkpointBytes, tentativeCount } from './pool_space.ts';
 import { GRAIN_WORDS } from './pool_grains.ts';
 import { PoolModel } from './pool_model.ts';
 import type { PoolExtentMap } from './pool_extent_map.ts';
@@ -66,14 +66,26 @@ export function encodeCheckpoint(model: PoolModel, uuid: string, generation: num
     buf.writeUInt8((s.blockSize === 4096 ? SNAP_FLAG_4K : 0) | state, o + 32);
     o = encodeTail(buf, o, s);
   }
-  // Format 4: the partial-extent table (absent in 1-3, where the image ends here).
+  // Format 4: the partial-extent table (absent in 1-3, where the image ends here). A grain
+  // written since its last GRAINS record counts as recorded: its data write finished
+  // before its live bit was set, and the journal fdatasyncs before it writes this image.
   buf.writeUInt32LE(model.partial.size, o);
   o += 4;
   for (const [q, part] of model.partial) {
     buf.writeUInt32LE(q, o);
     buf.writeUInt32LE(part.base, o + 4);
-    for (let i = 0; i < GRAIN_WORDS; i++) buf.writeUInt32LE(part.bits[i] >>> 0, o + 8 + 4 * i);
+    for (let i = 0; i < GRAIN_WORDS; i++) buf.writeUInt32LE((part.bits[i] | part.live[i]) >>> 0, o + 8 + 4 * i);
     o += CHECKPOINT_PARTIAL_BYTES;
+  }
+  // Format 5: tentative grains (grain writes in flight), one CRC each (absent before).
+  buf.writeUInt32LE(tentativeCount(model), o);
+  o += 4;
+  for (const [key, crcs] of model.tentative) {
+    for (const crc of crcs) {
+      writeU64(buf, o, key);
+      buf.writeUInt32LE(crc >>> 0, o + 8);
+      o += CHECKPOINT_TENTATIVE_BYTES;
+    }
   }
   writeU64(buf, 8, total);
   buf.writeUInt32LE(crc32c(buf, 0, 8, total), 4);
@@ -179,6 +191,17 @@ export function decodeCheckpoint(buf: Buffer, extentCount: number, extentSize: n
       const bits = new Uint32Array(GRAIN_WORDS);
       for (let w = 0; w < GRAIN_WORDS; w++) bits[w] = buf.readUInt32LE(o + 8 + 4 * w);
       model.loadPartial(buf.readUInt32LE(o), buf.readUInt32LE(o + 4), bits);
+    }
+  }
+  if (o < total) {
+    need(4);
+    const n = buf.readUInt32LE(o);
+    o += 4;
+    need(n * CHECKPOINT_TENTATIVE_BYTES);
+    for (let i = 0; i < n; i++, o += CHECKPOINT_TENTATIVE_BYTES) {
+      const key = readU64(buf, o);
+      const list = model.tentative.get(key);
+      if (list === undefined) model.tentative.set(key, [buf.readUInt32LE(o + 8)]); else list.push(buf.readUInt32LE(o + 8));
     }
   }
   model.rebuildRefs();

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { decodeSuperblock, encodeSuperblock, type Superblock } from './pool_superblock.ts';
-import { computeLayout } from './pool_layout.ts';
+import { POOL_FORMAT_VERSION, computeLayout } from './pool_layout.ts';
 import { decodeCheckpoint, decodeCheckpointHead, encodeCheckpoint } from './pool_checkpoint.ts';
 import { PoolModel } from './pool_model.ts';
 import { RecordType, decodeRecords, encodeRecord, type JournalRecord } from './pool_journal_record.ts';
@@ -30,7 +30,7 @@ test('superblock: any flipped byte is detected, never silently accepted', () => 
     assert.throws(() => decodeSuperblock(bad), (e) => ['POOL_CORRUPT', 'POOL_NOT_FOUND', 'POOL_VERSION'].includes(errorCode(e) ?? ''));
   }
   const future = Buffer.from(good);
-  future.writeUInt32LE(5, 8);
+  future.writeUInt32LE(POOL_FORMAT_VERSION + 1, 8);
   assert.throws(() => decodeSuperblock(future), (e) => errorCode(e) === 'POOL_VERSION');
   const v0 = Buffer.from(good);
   v0.writeUInt32LE(0, 8);

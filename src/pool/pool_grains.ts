@@ -32,3 +32,13 @@ export function countGrains(bits: Uint32Array): number {
   }
   return n;
 }
+
+/** Whether grains [0, grains) are all set. */
+export function hasAllGrains(bits: Uint32Array, grains: number): boolean {
+  for (let g = 0; g < grains; g += 32) {
+    const n = Math.min(32, grains - g);
+    const want = n === 32 ? 0xffff_ffff : ((1 << n) - 1) >>> 0;
+    if ((bits[g >>> 5] & want) >>> 0 !== want) return false;
+  }
+  return true;
+}

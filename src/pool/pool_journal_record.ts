@@ -38,6 +38,12 @@ export const RecordType = {
   COPYUP: 15,
   /** Format 4: grains of partial extent `q` hold their own data (durable before this record). */
   GRAINS: 16,
+  /**
+   * Format 5: grain `g` of partial extent `q` is about to hold data whose CRC-32 is `crc`
+   * (written before that data, never synced by itself). Import takes the grain as the
+   * extent's own only if its data has that checksum; otherwise it reads the base again.
+   */
+  TGRAIN: 17,
 } as const;
 
 /** VOL_CREATE flags byte. */
@@ -82,7 +88,8 @@ export type JournalRecord =
   | { type: typeof RecordType.VOL_FILLED; vol: number }
   | { type: typeof RecordType.SHARE; dst: number; src: number }
   | { type: typeof RecordType.COPYUP; vol: number; l: number; q: number; base: number }
-  | { type: typeof RecordType.GRAINS; q: number; bits: Uint32Array };
+  | { type: typeof RecordType.GRAINS; q: number; bits: Uint32Array }
+  | { type: typeof RecordType.TGRAIN; q: number; g: number; crc: number };
 
 /** Largest encoded record (SNAP_CREATE with a 64-byte name). */
 export const RECORD_MAX_BYTES = 1 + 4 + 16 + 4 + 8 + 4 + 8 + 1 + 64;
@@ -133,6 +140,10 @@ export function encodeRecord(rec: JournalRecord): Buffer {
     case RecordType.GRAINS:
       b = Buffer.allocUnsafe(1 + 4 + GRAIN_BYTES_ON_DISK); b.writeUInt32LE(rec.q, 1);
       for (let i = 0; i < GRAIN_WORDS; i++) b.writeUInt32LE(rec.bits[i] >>> 0, 5 + 4 * i);
+      break;
+    case RecordType.TGRAIN:
+      b = Buffer.allocUnsafe(11);
+      b.writeUInt32LE(rec.q, 1); b.writeUInt16LE(rec.g, 5); b.writeUInt32LE(rec.crc >>> 0, 7);
       break;
     case RecordType.SNAP_CREATE: {
       const v = rec.snapshot;
@@ -223,6 +234,11 @@ export function decodeRecords(buf: Buffer, start: number, end: number): JournalR
         o += 5 + GRAIN_BYTES_ON_DISK;
         break;
       }
+      case RecordType.TGRAIN:
+        need(11);
+        out.push({ type, q: buf.readUInt32LE(o + 1), g: buf.readUInt16LE(o + 5), crc: buf.readUInt32LE(o + 7) });
+        o += 11;
+        break;
       default:
         throw new PoolCorruptError(`unknown journal record type ${type}`);
     }

@@ -14,9 +14,10 @@ import { InvalidSizeError } from './pool_errors.ts';
 /**
  * Format 2 added snapshots and clones (record types 9-13, the checkpoint's snapshot table);
  * format 3 the owner record at 2 KiB into the primary superblock's block (pool_owner_record.ts);
- * format 4 copy-on-write sharing (records 14-16, the checkpoint's partial-extent table).
+ * format 4 copy-on-write sharing (records 14-16, the checkpoint's partial-extent table);
+ * format 5 tentative grains (record 17, the checkpoint's tentative-grain table).
  */
-export const POOL_FORMAT_VERSION = 4;
+export const POOL_FORMAT_VERSION = 5;
 /** Oldest format this code reads; import upgrades it in place to POOL_FORMAT_VERSION. */
 export const POOL_FORMAT_VERSION_MIN = 1;
 export const SUPERBLOCK_BYTES = 4096;
@@ -47,6 +48,8 @@ export const CHECKPOINT_VOLUME_BYTES_MAX = 4 + 16 + 8 + 4 + 1 + 1 + 64 + 8 + 4;
 export const CHECKPOINT_RUN_BYTES = 12;
 /** Format 4 partial extent: q u32, base u32, 256-bit grain map. */
 export const CHECKPOINT_PARTIAL_BYTES = 4 + 4 + 32;
+/** Format 5: a tentative grain (key u64 = q * 256 + grain, CRC-32 u32). */
+export const CHECKPOINT_TENTATIVE_BYTES = 8 + 4;
 
 export interface PoolLayout {
   poolBytes: number;
@@ -80,7 +83,9 @@ export function checkpointSlotBytes(extentCount: number, maxVolumes: number, ext
   // extentCount runs (+1 per entry for a split). Shared maps (format 4) repeat runs: the
   // slot has room for twice that, and a share is refused when the checkpoint after it
   // would pass half the slot (pool_snapshots.ts), leaving the rest for divergence.
-  // Partial extents are at most one per pool extent.
+  // Partial extents are at most one per pool extent. Tentative grains (format 5) are the
+  // grain writes in flight when the image is taken, a few thousand entries at most: they
+  // fit in the room kept for shared runs.
   return roundUp(CHECKPOINT_HEADER_BYTES + reserveWindow(extentSize) * 4 + maxVolumes * CHECKPOINT_VOLUME_BYTES_MAX
     + (2 * extentCount + maxVolumes) * CHECKPOINT_RUN_BYTES + 4 + extentCount * CHECKPOINT_PARTIAL_BYTES, META_BLOCK_BYTES);
 }

@@ -1,7 +1,7 @@
 import { PoolExtentMap } from './pool_extent_map.ts';
 import { PoolCorruptError } from './pool_errors.ts';
 import { RecordType, type JournalRecord, type SnapshotRecordFields, type VolumeRecordFields } from './pool_journal_record.ts';
-import { GRAIN_WORDS, grainsPerExtent } from './pool_grains.ts';
+import { GRAIN_WORDS, MAX_GRAINS, grainsPerExtent, hasAllGrains, hasGrain } from './pool_grains.ts';
 
 /** A volume's metadata as the checkpoint and journal describe it. */
 export interface VolumeMeta extends VolumeRecordFields {
@@ -56,6 +56,12 @@ export class PoolModel {
   readonly reserved = new Set<number>();
   readonly refs: Uint32Array;
   readonly partial = new Map<number, PartialExtent>();
+  /**
+   * Format 5: tentative grains by q * MAX_GRAINS + g, each with the CRC-32 of the data it
+   * may hold (the last two: a grain is rewritten one write at a time, record first). At
+   * import, everything replayed; at run time, only grain writes still in flight.
+   */
+  readonly tentative = new Map<number, number[]>();
   /** Extents at or above this index may hold old device contents. */
   hwm = 0;
   nextVolumeId = 1;
@@ -158,6 +164,16 @@ export class PoolModel {
     if (s.id >= next) this.nextVolumeId = s.id + 1;
     this.note(() => { this.snapshots.delete(s.id); this.snapshotsByName.delete(s.name); this.nextVolumeId = next; });
     return s;
+  }
+
+  /** Forgets a tentative grain's CRC once its write has finished (run time, not journaled). */
+  settleTentative(q: number, g: number, crc: number): void {
+    const key = q * MAX_GRAINS + g;
+    const list = this.tentative.get(key);
+    if (list === undefined) return;
+    const i = list.lastIndexOf(crc);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.tentative.delete(key);
   }
 
   /** Adds a partial extent while decoding a checkpoint (refs are rebuilt afterwards). */
@@ -276,6 +292,8 @@ export class PoolModel {
         }
         this.unreserve(rec.q);
         this.ref(rec.base);
+        // Tentative grains of an earlier life of q mean nothing now.
+        if (this.tentative.size !== 0) for (let g = 0; g < this.grains; g++) this.dropTentative(rec.q * MAX_GRAINS + g);
         this.setPartial(rec.q, { base: rec.base, bits: new Uint32Array(GRAIN_WORDS), live: new Uint32Array(GRAIN_WORDS) });
         this.mapSet(v, rec.l, rec.q);
         break;
@@ -287,11 +305,25 @@ export class PoolModel {
         const live = part.live.slice();
         for (let i = 0; i < GRAIN_WORDS; i++) { part.bits[i] |= rec.bits[i]; part.live[i] |= rec.bits[i]; }
         this.note(() => { part.bits.set(bits); part.live.set(live); });
+        if (this.tentative.size !== 0) {
+          for (let g = 0; g < this.grains; g++) if (hasGrain(rec.bits, g)) this.dropTentative(rec.q * MAX_GRAINS + g);
+        }
         // Every grain is its own now: the base is no longer read through this extent.
-        if (allSet(part.bits, this.grains)) {
+        if (hasAllGrains(part.bits, this.grains)) {
           this.setPartial(rec.q, undefined);
           this.unref(part.base);
         }
+        break;
+      }
+      case RecordType.TGRAIN: {
+        if (rec.g >= this.grains) throw new PoolCorruptError(`tentative grain ${rec.g} past the extent's ${this.grains}`);
+        const part = this.partial.get(rec.q);
+        // Recorded already (or q completed meanwhile): the data's place is durable, whatever it holds.
+        if (part === undefined || hasGrain(part.bits, rec.g)) break;
+        const key = rec.q * MAX_GRAINS + rec.g;
+        const old = this.tentative.get(key);
+        this.tentative.set(key, old === undefined ? [rec.crc] : [old[old.length - 1], rec.crc]);
+        this.note(() => { if (old === undefined) this.tentative.delete(key); else this.tentative.set(key, old); });
         break;
       }
     }
@@ -358,6 +390,13 @@ export class PoolModel {
     }
   }
 
+  private dropTentative(key: number): void {
+    const old = this.tentative.get(key);
+    if (old === undefined) return;
+    this.tentative.delete(key);
+    this.note(() => { this.tentative.set(key, old); });
+  }
+
   private setPartial(q: number, part: PartialExtent | undefined): void {
     const old = this.partial.get(q);
     if (part === undefined) this.partial.delete(q); else this.partial.set(q, part);
@@ -384,13 +423,4 @@ export class PoolModel {
   private checkExtents(p: number, count: number): void {
     if (count < 1 || p + count > this.extentCount) throw new PoolCorruptError('extent run past the end of the pool');
   }
-}
-
-function allSet(bits: Uint32Array, grains: number): boolean {
-  for (let g = 0; g < grains; g += 32) {
-    const n = Math.min(32, grains - g);
-    const want = n === 32 ? 0xffff_ffff : ((1 << n) - 1) >>> 0;
-    if ((bits[g >>> 5] & want) >>> 0 !== want) return false;
-  }
-  return true;
 }

@@ -7,6 +7,7 @@ import { decodeOwnerRecord, encodeOwnerRecord, OWNER_RECORD_BYTES, OWNER_RECORD_
 import { IMPORT_WAIT_INTERVALS, LEASE_INTERVALS } from './pool_owner_policy.ts';
 import type { ProcessIdentity } from './host_identity.ts';
 import { errorCode } from '../util/errors.ts';
+import { POOL_FORMAT_VERSION } from './pool_layout.ts';
 
 /** Virtual time: nothing here depends on how fast the machine is. */
 class FakeClock implements OwnerClock {
@@ -202,7 +203,7 @@ test('an import whose lease runs out while it upgrades the superblock finishes (
   const real = (await import('./pool_owner.ts')).realClock;
   const stale: OwnerClock = { now: () => -1e12, sleep: (ms) => real.sleep(ms), after: (ms, fn) => real.after(ms, fn) };
   const again = await Pool.import(file, { ownership: { clock: stale, intervalMs: 10 } });
-  assert.equal(again.info().formatVersion, 4);
+  assert.equal(again.info().formatVersion, POOL_FORMAT_VERSION);
   await again.openVolume('v').write(0, Buffer.alloc(512, 7), true);
   await again.close();
 });

@@ -6,6 +6,7 @@ import type { PoolJournal } from './pool_journal.ts';
 import { RecordType } from './pool_journal_record.ts';
 import type { PoolModel } from './pool_model.ts';
 import type { PoolSnapshots } from './pool_snapshots.ts';
+import { settleTentativeGrains, type ReadAt } from './pool_tentative.ts';
 
 /** What import's recovery step works on: a replayed pool's parts, before anyone uses it. */
 export interface Recovery {
@@ -15,11 +16,14 @@ export interface Recovery {
   allocator: PoolAllocator;
   journal: PoolJournal;
   log: Logger;
+  dataOffset: number;
+  read: ReadAt;
 }
 
 /**
- * After replay: zero reserved extents nothing mapped (a write may have reached them
- * before the process died), finish interrupted deletes, then checkpoint into a new epoch.
+ * After replay: finish interrupted deletes, settle tentative grains, zero reserved extents
+ * nothing maps (a write may have reached them before the process died), then checkpoint
+ * into a new epoch — which also makes the grains kept here recorded before any write.
  */
 export async function recoverAfterReplay(r: Recovery, replayedBlocks: number): Promise<void> {
   let finishedDeletes = 0;
@@ -34,6 +38,9 @@ export async function recoverAfterReplay(r: Recovery, replayedBlocks: number): P
     finishedDeletes++;
     r.model.apply({ type: RecordType.VOL_DELETE, vol: meta.id });
   }
+  // Grains written after their last record: kept when their data checks out (format 5).
+  const grains = r.model.tentative.size > 0 || r.model.partial.size > 0
+    ? await settleTentativeGrains(r.model, r.dataOffset, r.read) : undefined;
   r.model.takeOrphans();
   // Every reserved extent nothing references may hold data (a write that beat its MAP
   // record, an orphan whose erase did not finish): zero it, then it is free.
@@ -50,6 +57,7 @@ export async function recoverAfterReplay(r: Recovery, replayedBlocks: number): P
   });
   r.log.info({
     replayedBlocks, zeroedReserved: reserved.length, finishedDeletes, volumes: r.model.volumes.size,
+    ...(grains !== undefined && grains.kept + grains.dropped + grains.completed > 0 ? { tentativeGrains: grains } : {}),
     ...(checkpointDeferred ? { checkpointDeferred } : {}),
   }, 'pool imported');
 }

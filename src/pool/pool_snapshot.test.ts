@@ -6,6 +6,7 @@ import { Pool } from './pool.ts';
 import { errorCode } from '../util/errors.ts';
 import { encodeSuperblock, decodeSuperblock } from './pool_superblock.ts';
 import { KiB, MiB, pattern, tempDir } from './pool_test_util.ts';
+import { POOL_FORMAT_VERSION } from './pool_layout.ts';
 
 const code = (c: string) => (e: unknown) => errorCode(e) === c;
 const ES = 64 * KiB;
@@ -185,7 +186,7 @@ test('snapshots come back from the journal alone (import without close)', async 
   await again.close();
 });
 
-test('a format 1 pool (no owner record either) imports and is upgraded to format 4', async (t) => {
+test('a format 1 pool (no owner record either) imports and is upgraded to the current format', async (t) => {
   const { pool, file } = await freshPool(t);
   await pool.createVolume({ name: 'v', sizeBytes: MiB });
   await pool.openVolume('v').write(0, pattern(512, 1), false);
@@ -198,12 +199,12 @@ test('a format 1 pool (no owner record either) imports and is upgraded to format
   fs.writeSync(fd, v1, 0, 4096, 4096);
   fs.closeSync(fd);
   const again = await Pool.import(file);
-  assert.equal(again.info().formatVersion, 4);
+  assert.equal(again.info().formatVersion, POOL_FORMAT_VERSION);
   same(await again.openVolume('v').read(0, 1), pattern(512, 1));
   await again.createSnapshot('v', 's');
   await again.close();
   const third = await Pool.import(file);
-  assert.equal(third.info().formatVersion, 4);
+  assert.equal(third.info().formatVersion, POOL_FORMAT_VERSION);
   assert.equal(third.listSnapshots().length, 1);
   await third.close();
 });

@@ -1,6 +1,6 @@
 import type { PoolModel } from './pool_model.ts';
 import type { PoolExtentMap } from './pool_extent_map.ts';
-import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_PARTIAL_BYTES, CHECKPOINT_RUN_BYTES, CHECKPOINT_VOLUME_BYTES_MAX } from './pool_layout.ts';
+import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_PARTIAL_BYTES, CHECKPOINT_RUN_BYTES, CHECKPOINT_TENTATIVE_BYTES, CHECKPOINT_VOLUME_BYTES_MAX } from './pool_layout.ts';
 import { GRAIN_WORDS, countGrains } from './pool_grains.ts';
 
 /**
@@ -39,5 +39,13 @@ export function checkpointBytes(model: PoolModel): number {
   for (const v of model.volumes.values()) runs += v.map.runs;
   for (const v of model.snapshots.values()) runs += v.map.runs;
   return CHECKPOINT_HEADER_BYTES + model.reserved.size * 4 + model.entryCount * CHECKPOINT_VOLUME_BYTES_MAX
-    + runs * CHECKPOINT_RUN_BYTES + 4 + model.partial.size * CHECKPOINT_PARTIAL_BYTES;
+    + runs * CHECKPOINT_RUN_BYTES + 4 + model.partial.size * CHECKPOINT_PARTIAL_BYTES
+    + 4 + tentativeCount(model) * CHECKPOINT_TENTATIVE_BYTES;
+}
+
+/** Tentative grain CRCs the model holds (the checkpoint stores one entry each). */
+export function tentativeCount(model: PoolModel): number {
+  let n = 0;
+  for (const crcs of model.tentative.values()) n += crcs.length;
+  return n;
 }

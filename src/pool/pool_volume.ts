@@ -23,6 +23,8 @@ export interface VolumeHost {
    * lose their last reference are erased and freed after that, by the pool.
    */
   commit(records: JournalRecord[], flags: number): Promise<void>;
+  /** A tentative grain's write has finished: the model forgets its CRC (pool_volume_cow.ts). */
+  settleTentative(q: number, g: number, crc: number): void;
 }
 
 /** Counts I/O in flight so an unmap or delete can wait for what started before it. */
@@ -288,6 +290,7 @@ export class Volume implements BlockDevice {
   /** Deleted or pool closed: every later call rejects with DeviceGoneError. */
   markGone(): void {
     this.gone = true;
+    this.cow.stop();
   }
 
   /** Resolves when every I/O that started before this call has finished. */

@@ -2,6 +2,7 @@ import { RecordType, type JournalRecord } from './pool_journal_record.ts';
 import { JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
 import { allocIoBuffer } from './pool_file.ts';
 import { MAX_GRAINS, hasGrain, setGrain } from './pool_grains.ts';
+import { grainCrc } from './pool_tentative.ts';
 import type { PartialExtent } from './pool_model.ts';
 
 /** What the copy-up paths need from the pool. */
@@ -11,7 +12,12 @@ export interface CowHost {
   readonly grains: number;
   readonly partial: Map<number, PartialExtent>;
   commit(records: JournalRecord[], flags: number): Promise<void>;
+  /** A tentative grain's write has finished (or failed): the model forgets that CRC. */
+  settleTentative(q: number, g: number, crc: number): void;
 }
+
+/** Grains written but not recorded are recorded this long after the first of them at the latest. */
+const GRAIN_RECORD_DELAY_MS = 1000;
 
 type Io = (buf: Buffer, bo: number, len: number, at: number) => Promise<void>;
 
@@ -25,8 +31,17 @@ async function settleAll(ops: Promise<unknown>[]): Promise<void> {
  * A grain not yet its own reads from the extent's base, following the chain. The first
  * write to a grain fills it whole (a write smaller than the grain merges with the base's
  * grain, under a per-grain lock so two small writes to one grain never undo each other)
- * and sets its live bit; the bits reach the journal at the volume's next flush, after an
- * fdatasync, so a grain's record never precedes its data.
+ * and sets its live bit; the bits reach the journal as a GRAINS record at the volume's
+ * next flush (or a second later), after an fdatasync, so that record never precedes its data.
+ *
+ * Until then a grain is *tentative* (format 5): every write to it first journals a TGRAIN
+ * record, unsynced, with the CRC-32 of what the grain will hold, and is acknowledged only
+ * once record and data are written. kill -9 keeps both in the page cache, so import finds
+ * the data matching a record and keeps the grain; a power loss that kept the record but
+ * not the data fails the check and the grain reads its base (pool_tentative.ts). A fill
+ * writes record and data together (if only the data lands, the grain was never claimed);
+ * a later write to a tentative grain writes its record first, so the data on disk always
+ * matches one of the grain's last two records.
  */
 export class CowGrains {
   private readonly h: CowHost;
@@ -38,6 +53,9 @@ export class CowGrains {
   /** Partial extents with live bits the journal does not have yet. */
   private readonly dirty = new Map<number, PartialExtent>();
   private readonly inflight = new Set<Promise<void>>();
+  /** Partial extents whose GRAINS record is being written: their grains stay tentative until it is. */
+  private readonly committing = new Map<number, number>();
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(host: CowHost, readAt: Io, writeAt: Io) {
     this.h = host;
@@ -69,9 +87,11 @@ export class CowGrains {
     for (let o = off; o < end;) {
       const g = Math.floor(o / gb);
       let e = Math.min(end, (g + 1) * gb);
-      if (hasGrain(part.live, g)) {
-        while (e < end && hasGrain(part.live, e / gb)) e = Math.min(end, e + gb);
+      if (this.recorded(q, part, g)) {
+        while (e < end && this.recorded(q, part, e / gb)) e = Math.min(end, e + gb);
         ops.push(this.writeAt(data, bo + o - off, e - o, at + o));
+      } else if (hasGrain(part.live, g)) {
+        ops.push(this.rewrite(q, part, g, o, data, bo + o - off, e - o));
       } else {
         ops.push(this.fill(q, part, g, o, data, bo + o - off, e - o));
       }
@@ -116,15 +136,51 @@ export class CowGrains {
     return { records, restore: () => { for (const [q, part] of taken) if (!this.dirty.has(q)) this.dirty.set(q, part); } };
   }
 
+  /** Stops the delayed recording (the volume is closing or gone). */
+  stop(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
   private async commitDirty(): Promise<void> {
     const { records, restore } = this.take();
     if (records.length === 0) return;
+    // The model counts these grains recorded from now on, but the record is not written
+    // yet: writes to them stay tentative (record first) until it is.
+    const qs = records.map((r) => (r as { q: number }).q);
+    for (const q of qs) this.committing.set(q, (this.committing.get(q) ?? 0) + 1);
     try {
       await this.h.commit(records, JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
     } catch (err) {
       restore();
       throw err;
+    } finally {
+      for (const q of qs) {
+        const n = (this.committing.get(q) ?? 1) - 1;
+        if (n === 0) this.committing.delete(q); else this.committing.set(q, n);
+      }
     }
+  }
+
+  /** Grain g of q is in a GRAINS record already written: plain writes in place from here on. */
+  private recorded(q: number, part: PartialExtent, g: number): boolean {
+    return hasGrain(part.bits, g) && (this.committing.size === 0 || !this.committing.has(q));
+  }
+
+  /** A grain became tentative: have it recorded soon even if the initiator never flushes. */
+  private noteTentative(): void {
+    if (this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      // A failure here is the next flush's to report (its batch is restored and retried).
+      this.flush().catch(() => undefined);
+    }, GRAIN_RECORD_DELAY_MS);
+    this.timer.unref();
+  }
+
+  /** Journals a TGRAIN record for grain g of q holding `crc`, unsynced. */
+  private claim(q: number, g: number, crc: number): Promise<void> {
+    return this.h.commit([{ type: RecordType.TGRAIN, q, g, crc }], 0);
   }
 
   private collect(p: number, off: number, n: number, buf: Buffer, bo: number, ops: Promise<void>[], depth: number): void {
@@ -161,46 +217,83 @@ export class CowGrains {
     for (let g = 0; g < this.h.grains; g++) {
       if (stop() || this.h.partial.get(q) !== part) return;
       if (hasGrain(part.live, g)) continue;
-      const key = q * MAX_GRAINS + g;
-      for (let busy = this.filling.get(key); busy !== undefined; busy = this.filling.get(key)) await busy;
-      if (hasGrain(part.live, g) || this.h.partial.get(q) !== part) continue;
-      let done!: () => void;
-      this.filling.set(key, new Promise<void>((r) => { done = r; }));
-      try {
+      await this.locked(q * MAX_GRAINS + g, async () => {
+        if (hasGrain(part.live, g) || this.h.partial.get(q) !== part) return;
         await this.read(part.base, g * gb, gb, buf, 0);
         await this.writeAt(buf, 0, gb, this.h.dataOffset + q * this.h.extentSize + g * gb);
         setGrain(part.live, g);
         this.dirty.set(q, part);
-      } finally {
-        this.filling.delete(key);
-        done();
-      }
+      });
+    }
+  }
+
+  /** Runs `fn` holding grain `key`'s lock: fills, rewrites and completions of one grain run one at a time. */
+  private async locked(key: number, fn: () => Promise<void>): Promise<void> {
+    for (let busy = this.filling.get(key); busy !== undefined; busy = this.filling.get(key)) await busy;
+    let done!: () => void;
+    this.filling.set(key, new Promise<void>((r) => { done = r; }));
+    try {
+      await fn();
+    } finally {
+      this.filling.delete(key);
+      done();
     }
   }
 
   /** First write to grain `g` of `q`: the whole grain is written (merged with the base's when partly covered). */
-  private async fill(q: number, part: PartialExtent, g: number, o: number, data: Buffer, bo: number, len: number): Promise<void> {
-    const key = q * MAX_GRAINS + g;
-    for (let busy = this.filling.get(key); busy !== undefined; busy = this.filling.get(key)) await busy;
-    const at = this.h.dataOffset + q * this.h.extentSize;
-    if (hasGrain(part.live, g)) return this.writeAt(data, bo, len, at + o);
-    let done!: () => void;
-    this.filling.set(key, new Promise<void>((r) => { done = r; }));
-    try {
+  private fill(q: number, part: PartialExtent, g: number, o: number, data: Buffer, bo: number, len: number): Promise<void> {
+    return this.locked(q * MAX_GRAINS + g, async () => {
+      // Filled while this write waited: now it is a write to a grain of q's own.
+      if (hasGrain(part.live, g)) return this.rewriteLocked(q, part, g, o, data, bo, len);
       const gb = this.gb;
-      if (len === gb) {
-        await this.writeAt(data, bo, len, at + o);
-      } else {
-        const merged = allocIoBuffer(gb);
-        await this.read(part.base, g * gb, gb, merged, 0);
-        data.copy(merged, o - g * gb, bo, bo + len);
-        await this.writeAt(merged, 0, gb, at + g * gb);
+      let buf = data;
+      let from = bo;
+      if (len !== gb) {
+        buf = allocIoBuffer(gb);
+        from = 0;
+        await this.read(part.base, g * gb, gb, buf, 0);
+        data.copy(buf, o - g * gb, bo, bo + len);
       }
-      setGrain(part.live, g);
-      this.dirty.set(q, part);
+      const crc = grainCrc(buf, from, gb);
+      try {
+        await settleAll([this.claim(q, g, crc), this.writeAt(buf, from, gb, this.h.dataOffset + q * this.h.extentSize + g * gb)]);
+        setGrain(part.live, g);
+        this.dirty.set(q, part);
+        this.noteTentative();
+      } finally {
+        this.h.settleTentative(q, g, crc);
+      }
+    });
+  }
+
+  /** A write to a grain `q` holds already but has not recorded yet (see rewriteLocked). */
+  private rewrite(q: number, part: PartialExtent, g: number, o: number, data: Buffer, bo: number, len: number): Promise<void> {
+    return this.locked(q * MAX_GRAINS + g, () => this.rewriteLocked(q, part, g, o, data, bo, len));
+  }
+
+  /**
+   * Under the grain's lock: the TGRAIN record of the grain's new contents first, then
+   * the bytes. Only the written range goes to the file, so a plain write elsewhere in the
+   * grain (once its record lands) is never overwritten with stale bytes.
+   */
+  private async rewriteLocked(q: number, part: PartialExtent, g: number, o: number, data: Buffer, bo: number, len: number): Promise<void> {
+    const at = this.h.dataOffset + q * this.h.extentSize;
+    if (this.recorded(q, part, g)) return this.writeAt(data, bo, len, at + o);
+    const gb = this.gb;
+    let crc: number;
+    if (len === gb) {
+      crc = grainCrc(data, bo, gb);
+    } else {
+      const merged = allocIoBuffer(gb);
+      await this.readAt(merged, 0, gb, at + g * gb);
+      data.copy(merged, o - g * gb, bo, bo + len);
+      crc = grainCrc(merged, 0, gb);
+    }
+    try {
+      await this.claim(q, g, crc);
+      await this.writeAt(data, bo, len, at + o);
     } finally {
-      this.filling.delete(key);
-      done();
+      this.h.settleTentative(q, g, crc);
     }
   }
 }
