@@ -1,7 +1,8 @@
 /**
  * Copy-on-write crash workload (run by cow_crash.test.ts, killed with SIGKILL at a random
  * moment). One operation at a time, chosen at random: writes (mostly first writes to
- * shared grains, sub-grain sizes included), flushes, snapshot create and delete, clones of
+ * shared grains, sub-grain sizes included; sometimes a burst of small writes in flight
+ * together into one or two grains), flushes, snapshot create and delete, clones of
  * snapshots and of live volumes, unmaps of whole shared extents and of parts of them, and
  * volume deletes while snapshots and clones of it live. Each step is logged synchronously
  * as it starts ("S ...") and when it is acknowledged ("A ..."), so the log survives the
@@ -40,7 +41,26 @@ for (;;) {
   const snaps = pool.listSnapshots().map((s) => s.name);
   const r = rnd();
   const name = `${round}-${n}`;
-  if (r < 0.45) {
+  if (r < 0.1) {
+    // A burst: small writes in flight together into neighbouring sectors of one or two
+    // grains (never the same sector twice), so fills, merges and rewrites of one grain
+    // race each other when the kill comes.
+    const vol = pick(vols);
+    const start = Math.floor(rnd() * (SECTORS - 16));
+    const jobs: Promise<void>[] = [];
+    for (let s = start; s < start + 16;) {
+      const count = 1 + Math.floor(rnd() * 3);
+      if (s + count > start + 16) break;
+      if (rnd() < 0.7) {
+        tag++;
+        const line = `w ${vol} ${s} ${count} ${tag}`;
+        say(`S ${line}`);
+        jobs.push(pool.openVolume(vol).write(s, tagged(s, count, tag), false).then(() => { say(`A ${line}`); }));
+      }
+      s += count;
+    }
+    await Promise.all(jobs);
+  } else if (r < 0.5) {
     const vol = pick(vols);
     const count = pick([1, 1, 2, 3, 8, 9, 16, 64, 200]);
     const lba = Math.floor(rnd() * (SECTORS - count));
