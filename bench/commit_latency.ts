@@ -48,8 +48,24 @@ export interface CommitSample {
 interface Contender { name: string; target: RunningTarget }
 
 /** The engine of another checkout under the same node: `sh -c` swaps the entry point. */
-function wrapFor(checkout: string): string[] {
+export function wrapFor(checkout: string): string[] {
   return ['sh', '-c', 'n="$0"; shift; exec "$n" "$E" "$@"'].map((s) => s.replace('$E', join(checkout, 'src', 'engine', 'main.ts')));
+}
+
+/**
+ * The figures of one `--fsync=1` fio run (JSON on stdout): write completion and flush
+ * (fio's `sync` section) percentiles, and `cpuSeconds` of the measured processes per pair.
+ */
+export function commitSample(stdout: string, cpuSeconds: number, runtimeS: number): CommitSample {
+  const r = parseFioJson(stdout, 'randwrite');
+  const ops = r.iops * runtimeS;
+  const doc = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { jobs: Array<{ sync?: { lat_ns?: { percentile?: Record<string, number> } } }> };
+  const pct = doc.jobs[0]?.sync?.lat_ns?.percentile ?? {};
+  const flushP50us = (pct['50.000000'] ?? 0) / 1000;
+  return {
+    fio: r, flushP50us, flushP99us: (pct['99.000000'] ?? 0) / 1000, commitP50us: r.p50us + flushP50us,
+    cpuUsPerOp: ops > 0 ? (cpuSeconds / ops) * 1e6 : 0,
+  };
 }
 
 async function sample(fio: string, t: RunningTarget, runtimeS: number, jobs: number): Promise<CommitSample> {
@@ -60,24 +76,44 @@ async function sample(fio: string, t: RunningTarget, runtimeS: number, jobs: num
   meter.start();
   try {
     const out = await run(fio, args, { timeoutMs: (runtimeS + 60) * 1000 });
-    const cpu = meter.stop().cpuSeconds;
-    const r = parseFioJson(out.stdout, 'randwrite');
-    const ops = r.iops * runtimeS;
-    const doc = JSON.parse(out.stdout.slice(out.stdout.indexOf('{'))) as { jobs: Array<{ sync?: { lat_ns?: { percentile?: Record<string, number> } } }> };
-    const pct = doc.jobs[0]?.sync?.lat_ns?.percentile ?? {};
-    const flushP50us = (pct['50.000000'] ?? 0) / 1000;
-    return {
-      fio: r, flushP50us, flushP99us: (pct['99.000000'] ?? 0) / 1000, commitP50us: r.p50us + flushP50us,
-      cpuUsPerOp: ops > 0 ? (cpu / ops) * 1e6 : 0,
-    };
+    return commitSample(out.stdout, meter.stop().cpuSeconds, runtimeS);
   } finally {
     clearTimeout(rampTimer);
   }
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/**
+ * One line per target: median p50s, flush p99, commits/s and CPU over rounds, then the
+ * medians of the per-round ratios to `base` (below 1 = faster than the base).
+ */
+export function commitTable<S extends CommitSample>(names: readonly string[], samples: Record<string, S[]>, base: string,
+  cpu: readonly { header: string; of: (s: S) => number }[] = [{ header: 'target CPU µs/commit', of: (s) => s.cpuUsPerOp }]): string {
+  const baseRounds = samples[base] ?? [];
+  const rows = names.map((name) => {
+    const mine = samples[name] ?? [];
+    const ratio = (f: (s: S) => number): string => {
+      if (name === base) return '1.00';
+      const rs = mine.map((s, i) => (baseRounds[i] && f(baseRounds[i]) > 0 ? f(s) / f(baseRounds[i]) : NaN)).filter((x) => !Number.isNaN(x));
+      return rs.length ? median(rs).toFixed(2) : '—';
+    };
+    const med = (f: (s: S) => number): string => {
+      const xs = mine.map(f).filter((x) => Number.isFinite(x));
+      return xs.length ? median(xs).toFixed(0) : '—';
+    };
+    return [
+      name, med((s) => s.fio.p50us), med((s) => s.flushP50us), med((s) => s.commitP50us), med((s) => s.flushP99us),
+      med((s) => s.fio.iops), ...cpu.map((c) => med(c.of)), ratio((s) => s.commitP50us), ratio((s) => s.fio.iops),
+    ];
+  });
+  return markdownTable([
+    'Target', 'write p50 µs', 'flush p50 µs', 'commit p50 µs', 'flush p99 µs', 'commits/s', ...cpu.map((c) => c.header),
+    `commit p50 / ${base}`, `commits/s / ${base}`,
+  ], rows);
 }
 
 /** Runs the rounds and returns a markdown table (one line per target, ratios against tgt). */
@@ -105,23 +141,7 @@ export async function runCommitLatency(o: CommitLatencyOptions): Promise<{ markd
   } finally {
     for (const c of contenders) await c.target.stop();
   }
-  const base = samples.tgt ?? [];
-  const rows = contenders.map((c) => {
-    const mine = samples[c.name];
-    const ratio = (f: (s: CommitSample) => number): string => {
-      const rs = mine.map((s, i) => (base[i] && f(base[i]) > 0 ? f(s) / f(base[i]) : NaN)).filter((x) => !Number.isNaN(x));
-      return c.name === 'tgt' ? '1.00' : median(rs).toFixed(2);
-    };
-    const med = (f: (s: CommitSample) => number): string => median(mine.map(f)).toFixed(0);
-    return [
-      c.name, med((s) => s.fio.p50us), med((s) => s.flushP50us), med((s) => s.commitP50us), med((s) => s.flushP99us),
-      med((s) => s.fio.iops), med((s) => s.cpuUsPerOp), ratio((s) => s.commitP50us), ratio((s) => s.fio.iops),
-    ];
-  });
-  const markdown = markdownTable([
-    'Target', 'write p50 µs', 'flush p50 µs', 'commit p50 µs', 'flush p99 µs', 'commits/s', 'target CPU µs/commit',
-    'commit p50 / tgt', 'commits/s / tgt',
-  ], rows);
+  const markdown = commitTable(contenders.map((c) => c.name), samples, 'tgt');
   return { markdown, samples };
 }
 

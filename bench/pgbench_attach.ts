@@ -6,7 +6,7 @@
  *   (the same attacher class, only its --blockdev swapped);
  * - a local file on a loop device.
  */
-import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AttachRequest } from '../src/csi/attacher.ts';
 import { HostCommandRunner, runChecked } from '../src/csi/node_exec.ts';
@@ -53,43 +53,58 @@ async function postgresOwns(dir: string): Promise<void> {
   await chown(dir, await id('-u'), await id('-g'));
 }
 
-/** mkfs.ext4 on the device and mount it on a fresh directory under `scratch`. */
-async function mountExt4(device: string, scratch: string, undo: () => Promise<void>): Promise<Mounted> {
+/** The storage daemon's pid from the attach handle's pid file ([] if unreadable). */
+async function daemonPids(handle: Record<string, string>): Promise<number[]> {
+  const text = handle.pidFile ? await readFile(handle.pidFile, 'utf8').catch(() => '') : '';
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 1 ? [pid] : [];
+}
+
+/** A block device attached for a bench, not yet formatted. */
+export interface Attached {
+  device: string;
+  /** The processes serving the device (the qemu-storage-daemon; none for a plain loop). */
+  pids: number[];
+  detach(): Promise<void>;
+}
+
+/** mkfs.ext4 on an attached device and mount it on a fresh directory under `scratch`; unmount() also detaches. */
+export async function mountExt4(att: Attached, scratch: string): Promise<Mounted> {
   const dir = await mkdtemp(join(scratch, 'mnt-'));
   let mounted = false;
   try {
-    await run('mkfs.ext4', ['-q', '-F', device], { timeoutMs: 300_000 });
-    await run('mount', ['-t', 'ext4', device, dir]);
+    await run('mkfs.ext4', ['-q', '-F', att.device], { timeoutMs: 300_000 });
+    await run('mount', ['-t', 'ext4', att.device, dir]);
     mounted = true;
     await postgresOwns(dir);
   } catch (err) {
     if (mounted) await run('umount', [dir], { check: false });
     await rm(dir, { recursive: true, force: true });
-    await undo();
+    await att.detach();
     throw err;
   }
   return {
     dir,
-    device,
+    device: att.device,
     async unmount() {
       await run('umount', [dir], { check: false, timeoutMs: 120_000 });
       await rm(dir, { recursive: true, force: true });
-      await undo();
+      await att.detach();
     },
   };
 }
 
 /** A LUN through the node plugin's user-space attach path. `name` must be unique per run. */
-export async function mountIscsi(url: string, scratch: string, name: string): Promise<Mounted> {
+export async function attachIscsi(url: string, scratch: string, name: string): Promise<Attached> {
   const stateDir = join(scratch, `state-${name}`);
   await mkdir(stateDir, { recursive: true });
   const attacher = new UserSpaceAttacher({ runner, stateDir, initiatorName: INITIATOR });
   const dev = await attacher.attach({ volumeId: name, ...parseIscsiUrl(url) });
-  return mountExt4(dev.devicePath, scratch, () => attacher.detach(name));
+  return { device: dev.devicePath, pids: await daemonPids(dev.handle), detach: () => attacher.detach(name) };
 }
 
 /** A sparse local file of `sizeBytes` behind qemu-storage-daemon, FUSE export and loop. */
-export async function mountRawFileQsd(scratch: string, name: string, sizeBytes: number): Promise<Mounted> {
+export async function attachRawFileQsd(scratch: string, name: string, sizeBytes: number): Promise<Attached> {
   const file = join(scratch, `${name}.img`);
   await run('truncate', ['-s', String(sizeBytes), file]);
   const stateDir = join(scratch, `state-${name}`);
@@ -97,19 +112,32 @@ export async function mountRawFileQsd(scratch: string, name: string, sizeBytes: 
   const attacher = new RawFileAttacher(stateDir, file);
   // The address is unused by the file blockdev; the attacher only needs its shape.
   const dev = await attacher.attach({ volumeId: name, portal: '127.0.0.1:1', iqn: 'iqn.2024-01.io.berth:unused', lun: 0 });
-  return mountExt4(dev.devicePath, scratch, async () => {
-    await attacher.detach(name);
-    await rm(file, { force: true });
-  });
+  return {
+    device: dev.devicePath,
+    pids: await daemonPids(dev.handle),
+    async detach() {
+      await attacher.detach(name);
+      await rm(file, { force: true });
+    },
+  };
 }
 
 /** A sparse local file on a loop device (buffered, as the attach path's loop is). */
-export async function mountLocalLoop(scratch: string, name: string, sizeBytes: number): Promise<Mounted> {
+export async function attachLocalLoop(scratch: string, name: string, sizeBytes: number): Promise<Attached> {
   const file = join(scratch, `${name}.img`);
   await run('truncate', ['-s', String(sizeBytes), file]);
   const loop = (await runChecked(runner, 'losetup', ['-f', '--show', '--direct-io=off', file])).stdout.trim();
-  return mountExt4(loop, scratch, async () => {
-    await run('losetup', ['-d', loop], { check: false });
-    await rm(file, { force: true });
-  });
+  return {
+    device: loop,
+    pids: [],
+    async detach() {
+      await run('losetup', ['-d', loop], { check: false });
+      await rm(file, { force: true });
+    },
+  };
+}
+
+/** A LUN through the user-space attach path, formatted and mounted. */
+export async function mountIscsi(url: string, scratch: string, name: string): Promise<Mounted> {
+  return mountExt4(await attachIscsi(url, scratch, name), scratch);
 }

@@ -1,5 +1,6 @@
 /**
- * `node bench/pgbench_main.ts [--dir D] [--scale N] [--runtime S] [--rounds N] [--no-replicated]`:
+ * `node bench/pgbench_main.ts [--dir D] [--scale N] [--runtime S] [--rounds N] [--no-replicated]
+ *  [--commit-rounds N] [--commit-only] [--compare-engine CHECKOUT]`:
  * the pgbench section alone (bench/pgbench.ts), printed as markdown.
  */
 import { parseArgs } from 'node:util';
@@ -15,10 +16,16 @@ const { values } = parseArgs({
     runtime: { type: 'string', default: '60' },
     rounds: { type: 'string', default: '5' },
     replicated: { type: 'boolean', default: true },
+    'commit-rounds': { type: 'string' },
+    'commit-only': { type: 'boolean', default: false },
+    'compare-engine': { type: 'string' },
   },
 });
 const log = (s: string): void => console.log(`[pgbench ${new Date().toISOString().slice(11, 19)}] ${s}`);
 const text = await pgbenchSection({
   dir: values.dir!, scale: Number(values.scale), runtimeS: Number(values.runtime), rounds: Number(values.rounds), replicated: values.replicated!, log,
+  ...(values['commit-rounds'] !== undefined ? { commitRounds: Number(values['commit-rounds']) } : {}),
+  commitOnly: values['commit-only']!,
+  ...(values['compare-engine'] !== undefined ? { compareEngine: values['compare-engine'] } : {}),
 });
 console.log(`\n${text}\n`);

@@ -11,6 +11,12 @@ export interface PgbenchOptions {
   scale: number;
   runtimeS: number;
   rounds: number;
+  /** Rounds of the fio commit row on the attached devices (0: skip it; default `rounds`). */
+  commitRounds?: number;
+  /** A checkout whose engine runs as an extra contender, "Berth (compared checkout)" (before/after in one run). */
+  compareEngine?: string;
+  /** Only the commit row: no PostgreSQL runs. */
+  commitOnly?: boolean;
   /** Also the 2-replica row (network namespaces). */
   replicated: boolean;
   log: (line: string) => void;
