@@ -26,13 +26,17 @@ function groupToWire(g: GroupSnapshot): object {
   };
 }
 
-/** snapshot_ids, when the CO sends them, must be exactly the group's members (spec: INVALID_ARGUMENT on a mismatch). */
-function checkMembers(g: GroupSnapshot, ids: readonly string[] | undefined): void {
+/**
+ * snapshot_ids, when the CO sends them, must be exactly the group's members (spec:
+ * INVALID_ARGUMENT on a mismatch). For a delete, members an interrupted delete already
+ * removed are not missing: the CO's retry must be able to finish it.
+ */
+function checkMembers(g: GroupSnapshot, ids: readonly string[] | undefined, partialOk = false): void {
   if (ids === undefined || ids.length === 0) return;
-  const want = [...new Set(ids)].sort().join('\n');
-  if (want !== g.snapshots.map((s) => s.id).sort().join('\n')) {
-    throw new InvalidArgumentError(`snapshot_ids do not match the members of group snapshot ${g.id}`);
-  }
+  const given = new Set(ids);
+  const have = g.snapshots.map((s) => s.id);
+  const same = partialOk ? have.every((id) => given.has(id)) : [...given].sort().join('\n') === have.sort().join('\n');
+  if (!same) throw new InvalidArgumentError(`snapshot_ids do not match the members of group snapshot ${g.id}`);
 }
 
 export function groupControllerHandlers(backend: SnapshotGroupClient, log: Logger): HandlerTable {
@@ -68,7 +72,7 @@ export function groupControllerHandlers(backend: SnapshotGroupClient, log: Logge
       return await locks.with([`group-snapshot:${id}`], async () => {
         const g = await backend.getGroupSnapshot(id);
         if (g === undefined) return {};
-        checkMembers(g, req.snapshot_ids);
+        checkMembers(g, req.snapshot_ids, true);
         await backend.deleteGroupSnapshot(id);
         l.info({ groupSnapshotId: id }, 'group snapshot deleted');
         return {};

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import { IntentLog, OperationInProgressError } from '../model/intent_log.ts';
+import { errorCode } from '../../util/errors.ts';
+import { IntentLog, OperationInProgressError, type Ticket } from '../model/intent_log.ts';
 import type { GroupSnapshotSpec } from '../model/group_snapshot_spec.ts';
 import type { SnapshotSpec } from '../model/snapshot_spec.ts';
 import { ResourceKind, SpecLifecycle, specKey } from '../model/spec_common.ts';
 import type { ServiceContext } from './service_context.ts';
 import { GroupSnapshotExistsError, GroupSnapshotNotFoundError, InvalidArgumentError, VolumeNotFoundError } from './service_errors.ts';
-import { cutAtOnePoint, possibleCopies } from './snapshot_barrier.ts';
-import { removeSnapshotCopies } from './snapshot_service.ts';
-import { deleteSpec, listSpecs, putSpec, readRecord, snapshotIdFor, snapshotKey, volumeKey, type StoredVolume } from './service_records.ts';
+import { cutAtOnePoint, possibleCopies, type SnapshotCopy } from './snapshot_barrier.ts';
+import {
+  deleteSpec, listSpecs, putSpec, readRecord, snapshotIdFor, snapshotKey, splitPoolId, volumeKey, type StoredVolume,
+} from './service_records.ts';
 
 /** CSI leaves the bound to the plugin; one barrier holding this many nexuses stays short. */
 export const GROUP_MAX_VOLUMES = 32;
@@ -27,7 +29,9 @@ export const groupSnapshotKey = (id: string): string => specKey(ResourceKind.Gro
  * the members are crash-consistent with each other, as a multi-volume database needs.
  * The group and its members are written under one intent on the group's key; a failed
  * or interrupted create removes every copy it may have cut (here, or by the
- * pending_group_snapshot_intents reconciler after a crash). Idempotent by name.
+ * pending_group_snapshot_intents reconciler after a crash). A delete is never rolled
+ * back: once begun it stays pending until every member copy is gone (a retry or the
+ * reconciler finishes it). Idempotent by name.
  */
 export class GroupSnapshotService {
   readonly #ctx: ServiceContext;
@@ -94,34 +98,74 @@ export class GroupSnapshotService {
 
   /** The group's member snapshots that still exist. */
   async members(group: GroupSnapshotSpec): Promise<SnapshotSpec[]> {
-    const out: SnapshotSpec[] = [];
-    for (const s of group.snapshotIds) {
-      const spec = (await readRecord<SnapshotSpec>(this.#ctx.store, snapshotKey(s)))?.record.spec;
-      if (spec != null) out.push(spec);
-    }
-    return out;
+    return await existingMembers(this.#ctx, group.snapshotIds);
   }
 
-  /** Deletes the group and its members; not an error when it does not exist. */
+  /**
+   * Deletes the group and its members; not an error when it does not exist. A delete an
+   * earlier request or a crash left pending is finished, not refused. If a member copy's
+   * node is not online (NODE_OFFLINE), the delete stays pending: a retry, or the
+   * reconciler once the node is back, removes the rest.
+   */
   async delete(id: string): Promise<void> {
     const ctx = this.#ctx;
     await ctx.requireLeader();
     const key = groupSnapshotKey(id);
     await ctx.locks.with(key, async () => {
-      const group = (await readRecord<GroupSnapshotSpec>(ctx.store, key))?.record.spec;
-      if (group == null) return;
-      await this.#log.run(key, { type: 'delete' }, async () => {
-        await removeMembers(ctx, await this.members(group));
-        return null;
-      });
+      const current = await readRecord<GroupSnapshotSpec, GroupSnapshotOp>(ctx.store, key);
+      if (current === undefined) return;
+      const pending = current.record.pending;
+      if (pending?.op.type === 'create') throw new OperationInProgressError(key);
+      if (pending == null && current.record.spec == null) return;
+      const ticket = pending == null
+        ? await this.#log.begin(key, { type: 'delete' })
+        : { key, spec: current.record.spec, pending, revision: current.revision };
+      await finishGroupDelete(ctx, this.#log, ticket);
     });
   }
 }
 
-/** Removes members' copies and records (already gone is fine). */
+/** The members of a group whose records still exist, in its order. */
+async function existingMembers(ctx: ServiceContext, snapshotIds: readonly string[]): Promise<SnapshotSpec[]> {
+  const out: SnapshotSpec[] = [];
+  for (const s of snapshotIds) {
+    const spec = (await readRecord<SnapshotSpec>(ctx.store, snapshotKey(s)))?.record.spec;
+    if (spec != null) out.push(spec);
+  }
+  return out;
+}
+
+/** Removes what is left of a group whose delete is pending, then the group's record. Throws (leaving it pending) while a copy cannot be removed. */
+export async function finishGroupDelete(
+  ctx: ServiceContext, log: IntentLog<GroupSnapshotSpec, GroupSnapshotOp>, ticket: Ticket<GroupSnapshotSpec, GroupSnapshotOp>,
+): Promise<void> {
+  await removeMembers(ctx, await existingMembers(ctx, ticket.spec?.snapshotIds ?? []));
+  await log.commit(ticket, null);
+}
+
+/**
+ * Removes members' copies and records (already gone is fine). A member's record goes
+ * only after all its copies: while one is on a node that is not online, NODE_OFFLINE,
+ * so the intent that called this stays pending rather than forgetting a copy that would
+ * then hold pool space for ever. Right after a control-plane restart every node is
+ * "unknown" until its first heartbeat: the same wait. Copies on a lost node (offline past
+ * the grace period, its replicas replaced) or on a node no longer registered are given up.
+ */
 export async function removeMembers(ctx: ServiceContext, members: readonly SnapshotSpec[]): Promise<void> {
+  const lost = new Set(ctx.registry.lost(ctx.now()));
   for (const m of members) {
-    await removeSnapshotCopies(ctx, m.id, m.replicaSnapshots);
+    for (const c of m.replicaSnapshots) await removeCopy(ctx, m.id, c, lost);
     await deleteSpec(ctx.store, snapshotKey(m.id), ctx.fence());
+  }
+}
+
+async function removeCopy(ctx: ServiceContext, id: string, c: SnapshotCopy, lost: ReadonlySet<string>): Promise<void> {
+  const { nodeId, pool } = splitPoolId(c.poolId);
+  if (lost.has(nodeId)) return;
+  try {
+    await (await ctx.engineOf(nodeId)).destroySnapshot(pool, c.replicaId, id);
+  } catch (err) {
+    // NOT_IMPLEMENTED: an engine without snapshots made no copy to remove.
+    if (errorCode(err) !== 'NODE_NOT_FOUND' && errorCode(err) !== 'NOT_IMPLEMENTED') throw err;
   }
 }
