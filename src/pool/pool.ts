@@ -544,6 +544,7 @@ export class Pool implements VolumeHost {
     return {
       model: this.model, snaps: this.snaps, supply: this.supply, allocator: this.allocator, journal: this.journal, log: this.log,
       dataOffset: this.dataOffset, read: (buf, len, at) => this.file.read(buf, 0, len, at),
+      commit: (records, flags) => this.commit(records, flags),
     };
   }
 

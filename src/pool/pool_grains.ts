@@ -42,3 +42,9 @@ export function hasAllGrains(bits: Uint32Array, grains: number): boolean {
   }
   return true;
 }
+
+/** Whether `live` has a grain `bits` lacks. */
+export function hasUnrecorded(live: Uint32Array, bits: Uint32Array): boolean {
+  for (let w = 0; w < live.length; w++) if ((live[w] & ~bits[w]) !== 0) return true;
+  return false;
+}

@@ -3,10 +3,11 @@ import { NoSpaceError } from '../block/errors.ts';
 import type { PoolAllocator } from './pool_allocator.ts';
 import type { PoolExtentSupply } from './pool_extent_supply.ts';
 import type { PoolJournal } from './pool_journal.ts';
-import { RecordType } from './pool_journal_record.ts';
+import { RecordType, type JournalRecord } from './pool_journal_record.ts';
+import { JOURNAL_DURABLE } from './pool_journal.ts';
 import type { PoolModel } from './pool_model.ts';
 import type { PoolSnapshots } from './pool_snapshots.ts';
-import { settleTentativeGrains, type ReadAt } from './pool_tentative.ts';
+import { keptGrainRecords, settleTentativeGrains, type ReadAt } from './pool_tentative.ts';
 
 /** What import's recovery step works on: a replayed pool's parts, before anyone uses it. */
 export interface Recovery {
@@ -18,6 +19,8 @@ export interface Recovery {
   log: Logger;
   dataOffset: number;
   read: ReadAt;
+  /** The pool's own commit (orphans erased and freed after the record is durable). */
+  commit: (records: JournalRecord[], flags: number) => Promise<void>;
 }
 
 /**
@@ -55,6 +58,11 @@ export async function recoverAfterReplay(r: Recovery, replayedBlocks: number): P
     if (!(err instanceof NoSpaceError)) throw err;
     checkpointDeferred = true;
   });
+  // Grains kept above are in that checkpoint, so they can be recorded now; until then
+  // (no room for the checkpoint) they stay tentative, and writes to them keep journaling
+  // their CRC first.
+  const kept = checkpointDeferred ? [] : keptGrainRecords(r.model);
+  if (kept.length > 0) await r.commit(kept, JOURNAL_DURABLE);
   r.log.info({
     replayedBlocks, zeroedReserved: reserved.length, finishedDeletes, volumes: r.model.volumes.size,
     ...(grains !== undefined && grains.kept + grains.dropped + grains.completed > 0 ? { tentativeGrains: grains } : {}),

@@ -111,3 +111,20 @@ test('a volume that never flushes has its grains recorded within a second or so'
   for (let i = 0; i < 300 && part.bits[0] === 0; i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal(part.bits[0], 1);
 });
+
+test('grains kept by an import are recorded before new writes land on them (two kills in a row)', async (t) => {
+  const { pool, file, base } = await setup(t);
+  await pool.openVolume('v').write(0, pattern(GRAIN, 12), false);
+  await pool.abandon();
+  const second = await Pool.import(file);
+  const q = [...second.partial.keys()][0];
+  assert.equal(second.partial.get(q)?.bits[0], 1, 'the kept grain is recorded by the import');
+  const v = second.openVolume('v');
+  await v.write(1, pattern(512, 13), false); // in place now: no TGRAIN, no flush
+  await second.abandon();
+  const third = await reimport(t, file);
+  const want = Buffer.from(base);
+  pattern(GRAIN, 12).copy(want, 0);
+  pattern(512, 13).copy(want, 512);
+  assert.ok((await third.openVolume('v').read(0, 4 * BPE)).equals(want));
+});

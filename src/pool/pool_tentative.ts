@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { allocIoBuffer } from './pool_file.ts';
-import { MAX_GRAINS, grainBytes, hasAllGrains, hasGrain, setGrain } from './pool_grains.ts';
-import { RecordType } from './pool_journal_record.ts';
+import { MAX_GRAINS, grainBytes, hasAllGrains, hasGrain, hasUnrecorded, setGrain } from './pool_grains.ts';
+import { RecordType, type JournalRecord } from './pool_journal_record.ts';
 import type { PoolModel } from './pool_model.ts';
 
 /** Reads `len` bytes of the pool file at `at` into `buf`. */
@@ -17,7 +17,7 @@ export interface TentativeOutcome {
   kept: number;
   /** Grains whose data matched none (a write that never finished): they read the base again. */
   dropped: number;
-  /** Partial extents that hold every grain now and were completed (their base lost a reference). */
+  /** Partial extents the checkpoint says hold every grain, completed (their base lost a reference). */
   completed: number;
 }
 
@@ -27,17 +27,17 @@ export interface TentativeOutcome {
  * has the CRC of a write that claimed it. kill -9 leaves the page cache, so every
  * acknowledged grain write passes; after a power loss a grain whose data did not reach
  * the disk fails and reads its base again — never zeros, never half a write.
- * Then partial extents that now hold every grain (in the checkpoint too, which stores
- * written grains as recorded) are completed through the model, so their base loses the
- * reference and, when it was the last, joins the orphans the recovery step erases.
- * The caller must write a checkpoint (after an fdatasync) before anything writes in place.
+ * A kept grain is *live*, not recorded: it stays tentative (writes to it journal a TGRAIN
+ * record first) until `recordKeptGrains` runs after import's checkpoint, which stores it.
+ * Partial extents whose recorded grains are all set (the checkpoint stores written grains
+ * as recorded) are completed through the model, so their base loses the reference and,
+ * when it was the last, joins the orphans the recovery step erases.
  */
 export async function settleTentativeGrains(model: PoolModel, dataOffset: number, read: ReadAt): Promise<TentativeOutcome> {
   const out: TentativeOutcome = { kept: 0, dropped: 0, completed: 0 };
   const es = model.extentSize;
   const gb = grainBytes(es);
   const buf = allocIoBuffer(gb);
-  const won = new Map<number, Uint32Array>();
   for (const [key, crcs] of model.tentative) {
     const q = Math.floor(key / MAX_GRAINS);
     const g = key - q * MAX_GRAINS;
@@ -46,19 +46,25 @@ export async function settleTentativeGrains(model: PoolModel, dataOffset: number
     await read(buf, gb, dataOffset + q * es + g * gb);
     if (crcs.includes(grainCrc(buf, 0, gb))) {
       out.kept++;
-      let bits = won.get(q);
-      if (bits === undefined) won.set(q, bits = new Uint32Array(part.bits.length));
-      setGrain(bits, g);
+      setGrain(part.live, g);
     } else {
       out.dropped++;
     }
   }
   model.tentative.clear();
-  for (const [q, bits] of won) model.apply({ type: RecordType.GRAINS, q, bits });
   for (const [q, part] of [...model.partial]) {
     if (!hasAllGrains(part.bits, model.grains)) continue;
     model.apply({ type: RecordType.GRAINS, q, bits: part.bits.slice() });
     out.completed++;
+  }
+  return out;
+}
+
+/** GRAINS records for grains kept by settleTentativeGrains, once a checkpoint holds their data durable. */
+export function keptGrainRecords(model: PoolModel): JournalRecord[] {
+  const out: JournalRecord[] = [];
+  for (const [q, part] of model.partial) {
+    if (hasUnrecorded(part.live, part.bits)) out.push({ type: RecordType.GRAINS, q, bits: part.live.slice() });
   }
   return out;
 }

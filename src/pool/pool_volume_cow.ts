@@ -1,7 +1,7 @@
 import { RecordType, type JournalRecord } from './pool_journal_record.ts';
 import { JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
 import { allocIoBuffer } from './pool_file.ts';
-import { MAX_GRAINS, hasGrain, setGrain } from './pool_grains.ts';
+import { MAX_GRAINS, hasGrain, hasUnrecorded, setGrain } from './pool_grains.ts';
 import { grainCrc } from './pool_tentative.ts';
 import type { PartialExtent } from './pool_model.ts';
 
@@ -129,9 +129,7 @@ export class CowGrains {
     for (const [q, part] of taken) {
       // Gone (unmapped, or every grain recorded already): nothing of it to record.
       if (this.h.partial.get(q) !== part) continue;
-      let news = false;
-      for (let w = 0; w < part.live.length; w++) if ((part.live[w] & ~part.bits[w]) !== 0) news = true;
-      if (news) records.push({ type: RecordType.GRAINS, q, bits: part.live.slice() });
+      if (hasUnrecorded(part.live, part.bits)) records.push({ type: RecordType.GRAINS, q, bits: part.live.slice() });
     }
     return { records, restore: () => { for (const [q, part] of taken) if (!this.dirty.has(q)) this.dirty.set(q, part); } };
   }
