@@ -33,6 +33,13 @@ test('--io-mode: auto by default, BERTH_IO_MODE or the flag choose, anything els
   assert.throws(() => parseEngineArgs(['--io-mode', 'fast'], {}), { code: 'INVALID_ARGUMENT' });
 });
 
+test('--thick-zeroing: lazy by default, BERTH_THICK_ZEROING or the flag choose, anything else is refused', () => {
+  assert.equal(parseEngineArgs([], {}).thickZeroing, 'lazy');
+  assert.equal(parseEngineArgs([], { BERTH_THICK_ZEROING: 'eager' }).thickZeroing, 'eager');
+  assert.equal(parseEngineArgs(['--thick-zeroing', 'lazy'], { BERTH_THICK_ZEROING: 'eager' }).thickZeroing, 'lazy');
+  assert.throws(() => parseEngineArgs(['--thick-zeroing', 'zero'], {}), { code: 'INVALID_ARGUMENT' });
+});
+
 test('--rebuild-throttle-mode: unset by default (the engine then uses adaptive), BERTH_REBUILD_THROTTLE_MODE or the flag choose, anything else is refused', () => {
   assert.equal(parseEngineArgs([], {}).rebuildThrottleMode, undefined);
   assert.equal(parseEngineArgs([], { BERTH_REBUILD_THROTTLE_MODE: 'fixed' }).rebuildThrottleMode, 'fixed');

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { IO_MODES, isIoMode, type IoMode } from '../pool/pool_io_policy.ts';
+import { isThickZeroing, THICK_ZEROINGS, type ThickZeroing } from '../pool/pool_extent_supply.ts';
 import { InvalidArgumentError } from './errors.ts';
 import { MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS } from '../pool/pool_owner_policy.ts';
 import { isRebuildThrottleMode, RebuildThrottleMode, type RebuildThrottleModeName } from '../nexus/index.ts';
@@ -19,6 +20,8 @@ export interface EngineArgs {
   logLevel: string;
   /** `--io-mode auto|sync|async`: how pool files do positional I/O (docs/performance.md). */
   ioMode: IoMode;
+  /** `--thick-zeroing lazy|eager`: whether thick volumes on pool files are written with zeros at create (docs/performance.md). */
+  thickZeroing: ThickZeroing;
   /** Register with these control planes (`--control-plane URL[,URL…]`); needs `nodeId`. */
   controlPlane?: string[];
   nodeId?: string;
@@ -48,6 +51,7 @@ export const ENGINE_FLAGS_HELP = `options:
   --replica-listen HOST:PORT  replica protocol for other engines (default: the iSCSI host, any free port)
   --log-level LEVEL           ${LOG_LEVELS.join(', ')} (default info, or $BERTH_LOG_LEVEL)
   --io-mode MODE              ${IO_MODES.join(', ')}: how pool files do I/O (default auto, or $BERTH_IO_MODE)
+  --thick-zeroing MODE        ${THICK_ZEROINGS.join(', ')}: eager writes a thick volume's zeros at create, so a database's first flushes there are not slowed (default lazy, or $BERTH_THICK_ZEROING)
   --auth-token-file PATH      demand the bearer token in PATH on the API (or $BERTH_AUTH_TOKEN_FILE; docs/security.md)
   --insecure-no-auth          serve a non-loopback API without a token, on purpose
   --pool-root DIR             pool files may also be created or imported under DIR (repeatable; the data dir always; block devices: /dev)
@@ -85,6 +89,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'node-id': { type: 'string' },
       labels: { type: 'string' },
       'io-mode': { type: 'string' },
+      'thick-zeroing': { type: 'string' },
       'auth-token-file': { type: 'string' },
       'insecure-no-auth': { type: 'boolean' },
       'pool-root': { type: 'string', multiple: true },
@@ -98,6 +103,8 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (!LOG_LEVELS.includes(logLevel)) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const ioMode = values['io-mode'] ?? env.BERTH_IO_MODE ?? 'auto';
   if (!isIoMode(ioMode)) throw new InvalidArgumentError(`--io-mode must be one of ${IO_MODES.join(', ')}`);
+  const thickZeroing = values['thick-zeroing'] ?? env.BERTH_THICK_ZEROING ?? 'lazy';
+  if (!isThickZeroing(thickZeroing)) throw new InvalidArgumentError(`--thick-zeroing must be one of ${THICK_ZEROINGS.join(', ')}`);
   const throttleMode = values['rebuild-throttle-mode'] ?? env.BERTH_REBUILD_THROTTLE_MODE;
   if (throttleMode !== undefined && !isRebuildThrottleMode(throttleMode)) throw new InvalidArgumentError(`--rebuild-throttle-mode must be one of ${Object.values(RebuildThrottleMode).join(', ')}`);
   const controlPlane = values['control-plane']?.split(',').filter((u) => u.length > 0);
@@ -122,6 +129,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ...(values['replica-listen'] !== undefined ? { replicaListen: parseHostPort(values['replica-listen'], '--replica-listen') } : {}),
     logLevel,
     ioMode,
+    thickZeroing,
     ...(authTokenFile !== undefined ? { authTokenFile } : {}),
     ...(values['insecure-no-auth'] === true ? { insecureNoAuth: true } : {}),
     ...(poolRoots !== undefined ? { poolRoots } : {}),

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { setDefaultIoMode } from '../pool/pool_file.ts';
+import { setThickZeroing } from '../pool/pool_extent_supply.ts';
 import type { Logger } from '../util/log.ts';
 import { Engine } from './engine.ts';
 import { buildApiServer } from './api/api_server.ts';
@@ -25,6 +26,7 @@ export interface RunningEngine {
  */
 export async function startEngineProcess(args: EngineArgs, logger: Logger): Promise<RunningEngine> {
   setDefaultIoMode(args.ioMode);
+  setThickZeroing(args.thickZeroing);
   // Refuse a network-reachable API without a token before anything is opened.
   const auth = setUpApiAuth({
     host: args.apiListen.host, listenFlag: '--api-listen', tokenFile: args.authTokenFile, insecureNoAuth: args.insecureNoAuth === true, logger,

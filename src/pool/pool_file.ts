@@ -95,15 +95,19 @@ export class PoolFile {
   onNoSpace: ((code: string) => void) | null = null;
   /** Set while an engine's ownership guards the pool (pool_owner.ts). */
   guard: IoGuard | null = null;
+  /** The file is on tmpfs (no device below it, no unwritten extents). */
+  readonly onTmpfs: boolean;
   /** fdatasync on the event loop: on tmpfs it returns at once, and a thread-pool hop costs tens of µs. */
   private readonly inlineSync: boolean;
   private readonly flushes = new FlushGroup((done) => this.fdatasync(done));
 
-  constructor(fd: number, mode: IoMode = defaultIoMode, writePieceBytes = POOL_WRITE_PIECE_BYTES, inlineSync = false) {
+  /** `tmpfs`: the file is on tmpfs (its fdatasync then runs inline). */
+  constructor(fd: number, mode: IoMode = defaultIoMode, writePieceBytes = POOL_WRITE_PIECE_BYTES, tmpfs = false) {
     this.fd = fd;
     this.policy = new IoPolicy({ mode });
     this.writePieceBytes = writePieceBytes;
-    this.inlineSync = inlineSync;
+    this.inlineSync = tmpfs;
+    this.onTmpfs = tmpfs;
   }
 
   static open(path: string, flags: number, mode = 0o600): Promise<PoolFile> {
