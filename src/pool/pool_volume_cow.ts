@@ -56,6 +56,8 @@ export class CowGrains {
   /** Partial extents whose GRAINS record is being written: their grains stay tentative until it is. */
   private readonly committing = new Map<number, number>();
   private timer: NodeJS.Timeout | null = null;
+  /** TGRAIN records waiting for this turn of the event loop to end (see claim). */
+  private claims: { records: JournalRecord[]; done: Promise<void> } | null = null;
 
   constructor(host: CowHost, readAt: Io, writeAt: Io) {
     this.h = host;
@@ -97,7 +99,7 @@ export class CowGrains {
       }
       o = e;
     }
-    await settleAll(ops);
+    if (ops.length === 1) await ops[0]; else await settleAll(ops);
   }
 
   /** Journals the live bits the journal lacks; resolves once every grain record so far is durable. */
@@ -176,9 +178,26 @@ export class CowGrains {
     this.timer.unref();
   }
 
-  /** Journals a TGRAIN record for grain g of q holding `crc`, unsynced. */
+  /**
+   * Journals a TGRAIN record for grain g of q holding `crc`, unsynced. Claims made in one
+   * turn of the event loop go out as one commit: on tmpfs a pool write completes inline,
+   * so the journal would otherwise write (and checksum) a block per claim.
+   */
   private claim(q: number, g: number, crc: number): Promise<void> {
-    return this.h.commit([{ type: RecordType.TGRAIN, q, g, crc }], 0);
+    const rec: JournalRecord = { type: RecordType.TGRAIN, q, g, crc };
+    if (this.claims !== null) {
+      this.claims.records.push(rec);
+      return this.claims.done;
+    }
+    const records = [rec];
+    let go!: () => void;
+    const done = new Promise<void>((r) => { go = r; }).then(() => {
+      this.claims = null;
+      return this.h.commit(records, 0);
+    });
+    this.claims = { records, done };
+    setImmediate(go);
+    return done;
   }
 
   private collect(p: number, off: number, n: number, buf: Buffer, bo: number, ops: Promise<void>[], depth: number): void {
@@ -254,7 +273,15 @@ export class CowGrains {
       }
       const crc = grainCrc(buf, from, gb);
       try {
-        await settleAll([this.claim(q, g, crc), this.writeAt(buf, from, gb, this.h.dataOffset + q * this.h.extentSize + g * gb)]);
+        // Record and data together; the write settles only once both have (callers reuse `data`).
+        const claimed = this.claim(q, g, crc);
+        try {
+          await this.writeAt(buf, from, gb, this.h.dataOffset + q * this.h.extentSize + g * gb);
+        } catch (err) {
+          await claimed.catch(() => undefined);
+          throw err;
+        }
+        await claimed;
         setGrain(part.live, g);
         this.dirty.set(q, part);
         this.noteTentative();
