@@ -77,8 +77,12 @@ export class GroupSnapshotService {
       };
       const made = await this.#log.run(key, { type: 'create', spec: group, members }, async () => {
         const cuts = await cutAtOnePoint(ctx, volumes.map((v, i) => ({ volume: v, snapshotId: members[i].id })));
+        await ctx.faults.hit('group-create:after-cut');
         const at = ctx.now();
-        for (const [i, m] of members.entries()) await putSpec(ctx.store, snapshotKey(m.id), { ...m, createdAtMs: at, replicaSnapshots: cuts[i].copies }, ctx.fence());
+        for (const [i, m] of members.entries()) {
+          await putSpec(ctx.store, snapshotKey(m.id), { ...m, createdAtMs: at, replicaSnapshots: cuts[i].copies }, ctx.fence());
+          await ctx.faults.hit('group-create:after-member');
+        }
         ctx.log.info({ group: id, volumes: volumes.length, drainMs: cuts.map((c) => c.drainMs ?? 0) }, 'group snapshot created');
         return { ...group, createdAtMs: at };
       }, async () => removeMembers(ctx, members));
@@ -154,7 +158,10 @@ export async function finishGroupDelete(
 export async function removeMembers(ctx: ServiceContext, members: readonly SnapshotSpec[]): Promise<void> {
   const lost = new Set(ctx.registry.lost(ctx.now()));
   for (const m of members) {
-    for (const c of m.replicaSnapshots) await removeCopy(ctx, m.id, c, lost);
+    for (const c of m.replicaSnapshots) {
+      await removeCopy(ctx, m.id, c, lost);
+      await ctx.faults.hit('group-remove:after-copy');
+    }
     await deleteSpec(ctx.store, snapshotKey(m.id), ctx.fence());
   }
 }
