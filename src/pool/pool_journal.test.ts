@@ -123,3 +123,55 @@ test('a journal over an epoch it did not open checkpoints before its first appen
   assert.deepEqual(events, ['sync', `write@${layout.slotAOffset}+4096`, 'sync']);
   assert.equal(j.generation, 8);
 });
+
+/** fakeFile whose fdatasyncs wait for the test while `held` is set (or fail, with `failing`). */
+function gatedSyncs(file: PoolFile, events: string[]): { hold: (on: boolean) => void; fail: (on: boolean) => void; release: () => void } {
+  let held = false;
+  let failing = false;
+  const waiting: (() => void)[] = [];
+  file.sync = () => {
+    events.push('sync');
+    if (failing) return Promise.reject(new Error('EIO'));
+    return held ? new Promise<void>((r) => waiting.push(r)) : Promise.resolve();
+  };
+  return { hold: (on) => { held = on; }, fail: (on) => { failing = on; }, release: () => { for (const r of waiting.splice(0)) r(); } };
+}
+
+test('a durability point waits for an fdatasync after the batches before it, and later batches are written meanwhile', { timeout: 20_000 }, async () => {
+  const { file, events } = fakeFile();
+  const syncs = gatedSyncs(file, events);
+  const j = new PoolJournal({ file, layout, uuid: uuidToBytes(randomUUID()), generation: 1, nonce: 1, makeCheckpoint: () => Buffer.alloc(64) });
+  await j.append([map(1)], JOURNAL_SYNC_BEFORE);
+  syncs.hold(true);
+  let durable = false;
+  const point = j.append([], JOURNAL_DURABLE).then(() => { durable = true; });
+  // Written while the point's fdatasync runs (the old journal queued it behind that sync).
+  await j.append([map(2)]);
+  assert.equal(durable, false);
+  assert.deepEqual(events, ['sync', `write@${layout.journalOffset}+4096`, 'sync', `write@${layout.journalOffset + 4096}+4096`]);
+  syncs.release();
+  await point;
+
+  // Behind a batch that ends with an fdatasync, a point needs none of its own.
+  syncs.hold(false);
+  events.length = 0;
+  // The first append goes out alone; the other two gather behind it into one batch.
+  await Promise.all([j.append([map(3)]), j.append([map(4)], JOURNAL_DURABLE), j.append([], JOURNAL_DURABLE)]);
+  assert.deepEqual(events, [`write@${layout.journalOffset + 2 * 4096}+4096`, `write@${layout.journalOffset + 3 * 4096}+4096`, 'sync']);
+});
+
+test('a failed durability point fails alone: nothing is undone and the epoch goes on', async () => {
+  const { file, events } = fakeFile();
+  const syncs = gatedSyncs(file, events);
+  const j = new PoolJournal({ file, layout, uuid: uuidToBytes(randomUUID()), generation: 1, nonce: 1, makeCheckpoint: () => Buffer.alloc(64) });
+  const undone: number[] = [];
+  await j.append([map(1)], 0, () => undone.push(1));
+  syncs.fail(true);
+  await assert.rejects(j.append([], JOURNAL_DURABLE), /EIO/);
+  syncs.fail(false);
+  events.length = 0;
+  await j.append([map(2)], 0, () => undone.push(2));
+  assert.deepEqual(undone, []);
+  assert.deepEqual(events, [`write@${layout.journalOffset + 4096}+4096`], 'block 1 of the same epoch, no checkpoint');
+  assert.equal(j.generation, 1);
+});

@@ -6,7 +6,10 @@ import type { PoolFile } from './pool_file.ts';
 
 /** fdatasync before the batch is written (zeroing it depends on must be durable first). */
 export const JOURNAL_SYNC_BEFORE = 1;
-/** fdatasync after the batch is written, before its callers resume. */
+/**
+ * fdatasync after the batch is written, before its callers resume. On an append with no
+ * records it makes a durability point instead (see PoolJournal.append).
+ */
 export const JOURNAL_DURABLE = 2;
 
 interface Pending {
@@ -16,6 +19,10 @@ interface Pending {
   undo: (() => void) | undefined;
   resolve: () => void;
   reject: (err: unknown) => void;
+}
+
+function isDurabilityPoint(p: Pending): boolean {
+  return p.records.length === 0 && (p.flags & JOURNAL_DURABLE) !== 0;
 }
 
 export interface JournalOptions {
@@ -68,7 +75,15 @@ export class PoolJournal {
 
   get generation(): number { return this.epoch.generation; }
 
-  /** Resolves once the records are in the journal (or in a checkpoint) per `flags`. */
+  /**
+   * Resolves once the records are in the journal (or in a checkpoint) per `flags`.
+   *
+   * With no records and JOURNAL_DURABLE it is a durability point: it resolves after an
+   * fdatasync that starts once everything appended before it is written, and the journal
+   * goes on writing later batches meanwhile (they asked only to be written, and replay
+   * is a prefix: none of them counts without the blocks before it). Its failure fails
+   * only the point itself; nothing was applied for it, so nothing is undone.
+   */
   append(records: Buffer[], flags = 0, undo?: () => void): Promise<void> {
     if (this.failure !== null) {
       undo?.();
@@ -106,15 +121,21 @@ export class PoolJournal {
       this.queue = [];
       const waiters = this.checkpointWaiters;
       this.checkpointWaiters = [];
+      const points = batch.filter(isDurabilityPoint);
+      const writes = points.length === 0 ? batch : batch.filter((p) => !isDurabilityPoint(p));
       try {
-        const blocks = packRecords(batch.flatMap((p) => p.records));
-        if (this.mustCheckpoint || waiters.length > 0 || this.head + blocks.length > this.blockCount) {
+        const blocks = packRecords(writes.flatMap((p) => p.records));
+        let synced = true;
+        if (writes.length === 0 && waiters.length === 0) {
+          synced = false;
+        } else if (this.mustCheckpoint || waiters.length > 0 || this.head + blocks.length > this.blockCount) {
           await this.writeCheckpoint();
         } else {
-          await this.writeBlocks(batch, blocks);
+          synced = await this.writeBlocks(writes, blocks);
         }
-        for (const p of batch) p.resolve();
+        for (const p of writes) p.resolve();
         for (const w of waiters) w.resolve();
+        if (points.length > 0) this.settlePoints(points, synced);
       } catch (err) {
         this.mustCheckpoint = true;
         const failed = [...batch, ...waiters, ...this.queue, ...this.checkpointWaiters];
@@ -127,7 +148,20 @@ export class PoolJournal {
     this.running = false;
   }
 
-  private async writeBlocks(batch: Pending[], blocks: Buffer[][]): Promise<void> {
+  /**
+   * Durability points behind a batch just written: resolved at once when the batch ended
+   * with an fdatasync, else by one that starts now and that the loop does not wait for.
+   */
+  private settlePoints(points: Pending[], synced: boolean): void {
+    if (synced) {
+      for (const p of points) p.resolve();
+      return;
+    }
+    this.opts.file.sync().then(() => { for (const p of points) p.resolve(); }, (err: unknown) => { for (const p of points) p.reject(err); });
+  }
+
+  /** Writes the batch; true when it ended with an fdatasync (JOURNAL_DURABLE). */
+  private async writeBlocks(batch: Pending[], blocks: Buffer[][]): Promise<boolean> {
     let flags = 0;
     for (const p of batch) flags |= p.flags;
     if (flags & JOURNAL_SYNC_BEFORE) await this.opts.file.sync();
@@ -136,7 +170,9 @@ export class PoolJournal {
     const at = this.opts.layout.journalOffset + this.head * META_BLOCK_BYTES;
     this.head += blocks.length;
     await this.opts.file.write(buf, 0, buf.length, at);
-    if (flags & JOURNAL_DURABLE) await this.opts.file.sync();
+    if ((flags & JOURNAL_DURABLE) === 0) return false;
+    await this.opts.file.sync();
+    return true;
   }
 
   private async writeCheckpoint(): Promise<void> {

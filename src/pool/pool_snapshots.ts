@@ -14,6 +14,9 @@ import {
   VolumeExistsError, VolumeNotFoundError,
 } from './pool_errors.ts';
 
+/** Flushes of a volume before its writes are held for a share (preFlush). */
+const PRE_FLUSH_ROUNDS = 2;
+
 export interface SnapshotInfo {
   name: string;
   uuid: string;
@@ -55,8 +58,9 @@ export interface SnapshotHost {
  * Snapshots and clones by sharing (format 4, docs/pool-format.md §12). A snapshot is a
  * read-only table entry whose map is the volume's map at one instant: creating one holds
  * the volume's writes, drains those in flight, journals their pending grains, then
- * journals SNAP_CREATE + SHARE + SNAP_READY in one durable batch (sync-before, so every
- * acknowledged write is in it even across a power loss). No data is copied; the volume
+ * journals SNAP_CREATE + SHARE + SNAP_READY in one batch (sync-before, so every
+ * acknowledged write is in it even across a power loss), lets writes go on once that is
+ * written, and answers once it is durable. No data is copied; the volume
  * copies up on its next write to each shared extent. A clone is a volume created
  * `filling`, shared and marked filled in one batch. A batch torn by a crash leaves an
  * entry `creating`/`filling`, which import drops. Callers run these one at a time (the
@@ -85,6 +89,7 @@ export class PoolSnapshots {
     this.checkRoom();
     if (volume.deleting || volume.filling) throw new VolumeNotFoundError(volume.name);
     const vol = this.h.openVolume(volume.name);
+    await this.preFlush(vol);
     const release = await vol.holdWrites();
     try {
       this.checkMetadataRoom(volume);
@@ -94,16 +99,18 @@ export class PoolSnapshots {
         blockSize: volume.blockSize, createdAtMs: Date.now(),
       };
       // One batch: the grains written so far, then the share (after an fdatasync, so every
-      // acknowledged write is in the snapshot even across a power loss).
+      // acknowledged write is in the snapshot even across a power loss). Writes resume once
+      // it is written; see durableAfterRelease for why they need not wait for its fdatasync.
       await this.h.commit([
         ...grains.records,
         { type: RecordType.SNAP_CREATE, snapshot: fields },
         { type: RecordType.SHARE, dst: fields.id, src: volume.id },
         { type: RecordType.SNAP_READY, snap: fields.id },
-      ], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE).catch((err: unknown) => { grains.restore(); throw err; });
+      ], JOURNAL_SYNC_BEFORE).catch((err: unknown) => { grains.restore(); throw err; });
     } finally {
       release();
     }
+    await this.durableAfterRelease();
     this.h.log.info({ volume: volume.name, snapshot: name }, 'snapshot created');
     // Right after the share every extent it maps is shared with the volume: it holds nothing alone.
     return this.describe(this.lookup(name), 0);
@@ -134,6 +141,7 @@ export class PoolSnapshots {
   private async cloneInto(name: string, sizeBytes: number, thin: boolean, src: SnapshotMeta | VolumeMeta, live: boolean): Promise<void> {
     const { model } = this.h;
     const vol = live ? this.h.openVolume(src.name) : null;
+    if (vol !== null) await this.preFlush(vol);
     const release = vol !== null ? await vol.holdWrites() : () => undefined;
     try {
       this.checkMetadataRoom(src);
@@ -148,8 +156,9 @@ export class PoolSnapshots {
       const filled: JournalRecord = { type: RecordType.VOL_FILLED, vol: fields.id };
       const blank: number[] = [];
       if (!thin) for (let l = 0; l < model.extentsFor(sizeBytes); l++) if (src.map.get(l) < 0) blank.push(l);
+      // A thin clone's batch is only written under the hold, as a snapshot's is.
       const done = blank.length === 0
-        ? this.h.commit([...head, filled], JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE)
+        ? this.h.commit([...head, filled], JOURNAL_SYNC_BEFORE)
         // A thick clone owns zeroed extents for what its source left unallocated.
         : this.h.supply.provision(blank.length, (ps) => [...head, ...blank.map((l, i) => (
           { type: RecordType.MAP, vol: fields.id, l, p: ps[i], count: 1 } as JournalRecord)), filled],
@@ -158,6 +167,7 @@ export class PoolSnapshots {
     } finally {
       release();
     }
+    await this.durableAfterRelease();
     this.h.log.info({ volume: name, source: src.name, fromSnapshot: !live }, 'clone created');
   }
 
@@ -185,6 +195,32 @@ export class PoolSnapshots {
     for (const s of model.snapshots.values()) if (s.state !== 'ready') out.push(s.id);
     for (const v of model.volumes.values()) if (v.filling && !v.deleting) out.push(v.id);
     return out;
+  }
+
+  /**
+   * Before a share holds the volume's writes: its dirty data (and its written grains) go to
+   * disk while writes still flow, so the fdatasync the share's batch starts with, inside
+   * the hold, has only what was written since. The second round catches most of what the
+   * first let through under load; on an idle volume it costs nothing (no write since).
+   */
+  private async preFlush(vol: Volume): Promise<void> {
+    for (let i = 0; i < PRE_FLUSH_ROUNDS; i++) await vol.flush();
+  }
+
+  /**
+   * A share's batch is written (sync-before) while the volume's writes are held; they
+   * resume as soon as it is written, and only the caller's answer waits for it to be
+   * durable, here (docs/pool-format.md §12, "the write pause"). That is safe because
+   * every write after the release is placed by the model the share already changed (it
+   * copies up, never writes a shared extent), and its record follows the share's in the
+   * journal, whose replay is a prefix: after a crash the share is there with exactly the
+   * writes before it, or the share and every record after it are gone (a write after it
+   * that was flushed made the share durable first: its fdatasync started after the
+   * share's write). A failed fdatasync here fails the call, but the share is applied and
+   * written: the snapshot or clone exists, as after a crash right after its write.
+   */
+  private durableAfterRelease(): Promise<void> {
+    return this.h.commit([], JOURNAL_DURABLE);
   }
 
   private checkRoom(): void {
