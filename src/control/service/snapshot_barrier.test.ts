@@ -200,3 +200,27 @@ test('a group create whose undo failed stays pending; the reconciler later remov
     await kit.close();
   }
 });
+
+test('no store read while writes are held: replicas and engines are looked up before any nexus pauses', async () => {
+  const kit = await makeKit(3);
+  try {
+    const trace = enableSnapshots(kit);
+    const a = await publishedVolume(kit, 'pvc-r1', 2);
+    const b = await publishedVolume(kit, 'pvc-r2', 3);
+    const get = kit.store.get.bind(kit.store);
+    const list = kit.store.list.bind(kit.store);
+    kit.store.get = (...args) => { trace.push('read'); return get(...args); };
+    kit.store.list = (...args) => { trace.push('read'); return list(...args); };
+    await kit.services.snapshots.create({ name: 'snap-r', volumeId: a.id });
+    await kit.services.groupSnapshots.create({ name: 'grp-r', volumeIds: [a.id, b.id] });
+    let paused = 0;
+    for (const kind of trace.map((t) => t.split(' ')[0])) {
+      if (kind === 'pause') paused++;
+      if (kind === 'resume') paused--;
+      assert.ok(kind !== 'read' || paused === 0, `a store read while writes were held: ${JSON.stringify(trace)}`);
+    }
+    assert.ok(trace.filter((t) => t.startsWith('pause')).length === 3);
+  } finally {
+    await kit.close();
+  }
+});

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { errorCode } from '../../util/errors.ts';
 import type { SnapshotSpec } from '../model/snapshot_spec.ts';
 import type { ServiceContext } from './service_context.ts';
-import { SnapshotBarrierLostError, VolumeNotReadyError } from './service_errors.ts';
+import { NodeOfflineError, SnapshotBarrierLostError, VolumeNotReadyError } from './service_errors.ts';
+import type { EngineApi } from '../engine_client/engine_client_types.ts';
 import { inSync, nexusNameOf } from './nexus_acts.ts';
 import { replicasOf, splitPoolId, type StoredReplica, type StoredVolume } from './service_records.ts';
 
@@ -44,6 +45,8 @@ export interface HeldVolume {
   readonly replicas: readonly StoredReplica[];
   /** Milliseconds the engine took to drain writes in flight (absent: no nexus to pause). */
   readonly drainMs?: number;
+  /** The engines of the replicas' nodes by node id, looked up before the pause (a failed lookup fails its cut). */
+  readonly engines: ReadonlyMap<string, Promise<EngineApi>>;
 }
 
 /**
@@ -64,7 +67,10 @@ export async function withWritesHeld<T>(
   let result: T | undefined;
   let failure: unknown;
   try {
-    const held = await Promise.all(volumes.map((v) => hold(ctx, v, token, leaseMs, paused)));
+    // Every store read and engine lookup first: none of them belongs inside the pause,
+    // and one volume's must not lengthen another's pause in a group.
+    const ready = await Promise.all(volumes.map((v) => prepare(ctx, v)));
+    const held = await Promise.all(ready.map((r) => hold(r, token, leaseMs, paused)));
     result = await act(held);
   } catch (err) {
     failure = err;
@@ -91,49 +97,71 @@ export async function cutAtOnePoint(ctx: ServiceContext, targets: readonly CutTa
       volumeId: h.volume.id, snapshotId: targets[i].snapshotId, copies: h.replicas.map((r) => ({ replicaId: r.id, poolId: r.poolId })),
       ...(h.drainMs !== undefined ? { drainMs: h.drainMs } : {}),
     }));
-    await Promise.all(results.flatMap((r) => r.copies.map((c) => cutCopy(ctx, c, r.snapshotId))));
+    await Promise.all(results.flatMap((r, i) => r.copies.map((c) => cutCopy(held[i].engines, c, r.snapshotId))));
     return results;
   }, leaseMs);
 }
 
 interface Paused { readonly volumeId: string; resume(): Promise<void> }
 
-async function hold(ctx: ServiceContext, volume: StoredVolume, token: string, leaseMs: number, paused: Paused[]): Promise<HeldVolume> {
+/** What pausing a volume needs, read before any pause. */
+interface Prepared {
+  readonly volume: StoredVolume;
+  readonly replicas: readonly StoredReplica[];
+  /** The engine to pause (the nexus's, or the direct export's) and what it pauses; none when unpublished. */
+  readonly pauser?: { engine: EngineApi; nexus?: string; direct?: StoredReplica };
+  readonly engines: ReadonlyMap<string, Promise<EngineApi>>;
+}
+
+async function prepare(ctx: ServiceContext, volume: StoredVolume): Promise<Prepared> {
   const replicas = await replicasOf(ctx.store, volume.id);
+  const engines = new Map<string, Promise<EngineApi>>();
+  for (const r of replicas) if (!engines.has(r.nodeId)) engines.set(r.nodeId, ctx.engineOf(r.nodeId));
+  // A node found offline now fails only a cut on it (as it did when looked up inside the pause).
+  await Promise.allSettled(engines.values());
+  const engineOf = (n: string): Promise<EngineApi> => engines.get(n) ?? ctx.engineOf(n);
   const node = nexusNodeOf(volume);
   const direct = volume.target?.replicaId === undefined ? undefined : replicas.find((r) => r.id === volume.target?.replicaId);
+  if (node === undefined && direct !== undefined) return { volume, replicas, engines, pauser: { engine: await engineOf(direct.nodeId), direct } };
+  if (node === undefined) return { volume, replicas, engines };
+  return { volume, replicas, engines, pauser: { engine: await engineOf(node), nexus: nexusNameOf(volume.id) } };
+}
+
+async function hold(p: Prepared, token: string, leaseMs: number, paused: Paused[]): Promise<HeldVolume> {
+  const { volume, replicas, engines, pauser } = p;
   let held: StoredReplica[];
   let drainMs: number | undefined;
-  if (node === undefined && direct !== undefined) {
+  if (pauser?.direct !== undefined) {
     // One replica served straight from its engine: that export's logical unit holds the writes.
-    const engine = await ctx.engineOf(direct.nodeId);
+    const { engine, direct } = pauser;
     const { pool } = splitPoolId(direct.poolId);
     const pause = await engine.pauseExport(pool, direct.id, { token, leaseMs });
     paused.push({ volumeId: volume.id, resume: () => engine.resumeExport(pool, direct.id, token) });
     drainMs = pause.pausedMs;
     held = [direct];
-  } else if (node === undefined) {
+  } else if (pauser?.nexus === undefined) {
     // Unpublished: nobody writes. A replica still awaiting its rebuild (a replacement, a blank copy of a clone) holds no valid image.
     held = replicas.filter(inSync);
   } else {
-    const engine = await ctx.engineOf(node);
-    const name = nexusNameOf(volume.id);
-    const pause = await engine.pauseNexus(name, { token, leaseMs });
-    paused.push({ volumeId: volume.id, resume: () => engine.resumeNexus(name, token) });
+    const { engine, nexus } = pauser;
+    const pause = await engine.pauseNexus(nexus, { token, leaseMs });
+    paused.push({ volumeId: volume.id, resume: () => engine.resumeNexus(nexus, token) });
     drainMs = pause.pausedMs;
     // The nexus, not the record, knows who holds every acknowledged write right now.
     const online = new Set(pause.online.map((c) => `${c.pool}/${c.volume}`));
     held = replicas.filter((r) => online.has(`${splitPoolId(r.poolId).pool}/${r.id}`));
   }
   if (held.length === 0) throw new VolumeNotReadyError(volume.id, 'without a healthy replica');
-  return { volume, replicas: held, ...(drainMs !== undefined ? { drainMs } : {}) };
+  return { volume, replicas: held, engines, ...(drainMs !== undefined ? { drainMs } : {}) };
 }
 
 /**
  * A copy left by an earlier attempt (SNAPSHOT_EXISTS) is from another point in time, so
  * it fails the cut rather than being adopted: the caller's undo removes it with the rest.
  */
-async function cutCopy(ctx: ServiceContext, c: SnapshotCopy, snapshotId: string): Promise<void> {
+async function cutCopy(engines: ReadonlyMap<string, Promise<EngineApi>>, c: SnapshotCopy, snapshotId: string): Promise<void> {
   const { nodeId, pool } = splitPoolId(c.poolId);
-  await (await ctx.engineOf(nodeId)).createSnapshot({ pool, volume: c.replicaId, name: snapshotId });
+  const engine = engines.get(nodeId);
+  if (engine === undefined) throw new NodeOfflineError(nodeId);
+  await (await engine).createSnapshot({ pool, volume: c.replicaId, name: snapshotId });
 }
