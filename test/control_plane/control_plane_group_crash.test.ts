@@ -15,7 +15,7 @@
  * and holding exactly a prefix of the acknowledged writes, or nothing of it remains: no
  * member copy on any engine, no record (pending or not) in the store. Retrying the same
  * create then succeeds; a retried delete finishes and leaks nothing. Writes go on
- * afterwards (a pause the dead control plane held ends by its lease).
+ * while the control plane is dead (a pause it held ends by its lease) and afterwards.
  *
  * Rounds: GROUP_CRASH_ROUNDS, else 16 with BERTH_LONG_TESTS=1, else 4. Seed:
  * GROUP_CRASH_SEED (printed; every random choice follows from it, the moments a
@@ -59,6 +59,8 @@ let plane: ControlPlaneProcess | undefined;
 let port = 0;
 const engines = new Map<string, EngineProcess>();
 const writers: AckedWriter[] = [];
+/** Sequences of the current round, stopped in `after` if a round fails midway. */
+const live: WriteSequence[] = [];
 let vols: Volume[] = [];
 const url = (): string => plane!.url;
 
@@ -80,7 +82,10 @@ before(async () => {
 });
 
 after(async () => {
+  // A failed round leaves its sequences writing: stop them, and let closing their writers end the write in flight.
+  const stopped = live.map((s) => s.stop().catch(() => undefined));
   for (const w of writers) await w.close();
+  await Promise.all(stopped);
   await plane?.kill();
   for (const e of engines.values()) await e.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -217,6 +222,7 @@ test(`group snapshot create and delete survive kill -9 of the control plane (and
       new WriteSequence([{ volume: a.id, writer: w.a, base: 2 * r * REGION }, { volume: b.id, writer: w.b, base: 2 * r * REGION }, { volume: c.id, writer: w.c, base: 2 * r * REGION }], CHUNK, CHUNKS, 100 + r),
       new WriteSequence([{ volume: a.id, writer: w.load, base: (2 * r + 1) * REGION }], CHUNK, CHUNKS, 200 + r),
     ];
+    live.splice(0, live.length, ...seqs);
     await progress(seqs, [9, 6], `${tag}: writers started`);
 
     if (kind === 'delete') {
@@ -253,6 +259,8 @@ test(`group snapshot create and delete survive kill -9 of the control plane (and
     const engineKill = killEngine ? sleep(engineDelay).then(() => n2.kill()) : Promise.resolve();
     await Promise.all([request, planeKill, engineKill]);
     const hi = (answered?.acks ?? killedAt!).map((n) => n + 1);
+    // With no control plane to resume them, writes a barrier held go on once its lease ends.
+    await progress(seqs, acks(seqs).map((n) => n + 3), `${tag}: writes go on while the control plane is dead`);
 
     await restartPlane();
     if (killEngine) {
@@ -264,7 +272,7 @@ test(`group snapshot create and delete survive kill -9 of the control plane (and
       const g = storeRecords().get(`berth/v1/snapshot-groups/${gid}`);
       return g === undefined ? 'absent' as const : g.pending === null ? 'created' as const : undefined;
     }, SLOW, 250);
-    outcomes.push(`${r}:${kind}:${answered?.status ?? 'killed'}->${rec}`);
+    outcomes.push(`${r}:${kind}@${fault ?? `${planeDelay}ms`}${killEngine ? '+n2' : ''}:${answered?.status ?? 'killed'}->${rec}`);
 
     if (kind === 'create') {
       if (rec === 'created') {
@@ -304,5 +312,5 @@ test(`group snapshot create and delete survive kill -9 of the control plane (and
     await progress(seqs, acks(seqs).map((n) => n + 5), `${tag}: writes resumed`);
     for (const s of seqs) await s.stop();
   }
-  process.stdout.write(`# group crash outcomes (round:kind:answer->record after recovery): ${outcomes.join(' ')}\n`);
+  process.stdout.write(`# group crash outcomes (round:kind@kill point[+n2 killed]:answer->record after recovery): ${outcomes.join(' ')}\n`);
 });
