@@ -4,30 +4,28 @@
  * the space a snapshot holds before and after 10% of the volume is overwritten, and, with
  * fio against an engine, 4k randwrite QD32 IOPS with no snapshot, right after one (first
  * writes to shared grains) and after a full overwrite pass, plus fio's longest write
- * completion while a snapshot is taken under that load.
+ * completion while a snapshot is taken under that load (bench/snapshot_pause.ts), with
+ * the pool on /dev/shm and on disk.
  */
 import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Pool } from '../src/pool/index.ts';
 import { markdownTable } from './bench_table.ts';
-import { fioArgs } from './fio.ts';
-import { Metric, type RowSpec } from './bench_rows.ts';
-import { startTarget, TargetKind, type RunningTarget } from './targets.ts';
+import { startTarget, TargetKind } from './targets.ts';
+import { deleteSnapshot, fio, latencyRounds, latencyRows, PASS, RANDWRITE, snapshotVia } from './snapshot_pause.ts';
 
-const execFileP = promisify(execFile);
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
-const RANDWRITE: RowSpec = { id: 'cow-randwrite', label: '4k randwrite QD32', rw: 'randwrite', blockSize: '4k', iodepth: 32, numjobs: 1, metric: Metric.iops };
-const PASS: RowSpec = { id: 'cow-pass', label: '1M write pass', rw: 'write', blockSize: '1m', iodepth: 8, numjobs: 1, metric: Metric.bandwidth };
 
 export interface SnapshotCowOptions {
   /** fio with libiscsi, for the IOPS and latency rows; omitted: those rows are skipped. */
   fio?: string;
   quick: boolean;
   log: (s: string) => void;
+  /** Directory on disk for the latency rounds with the pool file on disk (default: the OS temp dir). */
+  diskDir?: string;
 }
 
 const ms = (x: number): string => x.toFixed(1);
@@ -140,29 +138,6 @@ async function poolFigures(o: SnapshotCowOptions): Promise<string> {
   }
 }
 
-interface FioFigures { iops: number; maxClatMs: number; errors: number; ios: number }
-
-async function fio(fioBin: string, url: string, row: RowSpec, extra: string[], runtimeS?: number): Promise<FioFigures> {
-  // `randommap` in `extra` drops fio's --norandommap: each block at most once per run.
-  const base = fioArgs({ fio: fioBin, url, row, ...(runtimeS !== undefined ? { runtimeS } : {}) });
-  const args = [...(extra.includes('randommap') ? base.filter((a) => a !== '--norandommap') : base), ...extra.filter((a) => a !== 'randommap')];
-  const out = await execFileP(fioBin, args, { timeout: ((runtimeS ?? 600) + 60) * 1000, killSignal: 'SIGKILL', maxBuffer: 64 * MiB });
-  const doc = JSON.parse(out.stdout.slice(out.stdout.indexOf('{'))) as {
-    jobs: Array<{ error?: number; write: { iops: number; total_ios?: number; clat_ns?: { max?: number } } }>;
-  };
-  const j = doc.jobs[0];
-  return { iops: j.write.iops, maxClatMs: (j.write.clat_ns?.max ?? 0) / 1e6, errors: j.error ?? 0, ios: j.write.total_ios ?? 0 };
-}
-
-async function snapshotVia(t: RunningTarget, name: string): Promise<number> {
-  const t0 = performance.now();
-  const res = await fetch(`${t.api}/v1/pools/bench/volumes/vol/snapshots`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }),
-  });
-  if (res.status !== 201) throw new Error(`snapshot ${name}: HTTP ${res.status} ${await res.text()}`);
-  return performance.now() - t0;
-}
-
 /** Creates thin 1 MiB volumes c{from}..c{to-1}, 64 at a time (group commit, as many clients would). */
 async function createMany(pool: Pool, from: number, to: number): Promise<void> {
   for (let i = from; i < to; i += 64) {
@@ -208,11 +183,6 @@ async function catalogueFigures(o: SnapshotCowOptions): Promise<string> {
   }
 }
 
-async function deleteSnapshot(t: RunningTarget, name: string): Promise<void> {
-  const res = await fetch(`${t.api}/v1/pools/bench/snapshots/${name}`, { method: 'DELETE' });
-  if (res.status !== 204) throw new Error(`delete ${name}: HTTP ${res.status}`);
-}
-
 /**
  * Rounds of: no snapshot; a snapshot, then random writes each the first to its grain
  * (fio's random map); a full overwrite pass, then random writes again; the snapshot
@@ -224,8 +194,10 @@ async function fioFigures(fioBin: string, o: SnapshotCowOptions): Promise<string
   const size = GiB;
   const runtimeS = o.quick ? 5 : 8;
   const rounds = o.quick ? 1 : 3;
+  const loadRounds = o.quick ? 1 : 5;
   // Room for a full copy of the volume: after a snapshot, every extent written copies up.
   const t = await startTarget(TargetKind.berth, { baseDir: '/dev/shm', sizeBytes: size, blockSize: 512, thin: true, poolBytes: 3 * size });
+  let shm: string;
   try {
     o.log('cow fio: pre-fill 1 GiB');
     await fio(fioBin, t.url, PASS, ['--end_fsync=1']);
@@ -247,31 +219,36 @@ async function fioFigures(fioBin: string, o: SnapshotCowOptions): Promise<string
       rewritten.push(w.iops / b.iops);
       o.log(`cow fio round ${r}: ${Math.round(b.iops)} IOPS no snapshot, ×${(a.iops / b.iops).toFixed(2)} right after one, ×${(w.iops / b.iops).toFixed(2)} after a pass`);
     }
-    const quiet: FioFigures[] = [];
-    const during: FioFigures[] = [];
-    const underLoadMs: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      quiet.push(await fio(fioBin, t.url, RANDWRITE, [], runtimeS));
-      // A snapshot in the middle of the run: fio's longest completion covers the pause.
-      const loaded = fio(fioBin, t.url, RANDWRITE, [], runtimeS);
-      await new Promise((res) => setTimeout(res, (runtimeS * 1000) / 2));
-      underLoadMs.push(await snapshotVia(t, `l${r}`));
-      during.push(await loaded);
-      await deleteSnapshot(t, `l${r}`);
-      o.log(`cow fio load round ${r}: max clat ${ms(quiet[r].maxClatMs)} ms without a snapshot, ${ms(during[r].maxClatMs)} ms with one (API ${ms(underLoadMs[r])} ms)`);
-    }
+    const lat = await latencyRounds(fioBin, t, { rounds: loadRounds, runtimeS, log: o.log });
     const list = (xs: number[]): string => xs.map(ms).join(' / ');
     const rows = [
       ['IOPS with no snapshot (each round)', base.map((x) => String(Math.round(x))).join(' / ')],
       ['right after a snapshot (every write the first to its grain) ÷ no snapshot, median', median(after).toFixed(2)],
       ['after one full overwrite pass ÷ no snapshot, median', median(rewritten).toFixed(2)],
       ['snapshot create through the API, idle volume, ms (each round)', list(apiMs)],
-      ['max clat, runs without a snapshot, ms', list(quiet.map((f) => f.maxClatMs))],
-      ['max clat, runs with a snapshot taken mid-run, ms', list(during.map((f) => f.maxClatMs))],
-      ['snapshot create through the API under that load, ms', list(underLoadMs)],
-      ['fio write errors, all runs', String(errors + quiet.reduce((n, f) => n + f.errors, 0) + during.reduce((n, f) => n + f.errors, 0))],
+      ...latencyRows(lat),
+      ['fio write errors, all runs', String(errors + lat.errors)],
     ];
-    return markdownTable([`4k randwrite QD32, 1 GiB thin volume on /dev/shm, ${runtimeS} s runs, ${rounds} round(s)`, 'figure'], rows);
+    shm = markdownTable([`4k randwrite QD32, 1 GiB thin volume on /dev/shm, ${runtimeS} s runs, ${rounds} IOPS round(s), ${loadRounds} latency round(s)`, 'figure'], rows);
+  } finally {
+    await t.stop();
+  }
+  return `${shm}\n\n${await onDisk(fioBin, o, loadRounds, runtimeS)}`;
+}
+
+/**
+ * The latency rounds again with the pool file on disk, where the fdatasyncs of a
+ * snapshot's pause cost what the volume's dirty data costs to write back.
+ */
+async function onDisk(fioBin: string, o: SnapshotCowOptions, rounds: number, runtimeS: number): Promise<string> {
+  const dir = o.diskDir ?? tmpdir();
+  const t = await startTarget(TargetKind.berth, { baseDir: dir, sizeBytes: GiB, blockSize: 512, thin: true, poolBytes: 3 * GiB });
+  try {
+    o.log(`cow fio: pool on disk (${dir}), pre-fill 1 GiB`);
+    await fio(fioBin, t.url, PASS, ['--end_fsync=1']);
+    const lat = await latencyRounds(fioBin, t, { rounds, runtimeS, log: o.log });
+    return markdownTable([`the same, pool file on disk (${dir}), ${rounds} latency round(s)`, 'figure'],
+      [...latencyRows(lat), ['fio write errors, all runs', String(lat.errors)]]);
   } finally {
     await t.stop();
   }
