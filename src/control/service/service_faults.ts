@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * itself at that point). Points:
  *   volume-create:after-pending  the create is marked pending, no engine called yet
  *   volume-create:after-engine   the replicas exist on the engines, not yet committed
+ *   snapshot-barrier:held        every volume of a snapshot (or group) paused, no copy cut yet
  *   group-create:after-cut       every member copy of a group snapshot is cut, no member record yet
  *   group-create:after-member    one member record more is written, the group not yet committed
  *   group-remove:after-copy      one member copy more is removed (a group delete, or a create's undo)

@@ -97,6 +97,7 @@ export async function cutAtOnePoint(ctx: ServiceContext, targets: readonly CutTa
       volumeId: h.volume.id, snapshotId: targets[i].snapshotId, copies: h.replicas.map((r) => ({ replicaId: r.id, poolId: r.poolId })),
       ...(h.drainMs !== undefined ? { drainMs: h.drainMs } : {}),
     }));
+    await ctx.faults.hit('snapshot-barrier:held');
     await Promise.all(results.flatMap((r, i) => r.copies.map((c) => cutCopy(held[i].engines, c, r.snapshotId))));
     return results;
   }, leaseMs);
