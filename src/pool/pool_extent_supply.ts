@@ -13,8 +13,8 @@ const ERASE_PARALLEL = 8;
  * How a thick extent is made to own its blocks on a host filesystem. `lazy`: fallocate
  * only; ext4 and xfs then keep the blocks as unwritten extents, and the first fdatasync
  * after a write into one also converts the extent (on the benchmark VM a 4 KiB write +
- * flush into such a block cost about 2× a sparse file's hole and 2.5× a written block,
- * docs/performance.md). `eager`: zeros are written over the extents as well (after the
+ * flush into such a block cost about what a sparse file's hole does and ~1.6× a block
+ * written before, docs/performance.md). `eager`: zeros are written over the extents as well (after the
  * fallocate, which still claims the space) and made durable with the provisioning
  * record, so creating a thick volume writes its whole size once; not on tmpfs, which has
  * no unwritten extents, nor on a block device.
