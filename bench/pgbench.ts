@@ -18,7 +18,7 @@ import { PgCluster } from './pgbench_pg.ts';
 import { runPgbenchReplicated } from './pgbench_replicated.ts';
 import { interleave, volumeBytesFor, type PgbenchOptions, type PgContender } from './pgbench_rounds.ts';
 import { PG_MODES, pgTable } from './pgbench_table.ts';
-import { run } from '../test/helpers/tools.ts';
+import { fioPath, run } from '../test/helpers/tools.ts';
 import { startTarget, TargetKind, type RunningTarget } from './targets.ts';
 
 const BERTH = 'Berth';
@@ -94,13 +94,15 @@ export async function runPgbenchSingle(o: PgbenchOptions, bin: string): Promise<
 
 /** fio's commit pattern on each attached device; a table, or a line saying why not. */
 async function commitRows(o: PgbenchOptions, devices: CommitDevice[]): Promise<string> {
-  const fio = await run('fio', ['--version'], { check: false }).catch(() => undefined);
-  if (fio === undefined || fio.code !== 0) {
+  // Debian's fio or the one scripts/build-fio.sh built (psync is in both).
+  const fio = fioPath() ?? 'fio';
+  const version = await run(fio, ['--version'], { check: false }).catch(() => undefined);
+  if (version === undefined || version.code !== 0) {
     o.log('pgbench: commit row SKIPPED: fio is missing (apt-get install fio)');
     return 'Commit row skipped: fio is not installed.';
   }
   const runtimeS = Math.min(10, o.runtimeS);
-  const r = await runAttachCommit({ fio: 'fio', devices, rounds: o.commitRounds ?? o.rounds, runtimeS, regionBytes: COMMIT_REGION_BYTES, log: o.log });
+  const r = await runAttachCommit({ fio, devices, rounds: o.commitRounds ?? o.rounds, runtimeS, regionBytes: COMMIT_REGION_BYTES, log: o.log });
   return [
     '### Commit latency on the attach path (fio 4k randwrite QD1 `--fsync=1`)', '',
     `fio (psync, buffered, as PostgreSQL writes) on each bare loop device before mkfs; ${o.commitRounds ?? o.rounds} rounds of ${runtimeS} s, the`,
