@@ -262,7 +262,7 @@ export async function snapshotCowSection(o: SnapshotCowOptions): Promise<string>
     'bench/snapshot_cow.ts. Snapshot and clone create are timed on an in-process pool (1 MiB extents) on /dev/shm; '
     + '"every extent mapped" writes 4 KiB into each extent, which gives the volume the same extent map as writing it whole '
     + '(a snapshot copies the map, never data) while needing almost no memory: writing 16 GiB of data would take 16 GiB of tmpfs '
-    + `on a shared 24 GiB machine (${freeGiB.toFixed(0)} GiB free in /dev/shm at the start; the root disk was full). `
+    + `on a shared 24 GiB machine (${freeGiB.toFixed(0)} GiB free in /dev/shm at the start). `
     + 'The machine is shared with other jobs: compare within a run.', ''];
   parts.push(await poolFigures(o));
   parts.push('', 'Catalogue: a 4 GiB pool (65,536 table entries), thin 1 MiB volumes, on /dev/shm; each create and delete is durable (journaled with fdatasync).', '');

@@ -95,6 +95,6 @@ test('a snapshot flushes its volume before holding its writes', async (t) => {
   v.flush = () => { calls.push('flush'); return flush(); };
   v.holdWrites = () => { calls.push('hold'); return hold(); };
   await pool.createSnapshot('v', 's');
-  assert.deepEqual(calls, ['flush', 'flush', 'hold']);
+  assert.deepEqual(calls, ['flush', 'flush', 'flush', 'hold']);
   await pool.close();
 });
