@@ -9,7 +9,8 @@ import {
 } from '../service/volume_acts.ts';
 import { buildNexus } from '../service/nexus_acts.ts';
 import { endSyncNexus, startSyncNexus } from '../service/sync_nexus_acts.ts';
-import { removeSnapshotCopies } from '../service/snapshot_service.ts';
+import { finishSnapshotDelete, type SnapshotOp } from '../service/snapshot_service.ts';
+import { removeSnapshotCopies } from '../service/snapshot_copies.ts';
 import type { Reconciler } from './reconcile_types.ts';
 
 type Decision = { commit: StoredVolume | null } | { rollback: true };
@@ -102,24 +103,36 @@ function volumeIdOf(key: string): string {
  *
  * Given a snapshot record marked pending,
  * when this reconciler runs on the leader,
- * then a delete is finished (copies still on reachable engines are removed, the spec
- * goes) and a create is rolled back after removing whatever copies engines already cut,
- * so a crash mid-create never leaks snapshot space.
+ * then a delete is finished (every copy removed, then the spec) and a create is rolled
+ * back after removing every copy engines may have cut, so a crash mid-create never leaks
+ * snapshot space. While a copy's node is not online (as every node is right after a
+ * control-plane restart, until its first heartbeat) the operation stays pending for a
+ * later pass: rolling back then would leave that copy on its engine with nothing naming
+ * it. Copies on a lost or deregistered node are given up (removeSnapshotCopies).
  */
 export const finishPendingSnapshots: Reconciler = {
   name: 'pending_snapshot_intents',
   async run(ctx) {
-    const log = new IntentLog<SnapshotSpec, { type: string; spec?: SnapshotSpec }>({ store: ctx.store, fence: () => ctx.fence(), now: ctx.now });
+    const log = new IntentLog<SnapshotSpec, SnapshotOp>({ store: ctx.store, fence: () => ctx.fence(), now: ctx.now });
     let finished = 0;
     for (const ticket of await log.pending(kindPrefix(ResourceKind.Snapshot))) {
       await ctx.locks.with(ticket.key, async () => {
-        const now = await readRecord<SnapshotSpec, { type: string; spec?: SnapshotSpec }>(ctx.store, ticket.key);
+        const now = await readRecord<SnapshotSpec, SnapshotOp>(ctx.store, ticket.key);
         if (now?.record.pending?.id !== ticket.pending.id) return;
         const fresh = { ...ticket, revision: now.revision };
-        const made = ticket.pending.op.type === 'delete' ? ticket.spec : ticket.pending.op.spec;
-        if (made != null) await removeSnapshotCopies(ctx, made.id, made.replicaSnapshots);
-        if (ticket.pending.op.type === 'delete') await log.commit(fresh, null);
-        else await log.rollback(fresh);
+        const op = ticket.pending.op;
+        try {
+          if (op.type === 'delete') {
+            await finishSnapshotDelete(ctx, log, fresh);
+          } else {
+            await removeSnapshotCopies(ctx, op.spec.id, op.spec.replicaSnapshots, () => ctx.faults.hit('snapshot-remove:after-copy'));
+            await log.rollback(fresh);
+          }
+        } catch (err) {
+          ctx.log.warn({ key: ticket.key, op: op.type, code: errorCode(err) }, 'pending snapshot operation not finished yet');
+          return;
+        }
+        ctx.log.info({ key: ticket.key, op: op.type, outcome: op.type === 'create' ? 'rolled back' : 'deleted' }, 'pending snapshot operation finished');
         finished++;
       });
     }

@@ -244,3 +244,22 @@ export async function makeKit(
   }
   return { services, engines, clock, beat, store, close: () => store.close() };
 }
+
+/** A 2-replica 4 MiB volume published on the node of its first replica. */
+export async function publishedVolume(kit: Kit, name: string): Promise<{ id: string; nodes: string[] }> {
+  const { volume } = await kit.services.volumes.create({ name, sizeBytes: 4 * MiB, replicas: 2 });
+  const nodes = (await kit.services.replicas.list({ volumeId: volume.id })).map((r) => r.nodeId);
+  await kit.services.publish.publish(volume.id, { nodeId: nodes[0] });
+  return { id: volume.id, nodes };
+}
+
+/** The clock moves `ms` on (past the heartbeat deadline by default) while every node but `down` beats, so `down` goes offline. */
+export async function takeNodeOffline(kit: Kit, down: string, ms = 16_000): Promise<void> {
+  kit.clock.now += ms;
+  for (const n of kit.engines.keys()) if (n !== down) await kit.beat(n);
+  kit.services.ctx.registry.tick(kit.clock.now);
+  if (kit.services.ctx.nodeOnline(down)) throw new Error(`${down} is still online`);
+}
+
+/** Snapshot copies on every fake engine. */
+export const snapshotCopyCount = (kit: Kit): number => [...kit.engines.values()].reduce((n, e) => n + e.snapshots.size, 0);

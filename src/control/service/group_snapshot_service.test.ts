@@ -1,27 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MiB, makeKit, type Kit } from '../reconcile/reconcile_test_kit.ts';
+import { makeKit, publishedVolume, snapshotCopyCount, takeNodeOffline } from '../reconcile/reconcile_test_kit.ts';
 import { errorCode } from '../../util/errors.ts';
 import { finishPendingGroupSnapshots } from '../reconcile/reconcile_pending_groups.ts';
 import { groupSnapshotIdFor, groupSnapshotKey } from './group_snapshot_service.ts';
 import { readRecord } from './service_records.ts';
 
-async function published(kit: Kit, name: string): Promise<{ id: string; nodes: string[] }> {
-  const { volume } = await kit.services.volumes.create({ name, sizeBytes: 4 * MiB, replicas: 2 });
-  const nodes = (await kit.services.replicas.list({ volumeId: volume.id })).map((r) => r.nodeId);
-  await kit.services.publish.publish(volume.id, { nodeId: nodes[0] });
-  return { id: volume.id, nodes };
-}
-
-/** Every node but `down` beats; the clock passes the heartbeat deadline, so `down` goes offline. */
-async function takeOffline(kit: Kit, down: string): Promise<void> {
-  kit.clock.now += 16_000;
-  for (const n of kit.engines.keys()) if (n !== down) await kit.beat(n);
-  kit.services.ctx.registry.tick(kit.clock.now);
-  assert.equal(kit.services.ctx.nodeOnline(down), false);
-}
-
-const copies = (kit: Kit): number => [...kit.engines.values()].reduce((n, e) => n + e.snapshots.size, 0);
+const published = publishedVolume;
+const takeOffline = takeNodeOffline;
+const copies = snapshotCopyCount;
 
 test('a crash-pending group create is not rolled back while a copy\'s node is offline (its copy would leak); once it is back, every copy goes', async () => {
   const kit = await makeKit(3);

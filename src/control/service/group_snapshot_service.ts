@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { errorCode } from '../../util/errors.ts';
 import { IntentLog, OperationInProgressError, type Ticket } from '../model/intent_log.ts';
 import type { GroupSnapshotSpec } from '../model/group_snapshot_spec.ts';
 import type { SnapshotSpec } from '../model/snapshot_spec.ts';
 import { ResourceKind, SpecLifecycle, specKey } from '../model/spec_common.ts';
 import type { ServiceContext } from './service_context.ts';
 import { GroupSnapshotExistsError, GroupSnapshotNotFoundError, InvalidArgumentError, VolumeNotFoundError } from './service_errors.ts';
-import { cutAtOnePoint, possibleCopies, type SnapshotCopy } from './snapshot_barrier.ts';
+import { cutAtOnePoint, possibleCopies } from './snapshot_barrier.ts';
+import { removeSnapshotCopies, resumeOrBeginDelete } from './snapshot_copies.ts';
 import {
-  deleteSpec, listSpecs, putSpec, readRecord, snapshotIdFor, snapshotKey, splitPoolId, volumeKey, type StoredVolume,
+  deleteSpec, listSpecs, putSpec, readRecord, snapshotIdFor, snapshotKey, volumeKey, type StoredVolume,
 } from './service_records.ts';
 
 /** CSI leaves the bound to the plugin; one barrier holding this many nexuses stays short. */
@@ -116,14 +116,8 @@ export class GroupSnapshotService {
     await ctx.requireLeader();
     const key = groupSnapshotKey(id);
     await ctx.locks.with(key, async () => {
-      const current = await readRecord<GroupSnapshotSpec, GroupSnapshotOp>(ctx.store, key);
-      if (current === undefined) return;
-      const pending = current.record.pending;
-      if (pending?.op.type === 'create') throw new OperationInProgressError(key);
-      if (pending == null && current.record.spec == null) return;
-      const ticket = pending == null
-        ? await this.#log.begin(key, { type: 'delete' })
-        : { key, spec: current.record.spec, pending, revision: current.revision };
+      const ticket = await resumeOrBeginDelete(ctx, this.#log, key, { type: 'delete' } as const);
+      if (ticket === undefined) return;
       await finishGroupDelete(ctx, this.#log, ticket);
     });
   }
@@ -149,30 +143,12 @@ export async function finishGroupDelete(
 
 /**
  * Removes members' copies and records (already gone is fine). A member's record goes
- * only after all its copies: while one is on a node that is not online, NODE_OFFLINE,
- * so the intent that called this stays pending rather than forgetting a copy that would
- * then hold pool space for ever. Right after a control-plane restart every node is
- * "unknown" until its first heartbeat: the same wait. Copies on a lost node (offline past
- * the grace period, its replicas replaced) or on a node no longer registered are given up.
+ * only after all its copies: while one is on a node that is not online, NODE_OFFLINE
+ * (removeSnapshotCopies), so the intent that called this stays pending.
  */
 export async function removeMembers(ctx: ServiceContext, members: readonly SnapshotSpec[]): Promise<void> {
-  const lost = new Set(ctx.registry.lost(ctx.now()));
   for (const m of members) {
-    for (const c of m.replicaSnapshots) {
-      await removeCopy(ctx, m.id, c, lost);
-      await ctx.faults.hit('group-remove:after-copy');
-    }
+    await removeSnapshotCopies(ctx, m.id, m.replicaSnapshots, () => ctx.faults.hit('group-remove:after-copy'));
     await deleteSpec(ctx.store, snapshotKey(m.id), ctx.fence());
-  }
-}
-
-async function removeCopy(ctx: ServiceContext, id: string, c: SnapshotCopy, lost: ReadonlySet<string>): Promise<void> {
-  const { nodeId, pool } = splitPoolId(c.poolId);
-  if (lost.has(nodeId)) return;
-  try {
-    await (await ctx.engineOf(nodeId)).destroySnapshot(pool, c.replicaId, id);
-  } catch (err) {
-    // NOT_IMPLEMENTED: an engine without snapshots made no copy to remove.
-    if (errorCode(err) !== 'NODE_NOT_FOUND' && errorCode(err) !== 'NOT_IMPLEMENTED') throw err;
   }
 }

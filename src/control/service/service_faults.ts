@@ -8,6 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
  *   volume-create:after-pending  the create is marked pending, no engine called yet
  *   volume-create:after-engine   the replicas exist on the engines, not yet committed
  *   snapshot-barrier:held        every volume of a snapshot (or group) paused, no copy cut yet
+ *   snapshot-create:after-cut    every copy of a single snapshot is cut, the create not yet committed
+ *   snapshot-remove:after-copy   one copy more of a single snapshot is removed (a delete, or a create's undo)
  *   group-create:after-cut       every member copy of a group snapshot is cut, no member record yet
  *   group-create:after-member    one member record more is written, the group not yet committed
  *   group-remove:after-copy      one member copy more is removed (a group delete, or a create's undo)

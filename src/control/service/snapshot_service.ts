@@ -1,20 +1,19 @@
-import { errorCode } from '../../util/errors.ts';
-import { IntentLog } from '../model/intent_log.ts';
+import { IntentLog, OperationInProgressError, type Ticket } from '../model/intent_log.ts';
 import type { SnapshotSpec } from '../model/snapshot_spec.ts';
 import { ResourceKind, SpecLifecycle } from '../model/spec_common.ts';
-import { OperationInProgressError } from '../model/intent_log.ts';
 import type { ServiceContext } from './service_context.ts';
 import {
   InvalidArgumentError, SnapshotExistsError, SnapshotNotFoundError, VolumeNotFoundError, VolumeNotReadyError,
 } from './service_errors.ts';
 import { newReplicaId } from './replica_operations.ts';
-import { cutAtOnePoint, possibleCopies, type SnapshotCopy } from './snapshot_barrier.ts';
+import { cutAtOnePoint, possibleCopies } from './snapshot_barrier.ts';
+import { removeSnapshotCopies, resumeOrBeginDelete } from './snapshot_copies.ts';
 import { seededPlans } from './volume_placement.ts';
 import {
   listSpecs, readRecord, snapshotIdFor, snapshotKey, splitPoolId, volumeKey, type ReplicaPlan, type StoredVolume,
 } from './service_records.ts';
 
-type SnapshotOp = { readonly type: 'create'; readonly spec: SnapshotSpec } | { readonly type: 'delete' };
+export type SnapshotOp = { readonly type: 'create'; readonly spec: SnapshotSpec } | { readonly type: 'delete' };
 
 /**
  * Snapshots are cut by the engines, on every in-sync replica of a volume, at one point
@@ -55,9 +54,10 @@ export class SnapshotService {
       };
       const made = await this.#log.run(key, { type: 'create', spec: base }, async () => {
         const [cut] = await cutAtOnePoint(ctx, [{ volume, snapshotId: id }]);
+        await ctx.faults.hit('snapshot-create:after-cut');
         ctx.log.info({ snapshot: id, volume: volume.id, copies: cut.copies.length, drainMs: cut.drainMs }, 'snapshot created');
         return { ...base, createdAtMs: ctx.now(), replicaSnapshots: cut.copies };
-      }, async () => removeSnapshotCopies(ctx, id, base.replicaSnapshots));
+      }, async () => removeSnapshotCopies(ctx, id, base.replicaSnapshots, () => ctx.faults.hit('snapshot-remove:after-copy')));
       return { snapshot: made as SnapshotSpec, created: true };
     });
   }
@@ -73,39 +73,31 @@ export class SnapshotService {
     return r.record.spec;
   }
 
-  /** Not an error when the snapshot does not exist. Copies on offline nodes are left for orphan cleanup. */
+  /**
+   * Not an error when the snapshot does not exist. A delete an earlier request or a crash
+   * left pending is finished, not refused; one is never rolled back. If a copy's node is
+   * not online (NODE_OFFLINE), the delete stays pending: a retry, or the
+   * pending_snapshot_intents reconciler once the node is back, removes the rest.
+   */
   async delete(id: string): Promise<void> {
     const ctx = this.#ctx;
     await ctx.requireLeader();
     const key = snapshotKey(id);
     await ctx.locks.with(key, async () => {
-      const current = await readRecord<SnapshotSpec>(ctx.store, key);
-      const spec = current?.record.spec;
-      if (spec == null) return;
-      await this.#log.run(key, { type: 'delete' }, async () => {
-        await removeSnapshotCopies(ctx, id, spec.replicaSnapshots);
-        return null;
-      });
+      const ticket = await resumeOrBeginDelete(ctx, this.#log, key, { type: 'delete' } as const);
+      if (ticket === undefined) return;
+      await finishSnapshotDelete(ctx, this.#log, ticket);
     });
   }
 }
 
-/**
- * Deletes a snapshot's copies from their engines (already gone is fine). The pool id
- * names the node, so this works after the source volume and its replicas are deleted:
- * snapshots outlive their volumes.
- */
-export async function removeSnapshotCopies(ctx: ServiceContext, id: string, copies: readonly SnapshotCopy[]): Promise<void> {
-  for (const c of copies) {
-    const { nodeId, pool } = splitPoolId(c.poolId);
-    if (!ctx.nodeOnline(nodeId)) continue;
-    try {
-      await (await ctx.engineOf(nodeId)).destroySnapshot(pool, c.replicaId, id);
-    } catch (err) {
-      // An engine without snapshots made no copy to remove.
-      if (errorCode(err) !== 'NOT_IMPLEMENTED') throw err;
-    }
-  }
+/** Removes the copies of a snapshot whose delete is pending, then its record. Throws (leaving it pending) while a copy cannot be removed. */
+export async function finishSnapshotDelete(
+  ctx: ServiceContext, log: IntentLog<SnapshotSpec, SnapshotOp>, ticket: Ticket<SnapshotSpec, SnapshotOp>,
+): Promise<void> {
+  const spec = ticket.spec;
+  if (spec != null) await removeSnapshotCopies(ctx, spec.id, spec.replicaSnapshots, () => ctx.faults.hit('snapshot-remove:after-copy'));
+  await log.commit(ticket, null);
 }
 
 /**
