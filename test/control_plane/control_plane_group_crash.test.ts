@@ -24,17 +24,18 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import type { EngineProcess } from '../helpers/engine_process.ts';
-import { run, sleep, waitFor } from '../helpers/tools.ts';
-import { ok, type ExportDoc } from '../engine/engine_kit.ts';
+import { sleep, waitFor } from '../helpers/tools.ts';
 import { prng } from '../pool/cow_crash_shared.ts';
 import { groupSnapshotIdFor } from '../../src/control/service/group_snapshot_service.ts';
 import { snapshotIdFor } from '../../src/control/service/service_records.ts';
-import { cp, startControlPlane, type ControlPlaneProcess, type Reply } from './control_plane_process.ts';
+import { cp, startControlPlane, type ControlPlaneProcess } from './control_plane_process.ts';
+import {
+  SLOW, engineSnapshots as engineSnapshotsOf, readCopy as readCopyOf, settled, storeRecords as storeRecordsOf, type StoredRecord,
+} from './snapshot_crash_kit.ts';
 import { INITIATOR, MiB, nodeOnline, poolOnline, registeredEngine } from './cp_kit.ts';
 import { AckedWriter, WriteSequence, prefixMatching, type Target } from './acked_writer.ts';
 
@@ -52,7 +53,6 @@ const REGION = CHUNK * CHUNKS;
 const SIZE = Math.max(16, Math.ceil((2 * ROUNDS * REGION) / MiB) + 1) * MiB;
 /** Where the control plane may kill itself (src/control/service/service_faults.ts). */
 const FAULTS = { create: ['group-create:after-cut', 'snapshot-barrier:held', 'group-create:after-member'], delete: ['group-remove:after-copy'] };
-const SLOW = 180_000;
 
 const dir = mkdtempSync(join(tmpdir(), `berth-cp-group-crash-${process.pid}-`));
 const store = join(dir, 'control.db');
@@ -106,44 +106,9 @@ function writer(v: Volume): AckedWriter {
   return w;
 }
 
-/** The control plane's records of snapshots and groups, read straight from its SQLite file (a pending create has no spec, so the API cannot show it). */
-function storeRecords(): Map<string, { spec: unknown; pending: { op: { type: string } } | null }> {
-  const db = new DatabaseSync(store, { readOnly: true });
-  try {
-    const rows = db.prepare("SELECT key, value FROM kv WHERE key LIKE 'berth/v1/snapshot%'").all() as { key: string; value: string }[];
-    return new Map(rows.map((r) => [r.key, JSON.parse(r.value) as { spec: unknown; pending: { op: { type: string } } | null }]));
-  } finally {
-    db.close();
-  }
-}
-
-/** Snapshot names on every engine's pool. */
-async function engineSnapshots(): Promise<string[]> {
-  const out: string[] = [];
-  for (const [n, e] of engines) {
-    const r = await ok<{ snapshots: { name: string }[] }>(e.api, 'GET', '/v1/pools/p/snapshots');
-    out.push(...r.snapshots.map((s) => `${n}:${s.name}`));
-  }
-  return out.sort();
-}
-
-/** A snapshot copy as its engine holds it: a volume made from it, read whole over iSCSI. */
-async function readCopy(snapshotId: string, poolId: string): Promise<Buffer> {
-  const api = engines.get(poolId.slice(0, poolId.indexOf(':')))!.api;
-  const name = `chk-${process.pid}-${snapshotId.slice(2, 12)}`;
-  await ok(api, 'POST', '/v1/pools/p/volumes', { name, fromSnapshot: snapshotId });
-  const ex = await ok<ExportDoc>(api, 'POST', '/v1/exports', { pool: 'p', volume: name, allowedInitiators: null });
-  const file = join(dir, `${name}.raw`);
-  try {
-    const r = await run('qemu-img', ['convert', '-O', 'raw', ex.url, file], { timeoutMs: SLOW, check: false });
-    assert.equal(r.code, 0, r.stderr);
-    return readFileSync(file);
-  } finally {
-    rmSync(file, { force: true });
-    await ok(api, 'DELETE', `/v1/exports/p/${name}`, undefined, 204);
-    await ok(api, 'DELETE', `/v1/pools/p/volumes/${name}`, undefined, 204);
-  }
-}
+const storeRecords = (): Map<string, StoredRecord> => storeRecordsOf(store);
+const engineSnapshots = (): Promise<string[]> => engineSnapshotsOf(engines);
+const readCopy = (snapshotId: string, poolId: string): Promise<Buffer> => readCopyOf(engines, dir, snapshotId, poolId);
 
 /**
  * The group as the control plane describes it is whole: a member per volume, each copy
@@ -178,14 +143,6 @@ async function assertNoTrace(gid: string, tag: string): Promise<void> {
   assert.deepEqual(keys, [], `${tag}: no record left in the store`);
   const copies = (await engineSnapshots()).filter((s) => members.some((m) => s.endsWith(`:${m}`)));
   assert.deepEqual(copies, [], `${tag}: no member copy left on any engine`);
-}
-
-/** Retries a request the control plane refuses for now (OPERATION_IN_PROGRESS, NODE_OFFLINE) until it answers for good. */
-async function settled<T>(what: string, send: () => Promise<Reply<T>>): Promise<Reply<T>> {
-  return await waitFor(what, async () => {
-    const r = await send().catch(() => undefined);
-    return r === undefined || r.status === 409 || r.status === 503 ? undefined : r;
-  }, SLOW, 250);
 }
 
 const acks = (seqs: WriteSequence[]): number[] => seqs.map((s) => s.acked());
