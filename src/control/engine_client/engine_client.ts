@@ -4,7 +4,7 @@ import {
 } from './engine_client_errors.ts';
 import type {
   CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, CreateSnapshotRequest,
-  EngineApi, EngineExport, EngineHealth, ExportChap, EngineNexus, EngineNexusPause, EnginePool, EngineReplica, NexusReplicaRef, SnapshotBlockPage,
+  EngineApi, EngineExport, EngineHealth, ExportChap, EngineNexus, EngineNexusPause, EnginePool, EngineReplica, EngineSnapshot, NexusReplicaRef, SnapshotBlockPage,
 } from './engine_client_types.ts';
 
 export interface EngineClientOptions {
@@ -132,6 +132,10 @@ export class EngineClient implements EngineApi {
 
   createSnapshot(req: CreateSnapshotRequest): Promise<{ name: string }> {
     return this.#unimplemented('snapshots', this.#call('POST', `/v1/pools/${seg(req.pool)}/volumes/${seg(req.volume)}/snapshots`, { name: req.name }));
+  }
+
+  async listSnapshots(pool: string): Promise<EngineSnapshot[]> {
+    return (await this.#unimplemented('snapshots', this.#call<{ snapshots: EngineSnapshot[] }>('GET', `/v1/pools/${seg(pool)}/snapshots`))).snapshots;
   }
 
   async destroySnapshot(pool: string, _volume: string, name: string): Promise<void> {

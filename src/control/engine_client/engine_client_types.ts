@@ -28,6 +28,13 @@ export interface EngineReplica {
   readonly export: { readonly targetIqn: string; readonly lun: number; readonly url: string } | null;
 }
 
+/** A snapshot as its engine lists it (the fields the control plane reads). */
+export interface EngineSnapshot {
+  readonly name: string;
+  /** ISO 8601. */
+  readonly createdAt: string;
+}
+
 export interface EngineExport {
   readonly pool: string;
   readonly volume: string;
@@ -178,6 +185,8 @@ export interface EngineApi {
   removeNexusReplica(name: string, replica: string): Promise<EngineNexus>;
   /** NOT_IMPLEMENTED from an engine without snapshots. */
   createSnapshot(req: CreateSnapshotRequest): Promise<{ name: string }>;
+  /** Every snapshot of the pool (NOT_IMPLEMENTED from an engine without snapshots). */
+  listSnapshots(pool: string): Promise<EngineSnapshot[]>;
   /** Not an error when it is already gone. Snapshots are pool-wide on the engine; `volume` is informational. */
   destroySnapshot(pool: string, volume: string, name: string): Promise<void>;
   /** The snapshot barrier: holds the nexus's new writes (for at most leaseMs) once writes in flight are done. */

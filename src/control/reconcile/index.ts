@@ -4,6 +4,7 @@ import { finishPendingGroupSnapshots } from './reconcile_pending_groups.ts';
 import { createMissing } from './reconcile_missing.ts';
 import { replaceLostReplicas } from './reconcile_node_loss.ts';
 import { cleanOrphans, type OrphanOptions } from './reconcile_orphans.ts';
+import { cleanSnapshotOrphans } from './reconcile_snapshot_orphans.ts';
 import { moveLostNexuses } from './reconcile_nexus_move.ts';
 import { reconcileNexusReplicas } from './reconcile_nexus_replicas.ts';
 import { cleanNexusOrphans } from './reconcile_nexus_orphans.ts';
@@ -12,7 +13,7 @@ import type { Reconciler } from './reconcile_types.ts';
 
 export {
   finishPendingVolumes, finishPendingSnapshots, finishPendingGroupSnapshots, createMissing, replaceLostReplicas, moveLostNexuses, reconcileNexusReplicas,
-  backgroundRebuild, cleanNexusOrphans, cleanOrphans, type OrphanOptions,
+  backgroundRebuild, cleanNexusOrphans, cleanOrphans, cleanSnapshotOrphans, type OrphanOptions,
 };
 export { ReconcileLoop, type LoopOptions, type PassReport, type ReconcilerStats } from './reconcile_loop.ts';
 export type { Reconciler } from './reconcile_types.ts';
@@ -27,5 +28,6 @@ export function defaultReconcilers(options: { orphans?: OrphanOptions } = {}): R
   return [
     finishPendingVolumes, finishPendingSnapshots, finishPendingGroupSnapshots, replaceLostReplicas, moveLostNexuses, createMissing,
     reconcileNexusReplicas, backgroundRebuild, cleanNexusOrphans({ intervalMs: options.orphans?.intervalMs }), cleanOrphans(options.orphans),
+    cleanSnapshotOrphans(options.orphans),
   ];
 }

@@ -1,5 +1,6 @@
 import { errorCode } from '../../util/errors.ts';
 import { ResourceKind } from '../model/spec_common.ts';
+import type { EngineApi } from '../engine_client/engine_client_types.ts';
 import type { ServiceContext } from '../service/service_context.ts';
 import { removeReplica } from '../service/replica_operations.ts';
 import {
@@ -74,23 +75,34 @@ interface EngineReplicaRef {
 
 async function engineReplicas(ctx: ServiceContext): Promise<EngineReplicaRef[]> {
   const out: EngineReplicaRef[] = [];
+  await eachOnlinePool(ctx, 'replicas', async (nodeId, engine, pool) => {
+    for (const v of await engine.listReplicas(pool)) {
+      if (!v.name.startsWith(REPLICA_NAME_PREFIX)) continue;
+      const created = Date.parse(v.createdAt);
+      out.push({ nodeId, pool, name: v.name, createdMs: Number.isNaN(created) ? 0 : created });
+    }
+  });
+  return out;
+}
+
+/**
+ * Calls `each` for every online pool of every online node. A node whose engine fails is
+ * logged and skipped (NOT_IMPLEMENTED silently: an engine without the feature holds none).
+ */
+export async function eachOnlinePool(
+  ctx: ServiceContext, what: string, each: (nodeId: string, engine: EngineApi, pool: string) => Promise<void>,
+): Promise<void> {
   for (const node of ctx.registry.fleet().nodes) {
     if (!ctx.nodeOnline(node.id)) continue;
     try {
       const engine = await ctx.engineOf(node.id);
       for (const pool of await engine.listPools()) {
-        if (pool.state !== 'online') continue;
-        for (const v of await engine.listReplicas(pool.name)) {
-          if (!v.name.startsWith(REPLICA_NAME_PREFIX)) continue;
-          const created = Date.parse(v.createdAt);
-          out.push({ nodeId: node.id, pool: pool.name, name: v.name, createdMs: Number.isNaN(created) ? 0 : created });
-        }
+        if (pool.state === 'online') await each(node.id, engine, pool.name);
       }
     } catch (err) {
-      ctx.log.warn({ node: node.id, code: errorCode(err) }, 'cannot list replicas of node');
+      if (errorCode(err) !== 'NOT_IMPLEMENTED') ctx.log.warn({ node: node.id, code: errorCode(err) }, `cannot list ${what} of node`);
     }
   }
-  return out;
 }
 
 async function retireFaulted(ctx: ServiceContext, specs: readonly StoredReplica[]): Promise<number> {

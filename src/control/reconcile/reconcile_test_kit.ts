@@ -6,7 +6,7 @@
 import { EngineRequestError, EngineUnreachableError, NotImplementedError } from '../engine_client/engine_client_errors.ts';
 import type {
   CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, CreateSnapshotRequest, EngineApi, EngineNexusPause, EngineExport, EngineNexus, EnginePool, EngineReplica,
-  ExportChap, NexusReplicaRef, SnapshotBlockPage,
+  EngineSnapshot, ExportChap, NexusReplicaRef, SnapshotBlockPage,
 } from '../engine_client/engine_client_types.ts';
 import { NodeRegistry } from '../registry/node_registry.ts';
 import type { Heartbeat } from '../registry/registry_heartbeat.ts';
@@ -143,6 +143,8 @@ export class FakeEngine implements EngineApi {
   /** Off by default (the kit's engines cut no snapshots); on, snapshots are names per pool and `trace` records barrier steps. */
   snapshotsEnabled = false;
   readonly snapshots = new Map<string, string>();
+  /** When each snapshot (`pool/name`) was cut, as listSnapshots reports it; unset ones date from the epoch. */
+  readonly snapshotTimes = new Map<string, string>();
   readonly trace: string[] = [];
   /** The next resume answers NEXUS_PAUSE_LOST (a lease that ran out). */
   loseNextPause = false;
@@ -159,6 +161,13 @@ export class FakeEngine implements EngineApi {
     this.#check();
     if (!this.snapshotsEnabled) throw new NotImplementedError('snapshots');
     this.snapshots.delete(`${pool}/${name}`);
+  }
+  async listSnapshots(pool: string): Promise<EngineSnapshot[]> {
+    this.#check();
+    if (!this.snapshotsEnabled) throw new NotImplementedError('snapshots');
+    return [...this.snapshots.keys()].filter((k) => k.startsWith(`${pool}/`)).map((k) => ({
+      name: k.slice(pool.length + 1), createdAt: this.snapshotTimes.get(k) ?? new Date(0).toISOString(),
+    }));
   }
   async pauseNexus(name: string, req: { token: string; leaseMs: number }): Promise<EngineNexusPause> {
     this.#check();
@@ -263,3 +272,22 @@ export async function takeNodeOffline(kit: Kit, down: string, ms = 16_000): Prom
 
 /** Snapshot copies on every fake engine. */
 export const snapshotCopyCount = (kit: Kit): number => [...kit.engines.values()].reduce((n, e) => n + e.snapshots.size, 0);
+
+/** As after a kill -9 between the cut and the commit: the create of snapshot `name` fails after both copies are cut and its undo reaches no engine, so the intent stays pending with the copies on the engines. */
+export async function pendingSnapshotCreate(kit: Kit, name: string, volumeId: string): Promise<void> {
+  const saved = [...kit.engines.values()].map((e) => ({ e, create: e.createSnapshot.bind(e), destroy: e.destroySnapshot.bind(e) }));
+  let cuts = 0;
+  for (const { e, create } of saved) {
+    e.createSnapshot = async (req) => {
+      const made = await create(req);
+      if (++cuts === 2) throw new EngineUnreachableError(e.endpoint);
+      return made;
+    };
+    e.destroySnapshot = async () => { throw new EngineUnreachableError(e.endpoint); };
+  }
+  try {
+    await kit.services.snapshots.create({ name, volumeId }).then(() => { throw new Error('the create committed'); }, () => undefined);
+  } finally {
+    for (const { e, create, destroy } of saved) { e.createSnapshot = create; e.destroySnapshot = destroy; }
+  }
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeKit, publishedVolume, snapshotCopyCount, takeNodeOffline, type Kit } from '../reconcile/reconcile_test_kit.ts';
+import { makeKit, pendingSnapshotCreate, publishedVolume, snapshotCopyCount, takeNodeOffline, type Kit } from '../reconcile/reconcile_test_kit.ts';
 import { errorCode } from '../../util/errors.ts';
 import { finishPendingSnapshots } from '../reconcile/reconcile_pending.ts';
 import { readRecord, snapshotIdFor, snapshotKey } from './service_records.ts';
@@ -18,19 +18,7 @@ test('a crash-pending snapshot create is not rolled back while a copy\'s node is
   try {
     for (const e of kit.engines.values()) e.snapshotsEnabled = true;
     const v = await published(kit, 'pvc-s1');
-    // As after a kill -9 between the cut and the commit: every copy exists, the intent stays pending.
-    const saved = [...kit.engines.values()].map((e) => ({ e, create: e.createSnapshot.bind(e), destroy: e.destroySnapshot.bind(e) }));
-    let cuts = 0;
-    for (const { e, create } of saved) {
-      e.createSnapshot = async (req) => {
-        const made = await create(req);
-        if (++cuts === 2) throw Object.assign(new Error('gone'), { code: 'ENGINE_UNREACHABLE' });
-        return made;
-      };
-      e.destroySnapshot = async () => { throw Object.assign(new Error('gone'), { code: 'ENGINE_UNREACHABLE' }); };
-    }
-    await assert.rejects(kit.services.snapshots.create({ name: 'snap-o', volumeId: v.id }));
-    for (const { e, create, destroy } of saved) { e.createSnapshot = create; e.destroySnapshot = destroy; }
+    await pendingSnapshotCreate(kit, 'snap-o', v.id);
     const id = snapshotIdFor('snap-o');
     assert.equal(await opPending(kit, id), 'create');
     assert.equal(copies(kit), 2, 'both copies were cut');
