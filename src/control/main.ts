@@ -29,7 +29,7 @@ options:
   --reconcile-interval-ms N      how often reconcilers run (default 2000, at least 100)
   --heartbeat-deadline-ms N      a node whose engine is silent this long is offline (default ${DEFAULT_TIMING.heartbeatDeadlineMs})
   --node-loss-grace-ms N         offline this long is lost; its replicas are replaced (default ${DEFAULT_TIMING.nodeLossGraceMs})
-  --orphan-min-age-ms N          leave unknown replicas younger than this (default 60000)
+  --orphan-min-age-ms N          leave unknown replicas and snapshot copies younger than this (default 60000)
   --orphan-interval-ms N         how often orphans are looked for (default 30000)
   --election-ttl-s N             etcd leader lease (default 5)
   --auth-token-file PATH         demand the bearer token in PATH (or $BERTH_AUTH_TOKEN_FILE; docs/security.md)

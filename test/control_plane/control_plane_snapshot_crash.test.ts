@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EngineProcess } from '../helpers/engine_process.ts';
 import { sleep, waitFor } from '../helpers/tools.ts';
+import { ok } from '../engine/engine_kit.ts';
 import { prng } from '../pool/cow_crash_shared.ts';
 import { snapshotIdFor } from '../../src/control/service/service_records.ts';
 import { cp, startControlPlane, type ControlPlaneProcess } from './control_plane_process.ts';
@@ -221,4 +222,23 @@ test(`snapshot create and delete survive kill -9 of the control plane (and of an
     await seq.stop();
   }
   process.stdout.write(`# snapshot crash outcomes (round:kind@kill point[+n2 killed]:answer->record after recovery): ${outcomes.join(' ')}\n`);
+});
+
+test('a snapshot copy no record names is removed by the snapshot_orphans reconciler; an operator\'s engine snapshot is never touched', { timeout: SLOW * 2 }, async () => {
+  const v = vol!;
+  const n1 = engines.get('n1')!;
+  const replica = v.replicaStates.find((r) => r.nodeId === 'n1')!.id;
+  const orphan = snapshotIdFor(`orphan-${process.pid}`);
+  const operator = `operator-${process.pid}`;
+  for (const name of [orphan, operator]) await ok(n1.api, 'POST', `/v1/pools/p/volumes/${replica}/snapshots`, { name }, 201);
+  try {
+    await plane!.stop();
+    plane = await startControlPlane({ store: `sqlite:${store}`, port, args: ['--orphan-min-age-ms', '0', '--orphan-interval-ms', '500'] });
+    for (const n of engines.keys()) await nodeOnline(url(), n, SLOW);
+    await waitFor('the orphan copy removed', async () => ((await engineSnapshots(engines)).includes(`n1:${orphan}`) ? undefined : true), SLOW, 250);
+    await plane.waitForLog('orphan snapshot copy removed', SLOW);
+    assert.deepEqual(await engineSnapshots(engines), [`n1:${operator}`], 'the operator\'s snapshot stays');
+  } finally {
+    await ok(n1.api, 'DELETE', `/v1/pools/p/snapshots/${operator}`, undefined, 204);
+  }
 });
