@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeKit, pendingSnapshotCreate, publishedVolume, snapshotCopyCount, takeNodeOffline, type Kit } from '../reconcile/reconcile_test_kit.ts';
+import { MiB, makeKit, pendingSnapshotCreate, publishedVolume, snapshotCopyCount, takeNodeOffline, type Kit } from '../reconcile/reconcile_test_kit.ts';
 import { errorCode } from '../../util/errors.ts';
 import { finishPendingSnapshots } from '../reconcile/reconcile_pending.ts';
 import { readRecord, snapshotIdFor, snapshotKey } from './service_records.ts';
@@ -48,6 +48,10 @@ test('a snapshot delete with a copy on an offline node stays pending (NODE_OFFLI
     assert.equal(await opPending(kit, snapshot.id), 'delete', 'the delete is still pending, not committed nor rolled back');
     assert.equal(kit.engines.get(v.nodes[1])!.snapshots.size, 1, 'the offline node still holds its copy');
     await assert.rejects(kit.services.snapshots.create({ name: 'snap-d', volumeId: v.id }), (e) => errorCode(e) === 'OPERATION_IN_PROGRESS');
+    await assert.rejects(
+      kit.services.volumes.create({ name: 'pvc-from-d', sizeBytes: 4 * MiB, replicas: 1, sourceSnapshotId: snapshot.id }),
+      (e) => errorCode(e) === 'SNAPSHOT_NOT_FOUND', 'no restore from a snapshot being deleted',
+    );
     assert.equal(await finishPendingSnapshots.run(kit.services.ctx), 0, 'still away');
     await kit.beat(v.nodes[1]);
     assert.equal(await finishPendingSnapshots.run(kit.services.ctx), 1);

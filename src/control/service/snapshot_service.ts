@@ -111,8 +111,10 @@ export async function finishSnapshotDelete(
  */
 export async function planFromSnapshot(ctx: ServiceContext, volume: StoredVolume): Promise<ReplicaPlan[]> {
   const id = volume.sourceSnapshotId!;
-  const snap = (await readRecord<SnapshotSpec>(ctx.store, snapshotKey(id)))?.record.spec;
-  if (snap == null) throw new SnapshotNotFoundError(id);
+  const rec = (await readRecord<SnapshotSpec, SnapshotOp>(ctx.store, snapshotKey(id)))?.record;
+  const snap = rec?.spec;
+  // A delete once begun is never rolled back and may have removed copies already: the snapshot is gone.
+  if (snap == null || rec?.pending?.op.type === 'delete') throw new SnapshotNotFoundError(id);
   if (volume.sizeBytes < snap.sizeBytes) {
     throw new InvalidArgumentError(`sizeBytes ${volume.sizeBytes} is smaller than the snapshot (${snap.sizeBytes})`);
   }
