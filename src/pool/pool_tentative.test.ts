@@ -128,3 +128,41 @@ test('grains kept by an import are recorded before new writes land on them (two 
   pattern(512, 13).copy(want, 512);
   assert.ok((await third.openVolume('v').read(0, 4 * BPE)).equals(want));
 });
+
+test('recording grains does not hold the journal, and writes over them stay tentative until the record is durable', { timeout: 60_000 }, async (t) => {
+  const { pool, base } = await setup(t);
+  t.after(() => pool.close());
+  const v = pool.openVolume('v');
+  await v.write(0, pattern(GRAIN, 14), false); // grain 0 of extent 0: tentative
+  await pool.verify(); // nothing left running: the journal syncs below are the flush's
+  const committed: number[] = [];
+  const commit = pool.commit.bind(pool);
+  pool.commit = (records, flags) => { for (const r of records) committed.push(r.type); return commit(records, flags); };
+  const sync = pool.file.sync.bind(pool.file);
+  let release!: () => void;
+  const blocked = new Promise<void>((r) => { release = r; });
+  let entered!: () => void;
+  const inSync = new Promise<void>((r) => { entered = r; });
+  pool.file.sync = async () => { entered(); await blocked; return sync(); };
+  const flushed = v.flush();
+  await inSync; // the GRAINS record is written; its durability point waits
+  committed.length = 0;
+  // A first write elsewhere goes through the journal meanwhile (the old flush held it in
+  // a sync-before/durable batch: this would wait for the blocked fdatasync).
+  await v.write(2 * BPE, pattern(GRAIN, 15), false);
+  // A write over the grain being recorded still journals its CRC first.
+  await v.write(1, pattern(512, 16), false);
+  assert.deepEqual(committed.filter((x) => x === 17).length, 2, 'both writes claimed their grain (TGRAIN)');
+  release();
+  await flushed;
+  pool.file.sync = sync;
+  committed.length = 0;
+  await v.write(2, pattern(512, 17), false);
+  assert.deepEqual(committed, [], 'once recorded, a write goes in place');
+  const want = Buffer.from(base);
+  pattern(GRAIN, 14).copy(want, 0);
+  pattern(512, 16).copy(want, 512);
+  pattern(512, 17).copy(want, 1024);
+  pattern(GRAIN, 15).copy(want, 2 * ES);
+  assert.ok((await v.read(0, 4 * BPE)).equals(want));
+});

@@ -1,12 +1,13 @@
 import { RecordType, type JournalRecord } from './pool_journal_record.ts';
-import { JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
-import { allocIoBuffer } from './pool_file.ts';
+import { JOURNAL_DURABLE } from './pool_journal.ts';
+import { allocIoBuffer, type PoolFile } from './pool_file.ts';
 import { MAX_GRAINS, hasGrain, hasUnrecorded, setGrain } from './pool_grains.ts';
 import { grainCrc } from './pool_tentative.ts';
 import type { PartialExtent } from './pool_model.ts';
 
 /** What the copy-up paths need from the pool. */
 export interface CowHost {
+  readonly file: PoolFile;
   readonly dataOffset: number;
   readonly extentSize: number;
   readonly grains: number;
@@ -122,7 +123,8 @@ export class CowGrains {
 
   /**
    * The GRAINS records a flush would write now, out of the pending set; `restore` puts
-   * them back if the batch they go into fails. The batch must be *sync-before*.
+   * them back if the batch they go into fails. The grains' data must be durable before
+   * the batch is written (a *sync-before* batch, or an fdatasync that started after this).
    */
   take(): { records: JournalRecord[]; restore: () => void } {
     const taken = [...this.dirty];
@@ -149,17 +151,26 @@ export class CowGrains {
     // yet: writes to them stay tentative (record first) until it is.
     const qs = records.map((r) => (r as { q: number }).q);
     for (const q of qs) this.committing.set(q, (this.committing.get(q) ?? 0) + 1);
-    try {
-      await this.h.commit(records, JOURNAL_SYNC_BEFORE | JOURNAL_DURABLE);
-    } catch (err) {
-      restore();
-      throw err;
-    } finally {
+    const done = (): void => {
       for (const q of qs) {
         const n = (this.committing.get(q) ?? 1) - 1;
         if (n === 0) this.committing.delete(q); else this.committing.set(q, n);
       }
+    };
+    try {
+      // The grains' data durable first, by an fdatasync outside the journal: the records
+      // of other writes (copy-ups, allocations) go on being written meanwhile.
+      await this.h.file.flush();
+      await this.h.commit(records, 0);
+    } catch (err) {
+      restore();
+      done();
+      throw err;
     }
+    // Then durable itself (a durability point: the journal does not wait for it) before
+    // a write goes in place over these grains. If that fdatasync fails they stay tentative.
+    await this.h.commit([], JOURNAL_DURABLE);
+    done();
   }
 
   /** Grain g of q is in a GRAINS record already written: plain writes in place from here on. */
