@@ -193,6 +193,12 @@ async function benchBacking(fio: string, backing: Backing, section: Section, cfg
   }
 }
 
+/** The disk backing's directory, for sections that also measure on disk. */
+function diskDirOf(cfg: Config): { diskDir?: string } {
+  const disk = cfg.backings.find((b) => b.id === 'disk');
+  return disk === undefined ? {} : { diskDir: disk.dir };
+}
+
 function log(line: string): void {
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 }
@@ -246,7 +252,7 @@ async function main(): Promise<void> {
   }
   if (cfg.snapshotCow) {
     log('copy-on-write snapshots: create time by volume size, space, 4k randwrite around a snapshot');
-    extra.push(await snapshotCowSection({ fio, quick: cfg.quick, log }));
+    extra.push(await snapshotCowSection({ fio, quick: cfg.quick, log, ...diskDirOf(cfg) }));
   }
   if (cfg.pgbench) {
     log('pgbench: PostgreSQL on Berth, on the same attach path over a raw file, on a local loop device; interleaved rounds');

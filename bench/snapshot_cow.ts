@@ -7,12 +7,13 @@
  * completion while a snapshot is taken under that load (bench/snapshot_pause.ts), with
  * the pool on /dev/shm and on disk.
  */
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from '../src/pool/index.ts';
 import { markdownTable } from './bench_table.ts';
+import { WRITTEN_NEEDS_BYTES, freeBytes, writtenWholeFigures } from './snapshot_written.ts';
 import { startTarget, TargetKind } from './targets.ts';
 import { deleteSnapshot, fio, latencyRounds, latencyRows, PASS, RANDWRITE, snapshotVia } from './snapshot_pause.ts';
 
@@ -265,6 +266,13 @@ export async function snapshotCowSection(o: SnapshotCowOptions): Promise<string>
     + `on a shared 24 GiB machine (${freeGiB.toFixed(0)} GiB free in /dev/shm at the start). `
     + 'The machine is shared with other jobs: compare within a run.', ''];
   parts.push(await poolFigures(o));
+  const diskDir = o.diskDir ?? tmpdir();
+  mkdirSync(diskDir, { recursive: true });
+  if (freeBytes(diskDir) >= WRITTEN_NEEDS_BYTES) {
+    parts.push('', await writtenWholeFigures({ dir: diskDir, quick: o.quick, log: o.log }));
+  } else {
+    parts.push('', `Volumes written whole: skipped, ${diskDir} has less than ${(WRITTEN_NEEDS_BYTES / GiB).toFixed(0)} GiB free.`);
+  }
   parts.push('', 'Catalogue: a 4 GiB pool (65,536 table entries), thin 1 MiB volumes, on /dev/shm; each create and delete is durable (journaled with fdatasync).', '');
   parts.push(await catalogueFigures(o));
   if (o.fio !== undefined) {
