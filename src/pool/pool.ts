@@ -24,10 +24,10 @@ import { verifyPool, type PoolCheckReport } from './pool_verify.ts';
 import { PoolSpaceWatch } from './pool_space_watch.ts';
 import { backRange, hostSpace, isRegularFile, punchRange, zeroOrPunch } from './pool_host_space.ts';
 import { Volume, type VolumeHost } from './pool_volume.ts';
-import { recoverAfterReplay, type Recovery } from './pool_recover.ts';
+import { recoverAfterReplay, referencedExtents } from './pool_recover.ts';
 import { PoolSnapshots, type SnapshotInfo } from './pool_snapshots.ts';
 import {
-  InvalidNameError, InvalidSizeError, PoolClosedError, PoolCorruptError, PoolInUseError, PoolNotEmptyError, ShrinkNotSupportedError,
+  InvalidNameError, InvalidSizeError, PoolClosedError, PoolInUseError, PoolNotEmptyError, ShrinkNotSupportedError,
   SnapshotNotFoundError, TooManyVolumesError, VolumeExistsError, VolumeNotFoundError,
 } from './pool_errors.ts';
 
@@ -167,24 +167,17 @@ export class Pool implements VolumeHost {
       const { model } = loaded;
       const owner = ownership;
       const sb = await upgradeSuperblock(file, loaded.sb, (head) => owner.writeSuperblockHead(head));
-      const allocator = new PoolAllocator(sb.layout.extentCount);
-      // Reference counts are consistent by construction (every record keeps them so, and
-      // a record that would drop one below zero is corruption); what remains to check is
-      // that every referenced extent lies below the zeroed mark and is not also reserved.
-      for (let p = 0; p < model.extentCount; p++) {
-        if (model.refs[p] === 0) continue;
-        if (p >= model.hwm) throw new PoolCorruptError(`extent ${p} is referenced but above the zeroed mark`);
-        if (model.reserved.has(p)) throw new PoolCorruptError(`extent ${p} is referenced and reserved`);
-        allocator.markUsed(p);
-      }
-      model.takeOrphans();
+      const allocator = referencedExtents(model, sb.layout.extentCount);
       const pool = new Pool(path, file, sb, model, allocator, loaded.generation, log);
       pool.ownership = ownership;
       if (loaded.skippedTornSlot) pool.log.warn('newest checkpoint slot failed its checksum; imported from the older one');
       // Pools made before metadata was backed at create get it now, if the host has room.
       // Never zeros here: this range holds the pool's metadata.
       if (pool.onFile) await backRange(file, path, 0, sb.layout.dataOffset, 'pool metadata', false).catch(() => undefined);
-      await recoverAfterReplay(pool.recovery(), loaded.replayedBlocks);
+      await recoverAfterReplay({
+        model, snaps: pool.snaps, supply: pool.supply, allocator, journal: pool.journal, log: pool.log, dataOffset: pool.dataOffset,
+        read: (buf, len, at) => file.read(buf, 0, len, at), commit: (records, flags) => pool.commit(records, flags),
+      }, loaded.replayedBlocks);
       pool.space.checkHost();
       pool.noteFull();
       return pool;
@@ -302,18 +295,12 @@ export class Pool implements VolumeHost {
 
   // ---- snapshots and clones (pool_snapshots.ts; one at a time with resizes and delete starts) ----
 
-  /**
-   * Byte ranges the snapshot has allocated (the rest reads as zeros). Pure: no I/O.
-   * Throws SnapshotNotFoundError for an unknown name.
-   */
+  /** Byte ranges the snapshot has allocated (the rest reads as zeros); SnapshotNotFoundError if unknown. */
   snapshotAllocated(snapName: string): ByteRange[] {
     return allocatedRanges(this.model, this.snapshotMeta(snapName));
   }
 
-  /**
-   * Byte ranges of `targetSnapName` whose contents may differ from `baseSnapName` (a
-   * superset of the changes, exact to the extent or grain for shared data). Pure: no I/O.
-   */
+  /** Ranges of `targetSnapName` that may differ from `baseSnapName`: a superset, exact to the extent or grain. */
   snapshotDelta(baseSnapName: string, targetSnapName: string): ByteRange[] {
     return deltaRanges(this.model, this.snapshotMeta(baseSnapName), this.snapshotMeta(targetSnapName));
   }
@@ -540,14 +527,6 @@ export class Pool implements VolumeHost {
   }
 
   /** The parts import's recovery step needs (pool_recover.ts). */
-  private recovery(): Recovery {
-    return {
-      model: this.model, snaps: this.snaps, supply: this.supply, allocator: this.allocator, journal: this.journal, log: this.log,
-      dataOffset: this.dataOffset, read: (buf, len, at) => this.file.read(buf, 0, len, at),
-      commit: (records, flags) => this.commit(records, flags),
-    };
-  }
-
   private async drop(): Promise<void> {
     this.closed = true;
     this.space.close();

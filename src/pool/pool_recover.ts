@@ -1,6 +1,7 @@
 import type { Logger } from '../util/log.ts';
 import { NoSpaceError } from '../block/errors.ts';
-import type { PoolAllocator } from './pool_allocator.ts';
+import { PoolAllocator } from './pool_allocator.ts';
+import { PoolCorruptError } from './pool_errors.ts';
 import type { PoolExtentSupply } from './pool_extent_supply.ts';
 import type { PoolJournal } from './pool_journal.ts';
 import { RecordType, type JournalRecord } from './pool_journal_record.ts';
@@ -68,4 +69,22 @@ export async function recoverAfterReplay(r: Recovery, replayedBlocks: number): P
     ...(grains !== undefined && grains.kept + grains.dropped + grains.completed > 0 ? { tentativeGrains: grains } : {}),
     ...(checkpointDeferred ? { checkpointDeferred } : {}),
   }, 'pool imported');
+}
+
+/**
+ * The allocator of a loaded pool: every referenced extent used. Reference counts are
+ * consistent by construction (every record keeps them so, and a record that would drop
+ * one below zero is corruption); what remains to check is that every referenced extent
+ * lies below the zeroed mark and is not also reserved.
+ */
+export function referencedExtents(model: PoolModel, extentCount: number): PoolAllocator {
+  const allocator = new PoolAllocator(extentCount);
+  for (let p = 0; p < model.extentCount; p++) {
+    if (model.refs[p] === 0) continue;
+    if (p >= model.hwm) throw new PoolCorruptError(`extent ${p} is referenced but above the zeroed mark`);
+    if (model.reserved.has(p)) throw new PoolCorruptError(`extent ${p} is referenced and reserved`);
+    allocator.markUsed(p);
+  }
+  model.takeOrphans();
+  return allocator;
 }
