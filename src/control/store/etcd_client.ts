@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreUnavailableError } from './store_errors.ts';
 
 /**
@@ -8,7 +9,7 @@ import { StoreUnavailableError } from './store_errors.ts';
 export interface EtcdClientOptions {
   /** Client URLs of the members, e.g. http://127.0.0.1:2379; tried in turn on failure. */
   readonly endpoints: readonly string[];
-  /** Per-request timeout in ms. */
+  /** Deadline of one call in ms, retries on other members included. */
   readonly timeoutMs?: number;
 }
 
@@ -49,48 +50,79 @@ export class EtcdClient {
   }
 
   /**
-   * POST a JSON body to a gateway path such as /v3/kv/range. Fails over to the next
-   * member only when the request surely was not applied (connection refused, or the
-   * member has no leader); any other failure is the caller's to retry.
+   * POST a JSON body to a gateway path such as /v3/kv/range. Another member is tried,
+   * and after a round of failures the whole round again with backoff until the call's
+   * deadline, only while a replay cannot apply anything twice: the connection was
+   * refused, the member had no leader, or the request is idempotent (reads,
+   * keep-alives). A raft election after losing the leader member takes a second or
+   * more on a loaded host; callers must not see it. Any other failure is the caller's.
    */
   async call<T>(path: string, body: unknown): Promise<T> {
+    const idempotent = IDEMPOTENT_PATHS.has(path);
+    const deadline = Date.now() + this.#timeoutMs;
     let lastError: unknown;
-    for (let i = 0; i < this.#endpoints.length; i++) {
-      const index = (this.#current + i) % this.#endpoints.length;
-      let response: Response;
-      try {
-        response = await fetch(this.#endpoints[index] + path, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(this.#timeoutMs),
-        });
-      } catch (err) {
-        if (!refused(err)) {
-          // The request may have been applied (a timeout after sending, a reset): do not
-          // replay it on another member, but start the next call with another member.
+    for (let round = 0; ; round++) {
+      for (let i = 0; i < this.#endpoints.length; i++) {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) break;
+        const index = (this.#current + i) % this.#endpoints.length;
+        // A hung member must not eat the whole deadline of a call that may go elsewhere.
+        const attemptMs = idempotent ? Math.min(remaining, Math.max(1000, this.#timeoutMs / 2)) : remaining;
+        const answer = await this.#attempt(index, path, body, attemptMs);
+        if (answer.ok) { this.#current = index; return answer.value as T; }
+        lastError = answer.error;
+        if (!answer.retry && !idempotent) {
+          // The request may have been applied: do not replay it, but start the next
+          // call with another member.
           this.#current = (index + 1) % this.#endpoints.length;
-          throw new StoreUnavailableError(`etcd ${path}: no answer from ${this.#endpoints[index]}`, { cause: err });
+          throw answer.error;
         }
-        lastError = err;
-        continue;
       }
-      this.#current = index;
-      const text = await response.text();
-      const parsed = parseJson(text);
-      if (!response.ok) {
-        const e = (parsed ?? {}) as GatewayError;
-        // A member without a leader cannot serve; another member may.
-        if (e.code === GrpcCode.Unavailable) { lastError = new EtcdRequestError(path, e.code, e.message ?? text); continue; }
-        throw new EtcdRequestError(path, e.code ?? -1, e.message ?? e.error ?? `HTTP ${response.status}`);
-      }
-      if (parsed === undefined) throw new StoreUnavailableError(`etcd ${path}: response is not JSON`);
-      return parsed as T;
+      const wait = Math.min(1000, 50 * 2 ** round);
+      if (Date.now() + wait >= deadline) break;
+      await sleep(wait);
     }
     if (lastError instanceof StoreUnavailableError) throw lastError;
     throw new StoreUnavailableError(`etcd unreachable at ${this.#endpoints.join(', ')}`, { cause: lastError });
   }
+
+  async #attempt(index: number, path: string, body: unknown, timeoutMs: number): Promise<Attempt> {
+    const endpoint = this.#endpoints[index];
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(endpoint + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (err) {
+      if (refused(err)) return { ok: false, retry: true, error: new StoreUnavailableError(`etcd unreachable at ${endpoint}`, { cause: err }) };
+      return { ok: false, retry: false, error: new StoreUnavailableError(`etcd ${path}: no answer from ${endpoint}`, { cause: err }) };
+    }
+    const parsed = parseJson(text);
+    if (!response.ok) {
+      const e = (parsed ?? {}) as GatewayError;
+      const message = e.message ?? e.error ?? `HTTP ${response.status}`;
+      const error = new EtcdRequestError(path, e.code ?? -1, message);
+      // "no leader" is refused before anything is proposed; other Unavailable answers
+      // (leader changed, request timed out) may have been applied.
+      if (e.code === GrpcCode.Unavailable) return { ok: false, retry: /no leader/.test(message), error };
+      throw error;
+    }
+    if (parsed === undefined) throw new StoreUnavailableError(`etcd ${path}: response is not JSON`);
+    return { ok: true, value: parsed };
+  }
 }
+
+/** Requests a replay cannot apply twice: reads, and renewing a lease. */
+const IDEMPOTENT_PATHS: ReadonlySet<string> = new Set([
+  '/v3/kv/range', '/v3/lease/keepalive', '/v3/lease/timetolive', '/v3/lease/leases', '/v3/maintenance/status',
+]);
+
+type Attempt = { ok: true; value: unknown } | { ok: false; retry: boolean; error: Error };
 
 /** The connection was never made, so the request cannot have been applied. */
 function refused(err: unknown): boolean {
