@@ -137,3 +137,34 @@ test('a pool file on tmpfs is written in one piece; elsewhere in POOL_WRITE_PIEC
   }
   assert.equal(new PoolFile(0).writePieceBytes, POOL_WRITE_PIECE_BYTES);
 });
+
+test('writeDurable writes through a second O_DSYNC descriptor, honours the ownership guard, and close() closes both', async () => {
+  // The checkout's disk, never tmpfs: on tmpfs writeDurable is a plain write and fdatasync.
+  const base = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', '.build');
+  fs.mkdirSync(base, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(base, 'berth-poolfile-'));
+  const fdsOpen = (): number => fs.readdirSync('/proc/self/fd').length;
+  const before = fdsOpen();
+  const f = await PoolFile.open(path.join(dir, 'f'), fs.constants.O_RDWR | fs.constants.O_CREAT);
+  try {
+    assert.equal(f.onTmpfs, false, `${dir} must not be on tmpfs for this test`);
+    await f.writeDurable(Buffer.alloc(8192, 0x5a), 4096);
+    const back = Buffer.alloc(8192);
+    await f.read(back, 0, back.length, 4096);
+    assert.ok(back.every((b) => b === 0x5a));
+    // fdinfo's flags are octal.
+    const flags = fs.readdirSync('/proc/self/fd').map((n) => {
+      try { return Number.parseInt(/^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${n}`, 'utf8'))?.[1] ?? '0', 8); } catch { return 0; }
+    }).filter((fl) => (fl & fs.constants.O_DSYNC) !== 0);
+    assert.ok(flags.length >= 1, 'an O_DSYNC descriptor is open');
+    assert.equal(fdsOpen(), before + 2);
+    const gone = new Error('gone');
+    f.guard = { lost: gone as never, leaseUntil: 0, renew: (cb) => cb(gone as never) };
+    await assert.rejects(f.writeDurable(Buffer.alloc(512), 0), /gone/);
+    f.guard = null;
+  } finally {
+    await f.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(fdsOpen(), before, 'both descriptors closed');
+});

@@ -100,6 +100,9 @@ export class PoolFile {
   /** fdatasync on the event loop: on tmpfs it returns at once, and a thread-pool hop costs tens of µs. */
   private readonly inlineSync: boolean;
   private readonly flushes = new FlushGroup((done) => this.fdatasync(done));
+  /** The path the file was opened by, for writeDurable's second descriptor. */
+  private path: string | undefined;
+  private dsyncFd: Promise<number> | undefined;
 
   /** `tmpfs`: the file is on tmpfs (its fdatasync then runs inline). */
   constructor(fd: number, mode: IoMode = defaultIoMode, writePieceBytes = POOL_WRITE_PIECE_BYTES, tmpfs = false) {
@@ -115,7 +118,9 @@ export class PoolFile {
       fs.open(path, flags, mode, (err, fd) => {
         if (err) return reject(err);
         const tmpfs = onTmpfs(path);
-        resolve(new PoolFile(fd, defaultIoMode, tmpfs ? Number.MAX_SAFE_INTEGER : POOL_WRITE_PIECE_BYTES, tmpfs));
+        const file = new PoolFile(fd, defaultIoMode, tmpfs ? Number.MAX_SAFE_INTEGER : POOL_WRITE_PIECE_BYTES, tmpfs);
+        file.path = path;
+        resolve(file);
       });
     });
   }
@@ -295,6 +300,46 @@ export class PoolFile {
     return this.flushes.fresh();
   }
 
+  /**
+   * Writes `buf` at `pos` and makes that range durable, and only that range: through a
+   * second descriptor opened O_DSYNC. A journal checkpoint's image must be durable before
+   * the journal starts over; an fdatasync of the pool's descriptor would also write back
+   * every page the volumes dirtied since the last one, which under a write load took
+   * 60–160 ms on disk while every metadata append (and the writes behind them) waited.
+   * On tmpfs, or for a file opened from a bare descriptor, it is a write and an fdatasync.
+   */
+  async writeDurable(buf: Buffer, pos: number): Promise<void> {
+    if (this.path === undefined || this.inlineSync) {
+      await this.write(buf, 0, buf.length, pos);
+      await this.sync();
+      return;
+    }
+    const path = this.path;
+    // No O_EXCL: the pool's own descriptor holds a block device's exclusive claim.
+    this.dsyncFd ??= new Promise<number>((resolve, reject) => {
+      fs.open(path, fs.constants.O_RDWR | fs.constants.O_DSYNC, (err, fd) => (err ? reject(err) : resolve(fd)));
+    });
+    let fd: number;
+    try {
+      fd = await this.dsyncFd;
+    } catch (err) {
+      this.dsyncFd = undefined;
+      throw ioError('open', err as NodeJS.ErrnoException);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const put = (done: number): void => {
+        fs.write(fd, buf, done, buf.length - done, pos + done, (err, n) => {
+          if (err) return reject(this.writeFailed(err));
+          if (done + n < buf.length) return put(done + n);
+          resolve();
+        });
+      };
+      const g = this.guard;
+      if (g !== null && (g.lost !== null || performance.now() >= g.leaseUntil)) g.renew((err) => (err === null ? put(0) : reject(err)));
+      else put(0);
+    });
+  }
+
   private fdatasync(done: (err: unknown) => void): void {
     if (this.inlineSync) {
       let failure: PoolIoError | null = null;
@@ -313,8 +358,14 @@ export class PoolFile {
     return ioError(op, err);
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve, reject) => fs.close(this.fd, (err) => (err ? reject(err) : resolve())));
+  async close(): Promise<void> {
+    const dsync = this.dsyncFd;
+    this.dsyncFd = undefined;
+    if (dsync !== undefined) {
+      const fd = await dsync.catch(() => undefined);
+      if (fd !== undefined) await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+    }
+    await new Promise<void>((resolve, reject) => fs.close(this.fd, (err) => (err ? reject(err) : resolve())));
   }
 }
 

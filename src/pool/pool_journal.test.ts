@@ -23,6 +23,11 @@ function fakeFile(): { file: PoolFile; events: string[]; disk: Map<number, Buffe
       events.push('sync');
       return new Promise((r) => setImmediate(r));
     },
+    writeDurable(buf: Buffer, pos: number): Promise<void> {
+      events.push(`durable-write@${pos}+${buf.length}`);
+      disk.set(pos, Buffer.from(buf));
+      return new Promise((r) => setImmediate(r));
+    },
   } as unknown as PoolFile;
   return { file, events, disk };
 }
@@ -60,22 +65,46 @@ test('sync flags: fdatasync before a free batch and after a durable one', async 
   assert.deepEqual(events.map((e) => e.split('@')[0]), ['sync', 'write', 'write', 'sync', 'write']);
 });
 
-test('a full journal rolls over: checkpoint to the other slot between two syncs, then block 0 of a new epoch', async () => {
+test('a full journal rolls over: checkpoint to the other slot, then block 0 of a new epoch', async () => {
   const { file, events } = fakeFile();
   const gens: number[] = [];
   const j = new PoolJournal({ file, layout, uuid: uuidToBytes(randomUUID()), generation: 1, nonce: 1, makeCheckpoint: (g) => { gens.push(g); return Buffer.alloc(4096); } });
   for (let i = 0; i < 4; i++) await j.append([map(i)]); // fills the 4-block journal
   events.length = 0;
+  // Under appends that asked only to be written, the image replaces what the journal
+  // said: only its own range is made durable, not every dirty page of the file.
   await j.append([map(9)]);
   assert.deepEqual(gens, [2]);
-  assert.deepEqual(events, ['sync', `write@${layout.slotAOffset}+4096`, 'sync']);
+  assert.deepEqual(events, [`durable-write@${layout.slotAOffset}+4096`]);
   assert.equal(j.generation, 2);
   events.length = 0;
   await j.append([map(10)]);
   assert.deepEqual(events, [`write@${layout.journalOffset}+4096`]);
+  // A durability point behind that checkpoint still gets an fdatasync of its own.
+  for (let i = 0; i < 3; i++) await j.append([map(20 + i)]);
+  events.length = 0;
+  await Promise.all([j.append([map(30)]), j.append([], JOURNAL_DURABLE)]);
+  assert.deepEqual(events, [`durable-write@${layout.slotBOffset}+4096`, 'sync']);
+  // An explicit checkpoint syncs the whole file before and after its image.
+  events.length = 0;
   await j.checkpoint();
-  assert.deepEqual(gens, [2, 3]);
-  assert.ok(events.includes(`write@${layout.slotBOffset}+4096`));
+  assert.deepEqual(gens, [2, 3, 4]);
+  assert.deepEqual(events, ['sync', `write@${layout.slotAOffset}+4096`, 'sync']);
+});
+
+test('a full journal rolling over under an append that asked for durability syncs the file before and after the image', async () => {
+  const { file, events } = fakeFile();
+  const j = new PoolJournal({ file, layout, uuid: uuidToBytes(randomUUID()), generation: 1, nonce: 1, makeCheckpoint: () => Buffer.alloc(4096) });
+  for (let i = 0; i < 4; i++) await j.append([map(i)]);
+  for (const flags of [JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE]) {
+    const g = j.generation;
+    // Fill what is left of this epoch, then the append that rolls it over.
+    while (j.generation === g) {
+      events.length = 0;
+      await j.append([map(50)], flags);
+    }
+    assert.deepEqual(events, ['sync', `write@${g % 2 === 1 ? layout.slotAOffset : layout.slotBOffset}+4096`, 'sync'], `flags ${flags}`);
+  }
 });
 
 test('a failed write fails its batch and the queue behind it, undoes them newest first, and the next write opens a new epoch', async () => {

@@ -129,7 +129,8 @@ export class PoolJournal {
         if (writes.length === 0 && waiters.length === 0) {
           synced = false;
         } else if (this.mustCheckpoint || waiters.length > 0 || this.head + blocks.length > this.blockCount) {
-          await this.writeCheckpoint();
+          const light = !this.mustCheckpoint && waiters.length === 0 && writes.every((p) => p.flags === 0);
+          synced = await this.writeCheckpoint(light);
         } else {
           synced = await this.writeBlocks(writes, blocks);
         }
@@ -175,7 +176,16 @@ export class PoolJournal {
     return true;
   }
 
-  private async writeCheckpoint(): Promise<void> {
+  /**
+   * Writes a checkpoint and starts a new epoch; true when it ended with an fdatasync of
+   * the whole file. `light` (the journal ran full under appends that asked only to be
+   * written): the image states nothing the journal blocks it replaces did not, so it
+   * needs no fdatasync before it, and only its own range must be durable before the new
+   * epoch's blocks overwrite the old ones (PoolFile.writeDurable). Otherwise (explicit
+   * checkpoints, a batch that asked for durability, a new epoch after a failure) the
+   * file is synced before and after.
+   */
+  private async writeCheckpoint(light = false): Promise<boolean> {
     const generation = this.epoch.generation + 1;
     const nonce = randomInt(0, 0xffff_ffff);
     // Serialize first, synchronously: the image then holds exactly the records queued so
@@ -183,11 +193,17 @@ export class PoolJournal {
     const image = this.opts.makeCheckpoint(generation, nonce);
     const l = this.opts.layout;
     if (image.length > l.slotBytes) throw new Error('checkpoint larger than its slot');
-    await this.opts.file.sync();
-    await this.opts.file.write(image, 0, image.length, generation % 2 === 0 ? l.slotAOffset : l.slotBOffset);
-    await this.opts.file.sync();
+    const at = generation % 2 === 0 ? l.slotAOffset : l.slotBOffset;
+    if (light) {
+      await this.opts.file.writeDurable(image, at);
+    } else {
+      await this.opts.file.sync();
+      await this.opts.file.write(image, 0, image.length, at);
+      await this.opts.file.sync();
+    }
     this.epoch = { uuid: this.epoch.uuid, generation, nonce };
     this.head = 0;
     this.mustCheckpoint = false;
+    return !light;
   }
 }
