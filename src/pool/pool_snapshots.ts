@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../util/log.ts';
 import { NoSpaceError } from '../block/errors.ts';
+import { flushUntilQuick } from '../block/flush_rounds.ts';
 import type { PoolExtentSupply } from './pool_extent_supply.ts';
 import { JOURNAL_DURABLE, JOURNAL_SYNC_BEFORE } from './pool_journal.ts';
 import { RecordType, type JournalRecord } from './pool_journal_record.ts';
@@ -13,14 +14,6 @@ import {
   InvalidNameError, InvalidSizeError, SnapshotExistsError, SnapshotNotFoundError, TooManyVolumesError,
   VolumeExistsError, VolumeNotFoundError,
 } from './pool_errors.ts';
-
-/**
- * Flushes of a volume before its writes are held for a share (preFlush): until one
- * takes less than PRE_FLUSH_SETTLED_MS (what an fdatasync with almost nothing to write
- * costs on a disk), at most PRE_FLUSH_MAX_ROUNDS.
- */
-const PRE_FLUSH_MAX_ROUNDS = 8;
-const PRE_FLUSH_SETTLED_MS = 3;
 
 export interface SnapshotInfo {
   name: string;
@@ -206,20 +199,15 @@ export class PoolSnapshots {
    * Before a share holds the volume's writes: its dirty data (and its written grains) go to
    * disk while writes still flow, so the fdatasync the share's batch starts with, inside
    * the hold, has only what was written since. Each round has only what the one before
-   * let through, a geometric series while the disk writes back faster than the volume
-   * dirties (on a disk under a 4k QD32 write load: a pause of 0.5-1.2 s with no round,
-   * 25-160 ms with two, 9-37 ms with three), so rounds go on until one has almost nothing
-   * to write; on an idle volume the first round costs nothing and is the last.
+   * let through (on a disk under a 4k QD32 write load: a pause of 0.5-1.2 s with no round,
+   * 25-160 ms with two, 9-37 ms with three), so rounds go on until one is quick
+   * (flushUntilQuick: under 3 ms, at most 8 rounds).
    * Only a shortcut: a failure here (the pool closing, an I/O error) is left to the
    * share's own sync-before, which is what the snapshot's guarantees rest on.
    */
   private async preFlush(vol: Volume): Promise<void> {
     try {
-      for (let i = 0; i < PRE_FLUSH_MAX_ROUNDS; i++) {
-        const t0 = performance.now();
-        await vol.flush();
-        if (performance.now() - t0 < PRE_FLUSH_SETTLED_MS) break;
-      }
+      await flushUntilQuick(() => vol.flush());
     } catch (err) {
       this.h.log.debug({ err, volume: vol.name }, 'flush before a share failed');
     }

@@ -34,6 +34,20 @@ test('a missing nexus route is NOT_IMPLEMENTED', async () => {
   await assert.rejects(new EngineClient({ endpoint }).createNexus({ name: 'v', replicas: [{ node: 'local', pool: 'p', volume: 'r-1' }] }), { code: 'NOT_IMPLEMENTED' });
 });
 
+test('flushes before a pause post to the flush routes; an engine without them is NOT_IMPLEMENTED', async () => {
+  const seen: string[] = [];
+  handler = (req, res) => { seen.push(`${req.method} ${req.url} ${req.headers['content-type'] ?? ''}`); json(200, { rounds: 2, flushMs: 4.5 })(req, res); };
+  const c = new EngineClient({ endpoint });
+  assert.deepEqual(await c.flushNexus('pvc 1'), { rounds: 2, flushMs: 4.5 });
+  assert.deepEqual(await c.flushExport('p', 'r-1'), { rounds: 2, flushMs: 4.5 });
+  assert.deepEqual(seen, ['POST /v1/nexus/pvc%201/flush ', 'POST /v1/exports/p/r-1/flush ']);
+  handler = json(404, { error: { code: 'ROUTE_NOT_FOUND', message: 'no route' } });
+  await assert.rejects(c.flushNexus('v'), { code: 'NOT_IMPLEMENTED' });
+  await assert.rejects(c.flushExport('p', 'r-1'), { code: 'NOT_IMPLEMENTED' });
+  handler = json(404, { error: { code: 'NEXUS_NOT_FOUND', message: 'no nexus' } });
+  await assert.rejects(c.flushNexus('v'), { code: 'NEXUS_NOT_FOUND' });
+});
+
 test('a slow engine is ENGINE_TIMEOUT, a closed port ENGINE_UNREACHABLE, garbage ENGINE_BAD_RESPONSE', async () => {
   handler = () => undefined;
   await assert.rejects(new EngineClient({ endpoint, timeoutMs: 100 }).listPools(), { code: 'ENGINE_TIMEOUT' });

@@ -4,7 +4,7 @@ import {
 } from './engine_client_errors.ts';
 import type {
   CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, CreateSnapshotRequest,
-  EngineApi, EngineExport, EngineHealth, ExportChap, EngineNexus, EngineNexusPause, EnginePool, EngineReplica, EngineSnapshot, NexusReplicaRef, SnapshotBlockPage,
+  EngineApi, EngineExport, EngineFlush, EngineHealth, ExportChap, EngineNexus, EngineNexusPause, EnginePool, EngineReplica, EngineSnapshot, NexusReplicaRef, SnapshotBlockPage,
 } from './engine_client_types.ts';
 
 export interface EngineClientOptions {
@@ -140,6 +140,14 @@ export class EngineClient implements EngineApi {
 
   async destroySnapshot(pool: string, _volume: string, name: string): Promise<void> {
     await this.#absentOk(this.#unimplemented('snapshots', this.#call('DELETE', `/v1/pools/${seg(pool)}/snapshots/${seg(name)}`)));
+  }
+
+  flushNexus(name: string): Promise<EngineFlush> {
+    return this.#unimplemented('flushing before a pause', this.#call('POST', `/v1/nexus/${seg(name)}/flush`));
+  }
+
+  flushExport(pool: string, volume: string): Promise<EngineFlush> {
+    return this.#unimplemented('flushing before a pause', this.#call('POST', `/v1/exports/${seg(pool)}/${seg(volume)}/flush`));
   }
 
   pauseNexus(name: string, req: { token: string; leaseMs: number }): Promise<EngineNexusPause> {

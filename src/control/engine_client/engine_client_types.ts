@@ -131,6 +131,13 @@ export interface EngineNexusPause {
   readonly online: readonly { readonly name: string; readonly node: string; readonly pool: string; readonly volume: string }[];
 }
 
+/** The answer to a flush before a pause: rounds of flushes until one was quick. */
+export interface EngineFlush {
+  readonly rounds: number;
+  /** How long all rounds took on the engine. */
+  readonly flushMs: number;
+}
+
 /** One page of changed-block ranges (bytes), from `startingOffset`; nextOffset null after the last page. */
 export interface SnapshotBlockPage {
   readonly sizeBytes: number;
@@ -189,6 +196,14 @@ export interface EngineApi {
   listSnapshots(pool: string): Promise<EngineSnapshot[]>;
   /** Not an error when it is already gone. Snapshots are pool-wide on the engine; `volume` is informational. */
   destroySnapshot(pool: string, volume: string, name: string): Promise<void>;
+  /**
+   * A shortcut before a pause: flushes every replica of the nexus (rounds until one is
+   * quick) while writes still flow, so the pool's flush inside the pause has little left.
+   * NOT_IMPLEMENTED from an older engine.
+   */
+  flushNexus(name: string): Promise<EngineFlush>;
+  /** The same shortcut for a volume exported straight from this engine; NOT_IMPLEMENTED from an older engine. */
+  flushExport(pool: string, volume: string): Promise<EngineFlush>;
   /** The snapshot barrier: holds the nexus's new writes (for at most leaseMs) once writes in flight are done. */
   pauseNexus(name: string, req: { token: string; leaseMs: number }): Promise<EngineNexusPause>;
   /** Lets the writes go; NEXUS_PAUSE_LOST when the lease had already ended the pause. */

@@ -5,7 +5,7 @@
  */
 import { EngineRequestError, EngineUnreachableError, NotImplementedError } from '../engine_client/engine_client_errors.ts';
 import type {
-  CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, CreateSnapshotRequest, EngineApi, EngineNexusPause, EngineExport, EngineNexus, EnginePool, EngineReplica,
+  CreateExportRequest, CreateNexusRequest, CreateReplicaRequest, CreateSnapshotRequest, EngineApi, EngineFlush, EngineNexusPause, EngineExport, EngineNexus, EnginePool, EngineReplica,
   EngineSnapshot, ExportChap, NexusReplicaRef, SnapshotBlockPage,
 } from '../engine_client/engine_client_types.ts';
 import { NodeRegistry } from '../registry/node_registry.ts';
@@ -168,6 +168,18 @@ export class FakeEngine implements EngineApi {
     return [...this.snapshots.keys()].filter((k) => k.startsWith(`${pool}/`)).map((k) => ({
       name: k.slice(pool.length + 1), createdAt: this.snapshotTimes.get(k) ?? new Date(0).toISOString(),
     }));
+  }
+  async flushNexus(name: string): Promise<EngineFlush> {
+    this.#check();
+    if (!this.nexuses.has(name)) throw new EngineRequestError('NEXUS_NOT_FOUND', 404, `no nexus ${name}`);
+    this.trace.push(`flush ${name}`);
+    return { rounds: 1, flushMs: 0 };
+  }
+  async flushExport(pool: string, volume: string): Promise<EngineFlush> {
+    this.#check();
+    if (!this.exports.has(`${pool}/${volume}`)) throw new EngineRequestError('EXPORT_NOT_FOUND', 404, `${pool}/${volume} is not exported`);
+    this.trace.push(`flush ${volume}`);
+    return { rounds: 1, flushMs: 0 };
   }
   async pauseNexus(name: string, req: { token: string; leaseMs: number }): Promise<EngineNexusPause> {
     this.#check();

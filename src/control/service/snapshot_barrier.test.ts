@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { MiB, makeKit, type Kit } from '../reconcile/reconcile_test_kit.ts';
 import { errorCode } from '../../util/errors.ts';
 import { finishPendingGroupSnapshots } from '../reconcile/reconcile_pending_groups.ts';
+import { EngineTimeoutError, NotImplementedError } from '../engine_client/engine_client_errors.ts';
 
 function enableSnapshots(kit: Kit): string[] {
   const trace: string[] = [];
@@ -12,6 +13,20 @@ function enableSnapshots(kit: Kit): string[] {
     (e as unknown as { trace: string[] }).trace.push = (...items: string[]) => trace.push(...items);
   }
   return trace;
+}
+
+/**
+ * Checks the flushes before a barrier: one per pause, of the same nexus or export, every
+ * one before the first pause (inside it, one volume's flush would lengthen every pause of
+ * a group). Returns the trace without them.
+ */
+function afterFlushes(trace: readonly string[]): string[] {
+  const firstPause = trace.findIndex((t) => t.startsWith('pause '));
+  const lastFlush = trace.findLastIndex((t) => t.startsWith('flush '));
+  assert.ok(firstPause >= 0 && lastFlush < firstPause, `a flush after a pause: ${JSON.stringify(trace)}`);
+  const named = (kind: string): string[] => trace.filter((t) => t.startsWith(`${kind} `)).map((t) => t.slice(kind.length + 1)).sort();
+  assert.deepEqual(named('flush'), named('pause'), `each paused volume flushed first: ${JSON.stringify(trace)}`);
+  return trace.filter((t) => !t.startsWith('flush '));
 }
 
 async function publishedVolume(kit: Kit, name: string, replicas: number): Promise<{ id: string; nexusNode: string }> {
@@ -28,7 +43,30 @@ test('snapshot of a published 2-replica volume: the nexus is paused, both replic
     const v = await publishedVolume(kit, 'pvc-a', 2);
     const { snapshot } = await kit.services.snapshots.create({ name: 'snap-a', volumeId: v.id });
     assert.equal(snapshot.replicaSnapshots.length, 2);
+    assert.deepEqual(afterFlushes(trace).map((t) => t.split(' ')[0]), ['pause', 'snap', 'snap', 'resume']);
+  } finally {
+    await kit.close();
+  }
+});
+
+test('a flush before the pause that fails (an older engine, a timeout) does not fail the snapshot', async () => {
+  const kit = await makeKit(3);
+  try {
+    const trace = enableSnapshots(kit);
+    const v = await publishedVolume(kit, 'pvc-nf', 2);
+    const solo = await publishedVolume(kit, 'pvc-nf1', 1);
+    const flushes: string[] = [];
+    for (const e of kit.engines.values()) {
+      e.flushNexus = async (name) => { flushes.push(name); throw new NotImplementedError('flushing before a pause'); };
+      e.flushExport = async (_pool, volume) => { flushes.push(volume); throw new EngineTimeoutError(e.endpoint, 1); };
+    }
+    trace.length = 0;
+    const { snapshot } = await kit.services.snapshots.create({ name: 'snap-nf', volumeId: v.id });
+    assert.equal(snapshot.replicaSnapshots.length, 2);
     assert.deepEqual(trace.map((t) => t.split(' ')[0]), ['pause', 'snap', 'snap', 'resume']);
+    const one = await kit.services.snapshots.create({ name: 'snap-nf1', volumeId: solo.id });
+    assert.equal(one.snapshot.replicaSnapshots.length, 1);
+    assert.equal(flushes.length, 2, 'both flushes were tried');
   } finally {
     await kit.close();
   }
@@ -74,7 +112,7 @@ test('group snapshot: every nexus paused before any copy, resumed after the last
     const b = await publishedVolume(kit, 'pvc-g2', 3);
     const { group, created } = await kit.services.groupSnapshots.create({ name: 'grp-1', volumeIds: [a.id, b.id] });
     assert.equal(created, true);
-    const kinds = trace.map((t) => t.split(' ')[0]);
+    const kinds = afterFlushes(trace).map((t) => t.split(' ')[0]);
     assert.equal(kinds.lastIndexOf('pause'), 1, JSON.stringify(trace));
     assert.equal(kinds.indexOf('snap'), 2);
     assert.equal(kinds.filter((k) => k === 'snap').length, 5);
@@ -118,9 +156,10 @@ test('group snapshot: a failed cut removes the copies of every member; single-re
     const { group } = await kit.services.groupSnapshots.create({ name: 'grp-s', volumeIds: [s1.id, s2.id] });
     const replicaOf = async (id: string): Promise<string> => (await kit.services.replicas.list({ volumeId: id }))[0].id;
     const [r1, r2] = [await replicaOf(s1.id), await replicaOf(s2.id)];
-    assert.deepEqual(trace.slice(0, 2).sort(), [`pause ${r1}`, `pause ${r2}`].sort(), JSON.stringify(trace));
-    assert.deepEqual(trace.slice(2, 4).map((t) => t.split(' ')[0]), ['snap', 'snap']);
-    assert.deepEqual(trace.slice(4).sort(), [`resume ${r1}`, `resume ${r2}`].sort());
+    const held = afterFlushes(trace);
+    assert.deepEqual(held.slice(0, 2).sort(), [`pause ${r1}`, `pause ${r2}`].sort(), JSON.stringify(trace));
+    assert.deepEqual(held.slice(2, 4).map((t) => t.split(' ')[0]), ['snap', 'snap']);
+    assert.deepEqual(held.slice(4).sort(), [`resume ${r1}`, `resume ${r2}`].sort());
     assert.deepEqual((await kit.services.groupSnapshots.members(group)).map((m) => m.replicaSnapshots.map((c) => c.replicaId)), [[r1], [r2]]);
   } finally {
     await kit.close();
@@ -163,7 +202,7 @@ test('a clone of a published 2-replica volume seeds both replicas from their own
     const rs = await kit.services.replicas.list({ volumeId: clone.id });
     assert.deepEqual(rs.map((r) => r.poolId).sort(), sourcePools);
     assert.ok(rs.every((r) => r.awaitingRebuild !== true));
-    assert.deepEqual(trace.map((t) => t.split(' ')[0]), ['pause', 'clone', 'clone', 'resume']);
+    assert.deepEqual(afterFlushes(trace).map((t) => t.split(' ')[0]), ['pause', 'clone', 'clone', 'resume']);
   } finally {
     await kit.close();
   }
@@ -218,8 +257,10 @@ test('no store read while writes are held: replicas and engines are looked up be
       if (kind === 'pause') paused++;
       if (kind === 'resume') paused--;
       assert.ok(kind !== 'read' || paused === 0, `a store read while writes were held: ${JSON.stringify(trace)}`);
+      assert.ok(kind !== 'flush' || paused === 0, `a flush while writes were held: ${JSON.stringify(trace)}`);
     }
     assert.ok(trace.filter((t) => t.startsWith('pause')).length === 3);
+    assert.ok(trace.filter((t) => t.startsWith('flush')).length === 3);
   } finally {
     await kit.close();
   }

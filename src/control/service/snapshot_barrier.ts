@@ -51,10 +51,11 @@ export interface HeldVolume {
 
 /**
  * Runs `act` while no write reaches any of the volumes (docs/nexus.md "Snapshot barrier"):
- * pauses each volume's nexus (lease-bounded; the engine answers once writes in flight are
- * done on every child and names the in-sync children), then `act`, then resumes every
- * nexus. What `act` cuts on the held replicas is one point in time. A single-replica
- * volume published straight from its engine is held at that export's logical unit; an
+ * flushes each published volume's replicas while writes still flow, then pauses each
+ * volume's nexus (lease-bounded; the engine answers once writes in flight are done on
+ * every child and names the in-sync children), then `act`, then resumes every nexus.
+ * What `act` cuts on the held replicas is one point in time. A single-replica volume
+ * published straight from its engine is held at that export's logical unit; an
  * unpublished one is written by nobody. If any pause ended by
  * its lease before its resume, SnapshotBarrierLostError: the caller must discard what
  * `act` made. A degraded volume is held with its in-sync replicas only.
@@ -70,6 +71,9 @@ export async function withWritesHeld<T>(
     // Every store read and engine lookup first: none of them belongs inside the pause,
     // and one volume's must not lengthen another's pause in a group.
     const ready = await Promise.all(volumes.map((v) => prepare(ctx, v)));
+    // Likewise each replica's write-back of what it holds dirty: done while writes flow,
+    // the flush each cut starts with (inside the pause) has only what came since.
+    await Promise.all(ready.map((r) => flushBeforePause(ctx, r)));
     const held = await Promise.all(ready.map((r) => hold(r, token, leaseMs, paused)));
     result = await act(held);
   } catch (err) {
@@ -126,6 +130,20 @@ async function prepare(ctx: ServiceContext, volume: StoredVolume): Promise<Prepa
   if (node === undefined && direct !== undefined) return { volume, replicas, engines, pauser: { engine: await engineOf(direct.nodeId), direct } };
   if (node === undefined) return { volume, replicas, engines };
   return { volume, replicas, engines, pauser: { engine: await engineOf(node), nexus: nexusNameOf(volume.id) } };
+}
+
+/**
+ * Only a shortcut: the pool's own flush inside each cut is what the snapshot's guarantees
+ * rest on, so any failure here (an older engine without the route, a timeout) is ignored.
+ */
+async function flushBeforePause(ctx: ServiceContext, p: Prepared): Promise<void> {
+  const { pauser } = p;
+  try {
+    if (pauser?.direct !== undefined) await pauser.engine.flushExport(splitPoolId(pauser.direct.poolId).pool, pauser.direct.id);
+    else if (pauser?.nexus !== undefined) await pauser.engine.flushNexus(pauser.nexus);
+  } catch (err) {
+    ctx.log.debug({ volume: p.volume.id, code: errorCode(err) }, 'snapshot barrier: flush before the pause failed');
+  }
 }
 
 async function hold(p: Prepared, token: string, leaseMs: number, paused: Paused[]): Promise<HeldVolume> {

@@ -5,20 +5,26 @@ import { Nexus } from '../../nexus/index.ts';
 import { TestDevice } from '../../nexus/nexus_test_devices.ts';
 import { silentLogger } from '../../util/log.ts';
 import { buildApiServer } from './api_server.ts';
+import { NexusNotFoundError } from '../nexus_registry_errors.ts';
 
 async function fakeEngine(pool: object) {
   const devs = [new TestDevice(256), new TestDevice(256)];
   const nexus = await Nexus.create({ name: 'vol', generation: 1, children: devs.map((device, i) => ({ name: `n${i}:1/p/r${i}`, device })) });
+  const exported = new TestDevice(256);
   const engine = {
     listPools: () => [],
     listExports: () => [],
     importedPool: () => pool,
+    exportUnit: (p: string, v: string) => (p === 'p' && v === 'solo' ? { device: exported } : undefined),
     nexuses: {
-      device: () => ({ nexus }),
+      device: (name: string) => {
+        if (name !== 'vol') throw new NexusNotFoundError(name);
+        return { nexus };
+      },
       describe: () => ({ replicas: devs.map((_, i) => ({ name: `n${i}:1/p/r${i}`, node: `n${i}:1`, pool: 'p', volume: `r${i}` })) }),
     },
   };
-  return { engine: engine as unknown as Engine, nexus };
+  return { engine: engine as unknown as Engine, nexus, devs, exported };
 }
 
 test('snapshot_barrier_api: pause holds writes and names the in-sync replicas; resume lets them go; a second resume is NEXUS_PAUSE_LOST', async () => {
@@ -45,6 +51,45 @@ test('snapshot_barrier_api: pause holds writes and names the in-sync replicas; r
       const r = await app.inject({ method: 'POST', url: '/v1/nexus/vol/pause', payload });
       assert.equal(r.statusCode, 400, JSON.stringify(payload));
     }
+  } finally {
+    await app.close();
+    nexus.close();
+  }
+});
+
+/** Counts the device's flushes. */
+function countFlushes(d: TestDevice): () => number {
+  let n = 0;
+  const flush = d.flush.bind(d);
+  d.flush = () => { n++; return flush(); };
+  return () => n;
+}
+
+test('snapshot_flush_api: a nexus flush reaches every child and an export flush its device, in rounds; an unknown nexus or export is 404', async () => {
+  const { engine, nexus, devs, exported } = await fakeEngine({});
+  const childFlushes = devs.map(countFlushes);
+  const exportFlushes = countFlushes(exported);
+  const app = await buildApiServer(engine, silentLogger());
+  try {
+    const n = await app.inject({ method: 'POST', url: '/v1/nexus/vol/flush' });
+    assert.equal(n.statusCode, 200, n.body);
+    const { rounds, flushMs } = n.json();
+    // How many rounds depends on how quick each was on this machine; each round reached every child.
+    assert.ok(rounds >= 1 && rounds <= 8, String(rounds));
+    assert.ok(typeof flushMs === 'number' && flushMs >= 0);
+    assert.deepEqual(childFlushes.map((c) => c()), [rounds, rounds]);
+
+    const e = await app.inject({ method: 'POST', url: '/v1/exports/p/solo/flush' });
+    assert.equal(e.statusCode, 200, e.body);
+    assert.equal(exportFlushes(), e.json().rounds);
+    assert.ok(e.json().rounds >= 1);
+
+    const noNexus = await app.inject({ method: 'POST', url: '/v1/nexus/other/flush' });
+    assert.equal(noNexus.statusCode, 404, noNexus.body);
+    assert.equal(noNexus.json().error.code, 'NEXUS_NOT_FOUND');
+    const noExport = await app.inject({ method: 'POST', url: '/v1/exports/p/absent/flush' });
+    assert.equal(noExport.statusCode, 404, noExport.body);
+    assert.equal(noExport.json().error.code, 'EXPORT_NOT_FOUND');
   } finally {
     await app.close();
     nexus.close();

@@ -5,6 +5,7 @@ import { errorResponses, volumeParams } from './api_schemas.ts';
 import { nexusParams } from './nexus_schemas.ts';
 import { ExportWriteHolds } from '../export_write_hold.ts';
 import { ExportNotFoundError } from '../errors.ts';
+import { flushUntilQuick } from '../../block/flush_rounds.ts';
 
 const token = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } as const;
 
@@ -20,6 +21,16 @@ const pauseSchema = {
     online: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, node: { type: 'string' }, pool: { type: 'string' }, volume: { type: 'string' } } } },
   },
 } as const;
+
+const flushSchema = {
+  type: 'object', required: ['rounds', 'flushMs'],
+  properties: { rounds: { type: 'integer' }, flushMs: { type: 'number' } },
+} as const;
+
+async function flushRounds(flush: () => Promise<void>): Promise<{ rounds: number; flushMs: number }> {
+  const { rounds, ms } = await flushUntilQuick(flush);
+  return { rounds, flushMs: ms };
+}
 
 /**
  * The snapshot barrier (docs/nexus.md): pause holds a nexus's new writes under a lease
@@ -46,6 +57,30 @@ export function registerSnapshotBarrierRoutes(app: FastifyInstance, engine: Engi
         return { name, node: r?.node ?? '', pool: r?.pool ?? '', volume: r?.volume ?? '' };
       }),
     };
+  });
+
+  // Before a pause, while writes still flow: each replica writes back what it holds dirty,
+  // so the flush inside the pause (the pool's, before its share) has only what came since.
+  app.post<{ Params: { name: string } }>('/v1/nexus/:name/flush', {
+    schema: {
+      tags: ['nexus'], summary: 'Flush every child (SYNCHRONIZE CACHE) in rounds until one is quick; a shortcut before a pause',
+      params: nexusParams, response: { 200: flushSchema, ...errorResponses },
+    },
+  }, async (req) => {
+    const nexus = engine.nexuses.device(req.params.name).nexus;
+    return await flushRounds(() => nexus.flush());
+  });
+
+  app.post<{ Params: { pool: string; volume: string } }>('/v1/exports/:pool/:volume/flush', {
+    schema: {
+      tags: ['exports'], summary: 'Flush the exported volume in rounds until one is quick; a shortcut before a pause',
+      params: volumeParams, response: { 200: flushSchema, ...errorResponses },
+    },
+  }, async (req) => {
+    const { pool, volume } = req.params;
+    const lu = engine.exportUnit(pool, volume);
+    if (lu === undefined) throw new ExportNotFoundError(pool, volume);
+    return await flushRounds(() => lu.device.flush());
   });
 
   // A volume exported straight from this engine (one replica, no nexus): the same barrier on its logical unit.
