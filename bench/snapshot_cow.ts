@@ -9,7 +9,7 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from '../src/pool/index.ts';
 import { markdownTable } from './bench_table.ts';
@@ -242,7 +242,7 @@ async function fioFigures(fioBin: string, o: SnapshotCowOptions): Promise<string
  * snapshot's pause cost what the volume's dirty data costs to write back.
  */
 async function onDisk(fioBin: string, o: SnapshotCowOptions, rounds: number, runtimeS: number): Promise<string> {
-  const dir = o.diskDir ?? tmpdir();
+  const dir = resolve(o.diskDir ?? tmpdir());
   const t = await startTarget(TargetKind.berth, { baseDir: dir, sizeBytes: GiB, blockSize: 512, thin: true, poolBytes: 3 * GiB });
   try {
     o.log(`cow fio: pool on disk (${dir}), pre-fill 1 GiB`);
@@ -266,7 +266,7 @@ export async function snapshotCowSection(o: SnapshotCowOptions): Promise<string>
     + `on a shared 24 GiB machine (${freeGiB.toFixed(0)} GiB free in /dev/shm at the start). `
     + 'The machine is shared with other jobs: compare within a run.', ''];
   parts.push(await poolFigures(o));
-  const diskDir = o.diskDir ?? tmpdir();
+  const diskDir = resolve(o.diskDir ?? tmpdir());
   mkdirSync(diskDir, { recursive: true });
   if (freeBytes(diskDir) >= WRITTEN_NEEDS_BYTES) {
     parts.push('', await writtenWholeFigures({ dir: diskDir, quick: o.quick, log: o.log }));

@@ -526,7 +526,6 @@ export class Pool implements VolumeHost {
     this.space.setFull(this.allocator.freeCount === 0 && this.model.reserved.size === 0);
   }
 
-  /** The parts import's recovery step needs (pool_recover.ts). */
   private async drop(): Promise<void> {
     this.closed = true;
     this.space.close();

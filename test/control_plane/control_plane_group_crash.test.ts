@@ -34,7 +34,7 @@ import { groupSnapshotIdFor } from '../../src/control/service/group_snapshot_ser
 import { snapshotIdFor } from '../../src/control/service/service_records.ts';
 import { cp, startControlPlane, type ControlPlaneProcess } from './control_plane_process.ts';
 import {
-  SLOW, engineSnapshots as engineSnapshotsOf, readCopy as readCopyOf, settled, storeRecords as storeRecordsOf, type StoredRecord,
+  SLOW, drawRound, engineSnapshots as engineSnapshotsOf, readCopy as readCopyOf, settled, settledRecord, storeRecords as storeRecordsOf, type StoredRecord,
 } from './snapshot_crash_kit.ts';
 import { INITIATOR, MiB, nodeOnline, poolOnline, registeredEngine } from './cp_kit.ts';
 import { AckedWriter, WriteSequence, prefixMatching, type Target } from './acked_writer.ts';
@@ -165,17 +165,7 @@ test(`group snapshot create and delete survive kill -9 of the control plane (and
   const w = { a: writer(a), b: writer(b), c: writer(c), load: writer(a) };
   const outcomes: string[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const kind = r % 2 === 0 ? 'create' : 'delete';
-    const killEngine = r % 4 >= 2;
-    const points = FAULTS[kind];
-    // Whatever the seed, the first rounds die: 0 with copies cut and nothing recorded, 1 mid-delete,
-    // 2 with every volume's writes held (only the pause lease lets them go), 3 at a random moment.
-    const drawn = rnd() < 0.4 ? points[Math.floor(rnd() * points.length)] : undefined;
-    const fault = r < 2 ? points[0] : r === 2 ? 'snapshot-barrier:held' : r === 3 ? undefined : drawn;
-    const planeDelay = Math.floor(rnd() * 1.5 * typicalMs[kind]);
-    const engineDelay = Math.floor(rnd() * 1.5 * typicalMs[kind]);
-    const engineDown = Math.floor(rnd() * 20_000);
-    const tag = `round ${r} (seed ${SEED}, ${kind}, ${fault ?? `kill after ${planeDelay} ms`}${killEngine ? `, n2 killed after ${engineDelay} ms for ${engineDown} ms` : ''})`;
+    const { kind, killEngine, fault, planeDelay, engineDelay, engineDown, tag } = drawRound(r, rnd, SEED, FAULTS, typicalMs, 1.5);
     const name = `grp-${SEED}-${r}`;
     const gid = groupSnapshotIdFor(name);
     const body = { name, volumeIds: vols.map((v) => v.id) };
@@ -233,10 +223,7 @@ test(`group snapshot create and delete survive kill -9 of the control plane (and
       await n2.restart();
     }
     for (const n of engines.keys()) await nodeOnline(url(), n, SLOW);
-    const rec = await waitFor(`${tag}: the group's record settled`, () => {
-      const g = storeRecords().get(`berth/v1/snapshot-groups/${gid}`);
-      return g === undefined ? 'absent' as const : g.pending === null ? 'created' as const : undefined;
-    }, SLOW, 250);
+    const rec = await settledRecord(store, `berth/v1/snapshot-groups/${gid}`, tag);
     outcomes.push(`${r}:${kind}@${fault ?? `${planeDelay}ms`}${killEngine ? '+n2' : ''}:${answered?.status ?? 'killed'}->${rec}${stalled > 2_000 ? ` (writes held ${(stalled / 1000).toFixed(1)} s)` : ''}`);
 
     if (kind === 'create') {

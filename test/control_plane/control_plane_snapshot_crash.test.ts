@@ -33,7 +33,7 @@ import { snapshotIdFor } from '../../src/control/service/service_records.ts';
 import { cp, startControlPlane, type ControlPlaneProcess } from './control_plane_process.ts';
 import { INITIATOR, MiB, nodeOnline, poolOnline, registeredEngine } from './cp_kit.ts';
 import { AckedWriter, WriteSequence, prefixMatching, type Target } from './acked_writer.ts';
-import { SLOW, engineSnapshots, readCopy, settled, storeRecords } from './snapshot_crash_kit.ts';
+import { SLOW, drawRound, engineSnapshots, readCopy, settled, settledRecord, storeRecords } from './snapshot_crash_kit.ts';
 
 interface Volume { id: string; publishedNodeId?: string; replicaStates: { id: string; nodeId: string }[]; target?: Target }
 interface Snapshot { id: string; volumeId: string; replicaSnapshots: { replicaId: string; poolId: string }[] }
@@ -122,17 +122,8 @@ test(`snapshot create and delete survive kill -9 of the control plane (and of an
   writers.push(w);
   const outcomes: string[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const kind = r % 2 === 0 ? 'create' : 'delete';
-    const killEngine = r % 4 >= 2;
-    const points = FAULTS[kind];
-    // Whatever the seed: 0 dies with both copies cut and nothing committed, 1 mid-delete, 2 with the volume's writes held, 3 at a random moment.
-    const drawn = rnd() < 0.4 ? points[Math.floor(rnd() * points.length)] : undefined;
-    const fault = r < 2 ? points[0] : r === 2 ? 'snapshot-barrier:held' : r === 3 ? undefined : drawn;
     // Up to 3x a typical request: about half the random kills land after the commit, so both outcomes are checked.
-    const planeDelay = Math.floor(rnd() * 3 * typicalMs[kind]);
-    const engineDelay = Math.floor(rnd() * 1.5 * typicalMs[kind]);
-    const engineDown = Math.floor(rnd() * 20_000);
-    const tag = `round ${r} (seed ${SEED}, ${kind}, ${fault ?? `kill after ${planeDelay} ms`}${killEngine ? `, n2 killed after ${engineDelay} ms for ${engineDown} ms` : ''})`;
+    const { kind, killEngine, fault, planeDelay, engineDelay, engineDown, tag } = drawRound(r, rnd, SEED, FAULTS, typicalMs, 3);
     const name = `snap-${SEED}-${r}`;
     const id = snapshotIdFor(name);
     const body = { name, volumeId: v.id };
@@ -179,10 +170,7 @@ test(`snapshot create and delete survive kill -9 of the control plane (and of an
       await n2.restart();
     }
     for (const n of engines.keys()) await nodeOnline(url(), n, SLOW);
-    const rec = await waitFor(`${tag}: the snapshot's record settled`, () => {
-      const s = storeRecords(store).get(snapshotRecord(id));
-      return s === undefined ? 'absent' as const : s.pending === null ? 'created' as const : undefined;
-    }, SLOW, 250);
+    const rec = await settledRecord(store, snapshotRecord(id), tag);
     outcomes.push(`${r}:${kind}@${fault ?? `${planeDelay}ms`}${killEngine ? '+n2' : ''}:${answered?.status ?? 'killed'}->${rec}`);
 
     if (kind === 'create') {

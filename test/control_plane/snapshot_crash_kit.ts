@@ -58,3 +58,45 @@ export async function settled<T>(what: string, send: () => Promise<Reply<T>>): P
     return r === undefined || r.status === 409 || r.status === 503 ? undefined : r;
   }, SLOW, 250);
 }
+
+/** One round's random choices in the snapshot crash suites. */
+export interface CrashRound {
+  readonly kind: 'create' | 'delete';
+  /** Kill the engine n2 too (every other pair of rounds). */
+  readonly killEngine: boolean;
+  /** The fault point the control plane kills itself at, or none (a kill after planeDelay). */
+  readonly fault: string | undefined;
+  readonly planeDelay: number;
+  readonly engineDelay: number;
+  readonly engineDown: number;
+  /** Names the round and its choices in every assertion, seed included. */
+  readonly tag: string;
+}
+
+/**
+ * Round r's choices, drawn from `rnd` in a fixed order (a seed replays them). Whatever
+ * the seed, round 0 dies at the kind's first fault point, 1 likewise mid-delete, 2 with
+ * the writes held, 3 at a random moment. `planeSpread` scales the random kill against a
+ * typical request: up to 3x lands about half the kills after the commit.
+ */
+export function drawRound(r: number, rnd: () => number, seed: number, faults: { create: string[]; delete: string[] },
+  typicalMs: { create: number; delete: number }, planeSpread: number): CrashRound {
+  const kind = r % 2 === 0 ? 'create' : 'delete';
+  const killEngine = r % 4 >= 2;
+  const points = faults[kind];
+  const drawn = rnd() < 0.4 ? points[Math.floor(rnd() * points.length)] : undefined;
+  const fault = r < 2 ? points[0] : r === 2 ? 'snapshot-barrier:held' : r === 3 ? undefined : drawn;
+  const planeDelay = Math.floor(rnd() * planeSpread * typicalMs[kind]);
+  const engineDelay = Math.floor(rnd() * 1.5 * typicalMs[kind]);
+  const engineDown = Math.floor(rnd() * 20_000);
+  const tag = `round ${r} (seed ${seed}, ${kind}, ${fault ?? `kill after ${planeDelay} ms`}${killEngine ? `, n2 killed after ${engineDelay} ms for ${engineDown} ms` : ''})`;
+  return { kind, killEngine, fault, planeDelay, engineDelay, engineDown, tag };
+}
+
+/** Waits until the store's record `key` is gone or no longer pending. */
+export async function settledRecord(store: string, key: string, tag: string): Promise<'absent' | 'created'> {
+  return await waitFor(`${tag}: the record settled`, () => {
+    const s = storeRecords(store).get(key);
+    return s === undefined ? 'absent' as const : s.pending === null ? 'created' as const : undefined;
+  }, SLOW, 250);
+}
