@@ -45,3 +45,17 @@ test('full in its own space: one change each way; host full wins while both hold
   assert.deepEqual(t.hostProbe({ availableBytes: MiB, backedBytes: 0 }, MiB)?.condition, 'full', 'host room again, pool still full');
   assert.deepEqual(t.setFull(false), { condition: 'ok', previous: 'full' });
 });
+
+test('a failed fdatasync makes the pool syncFailed for good, over hostFull and full', () => {
+  const t = new PoolConditionTracker();
+  t.setFull(true);
+  t.hostRefused('ENOSPC', { availableBytes: 0, backedBytes: 0 });
+  const c = t.syncFailed('EIO');
+  assert.equal(c?.condition, 'syncFailed');
+  assert.equal(c?.previous, 'hostFull');
+  assert.match(c?.reason ?? '', /fdatasync of the pool file failed \(EIO\).*imported again/);
+  assert.equal(t.syncFailed('EIO'), null, 'a second failure is no change');
+  assert.equal(t.hostProbe({ availableBytes: 100 * MiB, backedBytes: 0 }, MiB), null, 'room again changes nothing visible');
+  assert.equal(t.setFull(false), null);
+  assert.equal(t.condition, 'syncFailed');
+});

@@ -13,8 +13,12 @@
  *   more than at the refusal, so a filesystem with a little room left that could not
  *   take one write does not flap — or, for a quota, when the file has gained blocks.
  * A pool that is both reports `hostFull`: freeing pool extents alone does not help it.
+ * - `syncFailed`: an fdatasync of the pool file failed. Writes made since the last good
+ *   one may be missing from the device while the page cache still reads them back, and
+ *   Linux reports such an error only once, so every flush fails from then on (pool_flush_group.ts).
+ *   Only a new import, which reads what the device holds, clears it. It wins over the others.
  */
-export type PoolCondition = 'ok' | 'full' | 'hostFull';
+export type PoolCondition = 'ok' | 'full' | 'hostFull' | 'syncFailed';
 
 export interface ConditionChange {
   condition: PoolCondition;
@@ -30,14 +34,19 @@ export interface HostProbe {
 export class PoolConditionTracker {
   #full = false;
   #host: { code: string; at: HostProbe } | null = null;
+  #syncFailed: string | null = null;
 
   get condition(): PoolCondition {
+    if (this.#syncFailed !== null) return 'syncFailed';
     if (this.#host !== null) return 'hostFull';
     return this.#full ? 'full' : 'ok';
   }
 
   /** Why the condition is not `ok`; undefined when it is. */
   get reason(): string | undefined {
+    if (this.#syncFailed !== null) {
+      return `an fdatasync of the pool file failed (${this.#syncFailed}); writes since the last good one may not be on the device, so flushes fail until the pool is imported again`;
+    }
     if (this.#host !== null) {
       return `host filesystem below the pool file is out of space (${this.#host.code}); writes that need new blocks fail until space is freed`;
     }
@@ -57,6 +66,12 @@ export class PoolConditionTracker {
   hostRefused(code: string, at: HostProbe): ConditionChange | null {
     if (this.#host !== null) return null;
     return this.#change(() => { this.#host = { code, at }; });
+  }
+
+  /** An fdatasync of the pool file failed (errno code); for the rest of this import. */
+  syncFailed(code: string): ConditionChange | null {
+    if (this.#syncFailed !== null) return null;
+    return this.#change(() => { this.#syncFailed = code; });
   }
 
   /** A look at the host while `hostFull`: clears it once the filesystem has `needBytes` to give. */

@@ -58,3 +58,37 @@ for (const mode of [IoMode.sync, IoMode.async]) {
     }));
   }
 }
+
+for (const inline of [false, true]) {
+  // No device-mapper or fault-injecting block device on these machines: the failed
+  // fdatasync is injected by replacing the call (the only mock in these tests).
+  test(`${inline ? 'inline' : 'thread-pool'} fdatasync: after one fails, every later flush fails without another fdatasync, and the pool is told once`, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-poolflush-'));
+    const fd = fs.openSync(path.join(dir, 'f'), 'w+');
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    let calls = 0;
+    const fail = (): boolean => ++calls === 2;
+    const asyncM = mock.method(fs, 'fdatasync', (_fd: number, cb: fs.NoParamCallback) => setImmediate(() => cb(fail() ? eio : null)));
+    const syncM = mock.method(fs, 'fdatasyncSync', () => { if (fail()) throw eio; });
+    try {
+      const f = new PoolFile(fd, IoMode.sync, undefined, inline);
+      const told: string[] = [];
+      f.onSyncFailed = (code) => told.push(code);
+      await f.write(Buffer.alloc(4096, 1), 0, 4096, 0);
+      await f.flush();
+      await f.write(Buffer.alloc(4096, 2), 0, 4096, 4096);
+      await assert.rejects(f.flush(), (e: Error & { code?: string }) => e.code === 'MEDIUM_ERROR' && /EIO/.test(e.message));
+      await f.write(Buffer.alloc(4096, 3), 0, 4096, 8192);
+      for (const later of [f.flush(), f.sync(), f.flush(0)]) {
+        await assert.rejects(later, (e: Error & { code?: string }) => e.code === 'MEDIUM_ERROR' && /earlier fdatasync of the pool file failed \(EIO\)/.test(e.message));
+      }
+      assert.equal(calls, 2, 'no fdatasync after the failed one: a later success would not cover the lost pages');
+      assert.deepEqual(told, ['EIO']);
+    } finally {
+      asyncM.mock.restore();
+      syncM.mock.restore();
+      fs.closeSync(fd);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

@@ -11,7 +11,15 @@
  * - one that arrives while an fdatasync runs joins it only when no write has completed
  *   since that one started, else it waits for the next, which starts when the running
  *   one ends and serves every flush that queued meanwhile.
- * A failed fdatasync fails the flushes it served and covers nothing.
+ * A failed fdatasync fails every flush from then on, not only the ones it served. Linux
+ * reports a writeback error to an fdatasync once and marks the pages that failed clean
+ * (their data may be gone from the device while the cache still reads it back), so a
+ * later fdatasync can succeed without the lost writes: a flush it answered would be a
+ * lie. The pool must be imported again (which reads the device) to be trusted.
+ *
+ * A round may also start with no flush waiting (`anticipate`): when a volume's writes are
+ * each followed by a flush (a database's commits), its pool starts the fdatasync as the
+ * write completes, and the flush that follows a round trip later finds it running or done.
  *
  * A caller that only needs its own writes durable (a volume sharing the pool file) passes
  * the count as it was when its latest write completed: a flush on a volume that has not
@@ -44,11 +52,18 @@ export class FlushGroup {
   private synced = 0;
   private running: Round | null = null;
   private queued: Waiter[] = [];
+  /** The first failed fdatasync's error: every flush from then on rejects with it. */
+  private failure: unknown = null;
   private readonly sync: (done: (err: unknown) => void) => void;
+  private readonly afterFailure: (err: unknown) => unknown;
 
-  /** `sync` runs an fdatasync and calls `done` once with null or the error. */
-  constructor(sync: (done: (err: unknown) => void) => void) {
+  /**
+   * `sync` runs an fdatasync and calls `done` once with null or the error. The flushes a
+   * failed one served reject with its error; every later one with `afterFailure(err)`.
+   */
+  constructor(sync: (done: (err: unknown) => void) => void, afterFailure: (err: unknown) => unknown = (err) => err) {
     this.sync = sync;
+    this.afterFailure = afterFailure;
   }
 
   /** A write to the file completed: call before the write's caller learns of it. */
@@ -66,15 +81,33 @@ export class FlushGroup {
     return this.completed === this.synced;
   }
 
+  /** What flushes reject with since the first failed fdatasync, or null. */
+  get failed(): unknown {
+    return this.failure;
+  }
+
   /** Resolves once the first `upTo` completed writes (default: all so far) are durable. */
   flush(upTo = this.completed): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
     if (upTo <= this.synced) return Promise.resolve();
     return this.wait(upTo);
   }
 
   /** An fdatasync that starts after this call, for changes the group does not count. */
   fresh(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
     return this.wait(Infinity);
+  }
+
+  /**
+   * Starts an fdatasync now that no flush waits for yet, if none runs and some completed
+   * write is not covered: a flush expected soon will find it running (and join it if no
+   * write completed since) or finished. True when one started.
+   */
+  anticipate(): boolean {
+    if (this.running !== null || this.failure !== null || this.completed === this.synced) return false;
+    this.start([]);
+    return true;
   }
 
   private wait(upTo: number): Promise<void> {
@@ -95,12 +128,16 @@ export class FlushGroup {
 
   private finish(round: Round, err: unknown): void {
     this.running = null;
-    if (!err && round.covers > this.synced) this.synced = round.covers;
+    if (err) this.failure ??= this.afterFailure(err);
+    else if (round.covers > this.synced) this.synced = round.covers;
     const next = this.queued;
     this.queued = [];
     // Queued flushes saw a write complete after the finished round began: they need a
-    // round that starts now.
-    if (next.length > 0) this.start(next);
+    // round that starts now, unless a failure already answers them.
+    if (next.length > 0) {
+      if (this.failure === null) this.start(next);
+      else for (const w of next) w.reject(this.failure);
+    }
     for (const w of round.waiters) {
       if (err) w.reject(err);
       else w.resolve();

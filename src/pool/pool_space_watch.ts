@@ -37,6 +37,7 @@ export class PoolSpaceWatch {
     this.#log = o.log;
     this.#probeMs = o.probeMs ?? HOST_PROBE_MS;
     this.#file.onNoSpace = (code) => this.refused(code);
+    this.#file.onSyncFailed = (code) => this.#report(this.#tracker.syncFailed(code));
   }
 
   get condition(): PoolCondition {
@@ -90,6 +91,7 @@ export class PoolSpaceWatch {
   close(): void {
     this.#stop();
     this.#file.onNoSpace = null;
+    this.#file.onSyncFailed = null;
   }
 
   #stop(): void {
@@ -102,6 +104,7 @@ export class PoolSpaceWatch {
     const fields = { condition: change.condition, previous: change.previous, ...(change.reason !== undefined ? { reason: change.reason } : {}) };
     if (change.condition === 'ok') this.#log.info(fields, 'pool can allocate again');
     else if (change.condition === 'full') this.#log.warn(fields, 'pool is full');
+    else if (change.condition === 'syncFailed') this.#log.error(fields, 'pool file fdatasync failed');
     else this.#log.warn(fields, 'pool host filesystem is full');
   }
 }

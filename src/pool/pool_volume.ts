@@ -4,6 +4,7 @@ import { RecordType, type JournalRecord } from './pool_journal_record.ts';
 import { allocIoBuffer, zeroBuffer, type PoolFile } from './pool_file.ts';
 import type { PartialExtent, VolumeMeta } from './pool_model.ts';
 import { CowGrains } from './pool_volume_cow.ts';
+import { CommitPredictor } from './commit_predictor.ts';
 
 /** What a Volume needs from its pool. */
 export interface VolumeHost {
@@ -92,6 +93,8 @@ export class Volume implements BlockDevice {
    * opened as dirty).
    */
   private changedUpTo: number;
+  /** Whether this volume's writes are each followed by a flush (a database's commits). */
+  private readonly commits = new CommitPredictor();
 
   constructor(meta: VolumeMeta, host: VolumeHost) {
     this.meta = meta;
@@ -165,7 +168,7 @@ export class Volume implements BlockDevice {
       // Only an extent this volume alone references, holding all its grains, is written in place.
       if (p >= 0 && this.host.refs[p] === 1 && (this.host.partial.size === 0 || !this.host.partial.has(p))) {
         const w = this.writeAt(data, 0, len, this.dataOffset + p * this.es + off);
-        return fua ? w.then(() => this.host.file.flush(this.changedUpTo)) : w;
+        return fua ? w.then(() => this.flushFile()) : w;
       }
     }
     return this.writeSlow(pos, data, fua);
@@ -173,7 +176,12 @@ export class Volume implements BlockDevice {
 
   flush(): Promise<void> {
     if (this.gone) return Promise.reject(new DeviceGoneError());
-    if (this.cow.pending) return this.flushGrains().then(() => this.host.file.flush(this.changedUpTo));
+    if (this.cow.pending) return this.flushGrains().then(() => this.flushFile());
+    return this.flushFile();
+  }
+
+  private flushFile(): Promise<void> {
+    this.commits.flushed();
     return this.host.file.flush(this.changedUpTo);
   }
 
@@ -324,7 +332,11 @@ export class Volume implements BlockDevice {
       this.host.file.writeFrom(data, bo, len, at, (err) => {
         gate.leave();
         this.changedUpTo = this.host.file.writesCompleted;
-        if (err === null) resolve(); else reject(err);
+        if (err === null) {
+          // Nothing else of this volume in flight and a flush expected: start its sync now.
+          if (this.commits.writeCompleted() && gate.n === 0) this.host.file.anticipateFlush();
+          resolve();
+        } else reject(err);
       });
     });
   }
@@ -342,7 +354,7 @@ export class Volume implements BlockDevice {
     await this.eachExtent(pos, data.length, true, (l, off, done, n) => this.writeSegment(l, off, data, done, n));
     if (fua) {
       if (this.cow.pending) await this.flushGrains();
-      await this.host.file.flush(this.changedUpTo);
+      await this.flushFile();
     }
   }
 

@@ -58,3 +58,40 @@ test('a flush costs only what its own volume changed since the last sync began',
   assert.equal(await delta(() => Promise.all([a.flush(), a.flush(), b.flush()])), 1, 'concurrent flushes share one fdatasync');
   assert.deepEqual(await a.read(0, 8), pattern(4 * KiB, 5));
 });
+
+test('a volume committing (write, flush, write, flush) gets its fdatasync started as each write completes; bulk writes never do', async (t) => {
+  // The checkout's disk: on tmpfs a flush's fdatasync runs inline and is never anticipated.
+  const base = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', '.build');
+  fs.mkdirSync(base, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(base, 'berth-commit-'));
+  const pool = await Pool.create(path.join(dir, 'p'), { name: 'x', sizeBytes: 64 * MiB, extentSize: ES });
+  t.after(async () => { await pool.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  assert.equal(pool.file.onTmpfs, false, `${dir} must not be on tmpfs for this test`);
+  await pool.createVolume({ name: 'db', sizeBytes: 4 * MiB, thin: false });
+  await pool.createVolume({ name: 'bulk', sizeBytes: 4 * MiB, thin: false });
+  const db = pool.openVolume('db');
+  const bulk = pool.openVolume('bulk');
+  const syncs = countSyncs(t, () => pool.file.fd);
+
+  const atWrite: number[] = [];
+  const atFlush: number[] = [];
+  for (let c = 0; c < 30; c++) {
+    const before = syncs();
+    await db.write(c * 8, pattern(4 * KiB, c), false);
+    // It starts once the write's response has gone out (two event-loop turns on).
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    atWrite.push(syncs() - before);
+    const mid = syncs();
+    await db.flush();
+    atFlush.push(syncs() - mid);
+  }
+  assert.deepEqual(atWrite.slice(0, 8), [0, 0, 0, 0, 0, 0, 0, 0], 'not before the pattern is established');
+  assert.deepEqual(atWrite.slice(20), Array(10).fill(1), 'each commit\'s fdatasync starts with its write');
+  assert.deepEqual(atFlush.slice(20), Array(10).fill(0), 'and serves its flush');
+
+  const before = syncs();
+  for (let i = 0; i < 200; i++) await bulk.write((i % 64) * 8, pattern(4 * KiB, i), false);
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(syncs() - before, 0, 'writes without flushes start none');
+  for (let c = 0; c < 30; c++) assert.deepEqual(await db.read(c * 8, 8), pattern(4 * KiB, c));
+});

@@ -101,7 +101,7 @@ export const poolSchema = {
   type: 'object',
   properties: {
     name: { type: 'string' }, uuid: { type: 'string' }, path: { type: 'string' },
-    state: { type: 'string' }, reason: { type: 'string' }, condition: { type: 'string', enum: ['ok', 'full', 'hostFull'] },
+    state: { type: 'string' }, reason: { type: 'string' }, condition: { type: 'string', enum: ['ok', 'full', 'hostFull', 'syncFailed'] },
     formatVersion: { type: 'integer' }, extentSize: bytes, capacityBytes: bytes, usedBytes: bytes,
     freeBytes: bytes, volumeCount: { type: 'integer' }, thinProvisionedBytes: bytes,
     backedBytes: bytes, hostAvailableBytes: bytes,

@@ -3,7 +3,7 @@ import type { Family as MetricFamily } from '../../util/prom_registry.ts';
 import { ioMetricFamilies } from './io_metrics.ts';
 import { nexusMetricFamilies } from './nexus_metrics.ts';
 
-const POOL_CONDITIONS = ['ok', 'full', 'hostFull'] as const;
+const POOL_CONDITIONS = ['ok', 'full', 'hostFull', 'syncFailed'] as const;
 
 /** Counts API requests by method and status class; the only state metrics keep. */
 export class RequestCounter {
@@ -36,7 +36,7 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
   const free = gauge('berth_pool_free_bytes', 'Bytes of the pool still free.');
   const thinProv = gauge('berth_pool_thin_provisioned_bytes', 'Sum of the sizes of the volumes in the pool (what thin provisioning promised).');
   const vols = gauge('berth_pool_volumes', 'Volumes in the pool.');
-  const cond = gauge('berth_pool_condition', '1 for the condition an online pool is in (ok, full: no free extents, hostFull: the filesystem below the pool file is out of space), 0 for the others.');
+  const cond = gauge('berth_pool_condition', '1 for the condition an online pool is in (ok, full: no free extents, hostFull: the filesystem below the pool file is out of space, syncFailed: an fdatasync of the pool file failed, flushes fail until it is imported again), 0 for the others.');
   const backed = gauge('berth_pool_backed_bytes', 'Bytes of a pool file the host filesystem has allocated.');
   const hostAvail = gauge('berth_pool_host_available_bytes', 'Bytes still free on the filesystem that holds a pool file (what a sparse pool file can still grow by).');
   const vsize = gauge('berth_volume_size_bytes', 'Size of the volume.');
