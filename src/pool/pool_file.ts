@@ -113,6 +113,8 @@ export class PoolFile {
   private dsyncFd: Promise<number> | undefined;
   /** An anticipated fdatasync is about to start (anticipateFlush). */
   private anticipating = false;
+  /** close() was called: the descriptor's number may belong to another file soon. */
+  private closed = false;
 
   /** `tmpfs`: the file is on tmpfs (its fdatasync then runs inline). */
   constructor(fd: number, mode: IoMode = defaultIoMode, writePieceBytes = POOL_WRITE_PIECE_BYTES, tmpfs = false) {
@@ -311,7 +313,7 @@ export class PoolFile {
     // 36 to 92 µs on the 2-core VM.
     setImmediate(() => setImmediate(() => {
       this.anticipating = false;
-      this.flushes.anticipate();
+      if (!this.closed) this.flushes.anticipate();
     }));
   }
 
@@ -393,6 +395,7 @@ export class PoolFile {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const dsync = this.dsyncFd;
     this.dsyncFd = undefined;
     if (dsync !== undefined) {

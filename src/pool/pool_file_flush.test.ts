@@ -92,3 +92,45 @@ for (const inline of [false, true]) {
     }
   });
 }
+
+test('an anticipated fdatasync starts after the turn that asked for it, never on tmpfs, and never after close', async () => {
+  // The checkout's disk: on tmpfs anticipation is off.
+  const base = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', '.build');
+  fs.mkdirSync(base, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(base, 'berth-anticipate-'));
+  const calls = mock.method(fs, 'fdatasync');
+  const turns = async (): Promise<void> => { for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r)); };
+  try {
+    const f = await PoolFile.open(path.join(dir, 'f'), fs.constants.O_RDWR | fs.constants.O_CREAT);
+    assert.equal(f.onTmpfs, false, `${dir} must not be on tmpfs for this test`);
+    await f.write(Buffer.alloc(4096, 1), 0, 4096, 0);
+    f.anticipateFlush();
+    f.anticipateFlush();
+    assert.equal(calls.mock.callCount(), 0, 'not in the turn that completed the write (its response goes first)');
+    await turns();
+    assert.equal(calls.mock.callCount(), 1, 'one fdatasync for both asks');
+    await f.flush();
+    assert.equal(calls.mock.callCount(), 1, 'the flush was served by it');
+    await f.write(Buffer.alloc(4096, 2), 0, 4096, 4096);
+    f.anticipateFlush();
+    await f.close();
+    await turns();
+    assert.equal(calls.mock.callCount(), 1, 'nothing on a closed descriptor');
+
+    const shm = fs.mkdtempSync('/dev/shm/berth-anticipate-');
+    const t = await PoolFile.open(path.join(shm, 'f'), fs.constants.O_RDWR | fs.constants.O_CREAT);
+    try {
+      assert.equal(t.onTmpfs, true);
+      await t.write(Buffer.alloc(4096, 3), 0, 4096, 0);
+      t.anticipateFlush();
+      await turns();
+      assert.equal(calls.mock.callCount(), 1, 'tmpfs: its flush syncs inline when asked');
+    } finally {
+      await t.close();
+      fs.rmSync(shm, { recursive: true, force: true });
+    }
+  } finally {
+    calls.mock.restore();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
