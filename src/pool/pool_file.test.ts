@@ -6,6 +6,7 @@ import path from 'node:path';
 import { MediumError } from '../block/errors.ts';
 import { allocIoBuffer, PoolFile, POOL_WRITE_PIECE_BYTES } from './pool_file.ts';
 import { IoMode, type IoMode as Mode } from './pool_io_policy.ts';
+import { diskTempDir } from './pool_test_util.ts';
 
 function withFile(mode: Mode, fn: (f: PoolFile) => Promise<void>): () => Promise<void> {
   return async () => {
@@ -140,9 +141,7 @@ test('a pool file on tmpfs is written in one piece; elsewhere in POOL_WRITE_PIEC
 
 test('writeDurable writes through a second O_DSYNC descriptor, honours the ownership guard, and close() closes both', async () => {
   // The checkout's disk, never tmpfs: on tmpfs writeDurable is a plain write and fdatasync.
-  const base = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', '.build');
-  fs.mkdirSync(base, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(base, 'berth-poolfile-'));
+  const dir = diskTempDir('berth-poolfile-');
   const fdsOpen = (): number => fs.readdirSync('/proc/self/fd').length;
   const before = fdsOpen();
   const f = await PoolFile.open(path.join(dir, 'f'), fs.constants.O_RDWR | fs.constants.O_CREAT);

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PoolFile } from './pool_file.ts';
 import { IoMode } from './pool_io_policy.ts';
+import { diskTempDir } from './pool_test_util.ts';
 
 /** A pool file on the temp dir's filesystem, with fdatasync counted (thread-pool and inline). */
 function withCountedSyncs(mode: IoMode, inline: boolean, fn: (f: PoolFile, syncs: () => number) => Promise<void>): () => Promise<void> {
@@ -95,9 +96,7 @@ for (const inline of [false, true]) {
 
 test('an anticipated fdatasync starts after the turn that asked for it, never on tmpfs, and never after close', async () => {
   // The checkout's disk: on tmpfs anticipation is off.
-  const base = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', '.build');
-  fs.mkdirSync(base, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(base, 'berth-anticipate-'));
+  const dir = diskTempDir('berth-anticipate-');
   const calls = mock.method(fs, 'fdatasync');
   const turns = async (): Promise<void> => { for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r)); };
   try {

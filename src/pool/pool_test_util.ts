@@ -13,6 +13,16 @@ export function tempDir(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * A scratch directory on the checkout's own disk (its .build dir), never tmpfs: for tests
+ * of what only a real filesystem does (O_DSYNC, unwritten extents, fdatasync off the loop).
+ */
+export function diskTempDir(prefix: string): string {
+  const base = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', '.build');
+  fs.mkdirSync(base, { recursive: true });
+  return fs.mkdtempSync(path.join(base, prefix));
+}
+
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
 

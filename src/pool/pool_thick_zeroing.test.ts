@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Pool } from './pool.ts';
 import { setThickZeroing, ThickZeroing } from './pool_extent_supply.ts';
-import { MiB, pattern } from './pool_test_util.ts';
+import { diskTempDir, MiB, pattern } from './pool_test_util.ts';
 
 /**
  * Bytes of the file at or past `from` that the host keeps as unwritten (fallocated, never
@@ -50,9 +50,7 @@ async function thickCreate(mode: ThickZeroing, dir: string, grow = false): Promi
 
 test('eager thick zeroing leaves no unwritten host extents under a new or grown thick volume; lazy leaves the volume fallocated', async () => {
   // On disk, never tmpfs (which has no unwritten extents): the checkout's .build dir.
-  const base = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', '.build');
-  fs.mkdirSync(base, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(base, `berth-thick-zero-${process.pid}-`));
+  const dir = diskTempDir(`berth-thick-zero-${process.pid}-`);
   try {
     const lazy = await thickCreate(ThickZeroing.lazy, dir);
     await lazy.pool.close();

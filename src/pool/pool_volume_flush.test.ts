@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Pool } from './pool.ts';
-import { KiB, MiB, pattern, tempDir } from './pool_test_util.ts';
+import { diskTempDir, KiB, MiB, pattern, tempDir } from './pool_test_util.ts';
 
 const ES = 64 * KiB;
 
@@ -61,9 +61,7 @@ test('a flush costs only what its own volume changed since the last sync began',
 
 test('a volume committing (write, flush, write, flush) gets its fdatasync started as each write completes; bulk writes never do', async (t) => {
   // The checkout's disk: on tmpfs a flush's fdatasync runs inline and is never anticipated.
-  const base = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', '.build');
-  fs.mkdirSync(base, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(base, 'berth-commit-'));
+  const dir = diskTempDir('berth-commit-');
   const pool = await Pool.create(path.join(dir, 'p'), { name: 'x', sizeBytes: 64 * MiB, extentSize: ES });
   t.after(async () => { await pool.close(); fs.rmSync(dir, { recursive: true, force: true }); });
   assert.equal(pool.file.onTmpfs, false, `${dir} must not be on tmpfs for this test`);
