@@ -3,6 +3,7 @@
  * select-only, rounds interleaved (the targets alternate order each round):
  * - Berth: a thick volume through the node plugin's user-space attach path
  *   (qemu-storage-daemon iSCSI → FUSE export → loop);
+ * - Berth local attach: a second engine's thick volume served over FUSE by the engine itself, loop;
  * - raw file: the same path with a plain local file behind qemu-storage-daemon;
  * - local loop: a local file on a loop device.
  * Then a 2-replica row (bench/pgbench_replicated.ts). Ratios are medians of per-round
@@ -11,7 +12,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pgBinDir } from '../src/cli/bench_pgbench.ts';
-import { attachIscsi, attachLocalLoop, attachRawFileQsd, mountExt4, type Attached, type Mounted } from './pgbench_attach.ts';
+import { attachIscsi, attachLocalFuse, attachLocalLoop, attachRawFileQsd, mountExt4, type Attached, type Mounted } from './pgbench_attach.ts';
 import { attachCommitMarkdown, runAttachCommit, type CommitDevice } from './commit_latency_attach.ts';
 import { wrapFor } from './commit_latency.ts';
 import { PgCluster } from './pgbench_pg.ts';
@@ -24,6 +25,7 @@ import { startTarget, TargetKind, type RunningTarget } from './targets.ts';
 const BERTH = 'Berth';
 const RAW = 'raw file';
 const LOOP = 'local loop';
+const LOCAL = 'Berth local attach';
 const COMPARED = 'Berth (compared checkout)';
 
 const COMMIT_REGION_BYTES = 256 * 2 ** 20;
@@ -47,11 +49,19 @@ export async function runPgbenchSingle(o: PgbenchOptions, bin: string): Promise<
   const parts: string[] = [];
   let target: RunningTarget | undefined;
   let compared: RunningTarget | undefined;
+  let local: RunningTarget | undefined;
   try {
     target = await startTarget(TargetKind.berth, { baseDir: scratch, sizeBytes: size, blockSize: 512, thin: false });
+    // A second engine, so the local attach has a volume of its own to put ext4 on.
+    const localDir = mkdtempSync(join(scratch, 'local-'));
+    local = await startTarget(TargetKind.berth, {
+      baseDir: localDir, sizeBytes: size, blockSize: 512, thin: false, engineArgs: ['--local-attach-dir', join(localDir, 'attach')],
+    });
+    const l = local;
     const tag = `pg${process.pid}`;
     const sides: { name: string; attach: () => Promise<Attached>; pids: number[] }[] = [
       { name: BERTH, attach: () => attachIscsi(target!.url, scratch, `${tag}-berth`), pids: [target.pid] },
+      { name: LOCAL, attach: () => attachLocalFuse(l.api!, 'bench', 'vol'), pids: [l.pid] },
       { name: RAW, attach: () => attachRawFileQsd(scratch, `${tag}-raw`, size), pids: [] },
       { name: LOOP, attach: () => attachLocalLoop(scratch, `${tag}-loop`, size), pids: [] },
     ];
@@ -79,14 +89,15 @@ export async function runPgbenchSingle(o: PgbenchOptions, bin: string): Promise<
     const results = await interleave(cs, PG_MODES, o.rounds, o.runtimeS, o.log);
     const names = sides.map((x) => x.name);
     if (parts.length > 0) parts.push('### pgbench');
-    parts.push(pgTable(results, names, [{ subject: BERTH, base: RAW }, { subject: BERTH, base: LOOP },
-      ...(compared ? [{ subject: COMPARED, base: RAW }, { subject: BERTH, base: COMPARED }] : [])], BERTH));
+    parts.push(pgTable(results, names, [{ subject: BERTH, base: RAW }, { subject: LOCAL, base: RAW }, { subject: BERTH, base: LOOP },
+      ...(compared ? [{ subject: COMPARED, base: RAW }, { subject: BERTH, base: COMPARED }] : [])], [BERTH, LOCAL]));
     return parts.join('\n\n');
   } finally {
     for (const c of cs) await c.pg.stop();
     for (const m of mounts.reverse()) await m.unmount().catch((err: Error) => o.log(`pgbench: unmount ${m.dir}: ${err.message.split('\n')[0]}`));
     for (const a of unmounted) await a.detach().catch((err: Error) => o.log(`pgbench: detach ${a.device}: ${err.message.split('\n')[0]}`));
     await target?.stop();
+    await local?.stop();
     await compared?.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -137,7 +148,9 @@ export async function pgbenchSection(o: PgbenchOptions): Promise<string> {
     `${o.rounds} rounds with the targets alternating order, a CHECKPOINT before each run. Figures are medians over rounds;`,
     'ratios are medians of per-round ratios. "Berth" is a thick volume through the node plugin\'s user-space attach path',
     '(qemu-storage-daemon iSCSI → FUSE export → loop, src/csi/user_space_attacher.ts); "raw file" is the same path with a',
-    'local file behind qemu-storage-daemon; "local loop" a local file on a loop device. Files in ' + `${o.dir}.`,
+    'local file behind qemu-storage-daemon; "Berth local attach" is a thick volume of a second engine served to the node',
+    'over FUSE by the engine itself (`--local-attach-dir`, docs/local-attach.md), loop on its file; "local loop" a local',
+    'file on a loop device. Files in ' + `${o.dir}.`,
     'Engine CPU per transaction is the engine\'s user+system time (/proc) over the run divided by the transactions.', '');
   parts.push(await runPgbenchSingle(o, bin).catch((err: Error) => {
     o.log(`pgbench failed: ${err.message.split('\n')[0]}`);

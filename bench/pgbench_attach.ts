@@ -4,6 +4,7 @@
  *   (src/csi/user_space_attacher.ts: qemu-storage-daemon → FUSE export → loop);
  * - the same path with a raw local file behind qemu-storage-daemon instead of iSCSI
  *   (the same attacher class, only its --blockdev swapped);
+ * - the engine's local attach: the export served over FUSE by the engine itself, loop;
  * - a local file on a loop device.
  */
 import { chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -101,6 +102,27 @@ export async function attachIscsi(url: string, scratch: string, name: string): P
   const attacher = new UserSpaceAttacher({ runner, stateDir, initiatorName: INITIATOR });
   const dev = await attacher.attach({ volumeId: name, ...parseIscsiUrl(url) });
   return { device: dev.devicePath, pids: await daemonPids(dev.handle), detach: () => attacher.detach(name) };
+}
+
+/**
+ * The engine's own local attach (docs/local-attach.md): the export served over FUSE by
+ * the engine, a loop device on its file. `api` is the engine's; it was started with
+ * --local-attach-dir.
+ */
+export async function attachLocalFuse(api: string, pool: string, volume: string): Promise<Attached> {
+  const url = `${api}/v1/exports/${pool}/${volume}/local-attach`;
+  const res = await fetch(url, { method: 'POST' });
+  const body = await res.json() as { path?: string; error?: { message: string } };
+  if (res.status !== 201 || !body.path) throw new Error(`local attach of ${pool}/${volume}: ${res.status} ${body.error?.message ?? ''}`);
+  const loop = (await runChecked(runner, 'losetup', ['-f', '--show', '--direct-io=off', body.path])).stdout.trim();
+  return {
+    device: loop,
+    pids: [],
+    async detach() {
+      await run('losetup', ['-d', loop], { check: false });
+      await fetch(url, { method: 'DELETE' });
+    },
+  };
 }
 
 /** A sparse local file of `sizeBytes` behind qemu-storage-daemon, FUSE export and loop. */

@@ -52,18 +52,19 @@ const fmt = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toLocaleS
 
 /**
  * One line per workload: each target's median TPS (median latency), then each ratio
- * subject/base as the median of per-round ratios, then the subject's engine CPU per txn.
+ * subject/base as the median of per-round ratios, then the engine CPU per txn of each of `cpuOf`.
  */
-export function pgTable(results: PgResults, targets: readonly string[], ratios: readonly { subject: string; base: string }[], cpuOf: string): string {
-  const header = ['Workload', ...targets.map((t) => `${t} TPS (latency ms)`), ...ratios.map((r) => `${r.subject} / ${r.base}`), `${cpuOf} engine CPU µs / txn`];
+export function pgTable(results: PgResults, targets: readonly string[], ratios: readonly { subject: string; base: string }[], cpuOf: string | readonly string[]): string {
+  const cpuTargets = typeof cpuOf === 'string' ? [cpuOf] : cpuOf;
+  const header = ['Workload', ...targets.map((t) => `${t} TPS (latency ms)`), ...ratios.map((r) => `${r.subject} / ${r.base}`), ...cpuTargets.map((c) => `${c} engine CPU µs / txn`)];
   const rows = PG_MODES.filter((m) => targets.some((t) => results[t]?.[m.id])).map((m) => {
     const cells = targets.map((t) => {
       const runs = (results[t]?.[m.id] ?? []).filter((r): r is PgRun => r !== undefined);
       return runs.length ? `${fmt(median(runs.map((r) => r.tps)))} (${fmt(median(runs.map((r) => r.latencyMs)), 2)})` : '—';
     });
     const rs = ratios.map((r) => fmt(medianRatio(results[r.subject]?.[m.id] ?? [], results[r.base]?.[m.id] ?? []), 2));
-    const cpu = (results[cpuOf]?.[m.id] ?? []).map((r) => r?.engineCpuUsPerTxn ?? NaN);
-    return [m.label, ...cells, ...rs, fmt(median(cpu))];
+    const cpu = cpuTargets.map((c) => fmt(median((results[c]?.[m.id] ?? []).map((r) => r?.engineCpuUsPerTxn ?? NaN))));
+    return [m.label, ...cells, ...rs, ...cpu];
   });
   return markdownTable(header, rows);
 }

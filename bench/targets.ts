@@ -23,6 +23,8 @@ export interface TargetOptions {
   engineWrap?: string[];
   /** Berth only: the pool's size (default the volume's plus 256 MiB for metadata). */
   poolBytes?: number;
+  /** Berth only: more engine flags. */
+  engineArgs?: string[];
 }
 
 export interface RunningTarget {
@@ -49,7 +51,9 @@ async function startBerth(o: TargetOptions): Promise<RunningTarget> {
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   let engine;
   try {
-    engine = await startEngine({ dataDir: join(dir, 'data'), poolRoots: [dir], ...(o.engineWrap ? { wrap: o.engineWrap } : {}) });
+    engine = await startEngine({
+      dataDir: join(dir, 'data'), poolRoots: [dir], ...(o.engineWrap ? { wrap: o.engineWrap } : {}), ...(o.engineArgs ? { args: o.engineArgs } : {}),
+    });
   } catch (err) {
     cleanup();
     throw err;

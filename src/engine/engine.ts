@@ -5,6 +5,7 @@ import { Pool } from '../pool/index.ts';
 import { IscsiServer } from '../iscsi/index.ts';
 import { loadEngineState, saveEngineState, ENGINE_STATE_VERSION, type PoolRecord } from './engine_state.ts';
 import { ExportRegistry, type ExportIoStats } from './export_registry.ts';
+import { LocalAttachActiveError, LocalAttaches, type LocalAttachView } from './local_attach.ts';
 import type { LogicalUnit } from '../scsi/logical_unit.ts';
 import { lockDataDir, type DataDirLock } from './data_dir_lock.ts';
 import { checkPoolPath } from './pool_paths.ts';
@@ -34,6 +35,8 @@ export interface EngineOptions {
   poolOwnership?: Pick<OwnershipOptions, 'intervalMs' | 'nodeId'>;
   /** Whether nexus rebuilds yield to foreground I/O where a nexus does not say (`--rebuild-throttle-mode`; default adaptive). */
   rebuildThrottleMode?: RebuildThrottleModeName;
+  /** Where local attaches (exports served over FUSE to this node) put their files (`--local-attach-dir`); unset: off. */
+  localAttachDir?: string;
   logger: Logger;
 }
 
@@ -69,10 +72,14 @@ export class Engine {
   readonly #poolRoots: readonly string[];
   readonly #poolOwnership: Pick<OwnershipOptions, 'intervalMs' | 'nodeId'>;
   #dataDirLock: DataDirLock | undefined;
+  readonly #local: LocalAttaches;
+  readonly #localDir: string | undefined;
 
   private constructor(opts: EngineOptions) {
     this.dataDir = resolve(opts.dataDir);
     this.#log = opts.logger;
+    this.#localDir = opts.localAttachDir === undefined ? undefined : resolve(opts.localAttachDir);
+    this.#local = new LocalAttaches(this.#localDir, opts.logger);
     this.#server = new IscsiServer({ ...opts.iscsi, logger: opts.logger });
     this.#replicaListen = opts.replica ?? { host: opts.iscsi.host, port: 0 };
     // The data dir is always a root: the engine's own pools live there.
@@ -145,6 +152,10 @@ export class Engine {
       countIo: process.env.BERTH_IO_METRICS !== '0',
     });
     await this.#exports.restore(state.targets, (p, v) => this.#openVolume(p, v));
+    if (this.#localDir !== undefined) {
+      await mkdir(this.#localDir, { recursive: true, mode: 0o700 });
+      await this.#local.clearStale();
+    }
   }
 
   // ---- pools ----
@@ -288,7 +299,24 @@ export class Engine {
   }
 
   deleteExport(pool: string, volume: string): Promise<void> {
-    return this.#mutate(() => this.#exports.unexport(pool, volume));
+    return this.#mutate(() => {
+      const path = this.#local.has(pool, volume);
+      if (path !== undefined) throw new LocalAttachActiveError(`${pool}/${volume}`, path);
+      return this.#exports.unexport(pool, volume);
+    });
+  }
+
+  /** Serves an exported volume to this node over FUSE (src/engine/local_attach.ts). */
+  createLocalAttach(pool: string, volume: string): Promise<LocalAttachView> {
+    return this.#mutate(() => this.#local.attach(pool, volume, this.#exports.attachable(pool, volume)), false);
+  }
+
+  deleteLocalAttach(pool: string, volume: string): Promise<void> {
+    return this.#mutate(() => this.#local.detach(pool, volume), false);
+  }
+
+  listLocalAttaches(): LocalAttachView[] {
+    return this.#local.list();
   }
 
   listTargets(): TargetView[] {
@@ -308,6 +336,7 @@ export class Engine {
     if (this.#closed) return;
     this.#closed = true;
     await this.#lock.catch(() => undefined);
+    await this.#local.closeAll();
     await this.#server.close();
     this.#exports?.closeAll();
     await this.#nexuses?.close();

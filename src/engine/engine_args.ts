@@ -37,6 +37,8 @@ export interface EngineArgs {
   poolHeartbeatMs?: number;
   /** `--rebuild-throttle-mode adaptive|fixed` or BERTH_REBUILD_THROTTLE_MODE: the default of this engine's nexuses (docs/nexus.md). */
   rebuildThrottleMode?: RebuildThrottleModeName;
+  /** `--local-attach-dir DIR` or BERTH_LOCAL_ATTACH_DIR: serve exports to this node over FUSE (docs/local-attach.md). */
+  localAttachDir?: string;
 }
 
 export const DEFAULT_API_LISTEN = '127.0.0.1:9500';
@@ -56,6 +58,7 @@ export const ENGINE_FLAGS_HELP = `options:
   --insecure-no-auth          serve a non-loopback API without a token, on purpose
   --pool-root DIR             pool files may also be created or imported under DIR (repeatable; the data dir always; block devices: /dev)
   --pool-heartbeat-ms MS      pool owner heartbeat (default 1000, or $BERTH_POOL_HEARTBEAT_MS; docs/pool-format.md)
+  --local-attach-dir DIR      serve exported volumes to this node over FUSE, files in DIR (off without it; docs/local-attach.md)
   --rebuild-throttle-mode M   adaptive (rebuilds yield to foreground I/O) or fixed, for nexuses that set none (default adaptive, or $BERTH_REBUILD_THROTTLE_MODE)
   --control-plane URL[,URL…]  register and heartbeat to these control planes (needs --node-id)
   --node-id ID                this node's name at the control plane
@@ -95,6 +98,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'pool-root': { type: 'string', multiple: true },
       'pool-heartbeat-ms': { type: 'string' },
       'rebuild-throttle-mode': { type: 'string' },
+      'local-attach-dir': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -115,6 +119,8 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const poolHeartbeatMs = parseHeartbeatMs(values['pool-heartbeat-ms'] ?? env.BERTH_POOL_HEARTBEAT_MS);
   const poolRoots = values['pool-root'];
   if (poolRoots?.some((r) => !r.startsWith('/'))) throw new InvalidArgumentError('--pool-root wants an absolute directory');
+  const localAttachDir = values['local-attach-dir'] ?? env.BERTH_LOCAL_ATTACH_DIR;
+  if (localAttachDir !== undefined && !localAttachDir.startsWith('/')) throw new InvalidArgumentError('--local-attach-dir wants an absolute directory');
   if (controlPlane !== undefined && values['node-id'] === undefined) throw new InvalidArgumentError('--control-plane needs --node-id');
   if (values['node-id'] !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,252}$/.test(values['node-id'])) {
     throw new InvalidArgumentError('--node-id must be letters, digits and . _ : / -');
@@ -135,6 +141,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ...(poolRoots !== undefined ? { poolRoots } : {}),
     ...(poolHeartbeatMs !== undefined ? { poolHeartbeatMs } : {}),
     ...(throttleMode !== undefined ? { rebuildThrottleMode: throttleMode } : {}),
+    ...(localAttachDir !== undefined ? { localAttachDir } : {}),
   };
 }
 

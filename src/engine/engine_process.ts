@@ -46,6 +46,7 @@ export async function startEngineProcess(args: EngineArgs, logger: Logger): Prom
       ...(args.poolHeartbeatMs !== undefined ? { intervalMs: args.poolHeartbeatMs } : {}), ...(args.nodeId !== undefined ? { nodeId: args.nodeId } : {}),
     },
     ...(args.rebuildThrottleMode ? { rebuildThrottleMode: args.rebuildThrottleMode } : {}),
+    ...(args.localAttachDir ? { localAttachDir: args.localAttachDir } : {}),
   });
   let api: FastifyInstance;
   try {

@@ -38,6 +38,11 @@ export class ExportNotFoundError extends BerthError {
   constructor(pool: string, volume: string) { super('EXPORT_NOT_FOUND', `volume '${pool}/${volume}' is not exported`); }
 }
 
+/** The export's volume could not be opened (its LUN answers NOT READY). */
+export class ExportFaultedError extends BerthError {
+  constructor(pool: string, volume: string, why: string) { super('EXPORT_FAULTED', `the export of '${pool}/${volume}' is faulted: ${why}`); }
+}
+
 /** The requested LUN is taken on that target, or the target has no LUN left. */
 export class LunInUseError extends BerthError {
   constructor(iqn: string, lun: number) { super('LUN_EXISTS', `LUN ${lun} of ${iqn} is already in use`); }

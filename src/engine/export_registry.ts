@@ -7,7 +7,8 @@ import type { BlockDevice } from '../block/block_device.ts';
 import type { ExportRequest, ExportView, TargetView, SessionView } from './engine_types.ts';
 import { FilePrStore } from './pr_store_file.ts';
 import { defaultTargetIqn, naaIdForVolume, serialForVolume } from './lun_identity.ts';
-import { describeFault, ExportExistsError, ExportNotFoundError, InvalidArgumentError, LunInUseError, TargetFullError } from './errors.ts';
+import type { AttachableLun } from './local_attach.ts';
+import { describeFault, ExportExistsError, ExportFaultedError, ExportNotFoundError, InvalidArgumentError, LunInUseError, TargetFullError } from './errors.ts';
 
 /**
  * A SANITIZE rewrites the whole volume; paced like a rebuild so one LU's erase cannot
@@ -94,6 +95,18 @@ export class ExportRegistry {
       }
     }
     return undefined;
+  }
+
+  /** The SCSI side of an export, for a local attach (src/engine/local_attach.ts). */
+  attachable(pool: string, volume: string): AttachableLun {
+    const found = this.find(pool, volume);
+    if (!found) throw new ExportNotFoundError(pool, volume);
+    const vol = found.lun.volume;
+    if (!vol) throw new ExportFaultedError(pool, volume, found.lun.fault ?? 'not open');
+    return {
+      target: found.target.scsi, lun: found.lun.record.lun, iqn: found.target.record.iqn,
+      geometry: () => ({ blockSize: vol.blockSize, blockCount: vol.blockCount, thin: vol.thin }),
+    };
   }
 
   isPoolReferenced(pool: string): string | undefined {

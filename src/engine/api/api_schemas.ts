@@ -141,6 +141,14 @@ export const exportSchema = {
   },
 } as const;
 
+export const localAttachSchema = {
+  type: 'object',
+  properties: {
+    pool: { type: 'string' }, volume: { type: 'string' }, path: { type: 'string' },
+    errors: { type: 'object', additionalProperties: { type: 'integer' }, description: 'requests answered with an error, by errno number' },
+  },
+} as const;
+
 export const sessionSchema = {
   type: 'object',
   properties: {

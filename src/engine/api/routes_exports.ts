@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine.ts';
 import type { ExportRequest } from '../engine_types.ts';
-import { createExportBody, errorResponses, exportSchema, listOf, targetSchema, volumeParams } from './api_schemas.ts';
+import { createExportBody, errorResponses, exportSchema, listOf, localAttachSchema, targetSchema, volumeParams } from './api_schemas.ts';
 
 type VolumeParams = { pool: string; volume: string };
 
@@ -28,6 +28,26 @@ export function registerExportRoutes(app: FastifyInstance, engine: Engine): void
     schema: { tags: ['exports'], summary: 'Unexport a volume (its target goes when empty)', params: volumeParams, response: { 204: { type: 'null' }, ...errorResponses } },
   }, async (req, reply) => {
     await engine.deleteExport(req.params.pool, req.params.volume);
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/local-attaches', {
+    schema: { tags: ['exports'], summary: 'List local attaches (exports served to this node over FUSE)', response: { 200: listOf('localAttaches', localAttachSchema), ...errorResponses } },
+  }, async () => ({ localAttaches: engine.listLocalAttaches() }));
+
+  app.post<{ Params: VolumeParams }>('/v1/exports/:pool/:volume/local-attach', {
+    schema: {
+      tags: ['exports'],
+      summary: 'Serve an exported volume to this node as a file over FUSE (needs --local-attach-dir)',
+      params: volumeParams,
+      response: { 201: localAttachSchema, ...errorResponses },
+    },
+  }, async (req, reply) => reply.code(201).send(await engine.createLocalAttach(req.params.pool, req.params.volume)));
+
+  app.delete<{ Params: VolumeParams }>('/v1/exports/:pool/:volume/local-attach', {
+    schema: { tags: ['exports'], summary: 'Unmount a local attach (refused while a loop device or a process holds the file)', params: volumeParams, response: { 204: { type: 'null' }, ...errorResponses } },
+  }, async (req, reply) => {
+    await engine.deleteLocalAttach(req.params.pool, req.params.volume);
     return reply.code(204).send();
   });
 

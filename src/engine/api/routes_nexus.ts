@@ -8,7 +8,7 @@ import type { NexusView } from '../nexus_view.ts';
 import type { RebuildThrottleModeName } from '../../nexus/index.ts';
 import { VolumeExportedError } from '../errors.ts';
 import { defaultTargetIqn } from '../lun_identity.ts';
-import { createExportBody, errorResponses, exportSchema, listOf } from './api_schemas.ts';
+import { createExportBody, errorResponses, exportSchema, listOf, localAttachSchema } from './api_schemas.ts';
 import {
   addReplicaBody, createNexusBody, nexusParams, nexusReplicaParams, nexusReplicaSchema, nexusSchema, patchNexusBody, replicaServiceSchema,
 } from './nexus_schemas.ts';
@@ -89,6 +89,17 @@ export function registerNexusRoutes(app: FastifyInstance, engine: Engine): void 
     schema: { tags: ['nexus'], summary: 'Unexport the nexus', params: nexusParams, response: { 204: { type: 'null' }, ...errorResponses } },
   }, async (req, reply) => {
     await engine.deleteExport(NEXUS_EXPORT_POOL, req.params.name);
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: NameParams }>('/v1/nexus/:name/local-attach', {
+    schema: { tags: ['nexus'], summary: 'Serve the exported nexus to this node as a file over FUSE (docs/local-attach.md)', params: nexusParams, response: { 201: localAttachSchema, ...errorResponses } },
+  }, async (req, reply) => reply.code(201).send(await engine.createLocalAttach(NEXUS_EXPORT_POOL, req.params.name)));
+
+  app.delete<{ Params: NameParams }>('/v1/nexus/:name/local-attach', {
+    schema: { tags: ['nexus'], summary: 'Unmount the nexus\'s local attach', params: nexusParams, response: { 204: { type: 'null' }, ...errorResponses } },
+  }, async (req, reply) => {
+    await engine.deleteLocalAttach(NEXUS_EXPORT_POOL, req.params.name);
     return reply.code(204).send();
   });
 }
