@@ -5,6 +5,7 @@ import { cliTokenSource, reportError, type CliContext } from './cli_context.ts';
 import { registerPoolCommands } from './commands_pool.ts';
 import { registerVolumeCommands } from './commands_volume.ts';
 import { registerExportCommands, rewriteExportShorthand } from './commands_export.ts';
+import { registerLocalCommands } from './commands_local.ts';
 import { registerNexusCommands } from './commands_nexus.ts';
 import { registerReplicaCommands } from './commands_replica.ts';
 import { registerSnapshotCommands } from './commands_snapshot.ts';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerPoolCommands(program, ctx);
   registerVolumeCommands(program, ctx);
   registerExportCommands(program, ctx);
+  registerLocalCommands(program, ctx);
   registerNexusCommands(program, ctx);
   registerReplicaCommands(program, ctx);
   registerSnapshotCommands(program, ctx);

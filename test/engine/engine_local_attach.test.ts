@@ -12,7 +12,7 @@ import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEngine, type EngineProcess } from '../helpers/engine_process.ts';
 import { run } from '../helpers/tools.ts';
-import { assertQemuOk, call, ok, provision, qemuIo, refused, withTmp, MiB } from './engine_kit.ts';
+import { assertQemuOk, berth, call, ok, provision, qemuIo, refused, withTmp, MiB } from './engine_kit.ts';
 
 const VOLUME_BYTES = 128 * MiB;
 
@@ -54,8 +54,12 @@ test('ext4 over a local attach: the bytes are the LUN\'s over iSCSI, in-use refu
     c.engines.push(engine);
     const ex = (await provision(engine.api, { pool: 'la', poolBytes: VOLUME_BYTES * 2, volume: 'v', volumeBytes: VOLUME_BYTES }))!;
     await refused(engine.api, 'POST', '/v1/exports/la/nope/local-attach', undefined, 404, 'EXPORT_NOT_FOUND');
-    const la = await ok<{ path: string }>(engine.api, 'POST', '/v1/exports/la/v/local-attach', undefined, 201);
+    // Through the CLI, as an operator would.
+    const cli = await berth(engine.api, ['-o', 'json', 'local', 'attach', 'la/v']);
+    assert.equal(cli.code, 0, cli.stderr);
+    const la = JSON.parse(cli.stdout) as { path: string };
     assert.equal(la.path, join(dir, 'attach', 'la@v'));
+    assert.match((await berth(engine.api, ['local', 'list'])).stdout, /│ la\/v +│ \S+la@v +│ - +│/);
     await refused(engine.api, 'POST', '/v1/exports/la/v/local-attach', undefined, 409, 'LOCAL_ATTACH_EXISTS');
     await refused(engine.api, 'DELETE', '/v1/exports/la/v', undefined, 409, 'LOCAL_ATTACH_ACTIVE');
     assert.match(await readFile('/proc/mounts', 'utf8'), new RegExp(`^berth:la/v ${la.path} fuse\\.berth `, 'm'));
@@ -94,7 +98,8 @@ test('ext4 over a local attach: the bytes are the LUN\'s over iSCSI, in-use refu
     await run('umount', [mnt]);
     c.mounts.pop();
     await detachLoop(loop, c);
-    await ok(engine.api, 'DELETE', '/v1/exports/la/v/local-attach', undefined, 204);
+    const gone = await berth(engine.api, ['local', 'detach', 'la/v']);
+    assert.equal(gone.code, 0, gone.stderr);
     assert.deepEqual((await ok<{ localAttaches: unknown[] }>(engine.api, 'GET', '/v1/local-attaches')).localAttaches, []);
     assert.doesNotMatch(await readFile('/proc/mounts', 'utf8'), /fuse\.berth/);
     await ok(engine.api, 'DELETE', '/v1/exports/la/v', undefined, 204);
