@@ -21,6 +21,15 @@ describe('CSI plugin arguments', () => {
     });
   });
 
+  it('takes this node\'s engine for local attaches from the flag or the environment; empty is off', () => {
+    assert.equal(parseCsiArgs(['--mode', 'node', '--node-id', 'n']).localAttachEngine, undefined);
+    assert.equal(parseCsiArgs(['--mode', 'node', '--node-id', 'n', '--local-attach-engine', 'http://10.0.0.5:9500/']).localAttachEngine, 'http://10.0.0.5:9500');
+    assert.equal(parseCsiArgs(['--mode', 'node', '--node-id', 'n'], { BERTH_CSI_LOCAL_ATTACH_ENGINE: 'http://127.0.0.1:9500' }).localAttachEngine, 'http://127.0.0.1:9500');
+    assert.equal(parseCsiArgs(['--mode', 'node', '--node-id', 'n'], { BERTH_CSI_LOCAL_ATTACH_ENGINE: '' }).localAttachEngine, undefined);
+    assert.throws(() => parseCsiArgs(['--mode', 'node', '--node-id', 'n', '--local-attach-engine', 'http://u:pw@e:9500']), (e: Error) => /credentials/.test(e.message) && !e.message.includes('pw'));
+    assert.throws(() => parseCsiArgs(['--mode', 'node', '--node-id', 'n', '--local-attach-engine', 'engine']), /not a URL/);
+  });
+
   it('refuses what it cannot run', () => {
     assert.throws(() => parseCsiArgs(['--mode', 'both']), /--mode/);
     assert.throws(() => parseCsiArgs(['--mode', 'node']), /--node-id/);

@@ -23,6 +23,8 @@ export interface CsiArgs {
    * service is served either way, and csi-sanity before v5.5 fails a plugin listing it.
    */
   advertiseSnapshotMetadata: boolean;
+  /** `--local-attach-engine URL`: volumes exported by this engine are attached through its local attach (docs/local-attach.md). */
+  localAttachEngine?: string;
   logLevel: string;
 }
 
@@ -43,6 +45,8 @@ options:
   --control-plane fake|URL[,URL…] the control plane's REST API, or an in-memory stand-in (default fake)
   --auth-token-file PATH          bearer token for the control plane (or $BERTH_AUTH_TOKEN_FILE)
   --max-volumes N                 volumes this node may attach
+  --local-attach-engine URL       this node's engine API: volumes it exports (without CHAP) are served to the
+                                  node over FUSE by that engine, not over iSCSI (docs/local-attach.md; off by default)
   --advertise-snapshot-metadata   list SNAPSHOT_METADATA_SERVICE in the plugin capabilities (for the
                                   external-snapshot-metadata sidecar; the service answers either way)
   --log-level LEVEL               trace, debug, info, warn, error, fatal, silent (default info, or $BERTH_LOG_LEVEL)
@@ -63,6 +67,7 @@ export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiAr
       'initiator-name': { type: 'string' },
       'control-plane': { type: 'string', default: 'fake' },
       'max-volumes': { type: 'string' },
+      'local-attach-engine': { type: 'string' },
       'advertise-snapshot-metadata': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: env.BERTH_LOG_LEVEL ?? 'info' },
     },
@@ -80,6 +85,9 @@ export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiAr
     maxVolumes = Number(values['max-volumes']);
     if (!Number.isInteger(maxVolumes) || maxVolumes < 1) throw new Error('--max-volumes must be a whole number ≥ 1');
   }
+  const localAttachText = values['local-attach-engine'] ?? env.BERTH_CSI_LOCAL_ATTACH_ENGINE;
+  // An empty value (an unset ConfigMap key) means off, as no flag does.
+  const localAttachEngine = localAttachText ? parseEngineUrl(localAttachText) : undefined;
   return {
     endpoint: values.endpoint ?? '',
     mode,
@@ -91,8 +99,22 @@ export function parseCsiArgs(argv: string[], env: NodeJS.ProcessEnv = {}): CsiAr
     zone: values.zone,
     maxVolumes,
     advertiseSnapshotMetadata: values['advertise-snapshot-metadata'] === true,
+    ...(localAttachEngine !== undefined ? { localAttachEngine } : {}),
     logLevel: values['log-level'] ?? 'info',
   };
+}
+
+/** Checks the --local-attach-engine URL (pure): http(s)://host:port, no credentials. */
+export function parseEngineUrl(text: string): string {
+  let u: URL;
+  try {
+    u = new URL(text.trim());
+  } catch {
+    throw new Error(`--local-attach-engine: ${JSON.stringify(text.slice(0, 80))} is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`--local-attach-engine: ${u.protocol} is not http or https`);
+  if (u.username !== '' || u.password !== '') throw new Error('--local-attach-engine: credentials do not belong in the URL');
+  return u.origin;
 }
 
 /** Checks a --control-plane URL list (pure): http(s)://host:port[/…], comma separated. */

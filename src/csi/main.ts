@@ -19,6 +19,7 @@ import { RestControlPlane } from './rest_control_plane.ts';
 import { withPodRecords } from './rest_pod_records.ts';
 import { CsiServer } from './server.ts';
 import { UserSpaceAttacher } from './user_space_attacher.ts';
+import { LocalFirstAttacher } from './local_first_attacher.ts';
 import { loadTokenFile, tokenFilePath } from '../util/auth_token_file.ts';
 
 /**
@@ -86,10 +87,13 @@ async function main(): Promise<void> {
       process.stderr.write(`berth-csi: ${(err as Error).message}\n`);
       process.exit(2);
     }
-    const attacher =
+    const inner =
       args.attacher === 'userspace'
         ? new UserSpaceAttacher({ runner, stateDir: args.stateDir, initiatorName })
         : new IscsiadmAttacher({ runner });
+    const attacher = args.localAttachEngine === undefined ? inner : new LocalFirstAttacher({
+      inner, runner, engineApi: args.localAttachEngine, log, ...(authToken !== undefined ? { authToken } : {}),
+    });
     const topology: Record<string, string> = args.zone ? { 'topology.berth.io/zone': args.zone } : {};
     const maxVolumes = args.maxVolumes ?? DEFAULT_MAX_VOLUMES_PER_NODE;
     node = (await createNodeService({ nodeId: args.nodeId, stateDir: args.stateDir, attacher, runner, topology, maxVolumes, log })).handlers;

@@ -121,3 +121,17 @@ test('size changes, owner changes, other nodes and unknown opcodes are refused; 
   assert.equal((await k.ask(FuseOp.READ, Buffer.alloc(8)))[0], Errno.EIO, 'a body too short for its opcode');
   assert.equal(k.front.errors.get(Errno.EPERM), 1);
 });
+
+test('a request the front fails on (a bug, not bad input) is still answered with EIO before the error goes up', () => {
+  const h = harness({ blockCount: 16 });
+  const replies: Buffer[] = [];
+  const front = new FuseFront({
+    target: h.target, lun: 0, nexus: nexus(8), maxWrite: 4096,
+    geometry: () => { throw new Error('geometry broke'); },
+    send: (r) => replies.push(r),
+  });
+  assert.throws(() => front.handle(...fuseMessage(FuseOp.GETATTR, 42n, Buffer.alloc(16))), /geometry broke/);
+  assert.equal(replies.length, 1);
+  assert.equal(replies[0].readBigUInt64LE(8), 42n);
+  assert.equal(replies[0].readInt32LE(4), -Errno.EIO);
+});

@@ -28,6 +28,7 @@ export interface FuseFrontOptions {
   lun: number;
   nexus: ITNexus;
   geometry: () => FuseGeometry;
+  /** Writes one reply; must not throw (the front calls it from promise callbacks). */
   send: (reply: Buffer) => void;
   /** Largest WRITE the kernel may send, in bytes. */
   maxWrite: number;
@@ -71,16 +72,15 @@ export class FuseFront {
 
   /** One message read from /dev/fuse. `buf` may be reused as soon as this returns. */
   handle(buf: Buffer, n: number): void {
-    let req: FuseRequest;
     try {
-      req = parseRequest(buf, n);
+      this.#dispatch(parseRequest(buf, n));
     } catch (err) {
+      // Every request the kernel can name gets an answer, or its caller would wait forever.
+      let unique: bigint;
+      try { unique = parseHeader(buf, n).unique; } catch { return; /* no header: nobody to answer */ }
+      this.#fail(unique, Errno.EIO);
       if (!(err instanceof FuseProtocolError)) throw err;
-      // A header we can read gets its error; without one there is nobody to answer.
-      try { this.#fail(parseHeader(buf, n).unique, Errno.EIO); } catch { /* no header */ }
-      return;
     }
-    this.#dispatch(req);
   }
 
   #dispatch(req: FuseRequest): void {

@@ -4,8 +4,9 @@
  * command-line flags each Berth entry point really accepts (read from its source).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
@@ -97,9 +98,30 @@ export function overlayNames(): string[] {
 
 /** `kubectl kustomize deploy/overlays/NAME`, parsed; a YAML error fails the caller. */
 export function renderOverlay(name: string): K8sObject[] {
-  const text = execFileSync('kubectl', ['kustomize', join(REPO, 'deploy', 'overlays', name)], {
-    encoding: 'utf8', maxBuffer: 16 * 2 ** 20, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return parseRendered(name, renderDir(join(REPO, 'deploy', 'overlays', name)));
+}
+
+/** An overlay with deploy/components/COMPONENT added, as a user's own overlay would add it. */
+export function renderWithComponent(overlay: string, component: string): K8sObject[] {
+  const dir = mkdtempSync(join(tmpdir(), `berth-component-${process.pid}-`));
+  try {
+    // kustomize takes relative paths only.
+    const deploy = relative(dir, join(REPO, 'deploy'));
+    writeFileSync(join(dir, 'kustomization.yaml'), [
+      'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization',
+      'resources:', `  - ${deploy}/overlays/${overlay}`, 'components:', `  - ${deploy}/components/${component}`, '',
+    ].join('\n'));
+    return parseRendered(`${overlay} + ${component}`, renderDir(dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function renderDir(dir: string): string {
+  return execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 16 * 2 ** 20, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function parseRendered(name: string, text: string): K8sObject[] {
   const objects: K8sObject[] = [];
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length > 0) throw new Error(`overlay ${name}: ${doc.errors[0].message}`);

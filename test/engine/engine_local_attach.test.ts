@@ -73,10 +73,16 @@ test('ext4 over a local attach: the bytes are the LUN\'s over iSCSI, in-use refu
       assert.ok(seen.every((b) => b === 0x5a));
       await fh.write(Buffer.alloc(4096, 0xc3), 0, 4096, 2 * MiB + 100); // unaligned on purpose
       await fh.datasync();
+      // Past the end is refused, as for a block device, and counted.
+      await assert.rejects(fh.write(Buffer.alloc(512), 0, 512, VOLUME_BYTES), { code: 'EFBIG' });
     } finally {
       await fh.close();
     }
     assertQemuOk(await qemuIo(ex.url, ['read -P 0xc3 2097252 4096', 'read -P 0 2097152 100']), 'FUSE write over iSCSI');
+
+    const metrics = (await call(engine.api, 'GET', '/metrics')).text;
+    assert.match(metrics, /^berth_local_attaches 1$/m);
+    assert.match(metrics, /^berth_local_attach_errors_total\{pool="la",volume="v",errno="27"\} 1$/m);
 
     const loop = await loopOn(la.path, c);
     await run('mkfs.ext4', ['-q', '-F', loop], { timeoutMs: 120_000 });

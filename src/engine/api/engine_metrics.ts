@@ -69,7 +69,14 @@ export async function collectEngineMetrics(engine: Engine, requests: RequestCoun
   const byTarget = new Map<string, number>();
   for (const s of engine.sessions()) byTarget.set(s.targetIqn, (byTarget.get(s.targetIqn) ?? 0) + 1);
   for (const t of engine.listTargets()) sessions.samples.push({ labels: { target: t.iqn }, value: byTarget.get(t.iqn) ?? 0 });
+  const locals = gauge('berth_local_attaches', 'Exports served to this node over FUSE (docs/local-attach.md).');
+  const localErrors: MetricFamily = { name: 'berth_local_attach_errors_total', help: 'Requests of a local attach answered with an error, by errno.', type: 'counter', samples: [] };
+  const attached = engine.listLocalAttaches();
+  locals.samples.push({ value: attached.length });
+  for (const l of attached) {
+    for (const [errno, n] of Object.entries(l.errors)) localErrors.samples.push({ labels: { pool: l.pool, volume: l.volume, errno }, value: n });
+  }
   const mem = gauge('berth_process_resident_memory_bytes', 'Resident set size of the engine process.');
   mem.samples.push({ value: process.memoryUsage.rss() });
-  return [up, cap, used, free, thinProv, vols, cond, backed, hostAvail, vsize, valloc, sexcl, exportsG, sessions, mem, ...nexusMetricFamilies(engine.nexuses.list()), ...ioMetricFamilies(engine.exportIoStats()), requests.family()];
+  return [up, cap, used, free, thinProv, vols, cond, backed, hostAvail, vsize, valloc, sexcl, exportsG, sessions, locals, localErrors, mem, ...nexusMetricFamilies(engine.nexuses.list()), ...ioMetricFamilies(engine.exportIoStats()), requests.family()];
 }
