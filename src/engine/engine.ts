@@ -5,7 +5,7 @@ import { Pool } from '../pool/index.ts';
 import { IscsiServer } from '../iscsi/index.ts';
 import { loadEngineState, saveEngineState, ENGINE_STATE_VERSION, type PoolRecord } from './engine_state.ts';
 import { ExportRegistry, type ExportIoStats } from './export_registry.ts';
-import { LocalAttachActiveError, LocalAttaches, type LocalAttachView } from './local_attach.ts';
+import { LocalAttaches, type AttachableLun, type LocalAttachView } from './local_attach.ts';
 import type { LogicalUnit } from '../scsi/logical_unit.ts';
 import { lockDataDir, type DataDirLock } from './data_dir_lock.ts';
 import { checkPoolPath } from './pool_paths.ts';
@@ -295,15 +295,39 @@ export class Engine {
   }
 
   createExport(req: ExportRequest): Promise<ExportView> {
-    return this.#mutate(() => this.#exports.export(req, (p, v) => this.#openVolume(p, v)));
+    return this.#mutate(async () => {
+      const view = await this.#exports.export(req, (p, v) => this.#openVolume(p, v));
+      // A local attach waiting for this export (a nexus replaced by a grown one) is served again.
+      if (this.#local.has(req.pool, req.volume) !== undefined) {
+        const unit = this.#attachableOrNone(req.pool, req.volume);
+        if (unit) this.#local.rebind(req.pool, req.volume, unit);
+      }
+      return view;
+    });
   }
 
+  /** A local attach of the volume stays mounted: its requests wait for the export to come back (local_attach.ts). */
   deleteExport(pool: string, volume: string): Promise<void> {
-    return this.#mutate(() => {
-      const path = this.#local.has(pool, volume);
-      if (path !== undefined) throw new LocalAttachActiveError(`${pool}/${volume}`, path);
-      return this.#exports.unexport(pool, volume);
+    return this.#mutate(async () => {
+      const attached = this.#local.has(pool, volume) !== undefined;
+      const before = attached ? this.#attachableOrNone(pool, volume) : undefined;
+      if (attached) this.#local.unbind(pool, volume);
+      try {
+        await this.#exports.unexport(pool, volume);
+      } catch (err) {
+        if (before) this.#local.rebind(pool, volume, before);
+        throw err;
+      }
     });
+  }
+
+  /** A faulted export serves no local attach: its requests keep waiting, then fail. */
+  #attachableOrNone(pool: string, volume: string): AttachableLun | undefined {
+    try {
+      return this.#exports.attachable(pool, volume);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Serves an exported volume to this node over FUSE (src/engine/local_attach.ts). */

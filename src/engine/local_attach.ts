@@ -30,10 +30,6 @@ export class LocalAttachInUseError extends BerthError {
   constructor(path: string) { super('LOCAL_ATTACH_IN_USE', `${path} is in use (a loop device or an open file); detach that first`); }
 }
 
-export class LocalAttachActiveError extends BerthError {
-  constructor(key: string, path: string) { super('LOCAL_ATTACH_ACTIVE', `volume '${key}' is attached locally at ${path}; detach that first`); }
-}
-
 /** WRITE requests up to 128 KiB: the loop device's usual request size, and qemu's export's. */
 export const LOCAL_ATTACH_MAX_WRITE = 128 * 1024;
 
@@ -59,6 +55,7 @@ interface Live {
   mount: FuseMount;
   front: FuseFront;
   nexus: ITNexus;
+  /** The export currently served (swapped by rebind). */
   unit: AttachableLun;
 }
 
@@ -110,7 +107,7 @@ export class LocalAttaches {
     // Set before the first request can arrive: the socket reads only in a later poll phase.
     let mount: FuseMount | undefined;
     const front = new FuseFront({
-      target: unit.target, lun: unit.lun, nexus, geometry: unit.geometry, maxWrite: LOCAL_ATTACH_MAX_WRITE,
+      unit, nexus, maxWrite: LOCAL_ATTACH_MAX_WRITE,
       send: (reply) => {
         try {
           mount?.send(reply);
@@ -155,6 +152,27 @@ export class LocalAttaches {
       throw err;
     }
     this.#drop(key, live);
+  }
+
+  /**
+   * The volume's export is about to be removed (a nexus being replaced by a grown one, or
+   * an unexport): the file stays mounted and its requests wait for `rebind`, then fail.
+   */
+  unbind(pool: string, volume: string): void {
+    const live = this.#live.get(`${pool}/${volume}`);
+    if (!live) return;
+    live.front.unbind();
+    live.unit.target.nexusRemoved(live.nexus);
+  }
+
+  /** The volume is exported again: its file is served from the new logical unit. */
+  rebind(pool: string, volume: string, unit: AttachableLun): void {
+    const live = this.#live.get(`${pool}/${volume}`);
+    if (!live) return;
+    unit.target.nexusAdded(live.nexus);
+    live.unit = unit;
+    live.front.rebind(unit);
+    this.#log.info({ pool, volume, path: live.mount.path }, 'local attach served from the new export');
   }
 
   list(): LocalAttachView[] {

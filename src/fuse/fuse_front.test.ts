@@ -19,8 +19,8 @@ function kit(opts: { blockSize?: number; blockCount?: number; thin?: boolean } =
   const nx = nexus(7);
   h.target.nexusAdded(nx);
   const front = new FuseFront({
-    target: h.target, lun: 0, nexus: nx, maxWrite: 128 * 1024,
-    geometry: () => ({ blockSize: h.device.blockSize, blockCount: h.device.blockCount, thin: h.device.thin }),
+    unit: { target: h.target, lun: 0, geometry: () => ({ blockSize: h.device.blockSize, blockCount: h.device.blockCount, thin: h.device.thin }) },
+    nexus: nx, maxWrite: 128 * 1024,
     send: (reply) => {
       assert.equal(reply.readUInt32LE(0), reply.length, 'a reply states its own length');
       const u = reply.readBigUInt64LE(8);
@@ -125,13 +125,44 @@ test('size changes, owner changes, other nodes and unknown opcodes are refused; 
 test('a request the front fails on (a bug, not bad input) is still answered with EIO before the error goes up', () => {
   const h = harness({ blockCount: 16 });
   const replies: Buffer[] = [];
-  const front = new FuseFront({
-    target: h.target, lun: 0, nexus: nexus(8), maxWrite: 4096,
-    geometry: () => { throw new Error('geometry broke'); },
-    send: (r) => replies.push(r),
-  });
+  let broken = false;
+  const geometry = () => {
+    if (broken) throw new Error('geometry broke');
+    return { blockSize: 512, blockCount: 16, thin: true };
+  };
+  const front = new FuseFront({ unit: { target: h.target, lun: 0, geometry }, nexus: nexus(8), maxWrite: 4096, send: (r) => replies.push(r) });
+  broken = true;
   assert.throws(() => front.handle(...fuseMessage(FuseOp.GETATTR, 42n, Buffer.alloc(16))), /geometry broke/);
   assert.equal(replies.length, 1);
   assert.equal(replies[0].readBigUInt64LE(8), 42n);
+  assert.equal(replies[0].readInt32LE(4), -Errno.EIO);
+});
+
+test('unbound (its export being replaced), requests wait for the next unit; with none in time they fail with EIO', async () => {
+  const k = kit();
+  await k.ask(FuseOp.WRITE, writeBody(0, pattern(512, 5)));
+  k.front.unbind();
+  const waiting = k.ask(FuseOp.READ, readBody(0, 512));
+  const attr = await k.ask(FuseOp.GETATTR, Buffer.alloc(16));
+  assert.equal(attr[1].readBigUInt64LE(16 + 8), 2048n * 512n, 'the last size is still shown');
+  const next = harness({ blockCount: 4096 });
+  await next.device.write(0, pattern(512, 6), false);
+  const nx = nexus(7);
+  next.target.nexusAdded(nx);
+  k.front.rebind({ target: next.target, lun: 0, geometry: () => ({ blockSize: 512, blockCount: 4096, thin: true }) });
+  const [e, data] = await waiting;
+  assert.equal(e, 0);
+  assert.deepEqual(data, pattern(512, 6), 'served by the new unit');
+
+  const h = harness({ blockCount: 16 });
+  const replies: Buffer[] = [];
+  const front = new FuseFront({
+    unit: { target: h.target, lun: 0, geometry: () => ({ blockSize: 512, blockCount: 16, thin: true }) },
+    nexus: nexus(9), maxWrite: 4096, unboundWaitMs: 20, send: (r) => replies.push(r),
+  });
+  front.unbind();
+  front.handle(...fuseMessage(FuseOp.FSYNC, 77n, Buffer.alloc(16)));
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(replies.length, 1);
   assert.equal(replies[0].readInt32LE(4), -Errno.EIO);
 });

@@ -23,11 +23,18 @@ export interface FuseGeometry {
   thin: boolean;
 }
 
-export interface FuseFrontOptions {
+/** The logical unit the file is served from; it can be swapped (rebind) while the file stays mounted. */
+export interface FuseUnit {
   target: Pick<ScsiTarget, 'execute' | 'dataOutReusable'>;
   lun: number;
-  nexus: ITNexus;
   geometry: () => FuseGeometry;
+}
+
+export interface FuseFrontOptions {
+  unit: FuseUnit;
+  nexus: ITNexus;
+  /** How long requests wait for a unit after unbind() before they fail with EIO (default 30 s). */
+  unboundWaitMs?: number;
   /** Writes one reply; must not throw (the front calls it from promise callbacks). */
   send: (reply: Buffer) => void;
   /** Largest WRITE the kernel may send, in bytes. */
@@ -35,6 +42,9 @@ export interface FuseFrontOptions {
   /** Called once when the kernel says the mount is going away (DESTROY). */
   onDestroy?: () => void;
 }
+
+/** How long requests wait for a replaced export to come back before they fail. */
+const UNBOUND_WAIT_MS = 30_000;
 
 /** Free pooled buffers one front keeps: enough for the kernel's 16 background requests of 128 KiB. */
 const FRONT_POOL_FREE_BYTES = 4 * 1024 * 1024;
@@ -68,7 +78,53 @@ export class FuseFront {
   /** Write data and read replies of 16 KiB and more: a fresh 128 KiB ArrayBuffer per request feeds V8's full collections. */
   readonly #buffers = new IoBufferPool(FRONT_POOL_FREE_BYTES);
 
-  constructor(o: FuseFrontOptions) { this.#o = o; }
+  #unit: FuseUnit | undefined;
+  /** The geometry last seen, for GETATTR while no unit is bound. */
+  #lastGeometry: FuseGeometry;
+  #waiters: { resolve: (u: FuseUnit) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
+
+  constructor(o: FuseFrontOptions) {
+    this.#o = o;
+    this.#unit = o.unit;
+    this.#lastGeometry = o.unit.geometry();
+  }
+
+  /**
+   * The unit goes away (its export is being replaced, as a nexus is when it grows):
+   * requests wait for the next one, as an initiator retries while it reconnects.
+   */
+  unbind(): void {
+    if (this.#unit) this.#lastGeometry = this.#unit.geometry();
+    this.#unit = undefined;
+  }
+
+  rebind(unit: FuseUnit): void {
+    this.#unit = unit;
+    this.#lastGeometry = unit.geometry();
+    for (const w of this.#waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.resolve(unit);
+    }
+  }
+
+  #geometry(): FuseGeometry {
+    if (this.#unit) this.#lastGeometry = this.#unit.geometry();
+    return this.#lastGeometry;
+  }
+
+  #bound(): Promise<FuseUnit> {
+    if (this.#unit) return Promise.resolve(this.#unit);
+    return new Promise((resolve, reject) => {
+      const w = {
+        resolve, reject,
+        timer: setTimeout(() => {
+          this.#waiters = this.#waiters.filter((x) => x !== w);
+          reject(new Refusal(Errno.EIO, 'the export did not come back'));
+        }, this.#o.unboundWaitMs ?? UNBOUND_WAIT_MS),
+      };
+      this.#waiters.push(w);
+    });
+  }
 
   /** One message read from /dev/fuse. `buf` may be reused as soon as this returns. */
   handle(buf: Buffer, n: number): void {
@@ -110,7 +166,7 @@ export class FuseFront {
       case FuseOp.GETATTR: this.#o.send(attrReply(u, this.#attr())); return;
       case FuseOp.OPEN: this.#o.send(openReply(u)); return;
       case FuseOp.FLUSH: case FuseOp.RELEASE: this.#o.send(replyHeader(u, 0, 0)); return;
-      case FuseOp.STATFS: { const g = this.#o.geometry(); this.#o.send(statfsReply(u, g.blockCount * g.blockSize, g.blockSize)); return; }
+      case FuseOp.STATFS: { const g = this.#geometry(); this.#o.send(statfsReply(u, g.blockCount * g.blockSize, g.blockSize)); return; }
       case FuseOp.DESTROY: this.#o.send(replyHeader(u, 0, 0)); this.#o.onDestroy?.(); return;
       case FuseOp.LOOKUP: this.#fail(u, Errno.ENOENT); return;
       case FuseOp.OPENDIR: this.#fail(u, Errno.ENOTDIR); return;
@@ -119,7 +175,7 @@ export class FuseFront {
   }
 
   #attr() {
-    const g = this.#o.geometry();
+    const g = this.#geometry();
     return { size: g.blockCount * g.blockSize, mode: 0o600, blockSize: g.blockSize, validSeconds: 1 };
   }
 
@@ -148,8 +204,9 @@ export class FuseFront {
   /** One task; a unit attention (or a busy LU) is retried as an initiator would. */
   async #scsi(cdb: Buffer, dataOut?: Buffer, dataInBuffer?: Buffer): Promise<ScsiResponse> {
     for (let attempt = 0; ; attempt++) {
-      const res = await this.#o.target.execute({
-        nexus: this.#o.nexus, lun: this.#o.lun, cdb, attribute: 0,
+      const unit = this.#unit ?? await this.#bound();
+      const res = await unit.target.execute({
+        nexus: this.#o.nexus, lun: unit.lun, cdb, attribute: 0,
         expectedLength: dataInBuffer?.length ?? dataOut?.length ?? 0,
         ...(dataOut ? { dataOut } : {}), ...(dataInBuffer ? { dataInBuffer } : {}),
       });
@@ -162,7 +219,7 @@ export class FuseFront {
 
   /** Short at the end of the volume, empty past it (a regular file's read). */
   async #read(u: bigint, offset: number, size: number): Promise<Buffer> {
-    const g = this.#o.geometry();
+    const g = this.#geometry();
     const end = Math.min(offset + size, g.blockCount * g.blockSize);
     if (end <= offset) return replyHeader(u, 0, 0);
     const first = Math.floor(offset / g.blockSize);
@@ -179,7 +236,7 @@ export class FuseFront {
   }
 
   async #write(offset: number, data: Buffer): Promise<void> {
-    const g = this.#o.geometry();
+    const g = this.#geometry();
     if (offset + data.length > g.blockCount * g.blockSize) throw new Refusal(Errno.EFBIG, 'write past the end of the volume');
     if (data.length === 0) return;
     const bs = g.blockSize;
@@ -190,8 +247,8 @@ export class FuseFront {
   /** Gives `data` back to the pool afterwards when the LU says its device is done with it. */
   #plainWrite(lba: number, data: Buffer): Promise<void> {
     this.#writes++;
-    const cdb = cdb16(0x8a, lba, data.length / this.#o.geometry().blockSize);
-    const reusable = this.#o.target.dataOutReusable?.(this.#o.lun, cdb) === true;
+    const cdb = cdb16(0x8a, lba, data.length / this.#geometry().blockSize);
+    const reusable = this.#unit?.target.dataOutReusable?.(this.#unit.lun, cdb) === true;
     const done = (): void => {
       if (--this.#writes === 0) this.#drained?.();
       if (reusable) this.#buffers.release(data);
@@ -226,7 +283,7 @@ export class FuseFront {
    * written as zeros. Plain preallocation (mode 0) has nothing to do: the volume is its size.
    */
   async #fallocate(offset: number, length: number, mode: number): Promise<void> {
-    const g = this.#o.geometry();
+    const g = this.#geometry();
     const known = FALLOC_KEEP_SIZE | FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE;
     if ((mode & ~known) !== 0) throw new Refusal(Errno.EOPNOTSUPP, `fallocate mode ${mode}`);
     const end = offset + length;

@@ -1,7 +1,8 @@
 /**
  * Local attach (docs/local-attach.md) against the real kernel: the engine mounts an
  * export's FUSE file, a loop device goes on it, ext4 is made and written; the same bytes
- * read back over iSCSI; refusals while in use; and after a kill -9 of the engine the
+ * read back over iSCSI; the export replaced under the file; refusals while in use; and
+ * after a kill -9 of the engine the
  * writes acknowledged by fsync are there when a restarted engine serves the file again.
  * Loop devices, mounts and engines are removed in `finally`, pass or fail.
  */
@@ -11,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEngine, type EngineProcess } from '../helpers/engine_process.ts';
-import { run } from '../helpers/tools.ts';
+import { run, sleep } from '../helpers/tools.ts';
 import { assertQemuOk, berth, call, ok, provision, qemuIo, refused, withTmp, MiB } from './engine_kit.ts';
 
 const VOLUME_BYTES = 128 * MiB;
@@ -61,7 +62,6 @@ test('ext4 over a local attach: the bytes are the LUN\'s over iSCSI, in-use refu
     assert.equal(la.path, join(dir, 'attach', 'la@v'));
     assert.match((await berth(engine.api, ['local', 'list'])).stdout, /│ la\/v +│ \S+la@v +│ - +│/);
     await refused(engine.api, 'POST', '/v1/exports/la/v/local-attach', undefined, 409, 'LOCAL_ATTACH_EXISTS');
-    await refused(engine.api, 'DELETE', '/v1/exports/la/v', undefined, 409, 'LOCAL_ATTACH_ACTIVE');
     assert.match(await readFile('/proc/mounts', 'utf8'), new RegExp(`^berth:la/v ${la.path} fuse\\.berth `, 'm'));
 
     // What the file shows is the LUN: a pattern written over iSCSI reads back through FUSE, and the other way.
@@ -79,6 +79,15 @@ test('ext4 over a local attach: the bytes are the LUN\'s over iSCSI, in-use refu
       await fh.close();
     }
     assertQemuOk(await qemuIo(ex.url, ['read -P 0xc3 2097252 4096', 'read -P 0 2097152 100']), 'FUSE write over iSCSI');
+
+    // The export replaced under the file (what a nexus's regrow does): a read waits, then the new export serves it.
+    await ok(engine.api, 'DELETE', '/v1/exports/la/v', undefined, 204);
+    const waiting = run('dd', [`if=${la.path}`, 'bs=64k', 'count=1', `skip=${MiB / (64 * 1024)}`, 'iflag=direct', 'status=none']);
+    await sleep(300);
+    await ok(engine.api, 'POST', '/v1/exports', { pool: 'la', volume: 'v', allowedInitiators: null }, 201);
+    const served = await waiting;
+    assert.equal(served.code, 0, served.stderr);
+    assert.match(served.stdout, /^Z{65536}$/, 'the 0x5a pattern, through the new export');
 
     const metrics = (await call(engine.api, 'GET', '/metrics')).text;
     assert.match(metrics, /^berth_local_attaches 1$/m);

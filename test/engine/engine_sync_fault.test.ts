@@ -30,8 +30,8 @@ async function faultyFile(path: string) {
   // Set before the first request arrives (the socket reads in a later poll phase).
   const out: { mount?: FuseMount } = {};
   const front = new FuseFront({
-    target: h.target, lun: 0, nexus: nx, maxWrite: 128 * 1024,
-    geometry: () => ({ blockSize: 512, blockCount: h.device.blockCount, thin: true }),
+    unit: { target: h.target, lun: 0, geometry: () => ({ blockSize: 512, blockCount: h.device.blockCount, thin: true }) },
+    nexus: nx, maxWrite: 128 * 1024,
     send: (r) => out.mount?.send(r),
   });
   const mount = await FuseMount.mount({ path, source: 'berth-test:faulty', maxWrite: 128 * 1024, onRequest: (b, n) => front.handle(b, n), onGone: () => undefined });
