@@ -99,7 +99,7 @@ export class LocalAttaches {
     const existing = this.#live.get(key);
     if (existing) throw new LocalAttachExistsError(key, existing.mount.path);
     const path = join(this.#dir, fileName(pool, volume));
-    // The nexus names this path as its own initiator port: reservations and unit attentions key on it.
+    // The attach's own SCSI initiator port (I_T nexus): reservations and unit attentions key on it.
     const nexus: ITNexus = {
       id: `local:${key}`, initiatorName: `${unit.iqn}:local-attach`, isid: '000000000000',
       targetName: unit.iqn, tpgt: 1, relativeTargetPortId: 1,

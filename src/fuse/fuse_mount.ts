@@ -87,10 +87,18 @@ export class FuseMount {
     }
     // Reading before mount(2) bound the descriptor fails with EPERM: start only now.
     const buffer = Buffer.allocUnsafe(o.maxWrite + IN_HEADER_BYTES + 4096);
-    const socket = new Socket({
-      handle: pipeOn(fd), readable: true, writable: false,
-      onread: { buffer, callback: (n: number, buf: Uint8Array) => { o.onRequest(buf as Buffer, n); return true; } },
-    } as unknown as ConstructorParameters<typeof Socket>[0]);
+    let socket: Socket;
+    try {
+      socket = new Socket({
+        handle: pipeOn(fd), readable: true, writable: false,
+        onread: { buffer, callback: (n: number, buf: Uint8Array) => { o.onRequest(buf as Buffer, n); return true; } },
+      } as unknown as ConstructorParameters<typeof Socket>[0]);
+    } catch (err) {
+      // A Node without the pipe binding: no mount may be left without a server.
+      await runTool('umount', ['-l', o.path]).catch(() => undefined);
+      closeSync(fd);
+      throw err instanceof FuseMountError ? err : new FuseMountError(`cannot serve /dev/fuse: ${(err as Error).message}`);
+    }
     const m = new FuseMount(o.path, fd, socket);
     socket.on('error', (err: NodeJS.ErrnoException) => m.#gone(o, err.code === 'ENODEV' ? 'unmounted' : err.message));
     socket.on('end', () => m.#gone(o, 'unmounted'));

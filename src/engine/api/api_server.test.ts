@@ -34,6 +34,7 @@ function fakeEngine() {
     listTargets: () => [],
     sessions: () => [],
     exportCount: () => 1,
+    listLocalAttaches: () => [{ pool: 'p', volume: 'v', path: '/attach/p@v', errors: { 5: 2 } }],
     exportIoStats: () => [{ pool: 'p', volume: 'v', stats: new IoStats(512) }],
     nexuses: { list: () => [] },
     importedPool: () => ({ listSnapshots: () => [{ name: 's', exclusiveBytes: 7 }] }),
@@ -127,6 +128,8 @@ test('metrics and openapi', async () => {
     assert.match(m.body, /^berth_pool_capacity_bytes\{pool="p"\} 100$/m);
     assert.match(m.body, /^berth_pool_online\{pool="bad"\} 0$/m);
     assert.match(m.body, /^berth_exports 1$/m);
+    assert.match(m.body, /^berth_local_attaches 1$/m);
+    assert.match(m.body, /^berth_local_attach_errors_total\{pool="p",volume="v",errno="5"\} 2$/m);
     assert.match(m.body, /^berth_snapshot_exclusive_bytes\{pool="p",snapshot="s"\} 7$/m);
     // I/O families from prom-client's exposition, and its process metrics.
     assert.match(m.body, /^# TYPE berth_volume_io_latency_seconds histogram$/m);
