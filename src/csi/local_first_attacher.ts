@@ -9,10 +9,10 @@
  * handle says which path a device took, so a restarted node plugin detaches it the same
  * way (the kind stays inner's: both paths live in one attacher).
  */
-import { stat } from 'node:fs/promises';
 import type { AttachedDevice, AttachRequest, Attacher, TargetAddress } from './attacher.ts';
 import { AttachError } from './csi_errors.ts';
-import { runChecked, type CommandRunner } from './node_exec.ts';
+import { detachLoopOfFile, growLoopOnFile, loopOfFile, loopOnFile } from './loop_file.ts';
+import type { CommandRunner } from './node_exec.ts';
 
 export interface LocalFirstAttacherOptions {
   inner: Attacher;
@@ -29,8 +29,6 @@ interface ExportsDoc { exports: { pool: string; volume: string; portal: string; 
 
 /** The engine records nexus exports under this pool name (src/engine/engine.ts). */
 const NEXUS_POOL = '_nexus';
-const EXPORT_SIZE_WAIT_MS = 5_000;
-const EXPORT_SIZE_POLL_MS = 100;
 
 export class LocalFirstAttacher implements Attacher {
   readonly kind: string;
@@ -61,28 +59,20 @@ export class LocalFirstAttacher implements Attacher {
     const doc = await this.#call<{ path?: string }>('POST', this.#route(local), [201, 409]);
     // 409: attached already (a retried NodeStage); the path is the engine's to name.
     const path = doc.path ?? (await this.#attachedPath(local));
-    const loop = await this.#loopOf(path) ?? (await runChecked(this.#o.runner, 'losetup', ['-f', '--show', '--direct-io=off', path])).stdout.trim();
-    if (!loop.startsWith('/dev/loop')) throw new AttachError(`losetup gave no loop device for ${volumeId}`);
+    const loop = await loopOnFile(this.#o.runner, path, volumeId);
     this.#o.log?.info({ volumeId, path, loop }, 'attached through the engine\'s local attach');
     return { devicePath: loop, handle: { local: 'true', pool: local.pool, volume: local.volume, path, loop } };
   }
 
   async detach(volumeId: string, target: TargetAddress, device: AttachedDevice, lastUserOfTarget: boolean): Promise<void> {
     if (device.handle.local !== 'true') return this.#o.inner.detach(volumeId, target, device, lastUserOfTarget);
-    const loop = await this.#loopOf(device.handle.path);
-    if (loop) await runChecked(this.#o.runner, 'losetup', ['-d', loop]);
+    await detachLoopOfFile(this.#o.runner, device.handle.path);
     await this.#call('DELETE', this.#route(device.handle as { pool: string; volume: string }), [204, 404]);
   }
 
   async rescan(volumeId: string, target: TargetAddress, device: AttachedDevice, newSizeBytes: number): Promise<void> {
     if (device.handle.local !== 'true') return this.#o.inner.rescan(volumeId, target, device, newSizeBytes);
-    // The file's attributes are cached for a second: wait until it shows the new size.
-    const deadline = Date.now() + EXPORT_SIZE_WAIT_MS;
-    while ((await stat(device.handle.path)).size < newSizeBytes) {
-      if (Date.now() > deadline) throw new AttachError(`the local attach of ${volumeId} still shows its old size`);
-      await new Promise((r) => setTimeout(r, EXPORT_SIZE_POLL_MS));
-    }
-    await runChecked(this.#o.runner, 'losetup', ['-c', device.devicePath]);
+    await growLoopOnFile(this.#o.runner, device.handle.path, device.devicePath, newSizeBytes, `the local attach of ${volumeId}`);
   }
 
   async problem(device: AttachedDevice): Promise<string | undefined> {
@@ -91,7 +81,7 @@ export class LocalFirstAttacher implements Attacher {
     if (list && !list.localAttaches?.some((l) => l.pool === device.handle.pool && l.volume === device.handle.volume)) {
       return 'the engine no longer serves this local attach (did it restart?): the filesystem on it fails its I/O until the pod is restarted';
     }
-    if (!(await this.#loopOf(device.handle.path))) return `loop device ${device.devicePath} is no longer attached`;
+    if (!(await loopOfFile(this.#o.runner, device.handle.path))) return `loop device ${device.devicePath} is no longer attached`;
     return undefined;
   }
 
@@ -131,12 +121,5 @@ export class LocalFirstAttacher implements Attacher {
       throw new AttachError(`engine ${method} ${path}: ${res.status} ${msg ?? ''}`.trim());
     }
     return (text ? JSON.parse(text) : {}) as T;
-  }
-
-  async #loopOf(file: string | undefined): Promise<string | undefined> {
-    if (!file) return undefined;
-    const r = await this.#o.runner.run('losetup', ['-j', file]);
-    if (r.code !== 0) return undefined;
-    return /^(\/dev\/loop\d+):/m.exec(r.stdout)?.[1];
   }
 }

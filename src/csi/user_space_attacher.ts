@@ -6,10 +6,11 @@
  * One daemon per volume; its pid file, QMP socket and export file live in the state
  * dir, so a restarted node plugin can find and stop them.
  */
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AttachedDevice, AttachRequest, Attacher, TargetAddress } from './attacher.ts';
-import { AttachError, NodeCommandError, PermissionDeniedError, UnauthenticatedError, UnsupportedError } from './csi_errors.ts';
+import { NodeCommandError, PermissionDeniedError, UnauthenticatedError, UnsupportedError } from './csi_errors.ts';
+import { detachLoopOfFile, growLoopOnFile, loopOfFile, loopOnFile } from './loop_file.ts';
 import { runChecked, type CommandRunner } from './node_exec.ts';
 import { qmpExecute } from './qmp_client.ts';
 import { safeFileName } from './staged_store.ts';
@@ -26,9 +27,6 @@ export interface UserSpaceAttacherOptions {
 /** The block node and export names inside each daemon. */
 const NODE_NAME = 'lun';
 const EXPORT_ID = 'exp';
-/** How long a rescan waits for the export file to show its new size, and how often it looks. */
-const EXPORT_SIZE_WAIT_MS = 5_000;
-const EXPORT_SIZE_POLL_MS = 100;
 
 /** qemu option values escape a comma by doubling it. */
 function qemuValue(v: string): string {
@@ -73,7 +71,7 @@ export class UserSpaceAttacher implements Attacher {
   async attach(req: AttachRequest): Promise<AttachedDevice> {
     if (req.chap?.mutualUsername) throw new UnsupportedError('mutual CHAP on the user-space attach path (libiscsi in qemu offers one-way CHAP only)');
     const p = this.paths(req.volumeId);
-    const existing = await this.loopOf(p.exportFile);
+    const existing = await loopOfFile(this.opts.runner, p.exportFile);
     if (existing && (await this.daemonPid(p.pidFile))) return this.device(req.volumeId, existing);
 
     await this.stopDaemon(p.pidFile, p.exportFile);
@@ -93,15 +91,12 @@ export class UserSpaceAttacher implements Attacher {
       // The daemon read the secret at startup; it need not stay on disk.
       await rm(p.secretFile, { force: true });
     }
-    const loop = (await runChecked(this.opts.runner, 'losetup', ['-f', '--show', '--direct-io=off', p.exportFile])).stdout.trim();
-    if (!loop.startsWith('/dev/loop')) throw new AttachError(`losetup gave no loop device for ${req.volumeId}`);
-    return this.device(req.volumeId, loop);
+    return this.device(req.volumeId, await loopOnFile(this.opts.runner, p.exportFile, req.volumeId));
   }
 
   async detach(volumeId: string): Promise<void> {
     const p = this.paths(volumeId);
-    const loop = await this.loopOf(p.exportFile);
-    if (loop) await runChecked(this.opts.runner, 'losetup', ['-d', loop]);
+    await detachLoopOfFile(this.opts.runner, p.exportFile);
     await this.stopDaemon(p.pidFile, p.exportFile);
     await rm(p.dir, { recursive: true, force: true });
   }
@@ -110,35 +105,19 @@ export class UserSpaceAttacher implements Attacher {
     const p = this.paths(volumeId);
     // block_resize on an iSCSI node re-reads the LUN's capacity and refuses a size beyond it.
     await qmpExecute(p.qmpSocket, 'block_resize', { 'node-name': NODE_NAME, size: newSizeBytes });
-    // The kernel caches the FUSE file's attributes (qemu's export gives them a 1 s
-    // timeout): until it asks again, `losetup -c` would read the old size and grow nothing.
-    const deadline = Date.now() + EXPORT_SIZE_WAIT_MS;
-    while ((await stat(p.exportFile)).size < newSizeBytes) {
-      if (Date.now() > deadline) throw new AttachError(`the FUSE export of ${volumeId} still shows its old size after block_resize`);
-      await new Promise((r) => setTimeout(r, EXPORT_SIZE_POLL_MS));
-    }
-    await runChecked(this.opts.runner, 'losetup', ['-c', device.devicePath]);
+    await growLoopOnFile(this.opts.runner, p.exportFile, device.devicePath, newSizeBytes, `the FUSE export of ${volumeId} after block_resize`);
   }
 
   async problem(device: AttachedDevice): Promise<string | undefined> {
     const pidFile = device.handle.pidFile;
     if (!pidFile || !(await this.daemonPid(pidFile))) return 'the qemu-storage-daemon serving this volume is not running';
-    if (!(await this.loopOf(device.handle.exportFile))) return `loop device ${device.devicePath} is no longer attached`;
+    if (!(await loopOfFile(this.opts.runner, device.handle.exportFile))) return `loop device ${device.devicePath} is no longer attached`;
     return undefined;
   }
 
   private device(volumeId: string, loop: string): AttachedDevice {
     const p = this.paths(volumeId);
     return { devicePath: loop, handle: { loop, exportFile: p.exportFile, pidFile: p.pidFile, qmpSocket: p.qmpSocket } };
-  }
-
-  /** The loop device backed by this export file, if any (`losetup -j FILE`). */
-  private async loopOf(exportFile: string | undefined): Promise<string | undefined> {
-    if (!exportFile) return undefined;
-    const r = await this.opts.runner.run('losetup', ['-j', exportFile]);
-    if (r.code !== 0) return undefined;
-    const m = /^(\/dev\/loop\d+):/m.exec(r.stdout);
-    return m?.[1];
   }
 
   private async daemonPid(pidFile: string): Promise<number | undefined> {

@@ -10,11 +10,10 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import type { Logger } from '../util/log.ts';
 import { BerthError } from '../util/errors.ts';
 import { FuseFront, type FuseGeometry } from '../fuse/fuse_front.ts';
-import { FuseMount, FuseMountError } from '../fuse/fuse_mount.ts';
+import { FuseMount, FuseMountError, unmountLazy } from '../fuse/fuse_mount.ts';
 import type { ITNexus, ScsiTarget } from '../scsi/types.ts';
 
 export class LocalAttachDisabledError extends BerthError {
@@ -64,14 +63,6 @@ function fileName(pool: string, volume: string): string {
   return `${pool}@${volume}`.replace(/[^A-Za-z0-9._@-]/g, '_');
 }
 
-function umountLazy(path: string): Promise<void> {
-  return new Promise((resolve) => {
-    const c = spawn('umount', ['-l', path], { stdio: 'ignore' });
-    c.on('error', () => resolve());
-    c.on('exit', () => resolve());
-  });
-}
-
 export class LocalAttaches {
   readonly #dir: string | undefined;
   readonly #log: Logger;
@@ -86,7 +77,7 @@ export class LocalAttaches {
   async clearStale(): Promise<void> {
     if (this.#dir === undefined) return;
     const names = await readdir(this.#dir).catch(() => [] as string[]);
-    for (const n of names) await umountLazy(join(this.#dir, n));
+    for (const n of names) await unmountLazy(join(this.#dir, n));
   }
 
   has(pool: string, volume: string): string | undefined {
@@ -117,7 +108,7 @@ export class LocalAttaches {
         }
       },
     });
-    await umountLazy(path);
+    await unmountLazy(path);
     unit.target.nexusAdded(nexus);
     try {
       mount = await FuseMount.mount({

@@ -7,7 +7,7 @@
  *
  * No I/O of its own: requests come in through `handle`, replies go out through `send`.
  */
-import type { ITNexus, ScsiResponse, ScsiTarget } from '../scsi/types.ts';
+import type { ITNexus, ScsiResponse, ScsiTarget, ScsiTask } from '../scsi/types.ts';
 import { ScsiStatus } from '../scsi/types.ts';
 import {
   attrReply, Errno, errorReply, FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FALLOC_ZERO_RANGE, FATTR_GID, FATTR_MODE, FATTR_SIZE, FATTR_UID,
@@ -56,7 +56,9 @@ function cdb16(op: number, lba: number, count: number, byte1 = 0): Buffer {
   const c = Buffer.alloc(16);
   c[0] = op;
   c[1] = byte1;
-  c.writeBigUInt64BE(BigInt(lba), 2);
+  // Two 32-bit halves: no BigInt per request (an LBA is below 2^53).
+  c.writeUInt32BE(Math.floor(lba / 0x1_0000_0000), 2);
+  c.writeUInt32BE(lba >>> 0, 6);
   c.writeUInt32BE(count, 10);
   return c;
 }
@@ -201,20 +203,21 @@ export class FuseFront {
     this.#o.send(errorReply(u, errno));
   }
 
-  /** One task; a unit attention (or a busy LU) is retried as an initiator would. */
-  async #scsi(cdb: Buffer, dataOut?: Buffer, dataInBuffer?: Buffer): Promise<ScsiResponse> {
-    for (let attempt = 0; ; attempt++) {
-      const unit = this.#unit ?? await this.#bound();
-      const res = await unit.target.execute({
-        nexus: this.#o.nexus, lun: unit.lun, cdb, attribute: 0,
-        expectedLength: dataInBuffer?.length ?? dataOut?.length ?? 0,
-        ...(dataOut ? { dataOut } : {}), ...(dataInBuffer ? { dataInBuffer } : {}),
-      });
+  /**
+   * One task; a unit attention (or a busy LU) is retried as an initiator would. Not an
+   * async function: a bound unit's GOOD answer takes one `then`, on every READ and WRITE.
+   */
+  #scsi(cdb: Buffer, dataOut?: Buffer, dataInBuffer?: Buffer, attempt = 0): Promise<ScsiResponse> {
+    const unit = this.#unit;
+    if (unit === undefined) return this.#bound().then(() => this.#scsi(cdb, dataOut, dataInBuffer, attempt));
+    // One object shape for every task (absent buffers are undefined, as the target reads them).
+    const task: ScsiTask = { nexus: this.#o.nexus, lun: unit.lun, cdb, attribute: 0, expectedLength: dataInBuffer?.length ?? dataOut?.length ?? 0, dataOut, dataInBuffer };
+    return unit.target.execute(task).then((res) => {
       if (res.status === ScsiStatus.GOOD) return res;
       const e = errnoOfResponse(res);
-      if (e === 'retry' && attempt < RETRY_LIMIT) continue;
+      if (e === 'retry' && attempt < RETRY_LIMIT) return this.#scsi(cdb, dataOut, dataInBuffer, attempt + 1);
       throw new Refusal(e === 'retry' ? Errno.EIO : e, `SCSI status ${res.status}`);
-    }
+    });
   }
 
   /** Short at the end of the volume, empty past it (a regular file's read). */
@@ -235,19 +238,20 @@ export class FuseFront {
     return reply;
   }
 
-  async #write(offset: number, data: Buffer): Promise<void> {
+  /** Not async: the aligned WRITE, nearly every one, makes no frame of its own. */
+  #write(offset: number, data: Buffer): Promise<void> {
     const g = this.#geometry();
-    if (offset + data.length > g.blockCount * g.blockSize) throw new Refusal(Errno.EFBIG, 'write past the end of the volume');
-    if (data.length === 0) return;
+    if (offset + data.length > g.blockCount * g.blockSize) return Promise.reject(new Refusal(Errno.EFBIG, 'write past the end of the volume'));
+    if (data.length === 0) return Promise.resolve();
     const bs = g.blockSize;
-    if (offset % bs === 0 && data.length % bs === 0 && this.#exclusive === undefined) return this.#plainWrite(offset / bs, data);
+    if (offset % bs === 0 && data.length % bs === 0 && this.#exclusive === undefined) return this.#plainWrite(offset / bs, data, bs);
     return this.#slowWrite(offset, data, bs);
   }
 
   /** Gives `data` back to the pool afterwards when the LU says its device is done with it. */
-  #plainWrite(lba: number, data: Buffer): Promise<void> {
+  #plainWrite(lba: number, data: Buffer, bs: number): Promise<void> {
     this.#writes++;
-    const cdb = cdb16(0x8a, lba, data.length / this.#geometry().blockSize);
+    const cdb = cdb16(0x8a, lba, data.length / bs);
     const reusable = this.#unit?.target.dataOutReusable?.(this.#unit.lun, cdb) === true;
     const done = (): void => {
       if (--this.#writes === 0) this.#drained?.();
@@ -259,7 +263,7 @@ export class FuseFront {
   /** Unaligned edges: read the covering blocks, patch, write them, with no other write in between. */
   async #slowWrite(offset: number, data: Buffer, bs: number): Promise<void> {
     while (this.#exclusive) await this.#exclusive;
-    if (offset % bs === 0 && data.length % bs === 0) return this.#plainWrite(offset / bs, data);
+    if (offset % bs === 0 && data.length % bs === 0) return this.#plainWrite(offset / bs, data, bs);
     let release!: () => void;
     this.#exclusive = new Promise((r) => { release = r; });
     try {
@@ -270,7 +274,7 @@ export class FuseFront {
       const res = await this.#scsi(cdb16(0x88, first, last - first), undefined, Buffer.allocUnsafe((last - first) * bs));
       const blocks = Buffer.from(res.data ?? Buffer.alloc((last - first) * bs));
       data.copy(blocks, offset - first * bs);
-      await this.#plainWrite(first, blocks);
+      await this.#plainWrite(first, blocks, bs);
     } finally {
       this.#exclusive = undefined;
       release();

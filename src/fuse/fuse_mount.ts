@@ -48,6 +48,14 @@ function runTool(cmd: string, args: string[], extraFd?: number): Promise<void> {
   });
 }
 
+/**
+ * Lazily unmounts whatever is mounted on `path` (a dead server's mount answers ENOTCONN
+ * to everything); nothing mounted, or no umount, is not an error.
+ */
+export function unmountLazy(path: string): Promise<void> {
+  return runTool('umount', ['-l', path]).catch(() => undefined);
+}
+
 export interface FuseMountOptions {
   /** The regular file to mount on (created if missing). */
   path: string;
@@ -95,7 +103,7 @@ export class FuseMount {
       } as unknown as ConstructorParameters<typeof Socket>[0]);
     } catch (err) {
       // A Node without the pipe binding: no mount may be left without a server.
-      await runTool('umount', ['-l', o.path]).catch(() => undefined);
+      await unmountLazy(o.path);
       closeSync(fd);
       throw err instanceof FuseMountError ? err : new FuseMountError(`cannot serve /dev/fuse: ${(err as Error).message}`);
     }
