@@ -6,6 +6,7 @@ import { IscsiServer } from '../iscsi/index.ts';
 import { loadEngineState, saveEngineState, ENGINE_STATE_VERSION, type PoolRecord } from './engine_state.ts';
 import { ExportRegistry, type ExportIoStats } from './export_registry.ts';
 import { LocalAttaches, type AttachableLun, type LocalAttachView } from './local_attach.ts';
+import type { KeptFds } from './kept_fds.ts';
 import type { LogicalUnit } from '../scsi/logical_unit.ts';
 import { lockDataDir, type DataDirLock } from './data_dir_lock.ts';
 import { checkPoolPath } from './pool_paths.ts';
@@ -37,6 +38,8 @@ export interface EngineOptions {
   rebuildThrottleMode?: RebuildThrottleModeName;
   /** Where local attaches (exports served over FUSE to this node) put their files (`--local-attach-dir`); unset: off. */
   localAttachDir?: string;
+  /** The /dev/fuse descriptors the FUSE keeper gave this worker (src/engine/fuse_keeper.ts). */
+  keptFds?: KeptFds;
   logger: Logger;
 }
 
@@ -79,7 +82,7 @@ export class Engine {
     this.dataDir = resolve(opts.dataDir);
     this.#log = opts.logger;
     this.#localDir = opts.localAttachDir === undefined ? undefined : resolve(opts.localAttachDir);
-    this.#local = new LocalAttaches(this.#localDir, opts.logger);
+    this.#local = new LocalAttaches(this.#localDir, opts.logger, opts.keptFds);
     this.#server = new IscsiServer({ ...opts.iscsi, logger: opts.logger });
     this.#replicaListen = opts.replica ?? { host: opts.iscsi.host, port: 0 };
     // The data dir is always a root: the engine's own pools live there.
@@ -154,7 +157,7 @@ export class Engine {
     await this.#exports.restore(state.targets, (p, v) => this.#openVolume(p, v));
     if (this.#localDir !== undefined) {
       await mkdir(this.#localDir, { recursive: true, mode: 0o700 });
-      await this.#local.clearStale();
+      await this.#local.start((p, v) => this.#attachableOrNone(p, v));
     }
   }
 

@@ -57,3 +57,12 @@ test('--pool-root repeats and must be absolute; --pool-heartbeat-ms is bounded',
   assert.throws(() => parseEngineArgs(['--pool-heartbeat-ms', '1'], {}), { code: 'INVALID_ARGUMENT' });
   assert.throws(() => parseEngineArgs(['--pool-heartbeat-ms', 'fast'], {}), { code: 'INVALID_ARGUMENT' });
 });
+
+test('local attach spares: 256 by default, 0 turns the keeper off, anything else is refused', () => {
+  assert.equal(parseEngineArgs([], {}).localAttachSpares, 256);
+  assert.equal(parseEngineArgs(['--local-attach-spares', '0'], {}).localAttachSpares, 0);
+  assert.equal(parseEngineArgs([], { BERTH_LOCAL_ATTACH_SPARES: '12' }).localAttachSpares, 12);
+  for (const bad of ['-1', '1.5', 'many', '4097', '']) {
+    assert.throws(() => parseEngineArgs([`--local-attach-spares=${bad}`], {}), { code: 'INVALID_ARGUMENT' }, bad);
+  }
+});

@@ -3,7 +3,7 @@ import { IO_MODES, isIoMode, type IoMode } from '../pool/pool_io_policy.ts';
 import { isThickZeroing, THICK_ZEROINGS, type ThickZeroing } from '../pool/pool_extent_supply.ts';
 import { InvalidArgumentError } from './errors.ts';
 import { MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS } from '../pool/pool_owner_policy.ts';
-import { isRebuildThrottleMode, RebuildThrottleMode, type RebuildThrottleModeName } from '../nexus/index.ts';
+import { isRebuildThrottleMode, RebuildThrottleMode, type RebuildThrottleModeName } from '../nexus/rebuild_throttle.ts';
 import { tokenFilePath } from '../util/auth_token_file.ts';
 
 export interface HostPort {
@@ -39,10 +39,14 @@ export interface EngineArgs {
   rebuildThrottleMode?: RebuildThrottleModeName;
   /** `--local-attach-dir DIR` or BERTH_LOCAL_ATTACH_DIR: serve exports to this node over FUSE (docs/local-attach.md). */
   localAttachDir?: string;
+  /** `--local-attach-spares N` or BERTH_LOCAL_ATTACH_SPARES: descriptors the FUSE keeper holds for new attaches; 0: no keeper. */
+  localAttachSpares: number;
 }
 
 export const DEFAULT_API_LISTEN = '127.0.0.1:9500';
 export const DEFAULT_ISCSI_LISTEN = '127.0.0.1:3260';
+export const DEFAULT_LOCAL_ATTACH_SPARES = 256;
+const MAX_LOCAL_ATTACH_SPARES = 4096;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** The flags parseEngineArgs accepts, for `--help` of the engine and of `npm start` (a test keeps them in step). */
@@ -59,6 +63,7 @@ export const ENGINE_FLAGS_HELP = `options:
   --pool-root DIR             pool files may also be created or imported under DIR (repeatable; the data dir always; block devices: /dev)
   --pool-heartbeat-ms MS      pool owner heartbeat (default 1000, or $BERTH_POOL_HEARTBEAT_MS; docs/pool-format.md)
   --local-attach-dir DIR      serve exported volumes to this node over FUSE, files in DIR (off without it; docs/local-attach.md)
+  --local-attach-spares N     with --local-attach-dir: /dev/fuse descriptors a keeper process holds so attaches survive a crash of the engine (default ${DEFAULT_LOCAL_ATTACH_SPARES}, or $BERTH_LOCAL_ATTACH_SPARES; 0: no keeper)
   --rebuild-throttle-mode M   adaptive (rebuilds yield to foreground I/O) or fixed, for nexuses that set none (default adaptive, or $BERTH_REBUILD_THROTTLE_MODE)
   --control-plane URL[,URL…]  register and heartbeat to these control planes (needs --node-id)
   --node-id ID                this node's name at the control plane
@@ -99,6 +104,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'pool-heartbeat-ms': { type: 'string' },
       'rebuild-throttle-mode': { type: 'string' },
       'local-attach-dir': { type: 'string' },
+      'local-attach-spares': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -121,6 +127,11 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (poolRoots?.some((r) => !r.startsWith('/'))) throw new InvalidArgumentError('--pool-root wants an absolute directory');
   const localAttachDir = values['local-attach-dir'] ?? env.BERTH_LOCAL_ATTACH_DIR;
   if (localAttachDir !== undefined && !localAttachDir.startsWith('/')) throw new InvalidArgumentError('--local-attach-dir wants an absolute directory');
+  const sparesText = values['local-attach-spares'] ?? env.BERTH_LOCAL_ATTACH_SPARES;
+  const localAttachSpares = sparesText === undefined ? DEFAULT_LOCAL_ATTACH_SPARES : Number(sparesText);
+  if (!/^\d+$/.test(sparesText ?? '0') || localAttachSpares > MAX_LOCAL_ATTACH_SPARES) {
+    throw new InvalidArgumentError(`--local-attach-spares must be an integer from 0 to ${MAX_LOCAL_ATTACH_SPARES}`);
+  }
   if (controlPlane !== undefined && values['node-id'] === undefined) throw new InvalidArgumentError('--control-plane needs --node-id');
   if (values['node-id'] !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,252}$/.test(values['node-id'])) {
     throw new InvalidArgumentError('--node-id must be letters, digits and . _ : / -');
@@ -142,6 +153,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ...(poolHeartbeatMs !== undefined ? { poolHeartbeatMs } : {}),
     ...(throttleMode !== undefined ? { rebuildThrottleMode: throttleMode } : {}),
     ...(localAttachDir !== undefined ? { localAttachDir } : {}),
+    localAttachSpares,
   };
 }
 

@@ -3,6 +3,7 @@ import { setDefaultIoMode } from '../pool/pool_file.ts';
 import { setThickZeroing } from '../pool/pool_extent_supply.ts';
 import type { Logger } from '../util/log.ts';
 import { Engine } from './engine.ts';
+import type { KeptFds } from './kept_fds.ts';
 import { buildApiServer } from './api/api_server.ts';
 import { formatHostPort, type EngineArgs } from './engine_args.ts';
 import { setUpApiAuth } from '../util/auth_setup.ts';
@@ -24,7 +25,7 @@ export interface RunningEngine {
  * Starts an engine and its API in this process, and logs the "engine ready" line that
  * scripts and tests wait for. Shared by `src/engine/main.ts` and the quick start.
  */
-export async function startEngineProcess(args: EngineArgs, logger: Logger): Promise<RunningEngine> {
+export async function startEngineProcess(args: EngineArgs, logger: Logger, keptFds?: KeptFds): Promise<RunningEngine> {
   setDefaultIoMode(args.ioMode);
   setThickZeroing(args.thickZeroing);
   // Refuse a network-reachable API without a token before anything is opened.
@@ -47,6 +48,7 @@ export async function startEngineProcess(args: EngineArgs, logger: Logger): Prom
     },
     ...(args.rebuildThrottleMode ? { rebuildThrottleMode: args.rebuildThrottleMode } : {}),
     ...(args.localAttachDir ? { localAttachDir: args.localAttachDir } : {}),
+    ...(keptFds ? { keptFds } : {}),
   });
   let api: FastifyInstance;
   try {

@@ -5,8 +5,10 @@
  * sessions (src/fuse/fuse_front.ts), so a volume must be exported first.
  *
  * The files live in one directory given at start-up (`--local-attach-dir`); without it
- * the feature is off. A mount does not outlive the engine: when the engine exits the
- * kernel fails the file's I/O (ENOTCONN), and the next start unmounts what is left.
+ * the feature is off. Under the FUSE keeper (src/engine/fuse_keeper.ts) a mount outlives
+ * this process: the next worker takes its connection over (`resume`). Without the keeper,
+ * or when the keeper itself dies, the kernel fails the file's I/O (ENOTCONN), and the
+ * next start unmounts what is left.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import { BerthError } from '../util/errors.ts';
 import { FuseFront, type FuseGeometry } from '../fuse/fuse_front.ts';
 import { FuseMount, FuseMountError, unmountLazy } from '../fuse/fuse_mount.ts';
 import type { ITNexus, ScsiTarget } from '../scsi/types.ts';
+import type { KeptFds } from './kept_fds.ts';
 
 export class LocalAttachDisabledError extends BerthError {
   constructor() { super('LOCAL_ATTACH_DISABLED', 'local attach is off: start the engine with --local-attach-dir DIR'); }
@@ -24,6 +27,11 @@ export class LocalAttachExistsError extends BerthError {
 }
 export class LocalAttachNotFoundError extends BerthError {
   constructor(key: string) { super('LOCAL_ATTACH_NOT_FOUND', `volume '${key}' has no local attach`); }
+}
+export class LocalAttachExhaustedError extends BerthError {
+  constructor() {
+    super('LOCAL_ATTACH_EXHAUSTED', 'no spare /dev/fuse descriptor is left in this engine worker (--local-attach-spares); a restart of the engine tops them up');
+  }
 }
 export class LocalAttachInUseError extends BerthError {
   constructor(path: string) { super('LOCAL_ATTACH_IN_USE', `${path} is in use (a loop device or an open file); detach that first`); }
@@ -46,6 +54,12 @@ export interface LocalAttachView {
   path: string;
   /** Requests answered with an error since the attach, by errno number. */
   errors: Record<string, number>;
+  /** Whether the connection outlives this engine process (held by the FUSE keeper). */
+  kept: boolean;
+  /** Requests the kernel sent again after this process took the connection over. */
+  resent: number;
+  /** Requests read and not yet answered. */
+  inFlight: number;
 }
 
 interface Live {
@@ -54,8 +68,10 @@ interface Live {
   mount: FuseMount;
   front: FuseFront;
   nexus: ITNexus;
-  /** The export currently served (swapped by rebind). */
-  unit: AttachableLun;
+  /** The export currently served (swapped by rebind); none while it is replaced or not yet back. */
+  unit: AttachableLun | undefined;
+  /** The kept descriptor (fuse_keeper.ts), if the keeper holds this connection. */
+  keptFd: number | undefined;
 }
 
 /** The file name for a volume: pool and volume names are [A-Za-z0-9._-] (docs/api.md), joined by '@'. */
@@ -66,18 +82,34 @@ function fileName(pool: string, volume: string): string {
 export class LocalAttaches {
   readonly #dir: string | undefined;
   readonly #log: Logger;
+  readonly #kept: KeptFds | undefined;
   readonly #live = new Map<string, Live>();
 
-  constructor(dir: string | undefined, log: Logger) {
+  constructor(dir: string | undefined, log: Logger, kept?: KeptFds) {
     this.#dir = dir;
     this.#log = log;
+    this.#kept = kept;
   }
 
-  /** A previous engine's mounts are dead (ENOTCONN): take them down so the names can be reused. */
-  async clearStale(): Promise<void> {
+  /**
+   * At start: takes over the connections a dead worker served (under the keeper), then
+   * unmounts every other file in the directory: a previous engine's mounts there are dead
+   * (ENOTCONN), and their names must be free for new attaches.
+   */
+  async start(unitOf: (pool: string, volume: string) => AttachableLun | undefined): Promise<void> {
     if (this.#dir === undefined) return;
+    for (const slot of this.#kept?.takeInherited() ?? []) {
+      const { pool, volume, path } = slot.record!;
+      try {
+        this.#resume(pool, volume, path, slot.fd, unitOf(pool, volume));
+      } catch (err) {
+        this.#kept!.release(slot.fd);
+        this.#log.warn({ pool, volume, path, err }, 'local attach not taken over');
+      }
+    }
+    const served = new Set([...this.#live.values()].map((l) => l.mount.path));
     const names = await readdir(this.#dir).catch(() => [] as string[]);
-    for (const n of names) await unmountLazy(join(this.#dir, n));
+    for (const n of names) if (!served.has(join(this.#dir, n))) await unmountLazy(join(this.#dir, n));
   }
 
   has(pool: string, volume: string): string | undefined {
@@ -90,46 +122,77 @@ export class LocalAttaches {
     const existing = this.#live.get(key);
     if (existing) throw new LocalAttachExistsError(key, existing.mount.path);
     const path = join(this.#dir, fileName(pool, volume));
+    let keptFd: number | undefined;
+    if (this.#kept) {
+      // Under the keeper every attach is kept: one that would die with this process is refused, so callers take the iSCSI path.
+      keptFd = this.#kept.takeSpare({ pool, volume, path });
+      if (keptFd === undefined) throw new LocalAttachExhaustedError();
+    }
+    const live = this.#newLive(pool, volume, unit, keptFd);
+    await unmountLazy(path);
+    try {
+      live.mount = await FuseMount.mount({
+        path, source: `berth:${key}`, maxWrite: LOCAL_ATTACH_MAX_WRITE, onRequest: live.onRequest, onGone: (why) => this.#gone(key, why),
+        ...(keptFd !== undefined ? { fd: keptFd } : {}),
+      });
+    } catch (err) {
+      unit.target.nexusRemoved(live.nexus);
+      if (keptFd !== undefined) this.#kept!.release(keptFd);
+      throw err;
+    }
+    this.#live.set(key, live);
+    this.#log.info({ pool, volume, path, kept: keptFd !== undefined }, 'local attach mounted');
+    return this.#view(live);
+  }
+
+  /** A connection whose server died: served again, from the export if it is back (else its requests wait, as after unbind). */
+  #resume(pool: string, volume: string, path: string, fd: number, unit: AttachableLun | undefined): void {
+    const key = `${pool}/${volume}`;
+    const live = this.#newLive(pool, volume, unit, fd);
+    let adopted;
+    try {
+      adopted = FuseMount.adopt({ path, fd, maxWrite: LOCAL_ATTACH_MAX_WRITE, onRequest: live.onRequest, onGone: (why) => this.#gone(key, why) });
+    } catch (err) {
+      unit?.target.nexusRemoved(live.nexus);
+      throw err;
+    }
+    live.mount = adopted.mount;
+    this.#live.set(key, live);
+    if (!adopted.resend) this.#log.error({ pool, volume, path }, 'the kernel does not resend requests (FUSE_NOTIFY_RESEND needs Linux 6.9): those in flight when the last engine died stay unanswered');
+    this.#log.info({ pool, volume, path, bound: unit !== undefined }, 'local attach taken over from the previous engine worker');
+  }
+
+  /** The parts of an attach that exist before its mount (the mount is set once made). */
+  #newLive(pool: string, volume: string, unit: AttachableLun | undefined, keptFd: number | undefined): Live & { onRequest: (buf: Buffer, n: number) => void } {
+    const key = `${pool}/${volume}`;
     // The attach's own SCSI initiator port (I_T nexus): reservations and unit attentions key on it.
+    const iqn = unit?.iqn ?? `berth:${key}`;
     const nexus: ITNexus = {
-      id: `local:${key}`, initiatorName: `${unit.iqn}:local-attach`, isid: '000000000000',
-      targetName: unit.iqn, tpgt: 1, relativeTargetPortId: 1,
+      id: `local:${key}`, initiatorName: `${iqn}:local-attach`, isid: '000000000000',
+      targetName: iqn, tpgt: 1, relativeTargetPortId: 1,
     };
-    // Set before the first request can arrive: the socket reads only in a later poll phase.
-    let mount: FuseMount | undefined;
-    const front = new FuseFront({
-      unit, nexus, maxWrite: LOCAL_ATTACH_MAX_WRITE,
+    const live = { pool, volume, nexus, unit, keptFd } as Live & { onRequest: (buf: Buffer, n: number) => void };
+    live.front = new FuseFront({
+      ...(unit ? { unit } : {}), nexus, maxWrite: LOCAL_ATTACH_MAX_WRITE,
+      // The mount is set before the first request can arrive: the socket reads only in a later poll phase.
       send: (reply) => {
         try {
-          mount?.send(reply);
+          live.mount?.send(reply);
         } catch (err) {
           // A reply the kernel refused (EINVAL) is our bug; the request fails in the kernel, the engine goes on.
           this.#log.error({ pool, volume, err }, 'local attach reply refused by the kernel');
         }
       },
     });
-    await unmountLazy(path);
-    unit.target.nexusAdded(nexus);
-    try {
-      mount = await FuseMount.mount({
-        path, source: `berth:${key}`, maxWrite: LOCAL_ATTACH_MAX_WRITE,
-        onRequest: (buf, n) => {
-          try {
-            front.handle(buf, n);
-          } catch (err) {
-            this.#log.error({ pool, volume, err }, 'local attach request failed');
-          }
-        },
-        onGone: (why) => this.#gone(key, why),
-      });
-    } catch (err) {
-      unit.target.nexusRemoved(nexus);
-      throw err;
-    }
-    const live: Live = { pool, volume, mount, front, nexus, unit };
-    this.#live.set(key, live);
-    this.#log.info({ pool, volume, path }, 'local attach mounted');
-    return this.#view(live);
+    live.onRequest = (buf, n) => {
+      try {
+        live.front.handle(buf, n);
+      } catch (err) {
+        this.#log.error({ pool, volume, err }, 'local attach request failed');
+      }
+    };
+    unit?.target.nexusAdded(nexus);
+    return live;
   }
 
   async detach(pool: string, volume: string): Promise<void> {
@@ -153,7 +216,8 @@ export class LocalAttaches {
     const live = this.#live.get(`${pool}/${volume}`);
     if (!live) return;
     live.front.unbind();
-    live.unit.target.nexusRemoved(live.nexus);
+    live.unit?.target.nexusRemoved(live.nexus);
+    live.unit = undefined;
   }
 
   /** The volume is exported again: its file is served from the new logical unit. */
@@ -170,7 +234,7 @@ export class LocalAttaches {
     return [...this.#live.values()].map((l) => this.#view(l));
   }
 
-  /** Engine shutdown: the mounts cannot outlive the process; detach them lazily. */
+  /** Engine shutdown: the mounts do not outlive a clean stop; detach them lazily. */
   async closeAll(): Promise<void> {
     for (const [key, live] of this.#live) {
       await live.mount.unmount(true).catch(() => undefined);
@@ -188,12 +252,15 @@ export class LocalAttaches {
   #drop(key: string, live: Live): void {
     if (this.#live.get(key) !== live) return;
     this.#live.delete(key);
-    live.unit.target.nexusRemoved(live.nexus);
+    live.unit?.target.nexusRemoved(live.nexus);
+    if (live.keptFd !== undefined) this.#kept?.release(live.keptFd);
   }
 
   #view(l: Live): LocalAttachView {
     const errors: Record<string, number> = {};
     for (const [errno, n] of l.front.errors) errors[String(errno)] = n;
-    return { pool: l.pool, volume: l.volume, path: l.mount.path, errors };
+    return {
+      pool: l.pool, volume: l.volume, path: l.mount.path, errors, kept: l.keptFd !== undefined, resent: l.front.resent, inFlight: l.front.inFlight,
+    };
   }
 }

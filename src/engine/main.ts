@@ -3,9 +3,7 @@ import { createLogger } from '../util/log.ts';
 import { errorCode } from '../util/errors.ts';
 import { ENGINE_FLAGS_HELP, parseEngineArgs } from './engine_args.ts';
 import { answerHelpOrVersion } from '../util/entry_point.ts';
-import { startEngineProcess, stopOnSignals } from './engine_process.ts';
-import { startHeartbeat } from './heartbeat.ts';
-import { API_VERSION } from './api/api_server.ts';
+import { KEEPER_LAYOUT_ENV } from './fuse_keeper_protocol.ts';
 
 const ENGINE_USAGE = `usage: bin/berth-engine [options]      (or: node src/engine/main.ts with Node 24)
 
@@ -19,7 +17,8 @@ ${ENGINE_FLAGS_HELP}
 
 /**
  * The engine process (usage above). With --control-plane the engine heartbeats to the
- * control plane (src/engine/heartbeat.ts).
+ * control plane (src/engine/heartbeat.ts). With --local-attach-dir this process becomes
+ * the FUSE keeper and runs the engine as its child (src/engine/fuse_keeper.ts).
  */
 async function main(): Promise<void> {
   answerHelpOrVersion(process.argv.slice(2), 'berth-engine', ENGINE_USAGE);
@@ -30,9 +29,27 @@ async function main(): Promise<void> {
     process.stderr.write(`berth-engine: ${(err as Error).message}\n(bin/berth-engine --help lists the options)\n`);
     process.exit(2);
   }
+  const worker = process.env[KEEPER_LAYOUT_ENV] !== undefined;
+  if (!worker && args.localAttachDir !== undefined && args.localAttachSpares > 0) {
+    // Imported only here, and the engine only below: the keeper stays a small process (no pools, no API).
+    const { runFuseKeeper } = await import('./fuse_keeper.ts');
+    runFuseKeeper({ spares: args.localAttachSpares, logger: createLogger({ level: args.logLevel, name: 'berth-engine-keeper' }) });
+    return;
+  }
+  const { startEngineProcess, stopOnSignals } = await import('./engine_process.ts');
+  const { startHeartbeat } = await import('./heartbeat.ts');
+  const { API_VERSION } = await import('./api/api_server.ts');
+  const { KeptFds } = await import('./kept_fds.ts');
   const logger = createLogger({ level: args.logLevel, name: 'berth-engine' });
   try {
-    const running = await startEngineProcess(args, logger);
+    let kept: InstanceType<typeof KeptFds> | undefined;
+    if (worker) {
+      // The keeper is gone: so are the kept connections, and this process must not outlive it either.
+      process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+      kept = KeptFds.fromEnv();
+    }
+    const running = await startEngineProcess(args, logger, kept);
+    kept?.ready();
     const stopBeat = args.controlPlane === undefined || args.nodeId === undefined ? undefined : startHeartbeat({
       engine: running.engine, controlPlanes: args.controlPlane, nodeId: args.nodeId, labels: args.labels ?? {},
       endpoint: new URL(running.apiUrl).host, engineVersion: API_VERSION, logger,

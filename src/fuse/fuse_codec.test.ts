@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Errno, FuseOp, FuseProtocolError, initReply, InitFlag, IN_HEADER_BYTES, OUT_HEADER_BYTES, parseRequest, attrReply } from './fuse_codec.ts';
+import {
+  Errno, FuseOp, FuseProtocolError, initReply, InitFlag, IN_HEADER_BYTES, NOTIFY_RESEND, notifyResend, OUT_HEADER_BYTES, parseRequest, attrReply,
+} from './fuse_codec.ts';
 import { fuseMessage } from './fuse_test_util.ts';
 
 test('INIT, READ, WRITE, FSYNC, SETATTR and FALLOCATE bodies are read at their fields', () => {
@@ -75,6 +77,14 @@ test('the attribute reply describes one regular file of the volume size', () => 
   assert.equal(a.readBigUInt64LE(8), BigInt(3 * 2 ** 30));
   assert.equal(a.readUInt32LE(60), 0o100600);
   assert.equal(a.readUInt32LE(80), 512);
+});
+
+test('the resend notification is a bare header: its own length, the notify code where an error goes, unique 0', () => {
+  const n = notifyResend();
+  assert.equal(n.length, OUT_HEADER_BYTES);
+  assert.equal(n.readUInt32LE(0), OUT_HEADER_BYTES);
+  assert.equal(n.readInt32LE(4), NOTIFY_RESEND);
+  assert.equal(n.readBigUInt64LE(8), 0n);
 });
 
 test('fuzz: any bytes parse to a request or a FuseProtocolError, never anything else', () => {

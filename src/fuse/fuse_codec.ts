@@ -141,6 +141,23 @@ export function errorReply(unique: bigint, errno: number): Buffer {
   return replyHeader(unique, errno, 0);
 }
 
+/** fuse_notify_code FUSE_NOTIFY_RESEND (Linux 6.9). */
+export const NOTIFY_RESEND = 7;
+/** FUSE_UNIQUE_RESEND: the kernel marks a request it sends again with this bit of `unique`. */
+export const UNIQUE_RESEND_BIT = 1n << 63n;
+
+/**
+ * The notification that asks the kernel to send again every request a server has read
+ * and not answered: a header with `unique` 0 and the notify code where a reply's error
+ * goes. A server that takes over a connection from a dead one sends it first.
+ */
+export function notifyResend(): Buffer {
+  const out = Buffer.alloc(OUT_HEADER_BYTES);
+  out.writeUInt32LE(OUT_HEADER_BYTES, 0);
+  out.writeInt32LE(NOTIFY_RESEND, 4);
+  return out;
+}
+
 export interface InitAnswer {
   /** Largest WRITE the kernel may send (bytes); the read buffer must hold it plus headers. */
   maxWrite: number;

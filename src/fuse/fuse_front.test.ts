@@ -2,25 +2,27 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { harness, nexus, type Harness } from '../scsi/testing.ts';
 import { MediumError } from '../block/errors.ts';
-import { Errno, FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FuseOp, OUT_HEADER_BYTES } from './fuse_codec.ts';
-import { FuseFront } from './fuse_front.ts';
+import { Errno, FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FuseOp, OUT_HEADER_BYTES, UNIQUE_RESEND_BIT } from './fuse_codec.ts';
+import { FuseFront, type FuseUnit } from './fuse_front.ts';
 import { fallocateBody, fuseMessage, readBody, writeBody } from './fuse_test_util.ts';
 
 interface Kit {
   h: Harness;
   front: FuseFront;
+  unit: FuseUnit;
   /** Sends one request and waits for its reply: [errno, body]. */
-  ask(opcode: number, body: Buffer, nodeid?: bigint): Promise<[number, Buffer]>;
+  ask(opcode: number, body: Buffer, nodeid?: bigint, resend?: boolean): Promise<[number, Buffer]>;
 }
 
-function kit(opts: { blockSize?: number; blockCount?: number; thin?: boolean } = {}): Kit {
+function kit(opts: { blockSize?: number; blockCount?: number; thin?: boolean; unbound?: boolean; unboundWaitMs?: number } = {}): Kit {
   const h = harness({ blockCount: opts.blockCount ?? 2048, blockSize: opts.blockSize ?? 512, thin: opts.thin ?? true });
   const waiting = new Map<bigint, (r: [number, Buffer]) => void>();
   const nx = nexus(7);
   h.target.nexusAdded(nx);
+  const unit: FuseUnit = { target: h.target, lun: 0, geometry: () => ({ blockSize: h.device.blockSize, blockCount: h.device.blockCount, thin: h.device.thin }) };
   const front = new FuseFront({
-    unit: { target: h.target, lun: 0, geometry: () => ({ blockSize: h.device.blockSize, blockCount: h.device.blockCount, thin: h.device.thin }) },
-    nexus: nx, maxWrite: 128 * 1024,
+    ...(opts.unbound === true ? {} : { unit }), nexus: nx, maxWrite: 128 * 1024,
+    ...(opts.unboundWaitMs !== undefined ? { unboundWaitMs: opts.unboundWaitMs } : {}),
     send: (reply) => {
       assert.equal(reply.readUInt32LE(0), reply.length, 'a reply states its own length');
       const u = reply.readBigUInt64LE(8);
@@ -30,9 +32,9 @@ function kit(opts: { blockSize?: number; blockCount?: number; thin?: boolean } =
   });
   let unique = 100n;
   return {
-    h, front,
-    ask(opcode, body, nodeid = 1n) {
-      const u = unique++;
+    h, front, unit,
+    ask(opcode, body, nodeid = 1n, resend = false) {
+      const u = (unique++) | (resend ? UNIQUE_RESEND_BIT : 0n);
       const p = new Promise<[number, Buffer]>((resolve) => waiting.set(u, resolve));
       const [buf, n] = fuseMessage(opcode, u, body, nodeid);
       front.handle(buf, n);
@@ -165,4 +167,30 @@ test('unbound (its export being replaced), requests wait for the next unit; with
   await new Promise((r) => setTimeout(r, 60));
   assert.equal(replies.length, 1);
   assert.equal(replies[0].readInt32LE(4), -Errno.EIO);
+});
+
+test('a front taken over before its export is back holds every request, size included, until a unit is bound; resent ones are counted', async () => {
+  const k = kit({ unbound: true });
+  const answered: string[] = [];
+  const data = pattern(4096, 9);
+  const write = k.ask(FuseOp.WRITE, writeBody(8192, data), 1n, true).then((r) => { answered.push('write'); return r; });
+  const attr = k.ask(FuseOp.GETATTR, Buffer.alloc(16)).then((r) => { answered.push('getattr'); return r; });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(answered, [], 'nothing is answered without a unit: a size of 0 would cut the kernel\'s reads short');
+  assert.equal(k.front.resent, 1);
+  k.front.rebind(k.unit);
+  const [we] = await write;
+  const [ae, ab] = await attr;
+  assert.equal(we, 0);
+  assert.equal(ae, 0);
+  assert.equal(ab.readBigUInt64LE(16 + 8), BigInt(2048 * 512), 'the size is the unit\'s');
+  assert.deepEqual(answered.sort(), ['getattr', 'write']);
+  assert.deepEqual(await k.h.device.read(16, 8), data);
+  assert.equal(k.front.inFlight, 0);
+});
+
+test('a taken-over front whose unit never comes fails its requests with EIO', async () => {
+  const k = kit({ unbound: true, unboundWaitMs: 5 });
+  const [e] = await k.ask(FuseOp.READ, readBody(0, 4096));
+  assert.equal(e, Errno.EIO);
 });

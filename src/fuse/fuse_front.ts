@@ -11,7 +11,8 @@ import type { ITNexus, ScsiResponse, ScsiTarget, ScsiTask } from '../scsi/types.
 import { ScsiStatus } from '../scsi/types.ts';
 import {
   attrReply, Errno, errorReply, FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FALLOC_ZERO_RANGE, FATTR_GID, FATTR_MODE, FATTR_SIZE, FATTR_UID,
-  FuseOp, FuseProtocolError, initReply, openReply, OUT_HEADER_BYTES, parseHeader, parseRequest, replyHeader, statfsReply, writeReply,
+  FuseOp, FuseProtocolError, initReply, openReply, OUT_HEADER_BYTES, parseHeader, parseRequest, replyHeader, statfsReply, UNIQUE_RESEND_BIT,
+  writeReply,
   type FuseRequest,
 } from './fuse_codec.ts';
 import { errnoOfResponse, RETRY_LIMIT } from './fuse_errno.ts';
@@ -31,7 +32,8 @@ export interface FuseUnit {
 }
 
 export interface FuseFrontOptions {
-  unit: FuseUnit;
+  /** Absent: the front starts unbound (a connection taken over before its export is back). */
+  unit?: FuseUnit;
   nexus: ITNexus;
   /** How long requests wait for a unit after unbind() before they fail with EIO (default 30 s). */
   unboundWaitMs?: number;
@@ -77,18 +79,22 @@ export class FuseFront {
   #drained: (() => void) | undefined;
   /** Requests answered with an error, by errno: for the export's view. */
   readonly errors = new Map<number, number>();
+  /** Requests the kernel sent again (a connection taken over from a dead server). */
+  resent = 0;
+  /** I/O requests read and not yet answered. */
+  inFlight = 0;
   /** Write data and read replies of 16 KiB and more: a fresh 128 KiB ArrayBuffer per request feeds V8's full collections. */
   readonly #buffers = new IoBufferPool(FRONT_POOL_FREE_BYTES);
 
   #unit: FuseUnit | undefined;
-  /** The geometry last seen, for GETATTR while no unit is bound. */
-  #lastGeometry: FuseGeometry;
+  /** The geometry last seen, for GETATTR while no unit is bound; undefined until a unit was bound once. */
+  #lastGeometry: FuseGeometry | undefined;
   #waiters: { resolve: (u: FuseUnit) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
 
   constructor(o: FuseFrontOptions) {
     this.#o = o;
     this.#unit = o.unit;
-    this.#lastGeometry = o.unit.geometry();
+    this.#lastGeometry = o.unit?.geometry();
   }
 
   /**
@@ -109,9 +115,10 @@ export class FuseFront {
     }
   }
 
+  /** Only after #dispatch's gate: a unit has been bound once. */
   #geometry(): FuseGeometry {
     if (this.#unit) this.#lastGeometry = this.#unit.geometry();
-    return this.#lastGeometry;
+    return this.#lastGeometry!;
   }
 
   #bound(): Promise<FuseUnit> {
@@ -131,7 +138,9 @@ export class FuseFront {
   /** One message read from /dev/fuse. `buf` may be reused as soon as this returns. */
   handle(buf: Buffer, n: number): void {
     try {
-      this.#dispatch(parseRequest(buf, n));
+      const req = parseRequest(buf, n);
+      if (req.h.unique >= UNIQUE_RESEND_BIT) this.resent++;
+      this.#dispatch(req);
     } catch (err) {
       // Every request the kernel can name gets an answer, or its caller would wait forever.
       let unique: bigint;
@@ -144,6 +153,7 @@ export class FuseFront {
   #dispatch(req: FuseRequest): void {
     const u = req.h.unique;
     if (req.op === 'noreply') return;
+    if (this.#lastGeometry === undefined && req.op !== 'init') { this.#afterBind(req); return; }
     if (req.op === 'init') { this.#o.send(initReply(req, { maxWrite: this.#o.maxWrite, maxReadahead: 128 * 1024 })); return; }
     if (req.h.nodeid !== 1n) { this.#fail(u, Errno.ENOENT); return; }
     switch (req.op) {
@@ -161,6 +171,16 @@ export class FuseFront {
       case 'fallocate': this.#answer(u, this.#fallocate(req.offset, req.length, req.mode).then(() => replyHeader(u, 0, 0))); return;
       default: this.#other(req.h.opcode, u);
     }
+  }
+
+  /**
+   * Not even the size is known before the first unit (a taken-over connection whose
+   * export is not back yet): a size of 0 would make the kernel cut reads short, so every
+   * request waits for the unit, in order, and fails with EIO if it does not come.
+   */
+  #afterBind(req: FuseRequest): void {
+    const held = req.op === 'write' ? { ...req, data: Buffer.from(req.data) } : req;
+    this.#bound().then(() => this.#dispatch(held), () => this.#fail(req.h.unique, Errno.EIO));
   }
 
   #other(opcode: number, u: bigint): void {
@@ -191,11 +211,16 @@ export class FuseFront {
   }
 
   #answer(u: bigint, p: Promise<Buffer>): void {
+    this.inFlight++;
     p.then((reply) => {
+      this.inFlight--;
       this.#o.send(reply);
       // send() wrote it synchronously: a pooled read reply can be lent again.
       this.#buffers.release(reply);
-    }, (err: unknown) => this.#fail(u, err instanceof Refusal ? err.errno : Errno.EIO));
+    }, (err: unknown) => {
+      this.inFlight--;
+      this.#fail(u, err instanceof Refusal ? err.errno : Errno.EIO);
+    });
   }
 
   #fail(u: bigint, errno: number): void {

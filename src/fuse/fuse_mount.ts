@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { BerthError } from '../util/errors.ts';
-import { IN_HEADER_BYTES } from './fuse_codec.ts';
+import { IN_HEADER_BYTES, notifyResend } from './fuse_codec.ts';
 
 export class FuseMountError extends BerthError {
   constructor(message: string) { super('FUSE_MOUNT_FAILED', message); }
@@ -56,17 +56,37 @@ export function unmountLazy(path: string): Promise<void> {
   return runTool('umount', ['-l', path]).catch(() => undefined);
 }
 
-export interface FuseMountOptions {
-  /** The regular file to mount on (created if missing). */
-  path: string;
-  /** What /proc/mounts shows as the source. */
-  source: string;
+export interface FuseServeOptions {
   /** Largest WRITE the kernel may send: sizes the read buffer. */
   maxWrite: number;
   /** Each request; the buffer is reused once this returns. */
   onRequest: (buf: Buffer, n: number) => void;
   /** The connection ended (unmounted, or aborted through /sys/fs/fuse/connections). */
   onGone: (why: string) => void;
+}
+
+export interface FuseMountOptions extends FuseServeOptions {
+  /** The regular file to mount on (created if missing). */
+  path: string;
+  /** What /proc/mounts shows as the source. */
+  source: string;
+  /**
+   * An open, unused /dev/fuse descriptor to mount with (one a keeper process also holds,
+   * so the connection outlives this process); by default one is opened. Closed on failure.
+   */
+  fd?: number;
+}
+
+export interface FuseAdoptOptions extends FuseServeOptions {
+  /** Where the connection is mounted (for unmount and messages). */
+  path: string;
+  /** A /dev/fuse descriptor of a live connection whose previous server died. */
+  fd: number;
+}
+
+/** The descriptor was never mounted, or its connection has ended: nothing to take over. */
+export class FuseNotConnectedError extends BerthError {
+  constructor(path: string, why: string) { super('FUSE_NOT_CONNECTED', `no FUSE connection to take over at ${path}: ${why}`); }
 }
 
 export class FuseMount {
@@ -85,7 +105,7 @@ export class FuseMount {
 
   static async mount(o: FuseMountOptions): Promise<FuseMount> {
     writeFileSync(o.path, '', { flag: 'a', mode: 0o600 });
-    const fd = openSync('/dev/fuse', 'r+');
+    const fd = o.fd ?? openSync('/dev/fuse', 'r+');
     try {
       const opts = `fd=3,rootmode=100000,user_id=0,group_id=0,allow_other,default_permissions,subtype=berth,max_read=${o.maxWrite}`;
       await runTool('mount', ['-i', '-t', 'fuse', '-o', opts, o.source, o.path], fd);
@@ -94,6 +114,46 @@ export class FuseMount {
       throw err;
     }
     // Reading before mount(2) bound the descriptor fails with EPERM: start only now.
+    try {
+      return FuseMount.#serve(o.path, fd, o);
+    } catch (err) {
+      // A Node without the pipe binding: no mount may be left without a server.
+      await unmountLazy(o.path);
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  /**
+   * Serves a connection another process mounted and served until it died (the keeper
+   * kept the descriptor open, src/engine/fuse_keeper.ts). The kernel is first asked to
+   * send again what the dead server read and never answered (FUSE_NOTIFY_RESEND, Linux
+   * 6.9); those requests arrive with UNIQUE_RESEND_BIT set. `resend` says whether the
+   * kernel took that notification; an older kernel's requests in flight stay unanswered.
+   */
+  static adopt(o: FuseAdoptOptions): { mount: FuseMount; resend: boolean } {
+    let resend = true;
+    try {
+      writeSync(o.fd, notifyResend());
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // EPERM: never mounted; ENODEV: the connection has ended (unmounted or aborted).
+      if (code === 'EPERM' || code === 'ENODEV') {
+        closeSync(o.fd);
+        throw new FuseNotConnectedError(o.path, code === 'EPERM' ? 'the descriptor was never mounted' : 'the connection has ended');
+      }
+      if (code !== 'EINVAL') throw err;
+      resend = false;
+    }
+    try {
+      return { mount: FuseMount.#serve(o.path, o.fd, o), resend };
+    } catch (err) {
+      closeSync(o.fd);
+      throw err;
+    }
+  }
+
+  static #serve(path: string, fd: number, o: FuseServeOptions): FuseMount {
     const buffer = Buffer.allocUnsafe(o.maxWrite + IN_HEADER_BYTES + 4096);
     let socket: Socket;
     try {
@@ -102,12 +162,9 @@ export class FuseMount {
         onread: { buffer, callback: (n: number, buf: Uint8Array) => { o.onRequest(buf as Buffer, n); return true; } },
       } as unknown as ConstructorParameters<typeof Socket>[0]);
     } catch (err) {
-      // A Node without the pipe binding: no mount may be left without a server.
-      await unmountLazy(o.path);
-      closeSync(fd);
       throw err instanceof FuseMountError ? err : new FuseMountError(`cannot serve /dev/fuse: ${(err as Error).message}`);
     }
-    const m = new FuseMount(o.path, fd, socket);
+    const m = new FuseMount(path, fd, socket);
     socket.on('error', (err: NodeJS.ErrnoException) => m.#gone(o, err.code === 'ENODEV' ? 'unmounted' : err.message));
     socket.on('end', () => m.#gone(o, 'unmounted'));
     return m;
@@ -138,7 +195,7 @@ export class FuseMount {
     this.#close();
   }
 
-  #gone(o: FuseMountOptions, why: string): void {
+  #gone(o: FuseServeOptions, why: string): void {
     if (this.#closed) return;
     this.#close();
     if (!this.#unmounting) o.onGone(why);

@@ -2,8 +2,9 @@
  * Local attach (docs/local-attach.md) against the real kernel: the engine mounts an
  * export's FUSE file, a loop device goes on it, ext4 is made and written; the same bytes
  * read back over iSCSI; the export replaced under the file; refusals while in use; and
- * after a kill -9 of the engine the
+ * after a kill -9 of the whole engine (its FUSE keeper, so the worker goes too) the
  * writes acknowledged by fsync are there when a restarted engine serves the file again.
+ * A kill of the worker alone is engine_local_attach_keeper.test.ts.
  * Loop devices, mounts and engines are removed in `finally`, pass or fail.
  */
 import { test } from 'node:test';
@@ -12,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEngine, type EngineProcess } from '../helpers/engine_process.ts';
-import { run, sleep } from '../helpers/tools.ts';
+import { pidAlive, run, sleep, waitFor } from '../helpers/tools.ts';
 import { assertQemuOk, berth, call, ok, provision, qemuIo, refused, withTmp, MiB } from './engine_kit.ts';
 
 const VOLUME_BYTES = 128 * MiB;
@@ -136,7 +137,10 @@ test('kill -9 of the engine: fsync-acknowledged writes are served again after a 
     await writeFile(src, data);
     // dd's fsync is the acknowledgement: everything before it returned must survive.
     await run('dd', [`if=${src}`, `of=${loop}`, 'bs=1M', 'seek=5', 'conv=fsync', 'status=none']);
+    // The keeper (the engine's own process) is what dies: its worker follows it, and with both gone the connection ends.
+    const worker = Number((await readFile(`/proc/${engine.pid}/task/${engine.pid}/children`, 'utf8')).trim());
     await engine.kill();
+    await waitFor('the engine worker to follow its keeper', () => (pidAlive(worker) ? undefined : true), 30_000);
     // The kernel has lost the server: the file's I/O fails rather than hangs.
     const dead = await call(engine.api, 'GET', '/v1/local-attaches').catch(() => undefined);
     assert.equal(dead, undefined, 'the engine is gone');

@@ -146,6 +146,9 @@ export const localAttachSchema = {
   properties: {
     pool: { type: 'string' }, volume: { type: 'string' }, path: { type: 'string' },
     errors: { type: 'object', additionalProperties: { type: 'integer' }, description: 'requests answered with an error, by errno number' },
+    kept: { type: 'boolean', description: 'the FUSE keeper holds the connection: it outlives a crash of the engine worker' },
+    resent: { type: 'integer', description: 'requests the kernel sent again after this engine took the connection over' },
+    inFlight: { type: 'integer', description: 'requests read and not yet answered' },
   },
 } as const;
 
