@@ -21,6 +21,7 @@ import { interleave, volumeBytesFor, type PgbenchOptions, type PgContender } fro
 import { PG_MODES, pgTable } from './pgbench_table.ts';
 import { fioPath, run } from '../test/helpers/tools.ts';
 import { startTarget, TargetKind, type RunningTarget } from './targets.ts';
+import { withChildren } from './proc_stat.ts';
 
 const BERTH = 'Berth';
 const RAW = 'raw file';
@@ -61,7 +62,8 @@ export async function runPgbenchSingle(o: PgbenchOptions, bin: string): Promise<
     const tag = `pg${process.pid}`;
     const sides: { name: string; attach: () => Promise<Attached>; pids: number[] }[] = [
       { name: BERTH, attach: () => attachIscsi(target!.url, scratch, `${tag}-berth`), pids: [target.pid] },
-      { name: LOCAL, attach: () => attachLocalFuse(l.api!, 'bench', 'vol'), pids: [l.pid] },
+      // The keeper and its worker: the worker's CPU is the engine's.
+      { name: LOCAL, attach: () => attachLocalFuse(l.api!, 'bench', 'vol'), pids: withChildren(l.pid) },
       { name: RAW, attach: () => attachRawFileQsd(scratch, `${tag}-raw`, size), pids: [] },
       { name: LOOP, attach: () => attachLocalLoop(scratch, `${tag}-loop`, size), pids: [] },
     ];

@@ -18,6 +18,21 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / USER_HZ;
 }
 
+/**
+ * A process and its children: an engine started with --local-attach-dir is a FUSE keeper
+ * whose child, the worker, does the work (src/engine/fuse_keeper.ts). Read once, when
+ * the process is up.
+ */
+export function withChildren(pid: number): number[] {
+  let text = '';
+  try {
+    text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    // Gone, or a kernel without the file: the process alone.
+  }
+  return [pid, ...text.trim().split(/\s+/).filter((t) => t.length > 0).map(Number)];
+}
+
 /** VmRSS in bytes. */
 export function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

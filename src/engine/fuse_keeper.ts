@@ -62,6 +62,13 @@ export function runFuseKeeper(o: KeeperOptions): void {
     const child = spawn(process.execPath, [...process.execArgv, ...(o.args ?? process.argv.slice(1))], {
       stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...mine],
       env: { ...process.env, [KEEPER_LAYOUT_ENV]: encodeLayout(slots) },
+      // A process group of its own: a terminal's Ctrl-C reaches the keeper alone, which passes it on once
+      // (a second signal would make the worker skip its clean stop).
+      detached: true,
+    });
+    child.on('error', (err) => {
+      log.fatal({ err }, 'cannot start the engine worker');
+      process.exit(1);
     });
     worker = child;
     let ready = false;

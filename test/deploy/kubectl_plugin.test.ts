@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { REPO } from './render_kit.ts';
 import type { EngineProcess } from '../helpers/engine_process.ts';
+import { waitFor } from '../helpers/tools.ts';
 import { cp, startControlPlane, type ControlPlaneProcess } from '../control_plane/control_plane_process.ts';
 import { MiB, nodeOnline, poolOnline, registeredEngine } from '../control_plane/cp_kit.ts';
 
@@ -56,6 +57,12 @@ function plugin(args: string[], env: Record<string, string> = {}, bin = join(REP
 
 before(async () => {
   plane = await startControlPlane({ store: `sqlite:${join(dir, 'control.db')}` });
+  // The event recorder records what changes after its first pass (its baseline): let that pass come before the engines register.
+  await waitFor('the event recorder\'s first pass', async () => {
+    const text = await (await fetch(new URL('/metrics', plane!.url), { signal: AbortSignal.timeout(10_000) })).text();
+    const runs = /^berth_reconcile_runs_total\{reconciler="events"\} (\d+)/m.exec(text);
+    return runs !== null && Number(runs[1]) >= 1 ? true : undefined;
+  }, 60_000, 100);
   for (const n of [NODE, NODE2]) {
     engines.push(await registeredEngine([plane.url], n));
     await nodeOnline(plane.url, n);
@@ -67,6 +74,11 @@ before(async () => {
   volumeId = made.body.id;
   const pub = await cp(plane.url, 'POST', `/v1/volumes/${volumeId}/publish`, { nodeId: NODE });
   assert.equal(pub.status, 200, JSON.stringify(pub.body));
+  // `describe` ends with the volume's events: wait for the recorder's pass that writes the first.
+  await waitFor('the VolumeCreated event', async () => {
+    const ev = await cp<{ events: unknown[] }>(plane!.url, 'GET', '/v1/events?type=VolumeCreated');
+    return ev.status === 200 && ev.body.events.length > 0 ? true : undefined;
+  }, 60_000, 200);
   writeFileSync(join(dir, 'pv.json'), JSON.stringify({ kind: 'List', items: [
     { metadata: { name: 'pvc-0f1e2d3c' }, spec: { csi: { driver: 'csi.berth.io', volumeHandle: volumeId }, claimRef: { namespace: 'shop', name: 'orders-db' } }, status: { phase: 'Bound' } },
   ] }));
@@ -125,7 +137,7 @@ test('without kubectl: the volume by its PV name, pods from the node plugin\'s r
   assert.match(none.stderr, /give --control-plane URL/);
 });
 
-test('nodes, pools, rebuilds, events', () => {
+test('nodes, pools, rebuilds, events', async () => {
   const base = ['--control-plane', plane!.url, '--no-kubernetes'];
   const nodes = plugin([...base, 'nodes']);
   assert.match(nodes.stdout, new RegExp(`${NODE}\\s*│\\s*z1\\s*│\\s*r1\\s*│\\s*online`));
@@ -134,10 +146,18 @@ test('nodes, pools, rebuilds, events', () => {
   const rebuilds = plugin([...base, 'rebuilds']);
   assert.equal(rebuilds.status, 0, rebuilds.stderr);
   assert.equal(rebuilds.stdout, '(none)\n');
-  const events = plugin([...base, 'events', '--node', NODE]);
-  assert.equal(events.status, 0, events.stderr);
-  assert.match(events.stdout, new RegExp(`NodeOnline\\s*│\\s*node/${NODE}\\s*│\\s*Registered\\s*│\\s*node ${NODE} registered`));
-  const typed = JSON.parse(plugin([...base, '-o', 'json', 'events', '--type', 'VolumeCreated']).stdout) as { events: { type: string; object: { id: string } }[] };
+  // Events are written by the recorder's passes, which come when they come on a busy machine.
+  const registered = new RegExp(`NodeOnline\\s*│\\s*node/${NODE}\\s*│\\s*Registered\\s*│\\s*node ${NODE} registered`);
+  const events = await waitFor('the node\'s registration event', () => {
+    const e = plugin([...base, 'events', '--node', NODE]);
+    assert.equal(e.status, 0, e.stderr);
+    return registered.test(e.stdout) ? e : undefined;
+  }, 60_000, 500);
+  assert.match(events.stdout, registered);
+  const typed = await waitFor('the VolumeCreated event', () => {
+    const t = JSON.parse(plugin([...base, '-o', 'json', 'events', '--type', 'VolumeCreated']).stdout) as { events: { type: string; object: { id: string } }[] };
+    return t.events.length > 0 ? t : undefined;
+  }, 60_000, 500);
   assert.deepEqual(typed.events.map((e) => [e.type, e.object.id]), [['VolumeCreated', volumeId]]);
   const bad = plugin([...base, 'events', '--type', 'Nope']);
   assert.equal(bad.status, 1);

@@ -14,12 +14,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_IMAGE, BERTH_IMAGE, KUBECONFIG, buildAndImportBench, buildAndImportBerth, importSidecars, kubectl, kubectlJson, labProblem, until } from './lab_kit.ts';
 import { repoRoot, run } from '../helpers/tools.ts';
 import { BLOCK_ROUND_TRIP, READ_CHECKSUM, WRITE_CHECKSUM, claim, pod, snapshot, storageClass } from './k8s_objects.ts';
-import { LabBerth, apply, berthAttachments, berthPVs, hostLeftovers } from './lab_berth.ts';
+import { LOCAL_ATTACH, LabBerth, apply, berthAttachments, berthPVs, engineWorkers, hostLeftovers } from './lab_berth.ts';
 
 const GiB = 2 ** 30;
 const problem = await labProblem();
@@ -93,6 +93,46 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     assert.equal(read.split('\n')[0], written.split('\n').at(-1));
     const v = await boundVolume('data');
     log(`volume ${v.id}: ${v.replicaStates.length} replica(s) on ${v.replicaStates.map((r) => r.nodeId).join(', ')}`);
+  });
+
+  it('local attach: a pod\'s fsynced writes ride through a kill -9 of the engine worker (its FUSE keeper holds the mount)', {
+    skip: LOCAL_ATTACH ? false : 'runs with BERTH_E2E_OVERLAY=local-attach',
+  }, async () => {
+    await apply(claim(ns, 'kept', { storageClass: 'berth-single', size: '256Mi' }));
+    const script = 'n=0; while [ ! -f /data/stop ]; do dd if=/dev/urandom of=/data/w$((n % 16)) bs=64k count=1 conv=fsync 2>/dev/null'
+      + ' || { echo "write $n failed"; exit 1; }; n=$((n+1)); done; sync; echo "$n fsynced writes, none failed"';
+    await apply(pod(ns, 'kept', 'kept', script));
+    // This deployment's local attaches only: other suites on the machine mount fuse.berth files too.
+    const fuse = (): string[] => readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => / fuse\.berth /.test(l) && /csi\.berth\.io\/local\//.test(l));
+    await until('the writer running on a local attach', async () => {
+      const p = await kubectlJson<PodStatus>(['-n', ns, 'get', 'pod', 'kept']);
+      return p.status.phase === 'Running' && fuse().length > 0 ? true : undefined;
+    }, 300_000);
+    await until('writes under way', async () => ((await kubectl(['-n', ns, 'exec', 'kept', '--', 'ls', '/data/w3'], { check: false })).code === 0 ? true : undefined), 120_000);
+    const [worker, ...more] = engineWorkers();
+    assert.ok(worker !== undefined && more.length === 0, `one engine worker under its keeper, found ${[worker, ...more].join(', ')}`);
+    const mounted = fuse();
+    assert.equal(mounted.length, 1, 'the writer\'s volume is staged through a local attach');
+    process.kill(worker, 'SIGKILL');
+    log(`killed engine worker ${worker} (SIGKILL) under the writer`);
+    const next = await until('the next engine worker', async () => {
+      const w = engineWorkers();
+      return w.length === 1 && w[0] !== worker ? w[0] : undefined;
+    }, 180_000);
+    // Checked while the pod still holds the volume: once it ends, the volume is unstaged.
+    assert.deepEqual(fuse(), mounted, 'the same FUSE mount, never remounted');
+    // Through the mount the new worker took over: the writer sees the file and stops.
+    await kubectl(['-n', ns, 'exec', 'kept', '--', 'touch', '/data/stop'], { timeoutMs: 180_000 });
+    const phase = await until('the writer to finish', async () => {
+      const p = await kubectlJson<PodStatus>(['-n', ns, 'get', 'pod', 'kept']);
+      return ['Succeeded', 'Failed'].includes(p.status.phase) ? p.status.phase : undefined;
+    }, 300_000);
+    const out = (await kubectl(['-n', ns, 'logs', 'kept'], { check: false })).stdout.trim();
+    assert.equal(phase, 'Succeeded', out);
+    assert.match(out, /fsynced writes, none failed/);
+    log(`worker ${next} took over: ${out}`);
+    await kubectl(['-n', ns, 'delete', 'pod', 'kept', '--wait=true']);
+    await kubectl(['-n', ns, 'delete', 'pvc', 'kept', '--wait=true']);
   });
 
   it('grows an xfs volume online (berth-xfs is 2 replicas; xfs_growfs while the pod runs)', async () => {

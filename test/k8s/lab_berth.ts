@@ -13,7 +13,13 @@ import { startEngine, type EngineProcess } from '../helpers/engine_process.ts';
 import { repoRoot, run, sleep } from '../helpers/tools.ts';
 import { KUBECONFIG, LAB, apply, kubectl, kubectlJson, until } from './lab_kit.ts';
 
-export const OVERLAY = join(repoRoot, 'test', 'k8s', 'overlay');
+/** `BERTH_E2E_OVERLAY=local-attach` applies test/k8s/overlay-local-attach: the lab overlay plus the local-attach component. */
+export const LOCAL_ATTACH = ((): boolean => {
+  const v = process.env.BERTH_E2E_OVERLAY;
+  if (v !== undefined && v !== '' && v !== 'local-attach') throw new Error(`BERTH_E2E_OVERLAY must be unset or local-attach, not '${v}'`);
+  return v === 'local-attach';
+})();
+export const OVERLAY = join(repoRoot, 'test', 'k8s', LOCAL_ATTACH ? 'overlay-local-attach' : 'overlay');
 export const NS = 'berth-system';
 export const CONTROL = 'http://127.0.0.1:9600';
 /** Host paths the shipped manifests use (hostPath volumes): the e2e clears them before and after. */
@@ -182,6 +188,27 @@ export async function hostLeftovers(): Promise<string[]> {
   }
   for (const dir of ['/var/lib/kubelet/plugins/csi.berth.io/csi.sock']) if (existsSync(dir)) left.push(`socket: ${dir}`);
   return left;
+}
+
+/** Host PIDs of the in-cluster engine workers: the engine processes whose parent is an engine process too (its FUSE keeper). */
+export function engineWorkers(): number[] {
+  const engine = (pid: string): boolean => {
+    try {
+      // Node itself running the engine's entry point (not tini, whose arguments name it too).
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return readlinkSync(`/proc/${pid}/cwd`) === '/opt/berth' && /(^|\/)node$/.test(argv[0] ?? '') && argv.some((a) => /src\/engine\/main\.ts$/.test(a));
+    } catch {
+      return false;
+    }
+  };
+  const workers: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    if (!engine(pid)) continue;
+    // Field 4 of /proc/PID/stat, after the command name in parentheses.
+    const ppid = (() => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]; } catch { return undefined; } })();
+    if (ppid !== undefined && engine(ppid)) workers.push(Number(pid));
+  }
+  return workers;
 }
 
 export { apply };
