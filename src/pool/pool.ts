@@ -379,8 +379,14 @@ export class Pool implements VolumeHost {
    */
   close(): Promise<void> {
     this.closing ??= (this.lostOwnership !== null ? this.drop() : this.shutdown())
-      .then(() => this.ownership?.release())
-      .then(() => this.file.close());
+      .then(() => this.ownership?.release(), async (err: unknown) => {
+        // No clean stop (the checkpoint failed): the pool is as a crash leaves it, and the next
+        // import replays its journal. So end as a crash does: stop beating, claim nothing, close.
+        await this.drop();
+        await this.ownership?.abandon();
+        throw err;
+      })
+      .finally(() => this.file.close());
     return this.closing;
   }
 

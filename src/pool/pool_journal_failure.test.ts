@@ -77,3 +77,19 @@ test('metadata writes the host refuses fail their callers, leave the pool consis
   assert.deepEqual(await crashed.openVolume('a').read(0, 128), pattern(64 * KiB, 1));
   assert.deepEqual((await crashed.verify({ checkFreeZeroed: true })).problems, []);
 });
+
+test('a close whose checkpoint fails ends as a crash: it rejects, stops beating, closes, and the pool imports again at once with its data', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const file = path.join(dir, 'p');
+  const pool = await Pool.create(file, { name: 'tank', sizeBytes: 32 * MiB, extentSize: 64 * KiB });
+  await pool.createVolume({ name: 'a', sizeBytes: 4 * MiB });
+  await pool.openVolume('a').write(0, pattern(64 * KiB, 7), true);
+  refuseMetadata(pool).set(true);
+  await assert.rejects(pool.close(), code('NO_SPACE'));
+  // Still holding the pool (beating as a live owner of this process) would refuse this import with POOL_IN_USE.
+  const again = await Pool.import(file);
+  t.after(() => again.close());
+  assert.deepEqual(await again.openVolume('a').read(0, 128), pattern(64 * KiB, 7));
+  assert.deepEqual((await again.verify()).problems, []);
+});
