@@ -375,24 +375,19 @@ export class Pool implements VolumeHost {
 
   /**
    * Flushes, writes a checkpoint, releases ownership and closes the file; open volumes
-   * become DeviceGone. A pool whose ownership was lost writes nothing: it is not ours.
+   * become DeviceGone. A pool whose ownership was lost writes nothing: it is not ours. A
+   * failed checkpoint ends as a crash does (the next import replays the journal), and rejects.
    */
   close(): Promise<void> {
-    this.closing ??= (this.lostOwnership !== null ? this.drop() : this.shutdown())
-      .then(() => this.ownership?.release(), async (err: unknown) => {
-        // No clean stop (the checkpoint failed): the pool is as a crash leaves it, and the next
-        // import replays its journal. So end as a crash does: stop beating, claim nothing, close.
-        await this.drop();
-        await this.ownership?.abandon();
-        throw err;
-      })
+    this.closing ??= (this.lostOwnership !== null ? this.endAsCrash() : this.shutdown()
+      .then(() => this.ownership?.release(), (err: unknown) => this.endAsCrash().then(() => { throw err; })))
       .finally(() => this.file.close());
     return this.closing;
   }
 
-  /** Stops heartbeats and closes the file with no checkpoint and no release: what kill -9 leaves (tests). */
+  /** Closes the file with no checkpoint and no release: what kill -9 leaves (tests). */
   async abandon(): Promise<void> {
-    this.closing ??= this.drop().then(() => this.ownership?.abandon()).then(() => this.file.close());
+    this.closing ??= this.endAsCrash().then(() => this.file.close());
     await this.closing;
   }
 
@@ -532,12 +527,14 @@ export class Pool implements VolumeHost {
     this.space.setFull(this.allocator.freeCount === 0 && this.model.reserved.size === 0);
   }
 
-  private async drop(): Promise<void> {
+  /** Volumes gone, nothing written, heartbeats stopped and the owner record left held: a crash's end, short of closing the file. */
+  private async endAsCrash(): Promise<void> {
     this.closed = true;
     this.space.close();
     for (const v of this.volumes.values()) v.markGone();
     this.journal.shut();
     this.volumes.clear();
+    await this.ownership?.abandon();
   }
 
   private async shutdown(): Promise<void> {
