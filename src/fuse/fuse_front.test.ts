@@ -4,6 +4,7 @@ import { harness, nexus, type Harness } from '../scsi/testing.ts';
 import { MediumError } from '../block/errors.ts';
 import { Errno, FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FuseOp, OUT_HEADER_BYTES, UNIQUE_RESEND_BIT } from './fuse_codec.ts';
 import { FuseFront, type FuseUnit } from './fuse_front.ts';
+import { MAX_WRITE_SAME_BLOCKS } from '../scsi/logical_unit.ts';
 import { fallocateBody, fuseMessage, readBody, writeBody } from './fuse_test_util.ts';
 
 interface Kit {
@@ -100,6 +101,18 @@ test('punching a hole leaves zeros, including the partial blocks at its edges; a
   expected.fill(0, 100, 4100);
   assert.deepEqual(after, expected);
   assert.equal((await k.ask(FuseOp.FALLOCATE, fallocateBody(0, 512, 0x40)))[0], Errno.EOPNOTSUPP);
+});
+
+test('a discard of the whole volume is cut to the unit\'s WRITE SAME limit, not refused (mkfs and blkdiscard send one)', async () => {
+  const blocks = MAX_WRITE_SAME_BLOCKS * 2 + 10;
+  for (const thin of [true, false]) {
+    const k = kit({ blockCount: blocks, thin });
+    const edges = [0, MAX_WRITE_SAME_BLOCKS, blocks - 1];
+    for (const lba of edges) await k.ask(FuseOp.WRITE, writeBody(lba * 512, pattern(512, lba % 250)));
+    const [e] = await k.ask(FuseOp.FALLOCATE, fallocateBody(0, blocks * 512, FALLOC_PUNCH_HOLE | FALLOC_KEEP_SIZE));
+    assert.equal(e, 0, `thin=${thin}`);
+    for (const lba of edges) assert.deepEqual(await k.h.device.read(lba, 1), Buffer.alloc(512), `block ${lba} (thin=${thin})`);
+  }
 });
 
 test('a reservation held by another initiator refuses the write with EACCES', async () => {

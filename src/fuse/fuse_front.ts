@@ -9,6 +9,7 @@
  */
 import type { ITNexus, ScsiResponse, ScsiTarget, ScsiTask } from '../scsi/types.ts';
 import { ScsiStatus } from '../scsi/types.ts';
+import { MAX_WRITE_SAME_BLOCKS } from '../scsi/logical_unit.ts';
 import {
   attrReply, Errno, errorReply, FALLOC_KEEP_SIZE, FALLOC_PUNCH_HOLE, FALLOC_ZERO_RANGE, FATTR_GID, FATTR_MODE, FATTR_SIZE, FATTR_UID,
   FuseOp, FuseProtocolError, initReply, openReply, OUT_HEADER_BYTES, parseHeader, parseRequest, replyHeader, statfsReply, UNIQUE_RESEND_BIT,
@@ -51,8 +52,12 @@ const UNBOUND_WAIT_MS = 30_000;
 /** Free pooled buffers one front keeps: enough for the kernel's 16 background requests of 128 KiB. */
 const FRONT_POOL_FREE_BYTES = 4 * 1024 * 1024;
 
-/** WRITE SAME(16) runs in pieces of this many blocks, so one discard is not one endless command. */
-const WRITE_SAME_BLOCKS = 1 << 16;
+/**
+ * WRITE SAME(16) runs in pieces of this many blocks: the unit's own limit (Block Limits),
+ * past which it refuses the command, so a discard of the whole volume (mkfs, blkdiscard)
+ * was once EINVAL.
+ */
+const WRITE_SAME_BLOCKS = MAX_WRITE_SAME_BLOCKS;
 
 function cdb16(op: number, lba: number, count: number, byte1 = 0): Buffer {
   const c = Buffer.alloc(16);

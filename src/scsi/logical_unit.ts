@@ -20,7 +20,8 @@ export interface BlockLimits {
 }
 
 const MAX_TRANSFER_BYTES = 8 * 1024 * 1024;
-const MAX_WRITE_SAME_BLOCKS = 0xffff;
+/** Block Limits' MAXIMUM WRITE SAME LENGTH; the FUSE front's discards are cut to it. */
+export const MAX_WRITE_SAME_BLOCKS = 0xffff;
 const MAX_UNMAP_DESCRIPTORS = 256;
 export function blockLimitsFor(device: BlockDevice, physicalBlockSize = device.blockSize): BlockLimits {
   const maxTransfer = Math.floor(MAX_TRANSFER_BYTES / device.blockSize);
