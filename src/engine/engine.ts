@@ -358,12 +358,15 @@ export class Engine {
     return this.#exports.exportCount();
   }
 
-  /** Stops serving: sessions end, volumes close, pools flush and close. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stops serving: sessions end, volumes close, pools flush and close. Idempotent.
+   * `handover`: kept local attaches stay mounted for the next worker (fuse_keeper.ts).
+   */
+  async close(o: { handover?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#lock.catch(() => undefined);
-    await this.#local.closeAll();
+    await this.#local.closeAll(o.handover === true);
     await this.#server.close();
     this.#exports?.closeAll();
     await this.#nexuses?.close();

@@ -41,6 +41,8 @@ export interface EngineArgs {
   localAttachDir?: string;
   /** `--local-attach-spares N` or BERTH_LOCAL_ATTACH_SPARES: descriptors the FUSE keeper holds for new attaches; 0: no keeper. */
   localAttachSpares: number;
+  /** `--worker-code DIR` or BERTH_WORKER_CODE: the Berth tree the FUSE keeper runs its worker from (default: its own). */
+  workerCode?: string;
 }
 
 export const DEFAULT_API_LISTEN = '127.0.0.1:9500';
@@ -64,6 +66,7 @@ export const ENGINE_FLAGS_HELP = `options:
   --pool-heartbeat-ms MS      pool owner heartbeat (default 1000, or $BERTH_POOL_HEARTBEAT_MS; docs/pool-format.md)
   --local-attach-dir DIR      serve exported volumes to this node over FUSE, files in DIR (off without it; docs/local-attach.md)
   --local-attach-spares N     with --local-attach-dir: /dev/fuse descriptors a keeper process holds so attaches survive a crash of the engine (default ${DEFAULT_LOCAL_ATTACH_SPARES}, or $BERTH_LOCAL_ATTACH_SPARES; 0: no keeper)
+  --worker-code DIR           with a keeper: the Berth tree (or a symlink to one) each worker is started from, read again at every start; SIGHUP to the keeper hands over to a new worker from it (default: the keeper's own tree, or $BERTH_WORKER_CODE)
   --rebuild-throttle-mode M   adaptive (rebuilds yield to foreground I/O) or fixed, for nexuses that set none (default adaptive, or $BERTH_REBUILD_THROTTLE_MODE)
   --control-plane URL[,URL…]  register and heartbeat to these control planes (needs --node-id)
   --node-id ID                this node's name at the control plane
@@ -105,6 +108,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
       'rebuild-throttle-mode': { type: 'string' },
       'local-attach-dir': { type: 'string' },
       'local-attach-spares': { type: 'string' },
+      'worker-code': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -127,6 +131,8 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (poolRoots?.some((r) => !r.startsWith('/'))) throw new InvalidArgumentError('--pool-root wants an absolute directory');
   const localAttachDir = values['local-attach-dir'] ?? env.BERTH_LOCAL_ATTACH_DIR;
   if (localAttachDir !== undefined && !localAttachDir.startsWith('/')) throw new InvalidArgumentError('--local-attach-dir wants an absolute directory');
+  const workerCode = values['worker-code'] ?? env.BERTH_WORKER_CODE;
+  if (workerCode !== undefined && !workerCode.startsWith('/')) throw new InvalidArgumentError('--worker-code wants an absolute directory');
   const sparesText = values['local-attach-spares'] ?? env.BERTH_LOCAL_ATTACH_SPARES;
   const localAttachSpares = sparesText === undefined ? DEFAULT_LOCAL_ATTACH_SPARES : Number(sparesText);
   if (!/^\d+$/.test(sparesText ?? '0') || localAttachSpares > MAX_LOCAL_ATTACH_SPARES) {
@@ -154,6 +160,7 @@ export function parseEngineArgs(argv: string[], env: NodeJS.ProcessEnv = process
     ...(throttleMode !== undefined ? { rebuildThrottleMode: throttleMode } : {}),
     ...(localAttachDir !== undefined ? { localAttachDir } : {}),
     localAttachSpares,
+    ...(workerCode !== undefined ? { workerCode } : {}),
   };
 }
 

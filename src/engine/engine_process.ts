@@ -18,7 +18,8 @@ export interface RunningEngine {
   iscsi: string;
   /** The token this engine sends as a client (the token file's first line), if any. */
   clientToken?: string;
-  stop(): Promise<void>;
+  /** Stops cleanly; `handover`: kept local attaches stay mounted for the next worker. */
+  stop(o?: { handover?: boolean }): Promise<void>;
 }
 
 /**
@@ -64,9 +65,9 @@ export async function startEngineProcess(args: EngineArgs, logger: Logger, keptF
   const iscsi = formatHostPort(engine.portal);
   logger.info({ api: apiUrl, iscsi, replica: engine.replicaEndpoint, dataDir: engine.dataDir, pid: process.pid }, 'engine ready');
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= (async () => {
+  const stop = (o: { handover?: boolean } = {}): Promise<void> => (stopping ??= (async () => {
     await api.close();
-    await engine.close();
+    await engine.close(o);
   })());
   return { engine, api, apiUrl, iscsi, stop, ...(auth.tokens ? { clientToken: auth.tokens[0] } : {}) };
 }

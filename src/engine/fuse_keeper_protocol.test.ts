@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CRASH_WINDOW_MS, decodeLayout, encodeLayout, FIRST_KEPT_FD, isWorkerMessage, respawnDelayMs, type KeptSlot } from './fuse_keeper_protocol.ts';
+import { CRASH_WINDOW_MS, decodeLayout, encodeLayout, FIRST_KEPT_FD, isKeeperMessage, isWorkerMessage, respawnDelayMs, type KeptSlot } from './fuse_keeper_protocol.ts';
 import { KeptFds } from './kept_fds.ts';
 
 test('a layout of spares and bound descriptors survives its trip through the environment', () => {
@@ -30,6 +30,16 @@ test('only the three worker messages are taken from the channel', () => {
   for (const bad of [null, 1, {}, { t: 'bind', fd: 7 }, { t: 'release', fd: '7' }, { t: 'bind', fd: 7, record: { pool: 'p', volume: 'v', path: 'a' } }, { t: 'exit' }]) {
     assert.equal(isWorkerMessage(bad), false, JSON.stringify(bad));
   }
+});
+
+test('the worker takes only a handover from the keeper', () => {
+  assert.ok(isKeeperMessage({ t: 'handover' }));
+  for (const bad of [null, 'handover', {}, { t: 'ready' }, { t: 'HANDOVER' }, [{ t: 'handover' }]]) {
+    assert.equal(isKeeperMessage(bad), false, JSON.stringify(bad));
+  }
+  fc.assert(fc.property(fc.jsonValue(), (v) => {
+    assert.equal(isKeeperMessage(v), typeof v === 'object' && v !== null && !Array.isArray(v) && (v as { t?: unknown }).t === 'handover');
+  }), { numRuns: 300 });
 });
 
 test('the first crash is restarted at once, then the wait doubles to 30 s, and old crashes are forgotten', () => {

@@ -39,6 +39,17 @@ export type WorkerMessage =
   /** The connection ended or was never made: the keeper closes its copy. */
   | { t: 'release'; fd: number };
 
+/**
+ * What the keeper tells its worker. `handover`: stop cleanly (pools closed, ownership
+ * released) but leave every kept connection mounted, then exit 0; the keeper starts the
+ * next worker at once, from the code the keeper's code directory names by then.
+ */
+export type KeeperMessage = { t: 'handover' };
+
+export function isKeeperMessage(x: unknown): x is KeeperMessage {
+  return typeof x === 'object' && x !== null && (x as { t?: unknown }).t === 'handover';
+}
+
 export class KeeperLayoutError extends BerthError {
   constructor(message: string) { super('KEEPER_LAYOUT', message); }
 }

@@ -3,7 +3,7 @@
  * descriptors it inherited, spare or bound to a file, and the messages that keep the
  * keeper's copy of that table true.
  */
-import { decodeLayout, KEEPER_LAYOUT_ENV, KeeperLayoutError, type KeptRecord, type KeptSlot, type WorkerMessage } from './fuse_keeper_protocol.ts';
+import { decodeLayout, isKeeperMessage, KEEPER_LAYOUT_ENV, KeeperLayoutError, type KeptRecord, type KeptSlot, type WorkerMessage } from './fuse_keeper_protocol.ts';
 
 export class KeptFds {
   readonly #spares: number[];
@@ -51,5 +51,10 @@ export class KeptFds {
 
   ready(): void {
     this.#send({ t: 'ready' });
+  }
+
+  /** The keeper asks this worker to hand over to a new one (SIGHUP to the keeper, fuse_keeper.ts). */
+  onHandover(fn: () => void): void {
+    process.on('message', (m: unknown) => { if (isKeeperMessage(m)) fn(); });
   }
 }

@@ -11,6 +11,7 @@
  * next start unmounts what is left.
  */
 import { readdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Logger } from '../util/log.ts';
 import { BerthError } from '../util/errors.ts';
@@ -39,6 +40,8 @@ export class LocalAttachInUseError extends BerthError {
 
 /** WRITE requests up to 128 KiB: the loop device's usual request size, and qemu's export's. */
 export const LOCAL_ATTACH_MAX_WRITE = 128 * 1024;
+/** How long a handover waits for the requests already read to be answered. */
+const HANDOVER_DRAIN_MS = 5_000;
 
 /** What the engine hands over for one export: its SCSI target, LUN and volume geometry. */
 export interface AttachableLun {
@@ -234,12 +237,35 @@ export class LocalAttaches {
     return [...this.#live.values()].map((l) => this.#view(l));
   }
 
-  /** Engine shutdown: the mounts do not outlive a clean stop; detach them lazily. */
-  async closeAll(): Promise<void> {
+  /**
+   * Engine shutdown: the mounts do not outlive a clean stop; detach them lazily. On a
+   * handover (fuse_keeper.ts) the kept ones stay mounted for the next worker instead.
+   */
+  async closeAll(handover = false): Promise<void> {
+    if (handover) await this.#leaveKept();
     for (const [key, live] of this.#live) {
       await live.mount.unmount(true).catch(() => undefined);
       this.#drop(key, live);
     }
+  }
+
+  /**
+   * Reading stops, the requests already read are answered (for up to HANDOVER_DRAIN_MS;
+   * the kernel sends any still unanswered to the next worker), and this process's
+   * descriptor closes. The keeper's copy keeps each connection, and its record, for the
+   * next worker: nothing is released.
+   */
+  async #leaveKept(): Promise<void> {
+    const kept = [...this.#live].filter(([, l]) => l.keptFd !== undefined);
+    for (const [, l] of kept) l.mount.pause();
+    const until = Date.now() + HANDOVER_DRAIN_MS;
+    while (kept.some(([, l]) => l.front.inFlight > 0) && Date.now() < until) await sleep(5);
+    for (const [key, l] of kept) {
+      l.mount.leave();
+      this.#live.delete(key);
+      l.unit?.target.nexusRemoved(l.nexus);
+    }
+    if (kept.length > 0) this.#log.info({ localAttaches: kept.length }, 'local attaches left mounted for the next engine worker');
   }
 
   #gone(key: string, why: string): void {

@@ -33,7 +33,10 @@ async function main(): Promise<void> {
   if (!worker && args.localAttachDir !== undefined && args.localAttachSpares > 0) {
     // Imported only here, and the engine only below: the keeper stays a small process (no pools, no API).
     const { runFuseKeeper } = await import('./fuse_keeper.ts');
-    runFuseKeeper({ spares: args.localAttachSpares, logger: createLogger({ level: args.logLevel, name: 'berth-engine-keeper' }) });
+    runFuseKeeper({
+      spares: args.localAttachSpares, logger: createLogger({ level: args.logLevel, name: 'berth-engine-keeper' }),
+      ...(args.workerCode !== undefined ? { codeDir: args.workerCode } : {}),
+    });
     return;
   }
   const { startEngineProcess, stopOnSignals } = await import('./engine_process.ts');
@@ -56,6 +59,14 @@ async function main(): Promise<void> {
       ...(running.clientToken !== undefined ? { authToken: running.clientToken } : {}),
     });
     stopOnSignals({ ...running, stop: async () => { stopBeat?.(); await running.stop(); } }, logger);
+    kept?.onHandover(() => {
+      logger.info('handing over to the next engine worker: local attaches stay mounted');
+      stopBeat?.();
+      running.stop({ handover: true }).then(() => process.exit(0), (err: unknown) => {
+        logger.error({ err }, 'handover stop failed');
+        process.exit(1);
+      });
+    });
   } catch (err) {
     const code = errorCode(err);
     if (code === 'AUTH_CONFIG' || code === 'DATA_DIR_IN_USE') process.stderr.write(`berth-engine: ${(err as Error).message}\n`);

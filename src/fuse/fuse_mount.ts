@@ -195,6 +195,20 @@ export class FuseMount {
     this.#close();
   }
 
+  /** Stops reading requests: the kernel queues them (for this process to resume, or for the next server after leave()). */
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  /**
+   * Stops serving without unmounting: only this process's descriptor closes. The
+   * connection lives on while another process (the FUSE keeper) holds a copy.
+   */
+  leave(): void {
+    this.#unmounting = true;
+    this.#close();
+  }
+
   #gone(o: FuseServeOptions, why: string): void {
     if (this.#closed) return;
     this.#close();

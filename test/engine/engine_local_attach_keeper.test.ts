@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { startEngine, type EngineProcess } from '../helpers/engine_process.ts';
 import { freePort, pidAlive, run, waitFor } from '../helpers/tools.ts';
 import { call, ok, provision, refused, withTmp, MiB } from './engine_kit.ts';
+import { checkedExt4, unmountExt4 } from '../helpers/ext4.ts';
 
 const VOLUME_BYTES = 128 * MiB;
 
@@ -103,22 +104,19 @@ test('kill -9 of the engine worker: the local attach stays mounted, a write in f
     }
     assert.ok(resent >= 1, 'the kernel sent the held requests again to the next worker');
 
-    // Read back past every cache: ext4 remounted on a loop device doing direct I/O on the FUSE file.
-    await run('umount', [mnt]);
+    // Read back past every cache: the FUSE file copied with O_DIRECT reads (each one answered
+    // by the worker), checked, and mounted read-only.
+    const unmounted = await unmountExt4(mnt, loop);
     c.mounts.pop();
     await run('losetup', ['-d', loop]);
     c.loops.pop();
-    const direct = (await run('losetup', ['-f', '--show', '--direct-io=on', la.path])).stdout.trim();
-    c.loops.push(direct);
-    await run('e2fsck', ['-fn', direct], { timeoutMs: 120_000 });
-    await run('mount', ['-o', 'ro', direct, mnt]);
+    const image = await checkedExt4(la.path, unmounted, dir);
+    await run('mount', ['-o', 'loop,ro', image, mnt]);
     c.mounts.push(mnt);
     assert.equal(sha(await readFile(join(mnt, 'before'))), sha(before));
     for (const w of written) assert.equal(sha(await readFile(join(mnt, w.name))), sha(w.data), w.name);
     await run('umount', [mnt]);
     c.mounts.pop();
-    await run('losetup', ['-d', direct]);
-    c.loops.pop();
     await ok(engine.api, 'DELETE', '/v1/exports/lk/v/local-attach', undefined, 204);
     // This attach only: other suites and engines on the machine may mount fuse.berth files.
     assert.ok(!(await readFile('/proc/mounts', 'utf8')).includes(` ${la.path} fuse.berth `), 'the attach is unmounted');

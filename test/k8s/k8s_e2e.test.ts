@@ -14,12 +14,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_IMAGE, BERTH_IMAGE, KUBECONFIG, buildAndImportBench, buildAndImportBerth, importSidecars, kubectl, kubectlJson, labProblem, until } from './lab_kit.ts';
 import { repoRoot, run } from '../helpers/tools.ts';
 import { BLOCK_ROUND_TRIP, READ_CHECKSUM, WRITE_CHECKSUM, claim, pod, snapshot, storageClass } from './k8s_objects.ts';
-import { LOCAL_ATTACH, LabBerth, apply, berthAttachments, berthPVs, engineWorkers, hostLeftovers } from './lab_berth.ts';
+import { LOCAL_ATTACH, LabBerth, apply, berthAttachments, berthPVs, daemonSetReady, engineWorkers, hostLeftovers } from './lab_berth.ts';
 
 const GiB = 2 ** 30;
 const problem = await labProblem();
@@ -95,24 +95,46 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     log(`volume ${v.id}: ${v.replicaStates.length} replica(s) on ${v.replicaStates.map((r) => r.nodeId).join(', ')}`);
   });
 
+  // This deployment's local attaches only: other suites on the machine mount fuse.berth files too.
+  const fuse = (): string[] => readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => / fuse\.berth /.test(l) && /csi\.berth\.io\/local\//.test(l));
+
+  /** A pod writing 64 KiB files with fsync in a loop on a berth-single volume staged through a local attach; returns its FUSE mount line. */
+  async function keptWriter(name: string): Promise<string[]> {
+    await apply(claim(ns, name, { storageClass: 'berth-single', size: '256Mi' }));
+    const script = 'n=0; while [ ! -f /data/stop ]; do dd if=/dev/urandom of=/data/w$((n % 16)) bs=64k count=1 conv=fsync 2>/dev/null'
+      + ' || { echo "write $n failed"; exit 1; }; n=$((n+1)); done; sync; echo "$n fsynced writes, none failed"';
+    await apply(pod(ns, name, name, script));
+    await until('the writer running on a local attach', async () => {
+      const p = await kubectlJson<PodStatus>(['-n', ns, 'get', 'pod', name]);
+      return p.status.phase === 'Running' && fuse().length > 0 ? true : undefined;
+    }, 300_000);
+    await until('writes under way', async () => ((await kubectl(['-n', ns, 'exec', name, '--', 'ls', '/data/w3'], { check: false })).code === 0 ? true : undefined), 120_000);
+    const mounted = fuse();
+    assert.equal(mounted.length, 1, 'the writer\'s volume is staged through a local attach');
+    return mounted;
+  }
+
+  /** Stops the writer through its mount (so the current worker serves it) and checks that no write failed. */
+  async function stopKeptWriter(name: string): Promise<string> {
+    await kubectl(['-n', ns, 'exec', name, '--', 'touch', '/data/stop'], { timeoutMs: 180_000 });
+    const phase = await until('the writer to finish', async () => {
+      const p = await kubectlJson<PodStatus>(['-n', ns, 'get', 'pod', name]);
+      return ['Succeeded', 'Failed'].includes(p.status.phase) ? p.status.phase : undefined;
+    }, 300_000);
+    const out = (await kubectl(['-n', ns, 'logs', name], { check: false })).stdout.trim();
+    assert.equal(phase, 'Succeeded', out);
+    assert.match(out, /fsynced writes, none failed/);
+    await kubectl(['-n', ns, 'delete', 'pod', name, '--wait=true']);
+    await kubectl(['-n', ns, 'delete', 'pvc', name, '--wait=true']);
+    return out;
+  }
+
   it('local attach: a pod\'s fsynced writes ride through a kill -9 of the engine worker (its FUSE keeper holds the mount)', {
     skip: LOCAL_ATTACH ? false : 'runs with BERTH_E2E_OVERLAY=local-attach',
   }, async () => {
-    await apply(claim(ns, 'kept', { storageClass: 'berth-single', size: '256Mi' }));
-    const script = 'n=0; while [ ! -f /data/stop ]; do dd if=/dev/urandom of=/data/w$((n % 16)) bs=64k count=1 conv=fsync 2>/dev/null'
-      + ' || { echo "write $n failed"; exit 1; }; n=$((n+1)); done; sync; echo "$n fsynced writes, none failed"';
-    await apply(pod(ns, 'kept', 'kept', script));
-    // This deployment's local attaches only: other suites on the machine mount fuse.berth files too.
-    const fuse = (): string[] => readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => / fuse\.berth /.test(l) && /csi\.berth\.io\/local\//.test(l));
-    await until('the writer running on a local attach', async () => {
-      const p = await kubectlJson<PodStatus>(['-n', ns, 'get', 'pod', 'kept']);
-      return p.status.phase === 'Running' && fuse().length > 0 ? true : undefined;
-    }, 300_000);
-    await until('writes under way', async () => ((await kubectl(['-n', ns, 'exec', 'kept', '--', 'ls', '/data/w3'], { check: false })).code === 0 ? true : undefined), 120_000);
+    const mounted = await keptWriter('kept');
     const [worker, ...more] = engineWorkers();
     assert.ok(worker !== undefined && more.length === 0, `one engine worker under its keeper, found ${[worker, ...more].join(', ')}`);
-    const mounted = fuse();
-    assert.equal(mounted.length, 1, 'the writer\'s volume is staged through a local attach');
     process.kill(worker, 'SIGKILL');
     log(`killed engine worker ${worker} (SIGKILL) under the writer`);
     const next = await until('the next engine worker', async () => {
@@ -121,18 +143,44 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     }, 180_000);
     // Checked while the pod still holds the volume: once it ends, the volume is unstaged.
     assert.deepEqual(fuse(), mounted, 'the same FUSE mount, never remounted');
-    // Through the mount the new worker took over: the writer sees the file and stops.
-    await kubectl(['-n', ns, 'exec', 'kept', '--', 'touch', '/data/stop'], { timeoutMs: 180_000 });
-    const phase = await until('the writer to finish', async () => {
-      const p = await kubectlJson<PodStatus>(['-n', ns, 'get', 'pod', 'kept']);
-      return ['Succeeded', 'Failed'].includes(p.status.phase) ? p.status.phase : undefined;
+    log(`worker ${next} took over: ${await stopKeptWriter('kept')}`);
+  });
+
+  it('local attach: an engine upgrade through berth-engine-code, then SIGHUP, hand the worker over in place under a pod\'s fsynced writes', {
+    skip: LOCAL_ATTACH ? false : 'runs with BERTH_E2E_OVERLAY=local-attach',
+  }, async () => {
+    const code = '/var/lib/berth/engine-code';
+    const workerCode = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((a) => a.endsWith('src/engine/main.ts')) ?? '';
+    // berth-engine-code installed the image's tree, and the keeper runs its worker from it.
+    const installed = await until('the worker running the installed tree', async () => {
+      const w = engineWorkers();
+      const tree = existsSync(`${code}/current`) ? realpathSync(`${code}/current`) : undefined;
+      return w.length === 1 && tree !== undefined && workerCode(w[0]!) === `${tree}/src/engine/main.ts` ? { pid: w[0]!, tree } : undefined;
     }, 300_000);
-    const out = (await kubectl(['-n', ns, 'logs', 'kept'], { check: false })).stdout.trim();
-    assert.equal(phase, 'Succeeded', out);
-    assert.match(out, /fsynced writes, none failed/);
-    log(`worker ${next} took over: ${out}`);
-    await kubectl(['-n', ns, 'delete', 'pod', 'kept', '--wait=true']);
-    await kubectl(['-n', ns, 'delete', 'pvc', 'kept', '--wait=true']);
+    const mounted = await keptWriter('upgraded');
+    // The installer run again on the same image (a restarted pod): the same content, so no handover.
+    await kubectl(['-n', 'berth-system', 'rollout', 'restart', 'daemonset/berth-engine-code']);
+    await kubectl(['-n', 'berth-system', 'rollout', 'status', 'daemonset/berth-engine-code', '--timeout=300s'], { timeoutMs: 320_000 });
+    assert.deepEqual(engineWorkers(), [installed.pid], 'the same content installed again hands nothing over');
+    // A new release, as its installer lays it down: another tree, then `current` switched in one rename.
+    const next = `${code}/e2e-next-${process.pid}`;
+    await run('cp', ['-a', installed.tree, next], { timeoutMs: 300_000 });
+    await run('sh', ['-c', `echo e2e > ${next}/RELEASE && ln -s ${next} ${code}/.current-e2e && mv -T ${code}/.current-e2e ${code}/current`]);
+    const upgraded = await until('a worker from the new tree', async () => {
+      const w = engineWorkers();
+      return w.length === 1 && w[0] !== installed.pid && workerCode(w[0]!) === `${next}/src/engine/main.ts` ? w[0] : undefined;
+    }, 180_000);
+    log(`engine worker ${installed.pid} handed over to ${upgraded} running ${next}`);
+    // A fresh worker of the same tree, as docs/security.md rotates the token: SIGHUP to the pod's PID 1 (tini), passed on to the keeper.
+    const enginePod = (await kubectl(['-n', 'berth-system', 'get', 'pod', '-l', 'app.kubernetes.io/component=engine', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout.trim();
+    await kubectl(['-n', 'berth-system', 'exec', enginePod, '-c', 'engine', '--', 'sh', '-c', 'kill -HUP 1']);
+    const refreshed = await until('a fresh worker after SIGHUP', async () => {
+      const w = engineWorkers();
+      return w.length === 1 && w[0] !== upgraded && workerCode(w[0]!) === `${next}/src/engine/main.ts` ? w[0] : undefined;
+    }, 180_000);
+    log(`SIGHUP through tini: worker ${upgraded} handed over to ${refreshed}`);
+    assert.deepEqual(fuse(), mounted, 'the same FUSE mount, never remounted');
+    log(`after the upgrade: ${await stopKeptWriter('upgraded')}`);
   });
 
   it('grows an xfs volume online (berth-xfs is 2 replicas; xfs_growfs while the pod runs)', async () => {
@@ -225,7 +273,7 @@ describe('Berth on the lab Kubernetes cluster', { skip: problem !== undefined, t
     assert.deepEqual(v.replicaStates.map((r) => r.nodeId), [storageNode]);
     // The engine comes back on its host data dir (pools re-imported) for the deletes below.
     await kubectl(['label', 'node', lab.node, 'berth.io/engine=true']);
-    await kubectl(['-n', 'berth-system', 'rollout', 'status', 'daemonset/berth-engine', '--timeout=600s'], { timeoutMs: 620_000 });
+    await daemonSetReady('berth-engine');
     await lab.nodeOnline(lab.node);
     log(`compute-only attach served ${v.id}; the engine on ${lab.node} is back online`);
   });

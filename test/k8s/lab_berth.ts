@@ -23,7 +23,7 @@ export const OVERLAY = join(repoRoot, 'test', 'k8s', LOCAL_ATTACH ? 'overlay-loc
 export const NS = 'berth-system';
 export const CONTROL = 'http://127.0.0.1:9600';
 /** Host paths the shipped manifests use (hostPath volumes): the e2e clears them before and after. */
-export const HOST_STATE = ['/var/lib/berth-control', '/var/lib/berth/engine', '/var/lib/kubelet/plugins/csi.berth.io'];
+export const HOST_STATE = ['/var/lib/berth-control', '/var/lib/berth/engine', '/var/lib/berth/engine-code', '/var/lib/kubelet/plugins/csi.berth.io'];
 const CRDS = join(LAB, 'src', 'external-snapshotter', 'client', 'config', 'crd');
 
 export class LabBerth {
@@ -75,7 +75,7 @@ export class LabBerth {
     log(applied.stdout.trim());
     await kubectl(['-n', NS, 'create', 'secret', 'generic', 'berth-auth', `--from-literal=token=${this.token}`]);
     await kubectl(['-n', NS, 'rollout', 'status', 'deployment/berth-control', '--timeout=600s'], { timeoutMs: 620_000 });
-    for (const ds of ['berth-engine', 'berth-csi-node']) await kubectl(['-n', NS, 'rollout', 'status', `daemonset/${ds}`, '--timeout=600s'], { timeoutMs: 620_000 });
+    for (const ds of ['berth-engine', 'berth-csi-node', ...(LOCAL_ATTACH ? ['berth-engine-code'] : [])]) await daemonSetReady(ds);
     await until('the control plane API', async () => ((await this.api<{ leader?: boolean }>('GET', '/v1/health')) ? true : undefined), 120_000);
   }
 
@@ -145,6 +145,18 @@ export class LabBerth {
 }
 
 /** Removes the manifests' host paths, never through a mount still under one (reported instead). */
+/**
+ * Every pod of the DaemonSet scheduled, up to date and ready. Not `rollout status`: the
+ * local-attach component makes the engine OnDelete, which that does not follow.
+ */
+export async function daemonSetReady(name: string): Promise<void> {
+  await until(`daemonset ${name} ready`, async () => {
+    const s = (await kubectlJson<{ status: { desiredNumberScheduled?: number; numberReady?: number; updatedNumberScheduled?: number } }>(['-n', NS, 'get', 'daemonset', name])).status;
+    const want = s.desiredNumberScheduled ?? 0;
+    return want > 0 && s.numberReady === want && s.updatedNumberScheduled === want ? true : undefined;
+  }, 600_000);
+}
+
 export function clearHostState(): void {
   const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '');
   for (const dir of HOST_STATE) {
