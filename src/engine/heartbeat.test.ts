@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { parseHeartbeat } from '../control/registry/registry_heartbeat.ts';
 import { buildHeartbeat } from './heartbeat.ts';
 import { parseEngineArgs } from './engine_args.ts';
+import type { PoolView } from './engine_types.ts';
+import type { PoolCondition } from '../pool/pool_condition.ts';
+import { NodeRegistry } from '../control/registry/node_registry.ts';
+import { placeReplicas } from '../control/placement/placement_index.ts';
 
 test('the engine\'s heartbeat is what the control plane\'s registry parses', () => {
   const hb = buildHeartbeat(
@@ -20,6 +24,20 @@ test('the engine\'s heartbeat is what the control plane\'s registry parses', () 
     ['node-a:p1', 'hdd', 'online', 300, 2, 'fast+local'],
     ['node-a:p2', 'hdd', 'faulted', 0, 0, 'fast+local'],
   ]);
+});
+
+test('a pool that cannot take new data (full, host full, a failed fdatasync) beats as degraded, and placement passes it by', () => {
+  const pool = (name: string, condition: PoolCondition): PoolView => ({
+    name, uuid: name, path: `/${name}`, state: 'online', formatVersion: 4, extentSize: 1 << 20, capacityBytes: 2 ** 34,
+    usedBytes: 0, freeBytes: 2 ** 34, volumeCount: 0, thinProvisionedBytes: 0, condition,
+  });
+  const conditions: PoolCondition[] = ['ok', 'full', 'hostFull', 'syncFailed'];
+  const hb = buildHeartbeat({ nodeId: 'n', endpoint: '127.0.0.1:9500', labels: {}, engineVersion: '' }, conditions.map((c) => pool(c, c)));
+  assert.deepEqual(hb.pools.map((p) => p.status), ['online', 'degraded', 'degraded', 'degraded']);
+  const registry = new NodeRegistry(0, { timing: { heartbeatDeadlineMs: 15_000, nodeLossGraceMs: 300_000 } });
+  registry.heartbeat(parseHeartbeat(JSON.parse(JSON.stringify(hb))), 1000);
+  const placed = placeReplicas(registry.fleet(), { replicas: 1, sizeBytes: 2 ** 30, thin: true });
+  assert.deepEqual([...placed.pools], ['n:ok']);
 });
 
 test('topology defaults when the labels do not say', () => {

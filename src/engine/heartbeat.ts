@@ -1,6 +1,7 @@
 import type { Logger } from '../util/log.ts';
 import type { Engine } from './engine.ts';
 import type { PoolView } from './engine_types.ts';
+import type { PoolCondition } from '../pool/pool_condition.ts';
 
 /**
  * The engine's side of registration: every interval it tells the control plane who it
@@ -32,7 +33,7 @@ export interface HeartbeatBody {
   labels: Record<string, string>;
   engineVersion: string;
   pools: {
-    id: string; media: 'hdd' | 'ssd'; tags: string[]; status: 'online' | 'faulted';
+    id: string; media: 'hdd' | 'ssd'; tags: string[]; status: 'online' | 'degraded' | 'faulted';
     capacityBytes: number; usedBytes: number; committedBytes: number; replicaCount: number;
   }[];
 }
@@ -59,11 +60,21 @@ export function buildHeartbeat(o: Pick<HeartbeatOptions, 'nodeId' | 'endpoint' |
     engineVersion: o.engineVersion,
     pools: pools.map((p) => p.state === 'online'
       ? {
-        id: `${o.nodeId}:${p.name}`, media, tags, status: 'online' as const, capacityBytes: p.capacityBytes,
+        id: `${o.nodeId}:${p.name}`, media, tags, status: onlineStatus(p.condition), capacityBytes: p.capacityBytes,
         usedBytes: p.usedBytes, committedBytes: p.thinProvisionedBytes, replicaCount: p.volumeCount,
       }
       : { id: `${o.nodeId}:${p.name}`, media, tags, status: 'faulted' as const, capacityBytes: 0, usedBytes: 0, committedBytes: 0, replicaCount: 0 }),
   };
+}
+
+/**
+ * An imported pool that cannot take new data is `degraded` to the control plane, whose
+ * placement then puts no new replica there: one with no free extent left (`full`), one
+ * whose host filesystem refused blocks (`hostFull`), one whose fdatasync failed
+ * (`syncFailed`). It keeps serving the replicas it has.
+ */
+function onlineStatus(condition: PoolCondition): 'online' | 'degraded' {
+  return condition === 'ok' ? 'online' : 'degraded';
 }
 
 /** Starts beating at once, then every interval; returns the function that stops it. */
