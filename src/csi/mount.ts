@@ -2,7 +2,9 @@
  * Filesystems and mounts on the node: detect, format (a blank device only), mount,
  * bind for publish, remount read-only, grow, and report usage.
  */
-import { open, readFile, statfs } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { open, readFile, realpath, statfs } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { NodeCommandError, PreconditionError } from './csi_errors.ts';
 import { mountAt, parseMountInfo, type MountEntry } from './mount_info.ts';
 import { runChecked, type CommandRunner } from './node_exec.ts';
@@ -85,6 +87,27 @@ export class Mounter {
         throw err;
       }
     }
+  }
+
+  /**
+   * syncfs(2) on the filesystem mounted at `target`, if one is. NodeUnstage calls it before
+   * the unmount: umount writes a filesystem back only when it removes its last mount, and
+   * a process that cloned a mount namespace while the volume was staged (unshare -m, a
+   * container runtime, ip netns exec) holds another, so without this what a pod wrote and
+   * did not fsync could still sit in the page cache when the attach under it goes away.
+   * Returns the error's words when the sync fails (a transport already gone); the caller
+   * logs them and unstages anyway: the unmount could write no more.
+   */
+  async syncFilesystem(target: string): Promise<string | undefined> {
+    if (!(await this.mountAt(target))) return undefined;
+    const r = await this.runner.run('sync', ['-f', target]);
+    return r.code === 0 ? undefined : (r.stderr.trim() || `sync -f exited ${r.code}`);
+  }
+
+  /** Whether the kernel still has a filesystem on `device` (ext4 or xfs), mounted anywhere. */
+  async filesystemLives(device: string): Promise<boolean> {
+    const name = basename(await realpath(device).catch(() => device));
+    return existsSync(`/sys/fs/ext4/${name}`) || existsSync(`/sys/fs/xfs/${name}`);
   }
 
   /** Unmounts every layer at the path; not an error when nothing is mounted there. */

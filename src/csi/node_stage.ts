@@ -102,7 +102,14 @@ export async function nodeUnstage(d: NodeDeps, req: { volume_id: string; staging
     if (rec.publications.length > 0) {
       throw new InUseError(`volume ${volumeId} is still published at ${rec.publications.map((p) => p.targetPath).join(', ')}`);
     }
-    if (rec.kind === 'mount') await d.mounter.unmount(stagingPath);
+    if (rec.kind === 'mount') {
+      const unsynced = await d.mounter.syncFilesystem(stagingPath);
+      if (unsynced !== undefined) d.log.warn({ volumeId, stagingPath, error: unsynced }, 'syncfs before unstage failed');
+      await d.mounter.unmount(stagingPath);
+      if (await d.mounter.filesystemLives(rec.device.devicePath)) {
+        d.log.warn({ volumeId, device: rec.device.devicePath }, 'the filesystem is still mounted in another mount namespace after unstage: its data was synced first; what that namespace writes now is lost with the attach');
+      }
+    }
     // The read-only flag outlives the attachment on a loop device; clear it for the next user.
     else await d.mounter.setDeviceReadOnly(rec.device.devicePath, false).catch(() => undefined);
     const lastUser = !d.store.all().some((r) => r.volumeId !== volumeId && sameTarget(r.target, rec.target));

@@ -6,6 +6,8 @@
  * intact through a new session. Cleanup removes mounts, loops, daemons and tgtd.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,7 @@ import { CsiServer } from '../../src/csi/server.ts';
 import { UserSpaceAttacher } from '../../src/csi/user_space_attacher.ts';
 import { silentLogger } from '../../src/util/log.ts';
 import { startTgt, type TgtTarget } from '../helpers/tgt.ts';
+import { waitFor } from '../helpers/tools.ts';
 import { CsiClient } from './csi_client.ts';
 
 const MiB = 2 ** 20;
@@ -91,5 +94,34 @@ describe('CSI node: user-space iSCSI attach (qemu-storage-daemon + loop) against
     const left = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8')).filter((m) => m.mountPoint.startsWith(dir + '/'));
     assert.deepEqual(left, []);
     assert.deepEqual(await readdir(join(dir, 'state', 'userspace')), []);
+  });
+
+  it('a mount namespace cloned while the volume is staged: what the pod wrote without fsync is on the volume after unstage', async () => {
+    const staging = join(dir, 'staging-ns');
+    const target = join(dir, 'pods', 'ns');
+    await mkdir(staging, { recursive: true });
+    const cap = { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
+    const stage = { volume_id: VOL, staging_target_path: staging, volume_capability: cap, publish_context: { targetPortal: `${tgt.host}:${tgt.port}`, targetIqn: tgt.iqn, lun: String(tgt.lun) } };
+    await client.call('Node', 'NodeStageVolume', stage);
+    await client.call('Node', 'NodePublishVolume', { volume_id: VOL, staging_target_path: staging, target_path: target, volume_capability: cap });
+    const device = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8')).find((m) => m.mountPoint === staging)!.source;
+    const payload = randomBytes(2 * MiB);
+    await writeFile(join(target, 'unsynced.bin'), payload); // no fsync: in the page cache
+    // Another process clones the mount namespace now (as unshare -m, a container runtime or
+    // ip netns exec do): the filesystem lives on in it after the plugin's unmount.
+    const leak = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '300'], { stdio: 'ignore' });
+    try {
+      await waitFor('the cloned namespace to hold the mount', async () => ((await readFile(`/proc/${leak.pid}/mountinfo`, 'utf8').catch(() => '')).includes(` ${staging} `) ? true : undefined), 10_000);
+      await client.call('Node', 'NodeUnpublishVolume', { volume_id: VOL, target_path: target });
+      await client.call('Node', 'NodeUnstageVolume', { volume_id: VOL, staging_target_path: staging });
+    } finally {
+      leak.kill('SIGKILL');
+    }
+    const name = device.replace('/dev/', '');
+    await waitFor('the cloned namespace to let the filesystem go', () => (existsSync(`/sys/fs/ext4/${name}`) ? undefined : true), 30_000);
+
+    await client.call('Node', 'NodeStageVolume', stage);
+    assert.ok(createHash('sha256').update(await readFile(join(staging, 'unsynced.bin'))).digest('hex') === createHash('sha256').update(payload).digest('hex'), 'the unsynced write reached the volume before the attach went');
+    await client.call('Node', 'NodeUnstageVolume', { volume_id: VOL, staging_target_path: staging });
   });
 });
