@@ -13,7 +13,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEngine } from '../helpers/engine_process.ts';
 import { run, waitFor } from '../helpers/tools.ts';
-import { checkedExt4, unmountExt4 } from '../helpers/ext4.ts';
+import { checkedExt4, mountChecked, unmountExt4 } from '../helpers/ext4.ts';
 import { initiatorName, ok, provision, withTmp, MiB, type ExportDoc } from './engine_kit.ts';
 
 const VOLUME_BYTES = 256 * MiB;
@@ -92,7 +92,7 @@ test('ext4 made, written, remounted through a new session and fsck-clean', { tim
     // read through it, should a foreign mount namespace still hold the first mount).
     const second = await attach(ex, image, 'fs-second', attached);
     const checked = await checkedExt4(second.loop!, unmounted, dir);
-    await run('mount', ['-o', checked === second.loop ? 'ro' : 'loop,ro', checked, mnt]);
+    await mountChecked(checked, mnt);
     mounted = true;
     assert.equal(await readFile(join(mnt, 'hello.txt'), 'utf8'), 'berth\n');
     assert.equal(createHash('sha256').update(await readFile(join(mnt, 'dir', 'payload.bin'))).digest('hex'), digest);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { startEngine, type EngineProcess } from '../helpers/engine_process.ts';
 import { pidAlive, run, sleep, waitFor } from '../helpers/tools.ts';
 import { assertQemuOk, berth, call, ok, provision, qemuIo, refused, withTmp, MiB } from './engine_kit.ts';
-import { checkedExt4, unmountExt4 } from '../helpers/ext4.ts';
+import { checkedExt4, mountChecked, unmountExt4 } from '../helpers/ext4.ts';
 
 const VOLUME_BYTES = 128 * MiB;
 
@@ -109,7 +109,7 @@ test('ext4 over a local attach: the bytes are the LUN\'s over iSCSI, in-use refu
     c.mounts.pop();
     await refused(engine.api, 'DELETE', '/v1/exports/la/v/local-attach', undefined, 409, 'LOCAL_ATTACH_IN_USE');
     const image = await checkedExt4(loop, unmounted, dir);
-    await run('mount', ['-o', image === loop ? 'ro' : 'loop,ro', image, mnt]);
+    await mountChecked(image, mnt);
     c.mounts.push(mnt);
     assert.equal(sha(await readFile(join(mnt, 'payload'))), sha(payload));
     await run('umount', [mnt]);

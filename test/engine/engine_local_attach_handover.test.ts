@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { startEngine, type EngineProcess } from '../helpers/engine_process.ts';
 import { freePort, repoRoot, run, waitFor } from '../helpers/tools.ts';
 import { ok, provision, withTmp, MiB } from './engine_kit.ts';
-import { checkedExt4, unmountExt4 } from '../helpers/ext4.ts';
+import { checkedExt4, mountChecked, unmountExt4 } from '../helpers/ext4.ts';
 
 const VOLUME_BYTES = 128 * MiB;
 
@@ -143,7 +143,7 @@ test('the engine is handed over to new code (symlink switched) and to itself (SI
     const image = await checkedExt4(la.path, unmounted, dir).catch((err: Error) => {
       throw new Error(`${err.message}\n${engine!.diagnostics()}`);
     });
-    await run('mount', ['-o', 'loop,ro', image, mnt]);
+    await mountChecked(image, mnt);
     mounts.push(mnt);
     assert.equal(sha(await readFile(join(mnt, 'before'))), sha(before));
   } finally {

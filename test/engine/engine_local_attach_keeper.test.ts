@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { startEngine, type EngineProcess } from '../helpers/engine_process.ts';
 import { freePort, pidAlive, run, waitFor } from '../helpers/tools.ts';
 import { call, ok, provision, refused, withTmp, MiB } from './engine_kit.ts';
-import { checkedExt4, unmountExt4 } from '../helpers/ext4.ts';
+import { checkedExt4, mountChecked, unmountExt4 } from '../helpers/ext4.ts';
 
 const VOLUME_BYTES = 128 * MiB;
 
@@ -111,7 +111,7 @@ test('kill -9 of the engine worker: the local attach stays mounted, a write in f
     await run('losetup', ['-d', loop]);
     c.loops.pop();
     const image = await checkedExt4(la.path, unmounted, dir);
-    await run('mount', ['-o', 'loop,ro', image, mnt]);
+    await mountChecked(image, mnt);
     c.mounts.push(mnt);
     assert.equal(sha(await readFile(join(mnt, 'before'))), sha(before));
     for (const w of written) assert.equal(sha(await readFile(join(mnt, w.name))), sha(w.data), w.name);

@@ -84,3 +84,8 @@ export async function checkedExt4(source: string, u: Ext4Unmounted, scratch: str
   if (fsck.code !== 0) throw new Error(`e2fsck -fn ${target} found problems (exit ${fsck.code}):\n${fsck.stdout}${fsck.stderr}`);
   return target;
 }
+
+/** Mounts what checkedExt4 returned read-only at `mnt`: a device as it is, a copy through a loop device. */
+export async function mountChecked(checked: string, mnt: string): Promise<void> {
+  await run('mount', ['-o', (await stat(checked)).isFile() ? 'loop,ro' : 'ro', checked, mnt]);
+}
